@@ -1,0 +1,42 @@
+# Set-up is one idempotent chain: .venv -> build tools -> package (with the compiled
+# kernel) -> job. Every target re-installs only when a source it depends on changed.
+PYTHON ?= python3.11
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.coverage-net-installed
+DEM_DIR ?= ../shared/data
+PYTEST_ARGS ?=
+
+SOURCES := pyproject.toml setup.py $(wildcard ext/*.pyx ext/*.pxd)
+
+.PHONY: all install demo test bench lint clean
+
+all: install
+
+$(BIN)/python:
+	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "error: $(PYTHON) not found; install Python 3.11 or run 'make PYTHON=/path/to/python3.11'"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): $(BIN)/python $(SOURCES)
+	$(BIN)/pip install --quiet "setuptools==80.9.0" "wheel==0.48.0" "Cython==3.3.1"
+	$(BIN)/pip install --quiet --no-build-isolation -e ".[dev]"
+	$(BIN)/python -c "import coverage_net.radio.propagation as p; print('kernel built:', p.kernel_info())"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: install
+	$(BIN)/coverage-net predict --hotspots examples/white_mountains.csv --dem $(DEM_DIR) \
+		--model terrain --res 8 --out out/demo
+
+test: install
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+bench: install
+	$(BIN)/python bench/pathloss.py
+
+lint: install
+	$(BIN)/ruff check .
+
+clean:
+	rm -rf build $(VENV) coverage_net/radio/*.so ext/*.c out .pytest_cache .hypothesis

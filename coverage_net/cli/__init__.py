@@ -1,0 +1,5 @@
+"""The `coverage-net` command line (layer 5)."""
+
+from ._main import main
+
+__all__ = ["main"]

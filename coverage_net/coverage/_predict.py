@@ -1,0 +1,191 @@
+"""Coverage prediction: received power from each hotspot over the H3 cells around it.
+
+For each hotspot the cells are visited ring by ring outwards from the hotspot's
+cell, a batch of rings per kernel call. A ring counts as covered when any of its
+cells receives at least the sensitivity of the chosen data rate. The walk stops
+once `stop_after_empty_km` of consecutive rings are uncovered (terrain can hide
+a valley and reveal the slope behind it, so one empty ring is not the end), or
+at `max_range_km`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import h3
+import numpy as np
+
+from coverage_net.radio import Model, Sites, get_region, path_loss_db, sensitivity_dbm
+
+from ._errors import CoverageError
+from ._hotspots import Hotspot
+
+# cells per kernel call: enough to amortise the call, small enough for a smooth progress bar
+_BATCH_CELLS = 4096
+
+ProgressCallback = Callable[[str, int, int], None]
+
+
+@dataclass(frozen=True)
+class PredictionSettings:
+    """What the receiving device is and how far to look.
+
+    `spreading_factor=None` picks the region's slowest 125 kHz uplink data rate
+    (the most sensitive); `freq_hz=None` the mean of the region's 125 kHz uplink
+    channels.
+    """
+
+    res: int = 8
+    spreading_factor: int | None = None
+    bandwidth_hz: int = 125_000
+    rx_height_m: float = 1.5
+    rx_gain_dbi: float = 0.0
+    noise_figure_db: float = 6.0
+    max_range_km: float = 50.0
+    stop_after_empty_km: float = 5.0
+    freq_hz: float | None = None
+    num_threads: int | None = None
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.res <= 15:
+            raise CoverageError(f"res must be an H3 resolution 0..15, got {self.res}")
+        if not self.max_range_km > 0:
+            raise CoverageError(f"max_range_km must be > 0, got {self.max_range_km}")
+        if not self.stop_after_empty_km > 0:
+            raise CoverageError(
+                f"stop_after_empty_km must be > 0, got {self.stop_after_empty_km}")
+        if not self.rx_height_m >= 0:
+            raise CoverageError(f"rx_height_m must be >= 0, got {self.rx_height_m}")
+
+
+@dataclass(frozen=True)
+class HotspotCoverage:
+    """The cells one hotspot reaches, with their received power."""
+
+    hotspot: Hotspot
+    cells: np.ndarray  # uint64 H3 cells reached
+    rssi_dbm: np.ndarray
+    sensitivity_dbm: float
+    spreading_factor: int
+    freq_hz: float
+    cells_evaluated: int
+    max_range_m: float  # farthest cell reached
+
+
+@dataclass(frozen=True)
+class CoverageMap:
+    """Best received power and number of hotspots per cell, over all hotspots."""
+
+    res: int
+    cells: np.ndarray  # uint64, sorted
+    best_rssi_dbm: np.ndarray
+    hotspot_count: np.ndarray
+    best_hotspot: np.ndarray  # names (object array)
+    per_hotspot: list[HotspotCoverage] = field(default_factory=list)
+
+
+def _link_budget(hotspot: Hotspot, settings: PredictionSettings) -> tuple[int, float, float]:
+    region = get_region(hotspot.region)
+    uplink = [ch for ch in region.uplink_channels if ch.bandwidth_hz == settings.bandwidth_hz]
+    sf = settings.spreading_factor
+    if sf is None:
+        candidates = [region.data_rate(i) for ch in uplink for i in ch.data_rates]
+        sfs = [dr.spreading_factor for dr in candidates if dr.bandwidth_hz == settings.bandwidth_hz]
+        if not sfs:
+            raise CoverageError(
+                f"region {region.name} has no {settings.bandwidth_hz / 1e3:g} kHz uplink data rate")
+        sf = max(sfs)
+    freq_hz = settings.freq_hz
+    if freq_hz is None:
+        freqs = [ch.freq_hz for ch in uplink] or [ch.freq_hz for ch in region.uplink_channels]
+        freq_hz = float(np.mean(freqs))
+    sens = float(sensitivity_dbm(sf, settings.bandwidth_hz, settings.noise_figure_db))
+    return int(sf), float(freq_hz), sens
+
+
+def _ring_spacing_m(res: int) -> float:
+    # centre-to-centre distance of neighbouring cells
+    return h3.average_hexagon_edge_length(res, unit="m") * math.sqrt(3.0)
+
+
+def _ring(center: str, k: int) -> list[str]:
+    try:
+        return list(h3.grid_ring(center, k))
+    except h3.H3BaseException:  # pentagon distortion: fall back to disk differences
+        inner = set(h3.grid_disk(center, k - 1)) if k > 0 else set()
+        return [c for c in h3.grid_disk(center, k) if c not in inner]
+
+
+def predict_hotspot(hotspot: Hotspot, model: Model, settings: PredictionSettings,
+                    progress: ProgressCallback | None = None) -> HotspotCoverage:
+    """Cells within reach of one hotspot and their best-case RSSI."""
+    sf, freq_hz, sens = _link_budget(hotspot, settings)
+    tx = Sites.from_latlon(hotspot.lat_deg, hotspot.lon_deg)
+    center = h3.latlng_to_cell(hotspot.lat_deg, hotspot.lon_deg, settings.res)
+    spacing_m = _ring_spacing_m(settings.res)
+    k_max = max(1, math.ceil(settings.max_range_km * 1e3 / spacing_m))
+    empty_rings_to_stop = max(1, math.ceil(settings.stop_after_empty_km * 1e3 / spacing_m))
+    eirp_dbm = hotspot.eirp_dbm + settings.rx_gain_dbi
+    reached_cells: list[np.ndarray] = []
+    reached_rssi: list[np.ndarray] = []
+    evaluated = 0
+    last_covered_ring = 0
+    farthest_m = 0.0
+    k = 0
+    while k <= k_max and k - last_covered_ring <= empty_rings_to_stop:
+        rings: list[tuple[int, list[str]]] = []
+        count = 0
+        while k <= k_max and (count == 0 or count + 6 * k <= _BATCH_CELLS):
+            cells_k = _ring(center, k)
+            rings.append((k, cells_k))
+            count += len(cells_k)
+            k += 1
+        flat = [c for _, cells_k in rings for c in cells_k]
+        ring_of = np.repeat([kk for kk, _ in rings], [len(c) for _, c in rings])
+        rx = Sites.from_cells(flat)
+        distance_m = 2.0 * 6371008.8 * np.arcsin(np.minimum(
+            0.5 * np.linalg.norm(rx.xyz - tx.xyz, axis=-1), 1.0))
+        inside = distance_m <= settings.max_range_km * 1e3
+        loss_db = path_loss_db(tx, rx, model, freq_hz=freq_hz, tx_height_m=hotspot.height_m,
+                               rx_height_m=settings.rx_height_m,
+                               num_threads=settings.num_threads)
+        rssi = eirp_dbm - loss_db
+        ok = inside & (rssi >= sens)
+        evaluated += int(inside.sum())
+        if ok.any():
+            reached_cells.append(rx.key[ok])
+            reached_rssi.append(rssi[ok])
+            last_covered_ring = int(ring_of[ok].max())
+            farthest_m = max(farthest_m, float(distance_m[ok].max()))
+        if progress is not None:
+            progress(hotspot.name, min(k, k_max + 1), k_max + 1)
+    cells = np.concatenate(reached_cells) if reached_cells else np.empty(0, np.uint64)
+    rssi = np.concatenate(reached_rssi) if reached_rssi else np.empty(0)
+    return HotspotCoverage(hotspot, cells, rssi, sens, sf, freq_hz, evaluated, farthest_m)
+
+
+def combine(per_hotspot: list[HotspotCoverage], res: int) -> CoverageMap:
+    """Merge per-hotspot results: best RSSI, count and best hotspot per cell."""
+    if not per_hotspot or not any(len(h.cells) for h in per_hotspot):
+        empty = np.empty(0)
+        return CoverageMap(res, np.empty(0, np.uint64), empty, np.empty(0, np.int64),
+                           np.empty(0, object), list(per_hotspot))
+    cells = np.concatenate([h.cells for h in per_hotspot])
+    rssi = np.concatenate([h.rssi_dbm for h in per_hotspot])
+    owner = np.concatenate([np.full(len(h.cells), i) for i, h in enumerate(per_hotspot)])
+    order = np.lexsort((-rssi, cells))  # by cell, strongest first
+    cells, rssi, owner = cells[order], rssi[order], owner[order]
+    first = np.flatnonzero(np.r_[True, cells[1:] != cells[:-1]])
+    counts = np.diff(np.r_[first, len(cells)])
+    names = np.array([h.hotspot.name for h in per_hotspot], dtype=object)
+    return CoverageMap(res, cells[first], rssi[first], counts, names[owner[first]],
+                       list(per_hotspot))
+
+
+def predict_coverage(hotspots: list[Hotspot], model: Model, settings: PredictionSettings,
+                     progress: ProgressCallback | None = None) -> CoverageMap:
+    """Predict every hotspot and merge the results into one map."""
+    return combine([predict_hotspot(h, model, settings, progress) for h in hotspots],
+                   settings.res)

@@ -1,0 +1,49 @@
+"""Exceptions of `coverage_net.radio`.
+
+Every error raised for bad input is a `RadioError`; the input-shaped ones are also
+`ValueError`, so callers that only know the standard library still catch them.
+Messages name the argument, the offending value (or its first index) and what is
+accepted.
+"""
+
+from __future__ import annotations
+
+
+class RadioError(Exception):
+    """Base class of every error raised by `coverage_net.radio`."""
+
+
+class InvalidInputError(RadioError, ValueError):
+    """An argument has a value the physics cannot use (NaN, out of range, ...)."""
+
+
+class InvalidCoordinateError(InvalidInputError):
+    """A latitude/longitude is NaN, infinite or outside the globe."""
+
+
+class InvalidCellError(InvalidInputError):
+    """A value given as an H3 cell is not a valid H3 cell."""
+
+
+class FrequencyRangeError(InvalidInputError):
+    """A frequency lies outside what the models support (30 MHz - 3 GHz)."""
+
+
+class ShapeMismatchError(InvalidInputError):
+    """Array arguments do not broadcast against each other."""
+
+
+class UnknownModelError(InvalidInputError):
+    """A path-loss model name is not one of the known models."""
+
+
+class RegionError(InvalidInputError):
+    """An unknown region, or a parameter that the region does not allow."""
+
+
+class DEMError(RadioError):
+    """A DEM tile or directory cannot be used (missing, corrupt, wrong size)."""
+
+
+class KernelUnavailableError(RadioError, ImportError):
+    """The compiled path-loss kernel is not built or cannot be loaded."""

@@ -1,0 +1,207 @@
+"""Pure-numpy reference of every path-loss model: the oracle for the compiled kernel.
+
+Each function here mirrors one function of `ext/pathloss.pyx` with the same
+order of floating-point operations, written for clarity rather than speed: the
+closed-form models are vectorised over pairs, the terrain model walks one path at
+a time with numpy over the samples of that path and a recursive Deygout search,
+which is how the physics reads on paper. Tests compare the kernel against these
+functions; `bench/pathloss.py` uses them as the baseline.
+
+Inputs are already validated and laid out by `propagation.py` (endpoint tables
+and pair indices); nothing here checks them again.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._terrain import EARTH_RADIUS_M
+
+SPEED_OF_LIGHT_M_S = 299792458.0
+FSPL_CONST_DB = -147.55221677811664  # 20 log10(4 pi / c)
+MIN_DISTANCE_M = 1.0
+KNIFE_EDGE_NU_MIN = -0.78
+MIN_ANGLE_RAD = 1e-9
+
+# model codes, identical to the kernel's `Model` enum
+FREE_SPACE, LOG_DISTANCE, HATA_URBAN, HATA_SUBURBAN, HATA_OPEN, COST231, TWO_RAY = range(7)
+
+_U64 = np.uint64
+
+
+def free_space_db(distance_m, freq_hz):
+    """ITU-R P.525 free-space loss; distances below 1 m count as 1 m."""
+    d = np.maximum(np.asarray(distance_m, dtype=float), MIN_DISTANCE_M)
+    return 20.0 * np.log10(d) + 20.0 * np.log10(freq_hz) + FSPL_CONST_DB
+
+
+def _hata_a_hm(lf, hrx_m):
+    return (1.1 * lf - 0.7) * hrx_m - (1.56 * lf - 0.8)
+
+
+def model_loss_db(model, d_ground_m, d_slant_m, freq_hz, tx_height_m, rx_height_m, params):
+    """Mean loss of a closed-form model (the kernel's `model_loss_db`)."""
+    dg = np.maximum(np.asarray(d_ground_m, dtype=float), MIN_DISTANCE_M)
+    ds = np.maximum(np.asarray(d_slant_m, dtype=float), MIN_DISTANCE_M)
+    f = np.asarray(freq_hz, dtype=float)
+    htx = np.asarray(tx_height_m, dtype=float)
+    hrx = np.asarray(rx_height_m, dtype=float)
+    if model == FREE_SPACE:
+        return free_space_db(ds, f)
+    if model == LOG_DISTANCE:
+        d0_m, pl0_db, gamma = params[0], params[1], params[2]
+        return pl0_db + 10.0 * gamma * np.log10(ds / d0_m)
+    if model == TWO_RAY:
+        lam = SPEED_OF_LIGHT_M_S / f
+        dc = 4.0 * np.pi * htx * hrx / lam
+        plane = 40.0 * np.log10(dg) - 20.0 * np.log10(htx) - 20.0 * np.log10(hrx)
+        return np.where(dg < dc, free_space_db(dg, f), plane)
+    lf = np.log10(f * 1e-6)
+    lhb = np.log10(htx)
+    d_km = dg * 1e-3
+    if model == COST231:
+        return (46.3 + 33.9 * lf - 13.82 * lhb - _hata_a_hm(lf, hrx)
+                + (44.9 - 6.55 * lhb) * np.log10(d_km) + params[0])
+    base = (69.55 + 26.16 * lf - 13.82 * lhb - _hata_a_hm(lf, hrx)
+            + (44.9 - 6.55 * lhb) * np.log10(d_km))
+    if model == HATA_SUBURBAN:
+        lg = np.log10(f * 1e-6 / 28.0)
+        return base - 2.0 * lg * lg - 5.4
+    if model == HATA_OPEN:
+        return base - 4.78 * lf * lf + 18.33 * lf - 40.94
+    return base
+
+
+def mix64(z):
+    """splitmix64 finaliser on uint64 arrays (wrapping arithmetic)."""
+    z = np.asarray(z, dtype=_U64)
+    z = (z ^ (z >> _U64(30))) * _U64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> _U64(27))) * _U64(0x94D049BB133111EB)
+    return z ^ (z >> _U64(31))
+
+
+def link_normal(key_a, key_b, seed):
+    """Standard normal per unordered key pair and seed (Box-Muller on splitmix64)."""
+    ka = np.atleast_1d(np.asarray(key_a, dtype=_U64))
+    kb = np.atleast_1d(np.asarray(key_b, dtype=_U64))
+    lo = np.minimum(ka, kb)
+    hi = np.maximum(ka, kb)
+    with np.errstate(over="ignore"):
+        h1 = mix64(mix64(lo ^ mix64(np.array([seed], dtype=_U64))) ^ hi)
+        h2 = mix64(h1 + _U64(0x9E3779B97F4A7C15))
+    u1 = ((h1 >> _U64(11)).astype(float) + 0.5) * 1.1102230246251565e-16
+    u2 = (h2 >> _U64(11)).astype(float) * 1.1102230246251565e-16
+    return np.sqrt(-2.0 * np.log(u1)) * np.cos(2.0 * np.pi * u2)
+
+
+def knife_edge_db(nu):
+    """ITU-R P.526 J(nu), zero for nu <= -0.78."""
+    nu = np.asarray(nu, dtype=float)
+    v = nu - 0.1
+    j = 6.9 + 20.0 * np.log10(np.sqrt(v * v + 1.0) + v)
+    return np.where(nu <= KNIFE_EDGE_NU_MIN, 0.0, j)
+
+
+def central_angle_rad(a_xyz, b_xyz):
+    """Angle between unit vectors from their chord (accurate for short paths)."""
+    d = np.asarray(a_xyz) - np.asarray(b_xyz)
+    half_chord = 0.5 * np.sqrt(d[..., 0] * d[..., 0] + d[..., 1] * d[..., 1]
+                               + d[..., 2] * d[..., 2])
+    return 2.0 * np.arcsin(np.minimum(half_chord, 1.0))
+
+
+def closed_form_links(model, tx_xyz, tx_height_m, tx_key, rx_xyz, rx_height_m, rx_key,
+                      itx, irx, freq_hz, params, seed):
+    """Reference of the kernel's `closed_form_links` (same arguments, returns the losses)."""
+    htx = tx_height_m[itx]
+    hrx = rx_height_m[irx]
+    dg = EARTH_RADIUS_M * central_angle_rad(tx_xyz[itx], rx_xyz[irx])
+    dh = htx - hrx
+    ds = np.sqrt(dg * dg + dh * dh)
+    loss = model_loss_db(model, dg, ds, freq_hz, htx, hrx, params)
+    if model == LOG_DISTANCE and params[3] > 0.0:
+        loss = loss + params[3] * link_normal(tx_key[itx], rx_key[irx], seed)
+    return loss
+
+
+def bilinear_m(elevation_m, lat_north_deg, lon_west_deg, step_deg, lat_deg, lon_deg):
+    """Bilinear elevation on a mosaic grid, 0 outside (the kernel's `bilinear_m`)."""
+    rows, cols = elevation_m.shape
+    fr = (lat_north_deg - np.asarray(lat_deg, dtype=float)) / step_deg
+    fc = (np.asarray(lon_deg, dtype=float) - lon_west_deg) / step_deg
+    inside = (fr >= 0.0) & (fc >= 0.0) & (fr <= rows - 1) & (fc <= cols - 1)
+    frs = np.where(inside, fr, 0.0)
+    fcs = np.where(inside, fc, 0.0)
+    r0 = np.minimum(np.floor(frs).astype(np.intp), rows - 2)
+    c0 = np.minimum(np.floor(fcs).astype(np.intp), cols - 2)
+    ar = frs - r0
+    ac = fcs - c0
+    e = elevation_m.astype(float)
+    z = ((1.0 - ar) * ((1.0 - ac) * e[r0, c0] + ac * e[r0, c0 + 1])
+         + ar * ((1.0 - ac) * e[r0 + 1, c0] + ac * e[r0 + 1, c0 + 1]))
+    return np.where(inside, z, 0.0)
+
+
+def _deygout_db(hgt, i0, i1, y0, y1, step_m, lam, depth):
+    if i1 - i0 < 2:
+        return 0.0
+    span = (i1 - i0) * step_m
+    idx = np.arange(i0 + 1, i1)
+    d1 = (idx - i0) * step_m
+    d2 = span - d1
+    h = hgt[idx] - (y0 + (y1 - y0) * d1 / span)
+    nu = h * np.sqrt(2.0 * span / (lam * d1 * d2))
+    k = int(np.argmax(nu))
+    best_nu = float(nu[k])
+    if best_nu <= KNIFE_EDGE_NU_MIN:
+        return 0.0
+    best_i = int(idx[k])
+    loss = float(knife_edge_db(best_nu))
+    if depth > 1:
+        loss += _deygout_db(hgt, i0, best_i, y0, hgt[best_i], step_m, lam, depth - 1)
+        loss += _deygout_db(hgt, best_i, i1, hgt[best_i], y1, step_m, lam, depth - 1)
+    return loss
+
+
+def terrain_path(a_xyz, b_xyz, tx_height_m, rx_height_m, freq_hz, mosaic, spacing_m,
+                 max_samples, k_factor, depth):
+    """One path of the terrain model: (total loss dB, diffraction dB, samples)."""
+    lam = SPEED_OF_LIGHT_M_S / freq_hz
+    omega = float(central_angle_rad(a_xyz, b_xyz))
+    dist_m = omega * EARTH_RADIUS_M
+    if omega < MIN_ANGLE_RAD:
+        dh = tx_height_m - rx_height_m
+        return float(free_space_db(np.sqrt(dist_m * dist_m + dh * dh), freq_hz)), 0.0, 1
+    ns = int(np.clip(np.ceil(dist_m / spacing_m) + 1, 3, max_samples))
+    step_m = dist_m / (ns - 1)
+    theta = np.arange(ns) * (omega / (ns - 1))
+    u = (b_xyz - a_xyz * np.cos(omega)) / np.sin(omega)
+    p = a_xyz[None, :] * np.cos(theta)[:, None] + u[None, :] * np.sin(theta)[:, None]
+    lat = np.degrees(np.arcsin(np.clip(p[:, 2], -1.0, 1.0)))
+    lon = np.degrees(np.arctan2(p[:, 1], p[:, 0]))
+    d1 = np.arange(ns) * step_m
+    ground = bilinear_m(mosaic.elevation_m, mosaic.lat_north_deg, mosaic.lon_west_deg,
+                        mosaic.step_deg, lat, lon)
+    hgt = ground + d1 * (dist_m - d1) / (2.0 * (k_factor * EARTH_RADIUS_M))
+    y_tx = hgt[0] + tx_height_m
+    y_rx = hgt[ns - 1] + rx_height_m
+    diff = _deygout_db(hgt, 0, ns - 1, y_tx, y_rx, step_m, lam, depth)
+    dh = y_tx - y_rx
+    total = float(free_space_db(np.sqrt(dist_m * dist_m + dh * dh), freq_hz)) + diff
+    return total, diff, ns
+
+
+def terrain_links(tx_xyz, tx_height_m, rx_xyz, rx_height_m, itx, irx, freq_hz, mosaic,
+                  spacing_m, max_samples, k_factor, depth):
+    """Reference of the kernel's `terrain_links`: (total dB, diffraction dB, samples) arrays."""
+    n = len(itx)
+    freq = np.broadcast_to(np.asarray(freq_hz, dtype=float), (n,))
+    total = np.empty(n)
+    diff = np.empty(n)
+    samples = np.empty(n, dtype=np.int64)
+    for i in range(n):
+        a, b = itx[i], irx[i]
+        total[i], diff[i], samples[i] = terrain_path(
+            tx_xyz[a], rx_xyz[b], tx_height_m[a], rx_height_m[b], freq[i], mosaic,
+            spacing_m, max_samples, k_factor, depth)
+    return total, diff, samples

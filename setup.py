@@ -1,0 +1,62 @@
+"""Build the compiled kernels.
+
+Each `ext/<name>.pyx` is listed here explicitly and becomes one private module
+(`coverage_net.radio._<name>`). OpenMP is used when the compiler accepts
+`-fopenmp`; otherwise the same sources build serially (prange runs on one thread).
+"""
+
+import os
+import shutil
+import subprocess
+import tempfile
+
+from Cython.Build import cythonize
+from setuptools import Extension, setup
+
+
+def _compiler_supports_openmp() -> bool:
+    if os.environ.get("COVERAGE_NET_NO_OPENMP"):
+        return False
+    cc = os.environ.get("CC", "cc")
+    if shutil.which(cc.split()[0]) is None:
+        return False
+    with tempfile.TemporaryDirectory() as tmp:
+        src = os.path.join(tmp, "omp.c")
+        with open(src, "w") as fh:
+            fh.write("#include <omp.h>\n"
+                     "int main(void){return omp_get_max_threads() > 0 ? 0 : 1;}\n")
+        proc = subprocess.run(
+            [*cc.split(), "-fopenmp", src, "-o", os.path.join(tmp, "omp")],
+            capture_output=True,
+        )
+        return proc.returncode == 0
+
+
+OPENMP = _compiler_supports_openmp()
+compile_args = ["-O3", "-fno-math-errno"]
+link_args = []
+if OPENMP:
+    compile_args.append("-fopenmp")
+    link_args.append("-fopenmp")
+
+extensions = [
+    Extension(
+        "coverage_net.radio._pathloss",
+        sources=["ext/pathloss.pyx"],
+        extra_compile_args=compile_args,
+        extra_link_args=link_args,
+    ),
+]
+
+setup(
+    ext_modules=cythonize(
+        extensions,
+        language_level=3,
+        compiler_directives={
+            "boundscheck": False,
+            "wraparound": False,
+            "cdivision": True,
+            "initializedcheck": False,
+        },
+    ),
+)
