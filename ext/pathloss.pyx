@@ -18,7 +18,8 @@ Array conventions
 """
 
 from cython.parallel cimport prange, threadid
-from libc.math cimport asin, atan2, ceil, cos, floor, log, log10, sin, sqrt
+from libc.math cimport asin, atan2, ceil, cos, floor, log, sin, sqrt
+from cython.view cimport array as cvarray
 from libc.stdint cimport uint64_t
 
 cdef extern from *:
@@ -54,6 +55,8 @@ cdef double PI = 3.141592653589793
 cdef double RAD2DEG = 57.29577951308232
 cdef double KNIFE_EDGE_NU_MIN = -0.78
 cdef double MIN_ANGLE_RAD = 1e-9
+# the profile's sin/cos rotation restarts from exact values every this many samples
+cdef Py_ssize_t REANCHOR_SAMPLES = 64
 
 
 def openmp_enabled():
@@ -70,10 +73,30 @@ def max_threads():
 # scalar physics, shared by every entry point
 # ---------------------------------------------------------------------------
 
-cdef inline double fspl_db(double d_m, double f_hz) noexcept nogil:
-    if d_m < MIN_DISTANCE_M:
-        d_m = MIN_DISTANCE_M
-    return 20.0 * log10(d_m) + 20.0 * log10(f_hz) + FSPL_CONST_DB
+cdef double INV_LN10 = 0.43429448190325176  # 1 / ln(10)
+
+
+cdef inline double log10_fast(double x) noexcept nogil:
+    # glibc's log is much faster than its log10; they differ by an ulp or two
+    return log(x) * INV_LN10
+
+
+cdef inline double asin_small(double x) noexcept nogil:
+    """asin(x) for 0 <= x <= 1: odd Taylor series below 0.02 (exact to rounding:
+    the first omitted term is < 1e-19 x), libm above."""
+    cdef double x2
+    if x < 0.02:
+        x2 = x * x
+        return x * (1.0 + x2 * (1.0 / 6.0 + x2 * (3.0 / 40.0 + x2 * (15.0 / 336.0
+                    + x2 * (105.0 / 3456.0 + x2 * (945.0 / 42240.0))))))
+    return asin(x)
+
+
+cdef inline double fspl_sq_db(double d_sq_m2, double log10_f_hz) noexcept nogil:
+    # free-space loss from the squared distance: 10 log10_fast(d^2) = 20 log10_fast(d)
+    if d_sq_m2 < MIN_DISTANCE_M * MIN_DISTANCE_M:
+        d_sq_m2 = MIN_DISTANCE_M * MIN_DISTANCE_M
+    return 10.0 * log10_fast(d_sq_m2) + 20.0 * log10_f_hz + FSPL_CONST_DB
 
 
 cdef inline double hata_a_hm(double lf, double hrx) noexcept nogil:
@@ -81,38 +104,43 @@ cdef inline double hata_a_hm(double lf, double hrx) noexcept nogil:
     return (1.1 * lf - 0.7) * hrx - (1.56 * lf - 0.8)
 
 
-cdef inline double model_loss_db(int model, double d_ground_m, double d_slant_m,
-                                 double f_hz, double htx_m, double hrx_m,
+cdef inline double model_loss_db(int model, double d_ground_m, double d_slant_sq_m2,
+                                 double f_hz, double log10_f_hz, double htx_m, double hrx_m,
+                                 double log10_htx, double log10_hrx,
                                  const double* p) noexcept nogil:
-    """Mean path loss of a closed-form model. p = model parameters (4 doubles)."""
-    cdef double lf, lhb, base, lg, dc, lam, d_km
+    """Mean path loss of a closed-form model. p = model parameters (5 doubles).
+
+    Takes the squared slant distance (saves a square root per pair), log10 of
+    the frequency (computed once per call when all pairs share one frequency)
+    and log10 of the antenna heights (computed once per endpoint).
+    """
+    cdef double lf, base, lg, dc, lam, d_km
     if d_ground_m < MIN_DISTANCE_M:
         d_ground_m = MIN_DISTANCE_M
-    if d_slant_m < MIN_DISTANCE_M:
-        d_slant_m = MIN_DISTANCE_M
+    if d_slant_sq_m2 < MIN_DISTANCE_M * MIN_DISTANCE_M:
+        d_slant_sq_m2 = MIN_DISTANCE_M * MIN_DISTANCE_M
     if model == FREE_SPACE:
-        return fspl_db(d_slant_m, f_hz)
+        return fspl_sq_db(d_slant_sq_m2, log10_f_hz)
     if model == LOG_DISTANCE:
-        # p = (d0_m, pl0_db, gamma, sigma_db)
-        return p[1] + 10.0 * p[2] * log10(d_slant_m / p[0])
+        # p = (d0_m, pl0_db, gamma, log10_fast(d0_m)), see model_params()
+        return p[1] + 10.0 * p[2] * (0.5 * log10_fast(d_slant_sq_m2) - p[3])
     if model == TWO_RAY:
         lam = SPEED_OF_LIGHT_M_S / f_hz
         dc = 4.0 * PI * htx_m * hrx_m / lam
         if d_ground_m < dc:
-            return fspl_db(d_ground_m, f_hz)
-        return 40.0 * log10(d_ground_m) - 20.0 * log10(htx_m) - 20.0 * log10(hrx_m)
+            return fspl_sq_db(d_ground_m * d_ground_m, log10_f_hz)
+        return 40.0 * log10_fast(d_ground_m) - 20.0 * log10_htx - 20.0 * log10_hrx
     # Okumura-Hata family: frequency in MHz, distance in km, heights in m
-    lf = log10(f_hz * 1e-6)
-    lhb = log10(htx_m)
+    lf = log10_f_hz - 6.0
     d_km = d_ground_m * 1e-3
     if model == COST231:
         # p[0] = C_m (0 dB medium city / suburban, 3 dB metropolitan)
-        return (46.3 + 33.9 * lf - 13.82 * lhb - hata_a_hm(lf, hrx_m)
-                + (44.9 - 6.55 * lhb) * log10(d_km) + p[0])
-    base = (69.55 + 26.16 * lf - 13.82 * lhb - hata_a_hm(lf, hrx_m)
-            + (44.9 - 6.55 * lhb) * log10(d_km))
+        return (46.3 + 33.9 * lf - 13.82 * log10_htx - hata_a_hm(lf, hrx_m)
+                + (44.9 - 6.55 * log10_htx) * log10_fast(d_km) + p[0])
+    base = (69.55 + 26.16 * lf - 13.82 * log10_htx - hata_a_hm(lf, hrx_m)
+            + (44.9 - 6.55 * log10_htx) * log10_fast(d_km))
     if model == HATA_SUBURBAN:
-        lg = log10(f_hz * 1e-6 / 28.0)
+        lg = lf - 1.4471580313422192  # log10_fast(f_MHz / 28)
         return base - 2.0 * lg * lg - 5.4
     if model == HATA_OPEN:
         return base - 4.78 * lf * lf + 18.33 * lf - 40.94
@@ -126,15 +154,45 @@ cdef inline uint64_t mix64(uint64_t z) noexcept nogil:
     return z ^ (z >> 31)
 
 
-cdef inline double link_normal(uint64_t ka, uint64_t kb, uint64_t seed) noexcept nogil:
-    """A standard normal draw that depends only on the unordered link and the seed."""
+cdef inline double inverse_normal_cdf(double p) noexcept nogil:
+    """Acklam's rational approximation of the standard normal quantile (|rel err| < 1.15e-9).
+
+    Only the outer 4.85 % of p need a log and a square root.
+    """
+    cdef double q, r
+    if p < 0.02425:
+        q = sqrt(-2.0 * log(p))
+        return ((((((-7.784894002430293e-03 * q - 3.223964580411365e-01) * q
+                    - 2.400758277161838e+00) * q - 2.549671180336718e+00) * q
+                  + 4.374664141464968e+00) * q + 2.938163982698783e+00)
+                / ((((7.784695709041462e-03 * q + 3.224671290700398e-01) * q
+                     + 2.445134137142996e+00) * q + 3.754408661907416e+00) * q + 1.0))
+    if p > 0.97575:
+        q = sqrt(-2.0 * log(1.0 - p))
+        return -((((((-7.784894002430293e-03 * q - 3.223964580411365e-01) * q
+                     - 2.400758277161838e+00) * q - 2.549671180336718e+00) * q
+                   + 4.374664141464968e+00) * q + 2.938163982698783e+00)
+                 / ((((7.784695709041462e-03 * q + 3.224671290700398e-01) * q
+                      + 2.445134137142996e+00) * q + 3.754408661907416e+00) * q + 1.0))
+    q = p - 0.5
+    r = q * q
+    return ((((((-3.969683028665376e+01 * r + 2.209460984245205e+02) * r
+                - 2.759285104469687e+02) * r + 1.383577518672690e+02) * r
+              - 3.066479806614716e+01) * r + 2.506628277459239e+00) * q
+            / (((((-5.447609879822406e+01 * r + 1.615858368580409e+02) * r
+                  - 1.556989798598866e+02) * r + 6.680131188771972e+01) * r
+                - 1.328068155288572e+01) * r + 1.0))
+
+
+cdef inline double link_normal(uint64_t ka, uint64_t kb, uint64_t mixed_seed) noexcept nogil:
+    """A standard normal draw that depends only on the unordered link and the seed.
+
+    `mixed_seed` is mix64(seed), computed once per call.
+    """
     cdef uint64_t lo = ka if ka < kb else kb
     cdef uint64_t hi = kb if ka < kb else ka
-    cdef uint64_t h1 = mix64(mix64(lo ^ mix64(seed)) ^ hi)
-    cdef uint64_t h2 = mix64(h1 + <uint64_t>0x9e3779b97f4a7c15ULL)
-    cdef double u1 = (<double>(h1 >> 11) + 0.5) * 1.1102230246251565e-16
-    cdef double u2 = <double>(h2 >> 11) * 1.1102230246251565e-16
-    return sqrt(-2.0 * log(u1)) * cos(2.0 * PI * u2)
+    cdef uint64_t h = mix64(mix64(lo ^ mixed_seed) ^ hi)
+    return inverse_normal_cdf((<double>(h >> 11) + 0.5) * 1.1102230246251565e-16)
 
 
 cdef inline double knife_edge_db(double nu) noexcept nogil:
@@ -143,7 +201,7 @@ cdef inline double knife_edge_db(double nu) noexcept nogil:
     if nu <= KNIFE_EDGE_NU_MIN:
         return 0.0
     v = nu - 0.1
-    return 6.9 + 20.0 * log10(sqrt(v * v + 1.0) + v)
+    return 6.9 + 20.0 * log10_fast(sqrt(v * v + 1.0) + v)
 
 
 cdef inline double central_angle(const double* a, const double* b) noexcept nogil:
@@ -153,12 +211,26 @@ cdef inline double central_angle(const double* a, const double* b) noexcept nogi
     cdef double half_chord = 0.5 * sqrt(dx * dx + dy * dy + dz * dz)
     if half_chord > 1.0:
         half_chord = 1.0
-    return 2.0 * asin(half_chord)
+    return 2.0 * asin_small(half_chord)
 
 
 # ---------------------------------------------------------------------------
 # closed-form models
 # ---------------------------------------------------------------------------
+
+cdef inline bint uses_log_heights(int model) noexcept nogil:
+    return model == HATA_URBAN or model == HATA_SUBURBAN or model == HATA_OPEN \
+        or model == COST231 or model == TWO_RAY
+
+
+cdef double[::1] _log10_heights(const double[::1] height_m, bint needed):
+    """log10 of each endpoint's height, once per endpoint (zeros when unused)."""
+    cdef Py_ssize_t j, m = height_m.shape[0]
+    cdef double[::1] out = cvarray(shape=(max(m, 1),), itemsize=sizeof(double), format="d")
+    for j in range(m):
+        out[j] = log10_fast(height_m[j]) if needed else 0.0
+    return out
+
 
 def closed_form_distance(int model, const double[::1] distance_m, const double[::1] freq_hz,
                          const double[::1] tx_height_m, const double[::1] rx_height_m,
@@ -168,11 +240,16 @@ def closed_form_distance(int model, const double[::1] distance_m, const double[:
     cdef Py_ssize_t sd = distance_m.shape[0] > 1, sf = freq_hz.shape[0] > 1
     cdef Py_ssize_t st = tx_height_m.shape[0] > 1, sr = rx_height_m.shape[0] > 1
     cdef const double* p = &params[0]
-    cdef double d
+    cdef double d, f, ht, hr
+    cdef double lf0 = log10_fast(freq_hz[0])
+    cdef bint logh = uses_log_heights(model)
     for i in prange(n, nogil=True, num_threads=num_threads, schedule="static"):
         d = distance_m[i * sd]
-        out[i] = model_loss_db(model, d, d, freq_hz[i * sf], tx_height_m[i * st],
-                               rx_height_m[i * sr], p)
+        f = freq_hz[i * sf]
+        ht = tx_height_m[i * st]
+        hr = rx_height_m[i * sr]
+        out[i] = model_loss_db(model, d, d * d, f, log10_fast(f) if sf else lf0, ht, hr,
+                               log10_fast(ht) if logh else 0.0, log10_fast(hr) if logh else 0.0, p)
 
 
 def closed_form_links(int model,
@@ -187,23 +264,28 @@ def closed_form_links(int model,
 
     Ground distance is the great-circle distance on a sphere of radius
     6371008.8 m; slant distance adds the difference of antenna heights. For the
-    log-distance model with params[3] = sigma_db > 0 a log-normal shadowing term
+    log-distance model with params[4] = sigma_db > 0 a log-normal shadowing term
     keyed on the unordered pair of endpoint keys and the seed is added.
     """
     cdef Py_ssize_t i, a, b, n = out.shape[0]
     cdef Py_ssize_t sf = freq_hz.shape[0] > 1
     cdef const double* p = &params[0]
-    cdef double sigma = params[3] if model == LOG_DISTANCE else 0.0
-    cdef double dg, dh, ds, loss
+    cdef double sigma = params[4] if model == LOG_DISTANCE else 0.0
+    cdef uint64_t mixed_seed = mix64(seed)
+    cdef double lf0 = log10_fast(freq_hz[0])
+    cdef double dg, dh, f, loss
+    cdef double[::1] log10_htx = _log10_heights(tx_height_m, uses_log_heights(model))
+    cdef double[::1] log10_hrx = _log10_heights(rx_height_m, uses_log_heights(model))
     for i in prange(n, nogil=True, num_threads=num_threads, schedule="static"):
         a = itx[i]
         b = irx[i]
         dg = EARTH_RADIUS_M * central_angle(&tx_xyz[a, 0], &rx_xyz[b, 0])
         dh = tx_height_m[a] - rx_height_m[b]
-        ds = sqrt(dg * dg + dh * dh)
-        loss = model_loss_db(model, dg, ds, freq_hz[i * sf], tx_height_m[a], rx_height_m[b], p)
+        f = freq_hz[i * sf]
+        loss = model_loss_db(model, dg, dg * dg + dh * dh, f, log10_fast(f) if sf else lf0,
+                             tx_height_m[a], rx_height_m[b], log10_htx[a], log10_hrx[b], p)
         if sigma > 0.0:
-            loss = loss + sigma * link_normal(tx_key[a], rx_key[b], seed)
+            loss = loss + sigma * link_normal(tx_key[a], rx_key[b], mixed_seed)
         out[i] = loss
 
 
@@ -211,8 +293,9 @@ def shadowing_normal(const uint64_t[::1] key_a, const uint64_t[::1] key_b, uint6
                      double[::1] out):
     """Standard normal draws per unordered (key_a[i], key_b[i]) and seed."""
     cdef Py_ssize_t i, n = out.shape[0]
+    cdef uint64_t mixed_seed = mix64(seed)
     for i in range(n):
-        out[i] = link_normal(key_a[i], key_b[i], seed)
+        out[i] = link_normal(key_a[i], key_b[i], mixed_seed)
 
 
 def knife_edge(const double[::1] nu, double[::1] out):
@@ -328,7 +411,7 @@ def terrain_links(const double[:, ::1] tx_xyz, const double[::1] tx_height_m,
         if omega < MIN_ANGLE_RAD:
             # both antennas on one spot: no profile to diffract over
             dh = tx_height_m[a] - rx_height_m[b]
-            out[i] = fspl_db(sqrt(dist_m * dist_m + dh * dh), freq_hz[i * sf])
+            out[i] = fspl_sq_db(dist_m * dist_m + dh * dh, log10_fast(freq_hz[i * sf]))
             diffraction_out[i] = 0.0
             samples_out[i] = 1
             continue
@@ -351,6 +434,10 @@ def terrain_links(const double[:, ::1] tx_xyz, const double[::1] tx_height_m,
         ck = 1.0
         sk = 0.0
         for k in range(ns):
+            if k % REANCHOR_SAMPLES == 0:
+                # exact angle now and then, so the rotation's rounding never piles up
+                ck = cos(k * delta)
+                sk = sin(k * delta)
             px = pa[0] * ck + ux * sk
             py = pa[1] * ck + uy * sk
             pz = pa[2] * ck + uz * sk
@@ -371,6 +458,6 @@ def terrain_links(const double[:, ::1] tx_xyz, const double[::1] tx_height_m,
         y_rx = hgt[ns - 1] + rx_height_m[b]
         diff = deygout_db(hgt, 0, ns - 1, y_tx, y_rx, step_m, lam, depth)
         dh = y_tx - y_rx
-        out[i] = fspl_db(sqrt(dist_m * dist_m + dh * dh), freq_hz[i * sf]) + diff
+        out[i] = fspl_sq_db(dist_m * dist_m + dh * dh, log10_fast(freq_hz[i * sf])) + diff
         diffraction_out[i] = diff
         samples_out[i] = ns

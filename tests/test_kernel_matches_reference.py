@@ -78,7 +78,7 @@ def test_distance_functions_match_reference(model, distance_m, freq_hz, tx_h, rx
     d = np.array(distance_m)
     got = prop._distance_model(model.code, model.params(), d, freq_hz, tx_h, rx_h,
                                positive_heights=True, out=None, num_threads=1)
-    want = ref.model_loss_db(model.code, d, d, freq_hz, tx_h, rx_h, model.params())
+    want = ref.model_loss_db(model.code, d, d * d, freq_hz, tx_h, rx_h, model.params())
     np.testing.assert_allclose(got, want, rtol=0, atol=TOL_DB)
 
 

@@ -1,5 +1,8 @@
 """Path-loss models as small frozen descriptions, and the names the CLI uses for them.
 
+`params()` gives the kernel's five model parameters (unused ones are zero); for
+the log-distance model they are (d0_m, pl0_db, gamma, log10(d0_m), sigma_db).
+
 A model object holds only parameters; `propagation.path_loss_db` runs it. The
 log-distance preset `LORASIM` carries the constants published with LoRaSim
 (Bor et al., "Do LoRa Low-Power Wide-Area Networks Scale?", MSWiM 2016):
@@ -34,8 +37,8 @@ class FreeSpace:
     code = _FREE_SPACE
     needs_positive_heights = False
 
-    def params(self) -> tuple[float, float, float, float]:
-        return (0.0, 0.0, 0.0, 0.0)
+    def params(self) -> tuple[float, ...]:
+        return (0.0, 0.0, 0.0, 0.0, 0.0)
 
 
 @dataclass(frozen=True)
@@ -63,8 +66,9 @@ class LogDistance:
         if not (math.isfinite(self.sigma_db) and self.sigma_db >= 0):
             raise InvalidInputError(f"sigma_db must be finite and >= 0, got {self.sigma_db!r}")
 
-    def params(self) -> tuple[float, float, float, float]:
-        return (float(self.d0_m), float(self.pl0_db), float(self.gamma), float(self.sigma_db))
+    def params(self) -> tuple[float, ...]:
+        return (float(self.d0_m), float(self.pl0_db), float(self.gamma),
+                math.log10(self.d0_m), float(self.sigma_db))
 
 
 LORASIM = LogDistance(d0_m=40.0, pl0_db=127.41, gamma=2.08, sigma_db=0.0)
@@ -96,8 +100,8 @@ class Hata:
         return {"urban": _HATA_URBAN, "suburban": _HATA_SUBURBAN,
                 "open": _HATA_OPEN}[self.environment]
 
-    def params(self) -> tuple[float, float, float, float]:
-        return (0.0, 0.0, 0.0, 0.0)
+    def params(self) -> tuple[float, ...]:
+        return (0.0, 0.0, 0.0, 0.0, 0.0)
 
 
 @dataclass(frozen=True)
@@ -110,8 +114,8 @@ class Cost231Hata:
     code = _COST231
     needs_positive_heights = True
 
-    def params(self) -> tuple[float, float, float, float]:
-        return (3.0 if self.metropolitan else 0.0, 0.0, 0.0, 0.0)
+    def params(self) -> tuple[float, ...]:
+        return (3.0 if self.metropolitan else 0.0, 0.0, 0.0, 0.0, 0.0)
 
 
 @dataclass(frozen=True)
@@ -123,8 +127,8 @@ class TwoRay:
     code = _TWO_RAY
     needs_positive_heights = True
 
-    def params(self) -> tuple[float, float, float, float]:
-        return (0.0, 0.0, 0.0, 0.0)
+    def params(self) -> tuple[float, ...]:
+        return (0.0, 0.0, 0.0, 0.0, 0.0)
 
 
 @dataclass(frozen=True, eq=False)

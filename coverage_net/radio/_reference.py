@@ -35,29 +35,39 @@ def free_space_db(distance_m, freq_hz):
     return 20.0 * np.log10(d) + 20.0 * np.log10(freq_hz) + FSPL_CONST_DB
 
 
+def free_space_sq_db(d_sq_m2, freq_hz):
+    """Free-space loss from a squared distance (the kernel's `fspl_sq_db`)."""
+    d_sq = np.maximum(np.asarray(d_sq_m2, dtype=float), MIN_DISTANCE_M * MIN_DISTANCE_M)
+    return 10.0 * np.log10(d_sq) + 20.0 * np.log10(freq_hz) + FSPL_CONST_DB
+
+
 def _hata_a_hm(lf, hrx_m):
     return (1.1 * lf - 0.7) * hrx_m - (1.56 * lf - 0.8)
 
 
-def model_loss_db(model, d_ground_m, d_slant_m, freq_hz, tx_height_m, rx_height_m, params):
+def model_loss_db(model, d_ground_m, d_slant_sq_m2, freq_hz, tx_height_m, rx_height_m,
+                  params):
     """Mean loss of a closed-form model (the kernel's `model_loss_db`)."""
     dg = np.maximum(np.asarray(d_ground_m, dtype=float), MIN_DISTANCE_M)
-    ds = np.maximum(np.asarray(d_slant_m, dtype=float), MIN_DISTANCE_M)
+    ds_sq = np.maximum(np.asarray(d_slant_sq_m2, dtype=float), MIN_DISTANCE_M * MIN_DISTANCE_M)
     f = np.asarray(freq_hz, dtype=float)
     htx = np.asarray(tx_height_m, dtype=float)
     hrx = np.asarray(rx_height_m, dtype=float)
+    with np.errstate(divide="ignore"):  # zero heights are only allowed where unused
+        lhtx = np.log10(htx)
+        lhrx = np.log10(hrx)
     if model == FREE_SPACE:
-        return free_space_db(ds, f)
+        return free_space_sq_db(ds_sq, f)
     if model == LOG_DISTANCE:
-        d0_m, pl0_db, gamma = params[0], params[1], params[2]
-        return pl0_db + 10.0 * gamma * np.log10(ds / d0_m)
+        pl0_db, gamma, log10_d0 = params[1], params[2], params[3]
+        return pl0_db + 10.0 * gamma * (0.5 * np.log10(ds_sq) - log10_d0)
     if model == TWO_RAY:
         lam = SPEED_OF_LIGHT_M_S / f
         dc = 4.0 * np.pi * htx * hrx / lam
-        plane = 40.0 * np.log10(dg) - 20.0 * np.log10(htx) - 20.0 * np.log10(hrx)
-        return np.where(dg < dc, free_space_db(dg, f), plane)
-    lf = np.log10(f * 1e-6)
-    lhb = np.log10(htx)
+        plane = 40.0 * np.log10(dg) - 20.0 * lhtx - 20.0 * lhrx
+        return np.where(dg < dc, free_space_sq_db(dg * dg, f), plane)
+    lf = np.log10(f) - 6.0
+    lhb = lhtx
     d_km = dg * 1e-3
     if model == COST231:
         return (46.3 + 33.9 * lf - 13.82 * lhb - _hata_a_hm(lf, hrx)
@@ -65,7 +75,7 @@ def model_loss_db(model, d_ground_m, d_slant_m, freq_hz, tx_height_m, rx_height_
     base = (69.55 + 26.16 * lf - 13.82 * lhb - _hata_a_hm(lf, hrx)
             + (44.9 - 6.55 * lhb) * np.log10(d_km))
     if model == HATA_SUBURBAN:
-        lg = np.log10(f * 1e-6 / 28.0)
+        lg = lf - 1.4471580313422192  # log10(f_MHz / 28)
         return base - 2.0 * lg * lg - 5.4
     if model == HATA_OPEN:
         return base - 4.78 * lf * lf + 18.33 * lf - 40.94
@@ -80,18 +90,45 @@ def mix64(z):
     return z ^ (z >> _U64(31))
 
 
+_ACKLAM_A = (-3.969683028665376e+01, 2.209460984245205e+02, -2.759285104469687e+02,
+             1.383577518672690e+02, -3.066479806614716e+01, 2.506628277459239e+00)
+_ACKLAM_B = (-5.447609879822406e+01, 1.615858368580409e+02, -1.556989798598866e+02,
+             6.680131188771972e+01, -1.328068155288572e+01)
+_ACKLAM_C = (-7.784894002430293e-03, -3.223964580411365e-01, -2.400758277161838e+00,
+             -2.549671180336718e+00, 4.374664141464968e+00, 2.938163982698783e+00)
+_ACKLAM_D = (7.784695709041462e-03, 3.224671290700398e-01, 2.445134137142996e+00,
+             3.754408661907416e+00)
+
+
+def _horner(coefs, x):
+    acc = coefs[0] * x + coefs[1]
+    for c in coefs[2:]:
+        acc = acc * x + c
+    return acc
+
+
+def inverse_normal_cdf(p):
+    """Acklam's rational approximation of the standard normal quantile."""
+    p = np.asarray(p, dtype=float)
+    q = p - 0.5
+    r = q * q
+    central = _horner(_ACKLAM_A, r) * q / (_horner(_ACKLAM_B, r) * r + 1.0)
+    ql = np.sqrt(-2.0 * np.log(np.minimum(p, 0.5)))
+    low = _horner(_ACKLAM_C, ql) / (_horner(_ACKLAM_D, ql) * ql + 1.0)
+    qh = np.sqrt(-2.0 * np.log(np.minimum(1.0 - p, 0.5)))
+    high = -(_horner(_ACKLAM_C, qh) / (_horner(_ACKLAM_D, qh) * qh + 1.0))
+    return np.where(p < 0.02425, low, np.where(p > 0.97575, high, central))
+
+
 def link_normal(key_a, key_b, seed):
-    """Standard normal per unordered key pair and seed (Box-Muller on splitmix64)."""
+    """Standard normal per unordered key pair and seed (inverse CDF of a splitmix64 uniform)."""
     ka = np.atleast_1d(np.asarray(key_a, dtype=_U64))
     kb = np.atleast_1d(np.asarray(key_b, dtype=_U64))
     lo = np.minimum(ka, kb)
     hi = np.maximum(ka, kb)
     with np.errstate(over="ignore"):
-        h1 = mix64(mix64(lo ^ mix64(np.array([seed], dtype=_U64))) ^ hi)
-        h2 = mix64(h1 + _U64(0x9E3779B97F4A7C15))
-    u1 = ((h1 >> _U64(11)).astype(float) + 0.5) * 1.1102230246251565e-16
-    u2 = (h2 >> _U64(11)).astype(float) * 1.1102230246251565e-16
-    return np.sqrt(-2.0 * np.log(u1)) * np.cos(2.0 * np.pi * u2)
+        h = mix64(mix64(lo ^ mix64(np.array([seed], dtype=_U64))) ^ hi)
+    return inverse_normal_cdf(((h >> _U64(11)).astype(float) + 0.5) * 1.1102230246251565e-16)
 
 
 def knife_edge_db(nu):
@@ -117,10 +154,9 @@ def closed_form_links(model, tx_xyz, tx_height_m, tx_key, rx_xyz, rx_height_m, r
     hrx = rx_height_m[irx]
     dg = EARTH_RADIUS_M * central_angle_rad(tx_xyz[itx], rx_xyz[irx])
     dh = htx - hrx
-    ds = np.sqrt(dg * dg + dh * dh)
-    loss = model_loss_db(model, dg, ds, freq_hz, htx, hrx, params)
-    if model == LOG_DISTANCE and params[3] > 0.0:
-        loss = loss + params[3] * link_normal(tx_key[itx], rx_key[irx], seed)
+    loss = model_loss_db(model, dg, dg * dg + dh * dh, freq_hz, htx, hrx, params)
+    if model == LOG_DISTANCE and params[4] > 0.0:
+        loss = loss + params[4] * link_normal(tx_key[itx], rx_key[irx], seed)
     return loss
 
 
@@ -171,7 +207,7 @@ def terrain_path(a_xyz, b_xyz, tx_height_m, rx_height_m, freq_hz, mosaic, spacin
     dist_m = omega * EARTH_RADIUS_M
     if omega < MIN_ANGLE_RAD:
         dh = tx_height_m - rx_height_m
-        return float(free_space_db(np.sqrt(dist_m * dist_m + dh * dh), freq_hz)), 0.0, 1
+        return float(free_space_sq_db(dist_m * dist_m + dh * dh, freq_hz)), 0.0, 1
     ns = int(np.clip(np.ceil(dist_m / spacing_m) + 1, 3, max_samples))
     step_m = dist_m / (ns - 1)
     theta = np.arange(ns) * (omega / (ns - 1))
@@ -187,7 +223,7 @@ def terrain_path(a_xyz, b_xyz, tx_height_m, rx_height_m, freq_hz, mosaic, spacin
     y_rx = hgt[ns - 1] + rx_height_m
     diff = _deygout_db(hgt, 0, ns - 1, y_tx, y_rx, step_m, lam, depth)
     dh = y_tx - y_rx
-    total = float(free_space_db(np.sqrt(dist_m * dist_m + dh * dh), freq_hz)) + diff
+    total = float(free_space_sq_db(dist_m * dist_m + dh * dh, freq_hz)) + diff
     return total, diff, ns
 
 

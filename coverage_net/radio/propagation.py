@@ -177,7 +177,7 @@ def free_space_loss_db(distance_m, freq_hz, *, out=None, num_threads=None) -> np
     >>> free_space_loss_db([1e3, 1e4], 868e6).round(3)
     array([ 91.218, 111.218])
     """
-    return _distance_model(0, (0.0, 0.0, 0.0, 0.0), distance_m, freq_hz, 0.0, 0.0,
+    return _distance_model(0, FreeSpace().params(), distance_m, freq_hz, 0.0, 0.0,
                            positive_heights=False, out=out, num_threads=num_threads)
 
 
