@@ -189,3 +189,9 @@ def test_invalid_input_names_argument_and_value(call, fragments):
 def test_shapes_that_do_not_broadcast():
     with pytest.raises(ShapeMismatchError, match=r"payload_bytes\(2,\), spreading_factor\(3,\)"):
         time_on_air_s([10, 20], [7, 8, 9])
+
+
+def test_noise_floor_matches_the_quoted_reference_within_005_db():
+    # The project's reference figure (-174 dBm/Hz + 10 log10(125 kHz) + 6 dB) is -117.03 dBm.
+    assert float(thermal_noise_floor_dbm(125_000, noise_figure_db=6.0)) == pytest.approx(
+        -117.03, abs=0.05)

@@ -187,3 +187,15 @@ def test_thread_count_does_not_change_results():
     one = prop.path_loss_db(tx, rx, LogDistance(sigma_db=4.0), freq_hz=915e6, num_threads=1)
     two = prop.path_loss_db(tx, rx, LogDistance(sigma_db=4.0), freq_hz=915e6, num_threads=2)
     np.testing.assert_array_equal(one, two)
+
+
+def test_shadowing_quantile_matches_the_exact_normal_quantile():
+    from statistics import NormalDist
+
+    from coverage_net.radio import _reference as ref
+
+    p = np.concatenate([np.linspace(1e-12, 0.02424, 200), np.linspace(0.02425, 0.97575, 400),
+                        1 - np.linspace(1e-12, 0.02424, 200)])
+    exact = np.array([NormalDist().inv_cdf(x) for x in p])
+    approx = ref.inverse_normal_cdf(p)
+    assert np.max(np.abs(approx - exact) / np.maximum(np.abs(exact), 1e-3)) < 1.2e-9

@@ -1,0 +1,62 @@
+"""Public surface: what each package exports, and the one boundary to compiled code."""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import types
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+PACKAGES = ["coverage_net.radio", "coverage_net.coverage", "coverage_net.cli"]
+
+
+@pytest.mark.parametrize("name", PACKAGES)
+def test_all_names_resolve_and_public_names_are_listed(name):
+    pkg = importlib.import_module(name)
+    exported = set(pkg.__all__)
+    assert len(exported) == len(pkg.__all__), "duplicate names in __all__"
+    for attr in exported:
+        assert hasattr(pkg, attr), f"{name}.__all__ lists {attr} but it does not exist"
+    public = {a for a in dir(pkg) if not a.startswith("_")
+              and not isinstance(getattr(pkg, a), types.ModuleType)}
+    assert public - exported == set(), f"{name} has public names missing from __all__"
+
+
+def test_implementation_modules_are_private():
+    radio = ROOT / "coverage_net" / "radio"
+    public_modules = {p.stem for p in radio.glob("*.py")
+                      if not p.stem.startswith("_")}
+    assert public_modules == {"propagation"}
+
+
+def test_only_propagation_imports_the_kernel():
+    importers = []
+    for path in (ROOT / "coverage_net").rglob("*.py"):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            names = []
+            if isinstance(node, ast.ImportFrom):
+                names = [node.module or ""] + [a.name for a in node.names]
+            elif isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            if any(n.endswith("_pathloss") for n in names):
+                importers.append(path.relative_to(ROOT).as_posix())
+    assert importers == ["coverage_net/radio/propagation.py"]
+
+
+def test_kernel_is_the_compiled_extension():
+    from coverage_net.radio import _pathloss
+
+    assert Path(_pathloss.__file__).suffix in (".so", ".pyd")
+    assert _pathloss.max_threads() >= 1
+
+
+def test_setup_lists_kernel_sources_explicitly():
+    setup = (ROOT / "setup.py").read_text(encoding="utf-8")
+    assert '"ext/pathloss.pyx"' in setup
+    for pyx in (ROOT / "ext").glob("*.pyx"):
+        assert f'"ext/{pyx.name}"' in setup, f"{pyx.name} is not built by setup.py"
