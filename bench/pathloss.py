@@ -154,7 +154,8 @@ def bench_terrain(terrain: Terrain, n_paths: int, n_ref: int, repeat: int, rows:
 
         reference = partial(
             ref.terrain_links, sub_tx.xyz.reshape(-1, 3), links.tx_height_m,
-            sub_rx.xyz.reshape(-1, 3), links.rx_height_m, links.itx, links.irx, links.freq_hz,
+            prop.endpoint_ground_m(mosaic, sub_tx), sub_rx.xyz.reshape(-1, 3), links.rx_height_m,
+            prop.endpoint_ground_m(mosaic, sub_rx), links.itx, links.irx, links.freq_hz,
             mosaic, spacing, model.max_samples, model.k_factor, model.depth)
         t_ref, (want, _, ref_samples) = best_of(repeat, reference)
         for threads in (1, 2):

@@ -18,7 +18,7 @@ Array conventions
 """
 
 from cython.parallel cimport prange, threadid
-from libc.math cimport asin, atan2, ceil, cos, floor, log, sin, sqrt
+from libc.math cimport asin, atan2, ceil, cos, fabs, log, sin, sqrt
 from cython.view cimport array as cvarray
 from libc.stdint cimport uint64_t
 
@@ -55,8 +55,10 @@ cdef double PI = 3.141592653589793
 cdef double RAD2DEG = 57.29577951308232
 cdef double KNIFE_EDGE_NU_MIN = -0.78
 cdef double MIN_ANGLE_RAD = 1e-9
-# the profile's sin/cos rotation restarts from exact values every this many samples
-cdef Py_ssize_t REANCHOR_SAMPLES = 64
+cdef enum:
+    # the profile's sin/cos rotation restarts from exact values every this many
+    # samples (a compile-time power of two, so the test is a mask, not a division)
+    REANCHOR_SAMPLES = 64
 
 
 def openmp_enabled():
@@ -310,19 +312,20 @@ def knife_edge(const double[::1] nu, double[::1] out):
 # ---------------------------------------------------------------------------
 
 cdef inline double bilinear_m(const float* E, Py_ssize_t rows, Py_ssize_t cols,
-                              double lat_north, double lon_west, double step,
+                              double lat_north, double lon_west, double inv_step,
                               double lat, double lon) noexcept nogil:
     """Elevation at (lat, lon), 0 outside the mosaic (flat earth)."""
-    cdef double fr = (lat_north - lat) / step
-    cdef double fc = (lon - lon_west) / step
+    cdef double fr = (lat_north - lat) * inv_step
+    cdef double fc = (lon - lon_west) * inv_step
     cdef Py_ssize_t r0, c0
     cdef double ar, ac
     cdef const float* row0
     cdef const float* row1
     if fr < 0.0 or fc < 0.0 or fr > <double>(rows - 1) or fc > <double>(cols - 1):
         return 0.0
-    r0 = <Py_ssize_t>floor(fr)
-    c0 = <Py_ssize_t>floor(fc)
+    # fr, fc >= 0 here, so truncation is floor (and avoids a libm call)
+    r0 = <Py_ssize_t>fr
+    c0 = <Py_ssize_t>fc
     if r0 > rows - 2:
         r0 = rows - 2
     if c0 > cols - 2:
@@ -342,24 +345,35 @@ cdef double deygout_db(const double* hgt, Py_ssize_t i0, Py_ssize_t i1, double y
     The edge with the largest Fresnel-Kirchhoff parameter nu is the main edge;
     with depth > 1 the sub-paths on each side of it are treated the same way
     (Deygout). Heights already include the earth bulge, so all lines are straight.
+
+    nu_i = h_i sqrt(2 span / (lam d1 d2)) orders like sign(h) h^2 / (d1 d2), so
+    the search compares those by cross-multiplication (no division or square
+    root per sample) and computes nu exactly for the winner only.
     """
     cdef Py_ssize_t i, best_i = -1
     cdef double span = (i1 - i0) * step_m
-    cdef double best_nu = -1e300
-    cdef double d1, d2, h, nu, loss
+    cdef double slope = (y1 - y0) / span
+    cdef double best_key = 0.0, best_den = 1.0
+    cdef double d1, d2, h, key, den, nu, loss
     if i1 - i0 < 2:
         return 0.0
     for i in range(i0 + 1, i1):
         d1 = (i - i0) * step_m
         d2 = span - d1
-        h = hgt[i] - (y0 + (y1 - y0) * d1 / span)
-        nu = h * sqrt(2.0 * span / (lam * d1 * d2))
-        if nu > best_nu:
-            best_nu = nu
+        h = hgt[i] - (y0 + slope * d1)
+        key = h * fabs(h)
+        den = d1 * d2
+        if best_i < 0 or key * best_den > best_key * den:
+            best_key = key
+            best_den = den
             best_i = i
-    if best_nu <= KNIFE_EDGE_NU_MIN:
+    d1 = (best_i - i0) * step_m
+    d2 = span - d1
+    h = hgt[best_i] - (y0 + (y1 - y0) * d1 / span)
+    nu = h * sqrt(2.0 * span / (lam * d1 * d2))
+    if nu <= KNIFE_EDGE_NU_MIN:
         return 0.0
-    loss = knife_edge_db(best_nu)
+    loss = knife_edge_db(nu)
     if depth > 1:
         loss = loss + deygout_db(hgt, i0, best_i, y0, hgt[best_i], step_m, lam, depth - 1)
         loss = loss + deygout_db(hgt, best_i, i1, hgt[best_i], y1, step_m, lam, depth - 1)
@@ -367,7 +381,9 @@ cdef double deygout_db(const double* hgt, Py_ssize_t i0, Py_ssize_t i1, double y
 
 
 def terrain_links(const double[:, ::1] tx_xyz, const double[::1] tx_height_m,
+                  const double[::1] tx_ground_m,
                   const double[:, ::1] rx_xyz, const double[::1] rx_height_m,
+                  const double[::1] rx_ground_m,
                   const Py_ssize_t[::1] itx, const Py_ssize_t[::1] irx,
                   const double[::1] freq_hz,
                   const float[:, ::1] elevation_m, double lat_north_deg, double lon_west_deg,
@@ -378,9 +394,11 @@ def terrain_links(const double[:, ::1] tx_xyz, const double[::1] tx_height_m,
     """Free-space loss plus knife-edge/Deygout diffraction over a DEM profile.
 
     For each pair the great circle is sampled every `spacing_m` (at most
-    `max_samples` points, at least 3), each sample's ground height is read from
-    the mosaic by bilinear interpolation, and the earth bulge for an effective
-    radius k_factor * R is added. Free-space loss uses the slant distance between
+    `max_samples` points, at least 3), each interior sample's ground height is
+    read from the mosaic by bilinear interpolation, and the earth bulge for an
+    effective radius k_factor * R is added. The end samples take the endpoints'
+    ground heights (`tx_ground_m`, `rx_ground_m`, looked up once per endpoint
+    from the exact coordinates). Free-space loss uses the slant distance between
     the antenna tops. Writes the total loss, the diffraction part and the number
     of profile samples per pair. `work` is scratch space of shape
     (num_threads, max_samples).
@@ -389,7 +407,8 @@ def terrain_links(const double[:, ::1] tx_xyz, const double[::1] tx_height_m,
     cdef Py_ssize_t rows = elevation_m.shape[0], cols = elevation_m.shape[1]
     cdef const float* E = &elevation_m[0, 0]
     cdef Py_ssize_t sf = freq_hz.shape[0] > 1
-    cdef double eff_radius_m = k_factor * EARTH_RADIUS_M
+    cdef double inv_2r = 1.0 / (2.0 * k_factor * EARTH_RADIUS_M)  # earth bulge d1 d2 / (2 k R)
+    cdef double inv_step = 1.0 / step_deg
     cdef Py_ssize_t i, k, a, b, ns
     cdef double omega, sin_omega, cos_omega, dist_m, step_m, delta, cd, sd, ck, sk, tmp
     cdef double ux, uy, uz, px, py, pz, lat, lon, d1, y_tx, y_rx, lam, diff, dh
@@ -431,10 +450,10 @@ def terrain_links(const double[:, ::1] tx_xyz, const double[::1] tx_height_m,
         uz = (pb[2] - pa[2] * cos_omega) / sin_omega
         cd = cos(delta)
         sd = sin(delta)
-        ck = 1.0
-        sk = 0.0
-        for k in range(ns):
-            if k % REANCHOR_SAMPLES == 0:
+        hgt[0] = tx_ground_m[a]
+        hgt[ns - 1] = rx_ground_m[b]
+        for k in range(1, ns - 1):
+            if k == 1 or k % REANCHOR_SAMPLES == 0:
                 # exact angle now and then, so the rotation's rounding never piles up
                 ck = cos(k * delta)
                 sk = sin(k * delta)
@@ -448,8 +467,8 @@ def terrain_links(const double[:, ::1] tx_xyz, const double[::1] tx_height_m,
             lat = asin(pz) * RAD2DEG
             lon = atan2(py, px) * RAD2DEG
             d1 = k * step_m
-            hgt[k] = (bilinear_m(E, rows, cols, lat_north_deg, lon_west_deg, step_deg, lat, lon)
-                      + d1 * (dist_m - d1) / (2.0 * eff_radius_m))
+            hgt[k] = (bilinear_m(E, rows, cols, lat_north_deg, lon_west_deg, inv_step, lat, lon)
+                      + d1 * (dist_m - d1) * inv_2r)
             # rotate (cos k delta, sin k delta) by delta
             tmp = ck * cd - sk * sd
             sk = sk * cd + ck * sd

@@ -110,7 +110,8 @@ def _synthetic_mosaic(seed: int, rows: int, cols: int, relief_m: float) -> Mosai
 def _reference_terrain(model, tx, rx, freq_hz, tx_h, rx_h, mosaic, spacing_m):
     links = prop._links(tx, rx, freq_hz, tx_h, rx_h, False)
     return ref.terrain_links(
-        tx.xyz.reshape(-1, 3), links.tx_height_m, rx.xyz.reshape(-1, 3), links.rx_height_m,
+        tx.xyz.reshape(-1, 3), links.tx_height_m, prop.endpoint_ground_m(mosaic, tx),
+        rx.xyz.reshape(-1, 3), links.rx_height_m, prop.endpoint_ground_m(mosaic, rx),
         links.itx, links.irx, links.freq_hz, mosaic, spacing_m, model.max_samples,
         model.k_factor, model.depth)
 

@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from coverage_net.coverage import PredictionSettings, load_hotspots, predict_hotspot, write_coverage
-from coverage_net.coverage._predict import combine
+from coverage_net.coverage._predict import MAX_RANGE_KM, combine
 from coverage_net.radio import MODEL_NAMES, Terrain, model_from_name
 
 
@@ -35,9 +35,11 @@ from coverage_net.radio import MODEL_NAMES, Terrain, model_from_name
               help="Carrier frequency in MHz [default: mean of the region's uplink channels].")
 @click.option("--rx-height", "rx_height_m", type=click.FloatRange(min=0), default=1.5,
               show_default=True, help="Receiving device antenna height above ground, m.")
-@click.option("--rx-gain", "rx_gain_dbi", type=float, default=0.0, show_default=True,
+@click.option("--rx-gain", "rx_gain_dbi", type=click.FloatRange(-30.0, 30.0), default=0.0,
+              show_default=True,
               help="Receiving device antenna gain, dBi.")
-@click.option("--max-range-km", type=click.FloatRange(min=0, min_open=True), default=50.0,
+@click.option("--max-range-km", type=click.FloatRange(min=0, min_open=True, max=MAX_RANGE_KM),
+              default=50.0,
               show_default=True, help="Never look farther than this from a hotspot.")
 @click.option("--threads", type=click.IntRange(min=1),
               help="Kernel threads [default: all cores].")
@@ -51,8 +53,8 @@ def predict(hotspots_path, dem_dir, model_name, res, out_dir, spreading_factor, 
     output cell carries the best RSSI and the number of hotspots that reach it;
     coverage_classes.geojson merges cells into one polygon per signal class.
 
+    \b
     Example:
-
         coverage-net predict --hotspots examples/white_mountains.csv \\
             --dem ../shared/data --out out/wm
     """

@@ -58,8 +58,12 @@ def _number(where: str, column: str, text: str, *, minimum: float | None = None)
 def _place(where: str, row: dict[str, str]) -> tuple[float, float]:
     cell = (row.get("cell") or "").strip()
     if cell:
-        if not h3.is_valid_cell(cell):
-            raise HotspotFileError(f"{where}: cell {cell!r} is not a valid H3 cell")
+        try:
+            valid = h3.is_valid_cell(cell)
+        except (OverflowError, ValueError, TypeError):  # not even a 64-bit hex number
+            valid = False
+        if not valid:
+            raise HotspotFileError(f"{where}: cell {cell[:40]!r} is not a valid H3 cell")
         return h3.cell_to_latlng(cell)
     lat_text = (row.get("lat") or "").strip()
     lon_text = (row.get("lon") or "").strip()
@@ -74,6 +78,23 @@ def _place(where: str, row: dict[str, str]) -> tuple[float, float]:
     return lat, lon
 
 
+def _rows(path: Path, text: str):
+    """(file line number, row dict) for each data row; comment lines are skipped."""
+    kept = [(number, line) for number, line in enumerate(text.splitlines(), start=1)
+            if not line.lstrip().startswith("#")]
+    reader = csv.DictReader(line for _, line in kept)
+    try:
+        fieldnames = reader.fieldnames or []
+        header_line = kept[0][0] if kept else 1
+        yield header_line, fieldnames
+        for row in reader:
+            line = kept[reader.line_num - 1][0]
+            yield line, row
+    except csv.Error as exc:
+        line = kept[min(reader.line_num, len(kept)) - 1][0] if kept else 1
+        raise HotspotFileError(f"{path} line {line}: not valid CSV: {exc}") from None
+
+
 def load_hotspots(path: str | Path) -> list[Hotspot]:
     """Read and check a hotspot CSV file; errors name the file and line."""
     path = Path(path)
@@ -83,18 +104,22 @@ def load_hotspots(path: str | Path) -> list[Hotspot]:
         raise HotspotFileError(f"{path}: no such hotspot file") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise HotspotFileError(f"{path}: cannot read hotspot file: {exc}") from None
-    reader = csv.DictReader(line for line in text.splitlines() if not line.startswith("#"))
-    columns = set(reader.fieldnames or ())
-    missing = [c for c in REQUIRED_COLUMNS if c not in columns]
+    rows = _rows(path, text)
+    header_line, fieldnames = next(rows)
+    missing = [c for c in REQUIRED_COLUMNS if c not in set(fieldnames)]
     if missing:
         raise HotspotFileError(
-            f"{path}: missing column(s) {', '.join(missing)}; the header must hold "
-            f"name, lat, lon (or cell), {', '.join(REQUIRED_COLUMNS[1:])}")
+            f"{path} line {header_line}: missing column(s) {', '.join(missing)}; the header "
+            f"must hold name, lat, lon (or cell), {', '.join(REQUIRED_COLUMNS[1:])}")
     hotspots: list[Hotspot] = []
     names: set[str] = set()
-    for index, row in enumerate(reader):
-        where = f"{path} row {index + 1}"
-        name = (row.get("name") or "").strip()
+    for line, row in rows:
+        where = f"{path} line {line}"
+        if None in row or None in row.values():
+            count = len(fieldnames) + len(row.get(None) or ()) - list(row.values()).count(None)
+            raise HotspotFileError(
+                f"{where}: has {count} fields, the header has {len(fieldnames)}")
+        name = row["name"].strip()
         if not name:
             raise HotspotFileError(f"{where}: name is empty")
         if name in names:

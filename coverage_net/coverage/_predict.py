@@ -24,6 +24,8 @@ from ._hotspots import Hotspot
 
 # cells per kernel call: enough to amortise the call, small enough for a smooth progress bar
 _BATCH_CELLS = 4096
+# farthest look-out from a hotspot; the terrain model takes paths up to 2,000 km
+MAX_RANGE_KM = 2000.0
 
 ProgressCallback = Callable[[str, int, int], None]
 
@@ -51,13 +53,21 @@ class PredictionSettings:
     def __post_init__(self) -> None:
         if not 0 <= self.res <= 15:
             raise CoverageError(f"res must be an H3 resolution 0..15, got {self.res}")
-        if not self.max_range_km > 0:
-            raise CoverageError(f"max_range_km must be > 0, got {self.max_range_km}")
+        for name in ("max_range_km", "stop_after_empty_km", "rx_height_m", "rx_gain_dbi",
+                     "noise_figure_db"):
+            value = getattr(self, name)
+            if not math.isfinite(value):
+                raise CoverageError(f"{name} must be a finite number, got {value}")
+        if not 0 < self.max_range_km <= MAX_RANGE_KM:
+            raise CoverageError(
+                f"max_range_km must be in (0, {MAX_RANGE_KM:g}], got {self.max_range_km}")
         if not self.stop_after_empty_km > 0:
             raise CoverageError(
                 f"stop_after_empty_km must be > 0, got {self.stop_after_empty_km}")
         if not self.rx_height_m >= 0:
             raise CoverageError(f"rx_height_m must be >= 0, got {self.rx_height_m}")
+        if self.freq_hz is not None and not math.isfinite(self.freq_hz):
+            raise CoverageError(f"freq_hz must be a finite number, got {self.freq_hz}")
 
 
 @dataclass(frozen=True)

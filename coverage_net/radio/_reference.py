@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._terrain import EARTH_RADIUS_M
+from ._terrain import EARTH_RADIUS_M, bilinear_elevation_m
 
 SPEED_OF_LIGHT_M_S = 299792458.0
 FSPL_CONST_DB = -147.55221677811664  # 20 log10(4 pi / c)
@@ -160,24 +160,6 @@ def closed_form_links(model, tx_xyz, tx_height_m, tx_key, rx_xyz, rx_height_m, r
     return loss
 
 
-def bilinear_m(elevation_m, lat_north_deg, lon_west_deg, step_deg, lat_deg, lon_deg):
-    """Bilinear elevation on a mosaic grid, 0 outside (the kernel's `bilinear_m`)."""
-    rows, cols = elevation_m.shape
-    fr = (lat_north_deg - np.asarray(lat_deg, dtype=float)) / step_deg
-    fc = (np.asarray(lon_deg, dtype=float) - lon_west_deg) / step_deg
-    inside = (fr >= 0.0) & (fc >= 0.0) & (fr <= rows - 1) & (fc <= cols - 1)
-    frs = np.where(inside, fr, 0.0)
-    fcs = np.where(inside, fc, 0.0)
-    r0 = np.minimum(np.floor(frs).astype(np.intp), rows - 2)
-    c0 = np.minimum(np.floor(fcs).astype(np.intp), cols - 2)
-    ar = frs - r0
-    ac = fcs - c0
-    e = elevation_m.astype(float)
-    z = ((1.0 - ar) * ((1.0 - ac) * e[r0, c0] + ac * e[r0, c0 + 1])
-         + ar * ((1.0 - ac) * e[r0 + 1, c0] + ac * e[r0 + 1, c0 + 1]))
-    return np.where(inside, z, 0.0)
-
-
 def _deygout_db(hgt, i0, i1, y0, y1, step_m, lam, depth):
     if i1 - i0 < 2:
         return 0.0
@@ -199,8 +181,8 @@ def _deygout_db(hgt, i0, i1, y0, y1, step_m, lam, depth):
     return loss
 
 
-def terrain_path(a_xyz, b_xyz, tx_height_m, rx_height_m, freq_hz, mosaic, spacing_m,
-                 max_samples, k_factor, depth):
+def terrain_path(a_xyz, b_xyz, tx_height_m, rx_height_m, tx_ground_m, rx_ground_m, freq_hz,
+                 mosaic, spacing_m, max_samples, k_factor, depth):
     """One path of the terrain model: (total loss dB, diffraction dB, samples)."""
     lam = SPEED_OF_LIGHT_M_S / freq_hz
     omega = float(central_angle_rad(a_xyz, b_xyz))
@@ -216,8 +198,8 @@ def terrain_path(a_xyz, b_xyz, tx_height_m, rx_height_m, freq_hz, mosaic, spacin
     lat = np.degrees(np.arcsin(np.clip(p[:, 2], -1.0, 1.0)))
     lon = np.degrees(np.arctan2(p[:, 1], p[:, 0]))
     d1 = np.arange(ns) * step_m
-    ground = bilinear_m(mosaic.elevation_m, mosaic.lat_north_deg, mosaic.lon_west_deg,
-                        mosaic.step_deg, lat, lon)
+    ground = bilinear_elevation_m(mosaic, lat, lon)
+    ground[0], ground[-1] = tx_ground_m, rx_ground_m  # from the exact end coordinates
     hgt = ground + d1 * (dist_m - d1) / (2.0 * (k_factor * EARTH_RADIUS_M))
     y_tx = hgt[0] + tx_height_m
     y_rx = hgt[ns - 1] + rx_height_m
@@ -227,8 +209,8 @@ def terrain_path(a_xyz, b_xyz, tx_height_m, rx_height_m, freq_hz, mosaic, spacin
     return total, diff, ns
 
 
-def terrain_links(tx_xyz, tx_height_m, rx_xyz, rx_height_m, itx, irx, freq_hz, mosaic,
-                  spacing_m, max_samples, k_factor, depth):
+def terrain_links(tx_xyz, tx_height_m, tx_ground_m, rx_xyz, rx_height_m, rx_ground_m, itx, irx,
+                  freq_hz, mosaic, spacing_m, max_samples, k_factor, depth):
     """Reference of the kernel's `terrain_links`: (total dB, diffraction dB, samples) arrays."""
     n = len(itx)
     freq = np.broadcast_to(np.asarray(freq_hz, dtype=float), (n,))
@@ -238,6 +220,6 @@ def terrain_links(tx_xyz, tx_height_m, rx_xyz, rx_height_m, itx, irx, freq_hz, m
     for i in range(n):
         a, b = itx[i], irx[i]
         total[i], diff[i], samples[i] = terrain_path(
-            tx_xyz[a], rx_xyz[b], tx_height_m[a], rx_height_m[b], freq[i], mosaic,
-            spacing_m, max_samples, k_factor, depth)
+            tx_xyz[a], rx_xyz[b], tx_height_m[a], rx_height_m[b], tx_ground_m[a], rx_ground_m[b],
+            freq[i], mosaic, spacing_m, max_samples, k_factor, depth)
     return total, diff, samples

@@ -30,7 +30,7 @@ from ._errors import (
 )
 from ._models import Cost231Hata, FreeSpace, Hata, LogDistance, Model, TerrainModel, TwoRay
 from ._sites import Sites
-from ._terrain import EARTH_RADIUS_M, Mosaic
+from ._terrain import EARTH_RADIUS_M, Mosaic, bilinear_elevation_m
 
 try:
     from . import _pathloss
@@ -424,6 +424,13 @@ def _terrain_mosaic(model: TerrainModel, tx: Sites, rx: Sites) -> Mosaic:
     return mosaic
 
 
+def endpoint_ground_m(mosaic: Mosaic, sites: Sites) -> np.ndarray:
+    """Ground height under each endpoint, from its exact coordinates (flat, contiguous)."""
+    return np.ascontiguousarray(
+        bilinear_elevation_m(mosaic, sites.lat_deg.reshape(-1), sites.lon_deg.reshape(-1)),
+        dtype=np.float64)
+
+
 def terrain_path_loss(tx: Sites, rx: Sites, model: TerrainModel, *, freq_hz,
                       tx_height_m=10.0, rx_height_m=1.5, out=None,
                       num_threads=None) -> TerrainResult:
@@ -453,7 +460,8 @@ def terrain_path_loss(tx: Sites, rx: Sites, model: TerrainModel, *, freq_hz,
     threads = _threads(num_threads)
     work = np.empty((threads, int(model.max_samples)))
     _pathloss.terrain_links(
-        tx_xyz, links.tx_height_m, rx_xyz, links.rx_height_m, links.itx, links.irx,
+        tx_xyz, links.tx_height_m, endpoint_ground_m(mosaic, tx),
+        rx_xyz, links.rx_height_m, endpoint_ground_m(mosaic, rx), links.itx, links.irx,
         links.freq_hz, np.ascontiguousarray(mosaic.elevation_m, dtype=np.float32),
         float(mosaic.lat_north_deg), float(mosaic.lon_west_deg), float(mosaic.step_deg),
         float(spacing_m), int(model.max_samples), float(model.k_factor), model.depth,
