@@ -56,9 +56,18 @@ cdef double RAD2DEG = 57.29577951308232
 cdef double KNIFE_EDGE_NU_MIN = -0.78
 cdef double MIN_ANGLE_RAD = 1e-9
 cdef enum:
-    # the profile's sin/cos rotation restarts from exact values every this many
-    # samples (a compile-time power of two, so the test is a mask, not a division)
-    REANCHOR_SAMPLES = 64
+    # The profile's great circle is evaluated exactly (position, lat/lon and their
+    # derivatives) at knots at most KNOT_SAMPLES samples apart, and by cubic
+    # Hermite interpolation in between.
+    KNOT_SAMPLES = 16
+# Knots are also at most KNOT_REL_ANGLE * cos(lat) radians apart: the k-th
+# derivatives of lat/lon grow like cos(lat)^-k, so this bounds the interpolation
+# error (h / cos(lat))^4 / 384 below 1e-16, under the rounding of the coordinates.
+# At 44 deg and 93 m spacing that is still 16 samples (1.5 km); next to a pole it
+# falls to one sample, i.e. every sample exact.
+cdef double KNOT_REL_ANGLE = 4.4e-4
+# below this distance from the axis the derivatives are not computed (set to 0)
+cdef double POLAR_RHO = 1e-9
 
 
 def openmp_enabled():
@@ -338,6 +347,35 @@ cdef inline double bilinear_m(const float* E, Py_ssize_t rows, Py_ssize_t cols,
             + ar * ((1.0 - ac) * <double>row1[0] + ac * <double>row1[1]))
 
 
+cdef inline double great_circle_knot(const double* a, double ux, double uy, double uz,
+                                     double theta, double delta, double* lat, double* lon,
+                                     double* dlat, double* dlon) noexcept nogil:
+    """Point at angle theta along p(theta) = a cos(theta) + u sin(theta).
+
+    Writes lat/lon in degrees and their derivatives in degrees per sample (one
+    sample = delta radians); returns cos(lat), the distance from the axis.
+    """
+    cdef double c = cos(theta)
+    cdef double s = sin(theta)
+    cdef double x = a[0] * c + ux * s
+    cdef double y = a[1] * c + uy * s
+    cdef double z = a[2] * c + uz * s
+    cdef double tx = -a[0] * s + ux * c
+    cdef double ty = -a[1] * s + uy * c
+    cdef double tz = -a[2] * s + uz * c
+    cdef double rho2 = x * x + y * y
+    cdef double rho = sqrt(rho2)
+    lat[0] = atan2(z, rho) * RAD2DEG
+    lon[0] = atan2(y, x) * RAD2DEG
+    if rho > POLAR_RHO:
+        dlat[0] = tz / rho * delta * RAD2DEG
+        dlon[0] = (x * ty - y * tx) / rho2 * delta * RAD2DEG
+    else:
+        dlat[0] = 0.0
+        dlon[0] = 0.0
+    return rho
+
+
 cdef double deygout_db(const double* hgt, Py_ssize_t i0, Py_ssize_t i1, double y0, double y1,
                        double step_m, double lam, int depth) noexcept nogil:
     """Diffraction loss over samples i0..i1 with the path ends at heights y0, y1.
@@ -380,6 +418,76 @@ cdef double deygout_db(const double* hgt, Py_ssize_t i0, Py_ssize_t i1, double y
     return loss
 
 
+cdef void fill_profile(const double* pa, const double* pb, double omega, double dist_m,
+                       Py_ssize_t ns, double ground_a_m, double ground_b_m,
+                       const float* E, Py_ssize_t rows, Py_ssize_t cols,
+                       double lat_north, double lon_west, double inv_step, double inv_2r,
+                       double* hgt) noexcept nogil:
+    """Ground heights plus earth bulge at ns equally spaced points from a to b.
+
+    The end samples take the given endpoint ground heights; interior samples are
+    read from the mosaic along the great circle (exact at the knots, cubic
+    Hermite in between; see KNOT_SAMPLES).
+    """
+    cdef double delta = omega / (ns - 1)
+    cdef double step_m = dist_m / (ns - 1)
+    # u: unit vector orthogonal to a in the plane of a and b, so that
+    # p(theta) = a cos(theta) + u sin(theta)
+    cdef double sin_omega = sin(omega)
+    cdef double cos_omega = cos(omega)
+    cdef double ux = (pb[0] - pa[0] * cos_omega) / sin_omega
+    cdef double uy = (pb[1] - pa[1] * cos_omega) / sin_omega
+    cdef double uz = (pb[2] - pa[2] * cos_omega) / sin_omega
+    cdef double lat0, lon0, dlat0, dlon0, rho0, lat1, lon1, dlat1, dlon1, rho1
+    cdef double lat, lon, d1, t, t2, t3, h00, h10, h01, h11
+    cdef Py_ssize_t k, ka, kb, seg
+    hgt[0] = ground_a_m
+    hgt[ns - 1] = ground_b_m
+    rho0 = great_circle_knot(pa, ux, uy, uz, 0.0, delta, &lat0, &lon0, &dlat0, &dlon0)
+    ka = 0
+    while ka < ns - 1:
+        seg = <Py_ssize_t>(KNOT_REL_ANGLE * rho0 / delta)
+        if seg > KNOT_SAMPLES:
+            seg = KNOT_SAMPLES
+        elif seg < 1:
+            seg = 1
+        kb = ka + seg
+        if kb > ns - 1:
+            kb = ns - 1
+        rho1 = great_circle_knot(pa, ux, uy, uz, kb * delta, delta, &lat1, &lon1,
+                                 &dlat1, &dlon1)
+        if lon1 - lon0 > 180.0:  # keep longitude continuous across the antimeridian
+            lon1 = lon1 - 360.0
+        elif lon1 - lon0 < -180.0:
+            lon1 = lon1 + 360.0
+        seg = kb - ka
+        for k in range(ka + 1, kb + 1):
+            if k == ns - 1:
+                break
+            if k == kb:
+                lat = lat1
+                lon = lon1
+            else:
+                t = <double>(k - ka) / seg
+                t2 = t * t
+                t3 = t2 * t
+                h00 = 2.0 * t3 - 3.0 * t2 + 1.0
+                h10 = t3 - 2.0 * t2 + t
+                h01 = 3.0 * t2 - 2.0 * t3
+                h11 = t3 - t2
+                lat = h00 * lat0 + h10 * seg * dlat0 + h01 * lat1 + h11 * seg * dlat1
+                lon = h00 * lon0 + h10 * seg * dlon0 + h01 * lon1 + h11 * seg * dlon1
+            d1 = k * step_m
+            hgt[k] = (bilinear_m(E, rows, cols, lat_north, lon_west, inv_step, lat, lon)
+                      + d1 * (dist_m - d1) * inv_2r)
+        lat0 = lat1
+        lon0 = lon1
+        dlat0 = dlat1
+        dlon0 = dlon1
+        rho0 = rho1
+        ka = kb
+
+
 def terrain_links(const double[:, ::1] tx_xyz, const double[::1] tx_height_m,
                   const double[::1] tx_ground_m,
                   const double[:, ::1] rx_xyz, const double[::1] rx_height_m,
@@ -409,9 +517,8 @@ def terrain_links(const double[:, ::1] tx_xyz, const double[::1] tx_height_m,
     cdef Py_ssize_t sf = freq_hz.shape[0] > 1
     cdef double inv_2r = 1.0 / (2.0 * k_factor * EARTH_RADIUS_M)  # earth bulge d1 d2 / (2 k R)
     cdef double inv_step = 1.0 / step_deg
-    cdef Py_ssize_t i, k, a, b, ns
-    cdef double omega, sin_omega, cos_omega, dist_m, step_m, delta, cd, sd, ck, sk, tmp
-    cdef double ux, uy, uz, px, py, pz, lat, lon, d1, y_tx, y_rx, lam, diff, dh
+    cdef Py_ssize_t i, a, b, ns
+    cdef double omega, dist_m, step_m, y_tx, y_rx, lam, diff, dh
     cdef const double* pa
     cdef const double* pb
     cdef double* hgt
@@ -440,39 +547,8 @@ def terrain_links(const double[:, ::1] tx_xyz, const double[::1] tx_height_m,
         if ns > max_samples:
             ns = max_samples
         step_m = dist_m / (ns - 1)
-        delta = omega / (ns - 1)
-        # u: unit vector orthogonal to a in the plane of a and b, so that
-        # p(theta) = a cos(theta) + u sin(theta)
-        sin_omega = sin(omega)
-        cos_omega = cos(omega)
-        ux = (pb[0] - pa[0] * cos_omega) / sin_omega
-        uy = (pb[1] - pa[1] * cos_omega) / sin_omega
-        uz = (pb[2] - pa[2] * cos_omega) / sin_omega
-        cd = cos(delta)
-        sd = sin(delta)
-        hgt[0] = tx_ground_m[a]
-        hgt[ns - 1] = rx_ground_m[b]
-        for k in range(1, ns - 1):
-            if k == 1 or k % REANCHOR_SAMPLES == 0:
-                # exact angle now and then, so the rotation's rounding never piles up
-                ck = cos(k * delta)
-                sk = sin(k * delta)
-            px = pa[0] * ck + ux * sk
-            py = pa[1] * ck + uy * sk
-            pz = pa[2] * ck + uz * sk
-            if pz > 1.0:
-                pz = 1.0
-            elif pz < -1.0:
-                pz = -1.0
-            lat = asin(pz) * RAD2DEG
-            lon = atan2(py, px) * RAD2DEG
-            d1 = k * step_m
-            hgt[k] = (bilinear_m(E, rows, cols, lat_north_deg, lon_west_deg, inv_step, lat, lon)
-                      + d1 * (dist_m - d1) * inv_2r)
-            # rotate (cos k delta, sin k delta) by delta
-            tmp = ck * cd - sk * sd
-            sk = sk * cd + ck * sd
-            ck = tmp
+        fill_profile(pa, pb, omega, dist_m, ns, tx_ground_m[a], rx_ground_m[b], E, rows, cols,
+                     lat_north_deg, lon_west_deg, inv_step, inv_2r, hgt)
         y_tx = hgt[0] + tx_height_m[a]
         y_rx = hgt[ns - 1] + rx_height_m[b]
         diff = deygout_db(hgt, 0, ns - 1, y_tx, y_rx, step_m, lam, depth)

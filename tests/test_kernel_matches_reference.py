@@ -98,13 +98,16 @@ class _FixedTerrain(Terrain):
         return self._fixed
 
 
-def _synthetic_mosaic(seed: int, rows: int, cols: int, relief_m: float) -> Mosaic:
+def _synthetic_mosaic(seed: int, rows: int, cols: int, relief_m: float,
+                      lat_north_deg: float = 44.5, lon_west_deg: float = -71.5,
+                      step_deg: float = 1 / 1200) -> Mosaic:
     rng = np.random.default_rng(seed)
     z = rng.normal(0.0, 1.0, (rows, cols))
     for _ in range(3):  # smooth into hills and valleys
         z = (z + np.roll(z, 1, 0) + np.roll(z, -1, 0) + np.roll(z, 1, 1) + np.roll(z, -1, 1)) / 5
     z = (z - z.min()) / (np.ptp(z) + 1e-12) * relief_m
-    return Mosaic(np.ascontiguousarray(z, dtype=np.float32), 44.5, -71.5, 1 / 1200)
+    return Mosaic(np.ascontiguousarray(z, dtype=np.float32), lat_north_deg, lon_west_deg,
+                  step_deg)
 
 
 def _reference_terrain(model, tx, rx, freq_hz, tx_h, rx_h, mosaic, spacing_m):
@@ -148,6 +151,33 @@ def test_terrain_model_matches_reference(dem_seed, relief_m, n_tx, n_rx, point_s
                                               spacing_m)
     np.testing.assert_allclose(got.loss_db.ravel(), total, rtol=0, atol=TOL_DB)
     np.testing.assert_allclose(got.diffraction_db.ravel(), diff, rtol=0, atol=TOL_DB)
+    np.testing.assert_array_equal(got.samples.ravel(), samples)
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    dem_seed=st.integers(0, 2**32 - 1),
+    lat_north_deg=st.floats(-82.0, 88.0),
+    lon_west_deg=st.floats(-179.0, 176.0),
+    point_seed=st.integers(0, 2**32 - 1),
+    method=st.sampled_from(["single", "deygout"]),
+)
+def test_terrain_model_matches_reference_far_north_and_far_apart(
+        dem_seed, lat_north_deg, lon_west_deg, point_seed, method):
+    # a 2 x 3 degree DEM anywhere on the globe (polar caps included): paths of up to
+    # a few hundred km, where the profile's knot interpolation has the most to lose
+    mosaic = _synthetic_mosaic(dem_seed, 201, 301, 3000.0, lat_north_deg, lon_west_deg, 0.01)
+    model = TerrainModel(_FixedTerrain(mosaic), method=method, sample_spacing_m=250.0,
+                         max_samples=2000)
+    rng = np.random.default_rng(point_seed)
+    lat = rng.uniform(lat_north_deg - 2.0, lat_north_deg, 6)
+    lon = rng.uniform(lon_west_deg, lon_west_deg + 3.0, 6)
+    tx = Sites.from_latlon(lat[:3], lon[:3])[:, None]
+    rx = Sites.from_latlon(lat[3:], lon[3:])[None, :]
+    got = prop.terrain_path_loss(tx, rx, model, freq_hz=868e6, tx_height_m=30.0,
+                                 rx_height_m=2.0)
+    total, diff, samples = _reference_terrain(model, tx, rx, 868e6, 30.0, 2.0, mosaic, 250.0)
+    np.testing.assert_allclose(got.loss_db.ravel(), total, rtol=0, atol=TOL_DB)
     np.testing.assert_array_equal(got.samples.ravel(), samples)
 
 
