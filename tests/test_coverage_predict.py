@@ -499,3 +499,33 @@ def test_failed_export_leaves_no_temporary_file(tmp_path, coverage_map):
     with pytest.raises(ValueError, match="JSON"):
         write_coverage(unwritable, tmp_path, model_name="hata-open")
     assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == []
+
+
+def test_cells_outside_the_dem_are_left_out_by_default(dem_dir):
+    from coverage_net.radio import Terrain, TerrainModel
+
+    terrain = Terrain(dem_dir)
+    # North Conway sits 6 km from the tile's southern edge (44 N)
+    hotspot = Hotspot("conway", 44.0537, -71.1284, 15.0, 3.0, 20.0, "US915")
+    skip = predict_hotspot(hotspot, TerrainModel(terrain),
+                           PredictionSettings(res=7, max_range_km=25.0))
+    flat = predict_hotspot(hotspot, TerrainModel(terrain),
+                           PredictionSettings(res=7, max_range_km=25.0, outside_dem="flat"))
+    assert skip.cells_outside_dem > 0 and flat.cells_outside_dem == 0
+    lat_lon = np.array([h3.cell_to_latlng(h3.int_to_str(c)) for c in skip.cells.tolist()])
+    assert terrain.covers(lat_lon[:, 0], lat_lon[:, 1]).all()
+    # the cells that "flat" adds are exactly cells off the DEM
+    extra = np.setdiff1d(flat.cells, skip.cells)
+    assert len(extra) > 0
+    extra_ll = np.array([h3.cell_to_latlng(h3.int_to_str(c)) for c in extra.tolist()])
+    assert not terrain.covers(extra_ll[:, 0], extra_ll[:, 1]).any()
+    assert not skip.hotspot_outside_dem
+
+
+def test_a_hotspot_off_the_dem_is_flagged(dem_dir):
+    from coverage_net.radio import Terrain, TerrainModel
+
+    hotspot = Hotspot("boston", 42.36, -71.06, 30.0, 3.0, 20.0, "US915")
+    result = predict_hotspot(hotspot, TerrainModel(Terrain(dem_dir)),
+                             PredictionSettings(res=6, max_range_km=20.0, outside_dem="flat"))
+    assert result.hotspot_outside_dem

@@ -475,3 +475,10 @@ def test_profile_degenerate_and_invalid() -> None:
         Terrain.flat().profile(10.0, 20.0, 11.0, 21.0, 1)
     with pytest.raises(InvalidCoordinateError, match="antipodal"):
         Terrain.flat().profile(0.0, 0.0, 0.0, 180.0, 5)
+
+
+def test_covers_tells_tile_data_from_flat_earth(dem_dir) -> None:
+    terrain = Terrain(dem_dir)
+    got = terrain.covers([44.27, 44.0, 45.0, 43.99, 44.5], [-71.30, -72.0, -71.0, -71.5, -70.9])
+    assert got.tolist() == [True, True, True, False, False]
+    assert not Terrain.flat().covers(44.27, -71.30)

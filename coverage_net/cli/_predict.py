@@ -41,11 +41,15 @@ from coverage_net.radio import MODEL_NAMES, Terrain, model_from_name
 @click.option("--max-range-km", type=click.FloatRange(min=0, min_open=True, max=MAX_RANGE_KM),
               default=50.0,
               show_default=True, help="Never look farther than this from a hotspot.")
+@click.option("--outside-dem", type=click.Choice(["skip", "flat"]), default="skip",
+              show_default=True,
+              help="Cells that no DEM tile covers: leave them out, or predict them over "
+                   "flat earth at 0 m (terrain model with --dem only).")
 @click.option("--threads", type=click.IntRange(min=1),
               help="Kernel threads [default: all cores].")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar or summary.")
 def predict(hotspots_path, dem_dir, model_name, res, out_dir, spreading_factor, freq_mhz,
-            rx_height_m, rx_gain_dbi, max_range_km, threads, quiet) -> None:
+            rx_height_m, rx_gain_dbi, max_range_km, outside_dem, threads, quiet) -> None:
     """Predict where hotspots' signals reach and write a GeoJSON coverage map.
 
     For each hotspot, the received power is computed for every H3 cell around it,
@@ -67,7 +71,8 @@ def predict(hotspots_path, dem_dir, model_name, res, out_dir, spreading_factor, 
     settings = PredictionSettings(
         res=res, spreading_factor=spreading_factor,
         freq_hz=freq_mhz * 1e6 if freq_mhz is not None else None, rx_height_m=rx_height_m,
-        rx_gain_dbi=rx_gain_dbi, max_range_km=max_range_km, num_threads=threads)
+        rx_gain_dbi=rx_gain_dbi, max_range_km=max_range_km, num_threads=threads,
+        outside_dem=outside_dem)
     started = time.perf_counter()
     results = []
     with Progress(TextColumn("{task.description:<16}"), BarColumn(), MofNCompleteColumn(),
@@ -86,11 +91,17 @@ def predict(hotspots_path, dem_dir, model_name, res, out_dir, spreading_factor, 
     paths = write_coverage(cmap, out_dir, model_name=model_name,
                            dem=str(dem_dir) if dem_dir else None)
     elapsed = time.perf_counter() - started
+    for r in results:
+        if r.hotspot_outside_dem:
+            console.print(f"[yellow]warning:[/] {r.hotspot.name} stands outside the DEM "
+                          f"tiles in {dem_dir}: its ground is taken as 0 m")
     if not quiet:
         for r in results:
+            skipped = (f" ({r.cells_outside_dem} off-DEM left out)"
+                       if r.cells_outside_dem else "")
             console.print(f"{r.hotspot.name:<16} SF{r.spreading_factor} "
                           f"{r.sensitivity_dbm:7.1f} dBm  {len(r.cells):6d} cells  "
-                          f"reach {r.max_range_m / 1e3:5.1f} km")
+                          f"reach {r.max_range_m / 1e3:5.1f} km{skipped}")
         console.print(f"{len(cmap.cells)} cells covered by {len(hotspots)} hotspots "
                       f"({model_name}, res {res}) in {elapsed:.1f} s")
         for p in paths.values():

@@ -116,6 +116,8 @@ def summary(cmap: CoverageMap, *, model_name: str, dem: str | None) -> dict:
              "region": h.hotspot.region, "spreading_factor": h.spreading_factor,
              "freq_hz": h.freq_hz, "sensitivity_dbm": round(h.sensitivity_dbm, 2),
              "cells_evaluated": h.cells_evaluated, "cells_reached": int(len(h.cells)),
+             "cells_outside_dem": h.cells_outside_dem,
+             "hotspot_outside_dem": h.hotspot_outside_dem,
              "max_range_km": round(h.max_range_m / 1e3, 3)}
             for h in cmap.per_hotspot
         ],

@@ -13,11 +13,19 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Literal
 
 import h3
 import numpy as np
 
-from coverage_net.radio import Model, Sites, get_region, path_loss_db, sensitivity_dbm
+from coverage_net.radio import (
+    Model,
+    Sites,
+    TerrainModel,
+    get_region,
+    path_loss_db,
+    sensitivity_dbm,
+)
 
 from ._errors import CoverageError
 from ._hotspots import Hotspot
@@ -36,7 +44,9 @@ class PredictionSettings:
 
     `spreading_factor=None` picks the region's slowest 125 kHz uplink data rate
     (the most sensitive); `freq_hz=None` the mean of the region's 125 kHz uplink
-    channels.
+    channels. With a terrain model on real DEM tiles, `outside_dem="skip"` leaves
+    out cells that no tile covers (their ground would be a made-up sea-level
+    plain); `"flat"` predicts them over that flat earth anyway.
     """
 
     res: int = 8
@@ -49,6 +59,7 @@ class PredictionSettings:
     stop_after_empty_km: float = 5.0
     freq_hz: float | None = None
     num_threads: int | None = None
+    outside_dem: Literal["skip", "flat"] = "skip"
 
     def __post_init__(self) -> None:
         if not 0 <= self.res <= 15:
@@ -66,6 +77,9 @@ class PredictionSettings:
                 f"stop_after_empty_km must be > 0, got {self.stop_after_empty_km}")
         if not self.rx_height_m >= 0:
             raise CoverageError(f"rx_height_m must be >= 0, got {self.rx_height_m}")
+        if self.outside_dem not in ("skip", "flat"):
+            raise CoverageError(
+                f"outside_dem must be 'skip' or 'flat', got {self.outside_dem!r}")
         if self.freq_hz is not None and not math.isfinite(self.freq_hz):
             raise CoverageError(f"freq_hz must be a finite number, got {self.freq_hz}")
 
@@ -82,6 +96,8 @@ class HotspotCoverage:
     freq_hz: float
     cells_evaluated: int
     max_range_m: float  # farthest cell reached
+    cells_outside_dem: int = 0  # left out: no DEM tile covers them
+    hotspot_outside_dem: bool = False
 
 
 @dataclass(frozen=True)
@@ -133,6 +149,11 @@ def predict_hotspot(hotspot: Hotspot, model: Model, settings: PredictionSettings
     """Cells within reach of one hotspot and their best-case RSSI."""
     sf, freq_hz, sens = _link_budget(hotspot, settings)
     tx = Sites.from_latlon(hotspot.lat_deg, hotspot.lon_deg)
+    terrain = model.terrain if isinstance(model, TerrainModel) else None
+    dem_only = terrain is not None and terrain.has_data and settings.outside_dem == "skip"
+    hotspot_outside = bool(terrain is not None and terrain.has_data
+                           and not terrain.covers(hotspot.lat_deg, hotspot.lon_deg))
+    outside_count = 0
     center = h3.latlng_to_cell(hotspot.lat_deg, hotspot.lon_deg, settings.res)
     spacing_m = _ring_spacing_m(settings.res)
     k_max = max(1, math.ceil(settings.max_range_km * 1e3 / spacing_m))
@@ -158,6 +179,10 @@ def predict_hotspot(hotspot: Hotspot, model: Model, settings: PredictionSettings
         distance_m = 2.0 * 6371008.8 * np.arcsin(np.minimum(
             0.5 * np.linalg.norm(rx.xyz - tx.xyz, axis=-1), 1.0))
         inside = distance_m <= settings.max_range_km * 1e3
+        if dem_only:
+            on_dem = terrain.covers(rx.lat_deg, rx.lon_deg)
+            outside_count += int((inside & ~on_dem).sum())
+            inside &= on_dem
         loss_db = path_loss_db(tx, rx, model, freq_hz=freq_hz, tx_height_m=hotspot.height_m,
                                rx_height_m=settings.rx_height_m,
                                num_threads=settings.num_threads)
@@ -173,7 +198,8 @@ def predict_hotspot(hotspot: Hotspot, model: Model, settings: PredictionSettings
             progress(hotspot.name, min(k, k_max + 1), k_max + 1)
     cells = np.concatenate(reached_cells) if reached_cells else np.empty(0, np.uint64)
     rssi = np.concatenate(reached_rssi) if reached_rssi else np.empty(0)
-    return HotspotCoverage(hotspot, cells, rssi, sens, sf, freq_hz, evaluated, farthest_m)
+    return HotspotCoverage(hotspot, cells, rssi, sens, sf, freq_hz, evaluated, farthest_m,
+                           outside_count, hotspot_outside)
 
 
 def combine(per_hotspot: list[HotspotCoverage], res: int) -> CoverageMap:

@@ -280,6 +280,25 @@ class Terrain:
             _paint(out, self._load(ref))
         return out
 
+    def covers(self, lat_deg, lon_deg) -> np.ndarray:
+        """Whether a tile covers each point; elsewhere the terrain is flat earth at 0 m.
+
+        Examples
+        --------
+        >>> Terrain.flat().covers([44.2], [-71.3]).tolist()
+        [False]
+        """
+        lat, lon = _check_points(lat_deg, lon_deg)
+        inside = np.zeros(lat.shape, bool)
+        if lat.size == 0 or not self._refs:
+            return inside
+        s, n, w, e = float(lat.min()), float(lat.max()), float(lon.min()), float(lon.max())
+        for ref in self._refs.values():
+            if self._touches(ref, s, n, w, e):
+                bs, bn, bw, be = ref.bounds
+                inside |= (lat >= bs) & (lat <= bn) & (lon >= bw) & (lon <= be)
+        return inside
+
     def elevation_m(self, lat_deg, lon_deg) -> np.ndarray:
         """Bilinear elevation (m) at the points, through a mosaic of their bounding box
         (one mosaic per 1-degree cell when the box is large)."""
