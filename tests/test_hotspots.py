@@ -219,7 +219,7 @@ def test_oversized_field_is_a_hotspot_file_error(tmp_path):
 # --- fuzzing: anything goes in, HotspotFileError or hotspots come out -------------------
 
 
-def _load_or_file_error(path: Path) -> None:
+def _check_loads_or_file_error(path: Path) -> None:
     try:
         hotspots = load_hotspots(path)
     except HotspotFileError as exc:
@@ -239,7 +239,7 @@ def _load_or_file_error(path: Path) -> None:
 def test_fuzz_arbitrary_text(tmp_path, text):
     path = tmp_path / "fuzz.csv"
     path.write_text(text, encoding="utf-8", errors="surrogatepass")
-    _load_or_file_error(path)
+    _check_loads_or_file_error(path)
 
 
 @FUZZ
@@ -247,7 +247,7 @@ def test_fuzz_arbitrary_text(tmp_path, text):
 def test_fuzz_arbitrary_bytes(tmp_path, data):
     path = tmp_path / "fuzz.csv"
     path.write_bytes(data)
-    _load_or_file_error(path)
+    _check_loads_or_file_error(path)
 
 
 @FUZZ
@@ -255,7 +255,7 @@ def test_fuzz_arbitrary_bytes(tmp_path, data):
 def test_fuzz_bytes_after_a_valid_header(tmp_path, data):
     path = tmp_path / "fuzz.csv"
     path.write_bytes(HEADER.encode() + data)
-    _load_or_file_error(path)
+    _check_loads_or_file_error(path)
 
 
 _GOOD_FIELDS = ("", "44.27", "-71.3", "", "10", "3", "20", "US915")
@@ -281,7 +281,7 @@ def test_fuzz_mutated_rows_after_a_valid_header(tmp_path, rows):
         fields = (fields + ["extra"])[:length]
         lines.append(",".join(f.replace(",", ";").replace("\n", " ") for f in fields) + "\n")
     path.write_text(HEADER + "".join(lines), encoding="utf-8", errors="surrogatepass")
-    _load_or_file_error(path)
+    _check_loads_or_file_error(path)
 
 
 def test_errors_name_the_file_line_counting_comment_lines(tmp_path):

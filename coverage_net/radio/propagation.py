@@ -307,6 +307,18 @@ class _Links:
     freq_hz: np.ndarray  # length 1 or per pair
 
 
+def _site_heights(label: str, sites: Sites, height_m, positive: bool) -> np.ndarray:
+    """Antenna heights checked and broadcast to the sites' shape."""
+    name = f"{label}_height_m"
+    h = _finite(name, height_m, minimum=0.0, strict=positive)
+    try:
+        return np.broadcast_to(h, sites.shape)
+    except ValueError:
+        raise ShapeMismatchError(
+            f"{name} of shape {h.shape} does not broadcast to the {label} sites' "
+            f"shape {sites.shape}") from None
+
+
 def _links(tx: Sites, rx: Sites, freq_hz, tx_height_m, rx_height_m, positive: bool) -> _Links:
     for label, s in (("tx", tx), ("rx", rx)):
         if not isinstance(s, Sites):
@@ -314,20 +326,8 @@ def _links(tx: Sites, rx: Sites, freq_hz, tx_height_m, rx_height_m, positive: bo
                 f"{label} must be Sites (Sites.from_cells(...) or Sites.from_latlon(...)), "
                 f"got {type(s).__name__}")
     f = _frequency(freq_hz)
-    ht = _finite("tx_height_m", tx_height_m, minimum=0.0, strict=positive)
-    hr = _finite("rx_height_m", rx_height_m, minimum=0.0, strict=positive)
-    try:
-        ht_sites = np.broadcast_to(ht, tx.shape)
-    except ValueError:
-        raise ShapeMismatchError(
-            f"tx_height_m of shape {ht.shape} does not broadcast to the tx sites' "
-            f"shape {tx.shape}") from None
-    try:
-        hr_sites = np.broadcast_to(hr, rx.shape)
-    except ValueError:
-        raise ShapeMismatchError(
-            f"rx_height_m of shape {hr.shape} does not broadcast to the rx sites' "
-            f"shape {rx.shape}") from None
+    ht_sites = _site_heights("tx", tx, tx_height_m, positive)
+    hr_sites = _site_heights("rx", rx, rx_height_m, positive)
     shape = _broadcast_shape(tx=ht_sites, rx=hr_sites, freq_hz=f)
     itx = np.ascontiguousarray(
         np.broadcast_to(np.arange(tx.size, dtype=np.intp).reshape(tx.shape), shape)).reshape(-1)
