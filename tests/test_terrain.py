@@ -6,10 +6,7 @@ import logging
 import math
 import sys
 import zipfile
-from collections import namedtuple
-from contextlib import nullcontext
 from pathlib import Path
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -309,13 +306,8 @@ def test_missing_directory(tmp_path: Path) -> None:
         Terrain(tmp_path / "nope")
 
 
-def test_geotiff_without_rasterio(tmp_path: Path) -> None:
-    try:
-        import rasterio  # noqa: F401
-    except ImportError:
-        pass
-    else:
-        pytest.skip("rasterio is installed")
+def test_geotiff_without_rasterio(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setitem(sys.modules, "rasterio", None)  # makes `import rasterio` fail
     (tmp_path / "dem.tif").write_bytes(b"II*\0")
     terrain = Terrain(tmp_path)
     assert terrain.tile_names == ["dem.tif"]
@@ -323,32 +315,27 @@ def test_geotiff_without_rasterio(tmp_path: Path) -> None:
         terrain.mosaic(0.0, 1.0, 0.0, 1.0)
 
 
-class _FakeRasterio:
-    """Just enough of rasterio's reading API for one in-memory GeoTIFF."""
-
-    Affine = namedtuple("Affine", "a b c d e f")
-
-    def __init__(self, band: np.ma.MaskedArray, transform: tuple, epsg: int = 4326):
-        self.band, self.transform, self.epsg = band, self.Affine(*transform), epsg
-
-    def open(self, path):
-        crs = SimpleNamespace(to_epsg=lambda: self.epsg)
-        src = SimpleNamespace(transform=self.transform, crs=crs, height=self.band.shape[0],
-                              width=self.band.shape[1], read=lambda i, masked: self.band)
-        return nullcontext(src)
+def _write_geotiff(path: Path, band: np.ndarray, transform, epsg: int = 4326,
+                   nodata: float | None = None) -> None:
+    rasterio = pytest.importorskip("rasterio", reason="GeoTIFF tests need rasterio")
+    with rasterio.open(path, "w", driver="GTiff", height=band.shape[0], width=band.shape[1],
+                       count=1, dtype=band.dtype, crs=f"EPSG:{epsg}", transform=transform,
+                       nodata=nodata) as dst:
+        dst.write(band, 1)
 
 
-def test_geotiff_tiles_are_read_through_rasterio(tmp_path: Path, monkeypatch) -> None:
+def test_geotiff_tiles_are_read_through_rasterio(tmp_path: Path) -> None:
+    rasterio = pytest.importorskip("rasterio", reason="GeoTIFF tests need rasterio")
+    from rasterio.transform import Affine
+
     # pixel-is-area tile over 10-11 N, 20-21 E: 1200 x 1200 pixels, centres half a pixel in
     step = 1 / 1200
     lat_c = 11 - (np.arange(1200) + 0.5) * step
     lon_c = 20 + (np.arange(1200) + 0.5) * step
-    plane = 100 + 1000 * (11 - lat_c)[:, None] + 500 * (lon_c - 20)[None, :]
-    band = np.ma.masked_array(plane.astype(np.float32), mask=np.zeros(plane.shape, bool))
-    band.mask[600, 600] = True
-    (tmp_path / "dem.tif").write_bytes(b"")
-    monkeypatch.setitem(sys.modules, "rasterio",
-                        _FakeRasterio(band, (step, 0, 20.0, 0, -step, 11.0)))
+    plane = (100 + 1000 * (11 - lat_c)[:, None] + 500 * (lon_c - 20)[None, :]).astype(np.float32)
+    plane[600, 600] = -9999.0  # a void, declared as nodata
+    transform = Affine(step, 0, 20.0, 0, -step, 11.0)
+    _write_geotiff(tmp_path / "dem.tif", plane, transform, nodata=-9999.0)
     terrain = Terrain(tmp_path)
     m = terrain.mosaic(10.4, 10.6, 20.4, 20.6)
     assert m.step_deg == pytest.approx(step)
@@ -359,14 +346,39 @@ def test_geotiff_tiles_are_read_through_rasterio(tmp_path: Path, monkeypatch) ->
     np.testing.assert_allclose(terrain.elevation_m(lat, lon),
                                100 + 1000 * (11 - lat) + 500 * (lon - 20), atol=0.01)
     assert terrain.elevation_m(10.5, 21.5) == 0.0
-    monkeypatch.setitem(sys.modules, "rasterio",
-                        _FakeRasterio(band, (step, 0, 20.0, 0, -step, 11.0), epsg=32619))
+    assert terrain.covers([10.5, 10.5], [20.5, 21.5]).tolist() == [True, False]
+    assert rasterio.open(tmp_path / "dem.tif").nodata == -9999.0
+
+
+def test_geotiff_in_a_projected_crs_is_refused(tmp_path: Path) -> None:
+    Affine = pytest.importorskip("rasterio.transform").Affine
+    _write_geotiff(tmp_path / "utm.tif", np.zeros((10, 10), np.float32),
+                   Affine(30, 0, 300000, 0, -30, 4900000), epsg=32619)
     with pytest.raises(DEMError, match="EPSG:4326"):
-        Terrain(tmp_path).mosaic(10.4, 10.6, 20.4, 20.6)
-    monkeypatch.setitem(sys.modules, "rasterio",
-                        _FakeRasterio(band, (step, 0, 20.0, 0, -step / 2, 11.0)))
+        Terrain(tmp_path).mosaic(44.0, 44.1, -71.1, -71.0)
+
+
+def test_geotiff_with_rectangular_pixels_is_refused(tmp_path: Path) -> None:
+    Affine = pytest.importorskip("rasterio.transform").Affine
+    _write_geotiff(tmp_path / "dem.tif", np.zeros((10, 10), np.float32),
+                   Affine(0.01, 0, 20.0, 0, -0.005, 11.0))
     with pytest.raises(DEMError, match="square"):
-        Terrain(tmp_path).mosaic(10.4, 10.6, 20.4, 20.6)
+        Terrain(tmp_path).mosaic(10.96, 10.99, 20.01, 20.05)
+
+
+def test_geotiff_copy_of_the_real_tile_matches_the_hgt(dem_dir: Path, tmp_path: Path) -> None:
+    Affine = pytest.importorskip("rasterio.transform").Affine
+    tile = read_hgt(dem_dir / "N44W072.hgt")
+    step = 1 / 1200
+    # .hgt samples sit on grid points; a pixel-is-area GeoTIFF puts them at pixel centres
+    transform = Affine(step, 0, -72.0 - step / 2, 0, -step, 45.0 + step / 2)
+    _write_geotiff(tmp_path / "n44w072.tif", np.asarray(tile.elevation_m, np.float32), transform)
+    from_tif = Terrain(tmp_path)
+    from_hgt = Terrain(dem_dir)
+    rng = np.random.default_rng(12)
+    lat, lon = rng.uniform(44.01, 44.99, 500), rng.uniform(-71.99, -71.01, 500)
+    np.testing.assert_allclose(from_tif.elevation_m(lat, lon), from_hgt.elevation_m(lat, lon),
+                               atol=1e-3)
 
 
 @pytest.mark.parametrize(

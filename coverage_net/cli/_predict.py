@@ -62,7 +62,7 @@ def predict(hotspots_path, dem_dir, model_name, res, out_dir, spreading_factor, 
         coverage-net predict --hotspots examples/white_mountains.csv \\
             --dem ../shared/data --out out/wm
     """
-    console = Console(stderr=True, quiet=quiet)
+    console = Console(stderr=True, quiet=quiet, soft_wrap=True)
     hotspots = load_hotspots(hotspots_path)
     terrain = Terrain(dem_dir) if dem_dir is not None else None
     if model_name == "terrain" and terrain is None:
