@@ -1,5 +1,6 @@
 """The radio hardware boundary (layer 2): one `Radio` interface, its drivers and frames."""
 
+from ._capture import PcapCapture, read_capture
 from ._errors import (
     BridgeError,
     ConfigError,
@@ -13,11 +14,17 @@ from ._errors import (
     RadioFailureError,
     UnsupportedError,
 )
-from ._radio import BlockingRadio, Radio, RadioConfig, RadioInfo, RxPacket, TxResult
+from ._lorawan import beacon_frame, is_beacon_frame, parse_beacon_frame
+from ._native import NativeRadio
+from ._radio import BlockingRadio, Gap, Radio, RadioConfig, RadioInfo, RxPacket, TxResult
+from ._rn2483 import RN2483Radio
+from ._semtech_udp import SemtechUdpRadio
 
 __all__ = [
     "BridgeError", "ConfigError", "DeviceBusyError", "DeviceDisconnectedError", "DeviceError",
     "DeviceTimeoutError", "FrameError", "InvalidParameterError", "PortError",
     "RadioFailureError", "UnsupportedError",
-    "BlockingRadio", "Radio", "RadioConfig", "RadioInfo", "RxPacket", "TxResult",
+    "BlockingRadio", "Gap", "Radio", "RadioConfig", "RadioInfo", "RxPacket", "TxResult",
+    "NativeRadio", "RN2483Radio", "SemtechUdpRadio",
+    "PcapCapture", "read_capture", "beacon_frame", "is_beacon_frame", "parse_beacon_frame",
 ]

@@ -121,7 +121,7 @@ class RxPacket:
     spreading_factor: int
     bandwidth_hz: int
     coding_rate: int
-    radio_timestamp_us: int  # radio clock when the packet's header was received
+    radio_timestamp_us: int  # radio clock at the receive-done interrupt (end of packet)
     host_time_s: float  # host clock when the packet reached the driver
     crc_ok: bool
     freq_error_hz: float = 0.0
@@ -137,6 +137,18 @@ class RadioInfo:
     supported_regions: tuple[str, ...] = ()
     protocol_version: int | None = None
     extra: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Gap:
+    """A time the device was unreachable (unplugged, rebooting), in host-clock seconds."""
+
+    start_s: float
+    end_s: float
+
+    @property
+    def duration_s(self) -> float:
+        return self.end_s - self.start_s
 
 
 class Radio(abc.ABC):

@@ -26,3 +26,16 @@ def test_pathloss_bench_quick_runs_and_reports_every_row(tmp_path):
         assert r["kernel"] > 0
         if r["max_abs_diff_db"] is not None:
             assert r["max_abs_diff_db"] < 1e-6  # kernel and reference agree in the bench too
+
+
+def test_bridge_bench_quick_runs_without_loss(tmp_path):
+    out = tmp_path / "bridge.json"
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "bridge.py"), "--quick", "--json", str(out)],
+        capture_output=True, text=True, timeout=600, check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    result = json.loads(out.read_text())
+    assert result["rx_burst"]["lost"] == 0 and result["rx_burst"]["out_of_order"] == 0
+    assert result["rx_burst"]["received"] == result["rx_burst"]["frames"] == 2000
+    assert result["transmitted"] == result["transmit"]["exchanges"]
+    assert "frames/s" in proc.stdout

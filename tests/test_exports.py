@@ -11,7 +11,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 
-PACKAGES = ["coverage_net.radio", "coverage_net.coverage", "coverage_net.cli"]
+PACKAGES = ["coverage_net.radio", "coverage_net.coverage", "coverage_net.cli",
+            "firmware_bridge", "firmware_bridge.testing"]
 
 
 @pytest.mark.parametrize("name", PACKAGES)

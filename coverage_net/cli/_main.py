@@ -10,10 +10,12 @@ import click
 from coverage_net import __version__
 from coverage_net.coverage import CoverageError
 from coverage_net.radio import RadioError
+from firmware_bridge import BridgeError
 
+from ._bridge import bridge
 from ._predict import predict
 
-PROJECT_ERRORS = (RadioError, CoverageError)
+PROJECT_ERRORS = (RadioError, CoverageError, BridgeError)
 
 
 class _Group(click.Group):
@@ -40,3 +42,4 @@ def main(verbose: int) -> None:
 
 
 main.add_command(predict)
+main.add_command(bridge)
