@@ -1,1 +1,32 @@
-"""The software radio simulator (layer 3). Filled in by the simulator issue."""
+"""The software radio simulator (layer 3): the air between simulated hotspots.
+
+A `World` of hotspots on H3 cells, a `Channel` that decides who hears whom
+(path loss from `coverage_net.radio`, noise, collisions, capture, half duplex,
+regional limits), a `Scheduler` in virtual or real time, virtual devboards on
+ptys that speak the native bridge protocol, and a scenario runner.
+"""
+
+from ._channel import (
+    GOURSAUD_SIR_DB,
+    REASONS,
+    Channel,
+    CollisionModel,
+    Reception,
+    ReceptionBatch,
+    Transmission,
+)
+from ._devboard import SimBackend, VirtualDevboards, serve
+from ._engine import EventHandle, RealtimeScheduler, Scheduler
+from ._errors import DutyCycleError, DwellTimeError, RegulatoryLimitError, SimConfigError, SimError
+from ._scenario import LINK_COLUMNS, RunResult, Scenario, lorasim_preset, run_scenario
+from ._simradio import SimAir, SimRadio
+from ._world import CELL_RES, SimHotspot, World, WorldError, clustered, on_dem, uniform
+
+__all__ = [
+    "GOURSAUD_SIR_DB", "REASONS", "Channel", "CollisionModel", "Reception", "ReceptionBatch",
+    "Transmission", "SimBackend", "VirtualDevboards", "serve", "EventHandle",
+    "RealtimeScheduler", "Scheduler", "DutyCycleError", "DwellTimeError",
+    "RegulatoryLimitError", "SimConfigError", "SimError", "LINK_COLUMNS", "RunResult",
+    "Scenario", "lorasim_preset", "run_scenario", "SimAir", "SimRadio", "CELL_RES",
+    "SimHotspot", "World", "WorldError", "clustered", "on_dem", "uniform",
+]

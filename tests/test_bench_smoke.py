@@ -39,3 +39,15 @@ def test_bridge_bench_quick_runs_without_loss(tmp_path):
     assert result["rx_burst"]["received"] == result["rx_burst"]["frames"] == 2000
     assert result["transmitted"] == result["transmit"]["exchanges"]
     assert "frames/s" in proc.stdout
+
+
+def test_sim_bench_quick_runs(tmp_path):
+    out = tmp_path / "sim.json"
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "sim.py"), "--quick", "--json", str(out)],
+        capture_output=True, text=True, timeout=600, check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    figures = json.loads(out.read_text())
+    assert figures["hotspots"] == 1000 and figures["beacons"] > 3000
+    assert figures["link_rows"] > figures["beacons"]  # beacons are heard
+    assert 0 < figures["delivery_ratio"] <= 1

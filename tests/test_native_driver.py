@@ -13,6 +13,7 @@ import trio
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from coverage_net.radio import FreeSpace
 from firmware_bridge import (
     BlockingRadio,
     DeviceBusyError,
@@ -28,14 +29,25 @@ from firmware_bridge._native import NativeRadio
 from firmware_bridge._protocol import NackCode
 from firmware_bridge._serial import open_serial_port
 from firmware_bridge.testing import NativeDeviceCore, PtyDevice
+from radio_sim._channel import Channel
+from radio_sim._devboard import VirtualDevboards
+from radio_sim._engine import RealtimeScheduler
+from radio_sim._world import SimHotspot, World
 
 US915_DR0 = RadioConfig.for_region("US915", data_rate=0)
 # tests must never hang: a generous safety net, not a performance assertion
 SAFETY_S = 20
 
 
-@pytest.fixture
-def device(tmp_path):
+@pytest.fixture(params=["core", "sim-devboard"])
+def device(request, tmp_path):
+    if request.param == "sim-devboard":  # the simulator's devboard: the driver cannot tell
+        world = World([SimHotspot.at("ttyFW", 44.27, -71.30, region="US915")])
+        boards = VirtualDevboards(world, Channel(world, model=FreeSpace()),
+                                  RealtimeScheduler(speed=100.0), tmp_path)
+        with boards, boards.air.run_in_thread():
+            yield boards.core("ttyFW"), boards.device("ttyFW")
+        return
     core = NativeDeviceCore(time_scale=0.01)
     with PtyDevice(core, tmp_path / "ttyFW") as dev:
         yield core, dev
@@ -52,7 +64,7 @@ async def test_hello_info_configure_transmit_receive(device):
         async with _radio(dev) as radio:
             info = await radio.info()
             assert (info.driver, info.protocol_version, info.radio_chip) == ("native", 1,
-                                                                            "SX1262")
+                                                                            core.radio_chip)
             assert "US915" in info.supported_regions
             await radio.configure(US915_DR0)
             assert core.configs[-1] == US915_DR0

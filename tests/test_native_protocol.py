@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import json
 import logging
@@ -657,15 +658,24 @@ def test_device_answers_a_repeated_seq_from_memory(dev, clock):
 
 
 def test_device_memory_holds_the_last_eight_seqs(dev):
-    for seq in range(1, 10):
-        ask(dev, MsgType.PING, seq, bytes([seq]))
-    assert dev.stats["ping"] == 9
-    ask(dev, MsgType.PING, 9, b"\x09")
-    ask(dev, MsgType.PING, 2, b"\x02")
+    bodies = {seq: configure_body(dataclasses.replace(CFG, freq_hz=CFG.freq_hz + seq * 200_000))
+              for seq in range(1, 10)}
+    for seq, body in bodies.items():
+        ask(dev, MsgType.CONFIGURE, seq, body)
+    assert dev.stats["configure"] == 9
+    ask(dev, MsgType.CONFIGURE, 9, bodies[9])
+    ask(dev, MsgType.CONFIGURE, 2, bodies[2])
     assert dev.stats["replayed"] == 2
-    ask(dev, MsgType.PING, 1, b"\x01")  # forgotten: handled afresh
-    ask(dev, MsgType.PING, 2, b"\x99")  # same seq, another request: not a retry
-    assert dev.stats["ping"] == 11 and dev.stats["replayed"] == 2
+    ask(dev, MsgType.CONFIGURE, 1, bodies[1])  # forgotten: handled afresh
+    ask(dev, MsgType.CONFIGURE, 2, bodies[3])  # same seq, another request: not a retry
+    assert dev.stats["configure"] == 11 and dev.stats["replayed"] == 2
+
+
+def test_device_answers_requests_without_effects_afresh(dev):
+    for _ in range(2):  # PING, GET_INFO and HELLO are not remembered (PROTOCOL.md)
+        assert ask(dev, MsgType.PING, 5, b"\x05")[0].type == MsgType.PONG
+        assert ask(dev, MsgType.HELLO, 6, Hello())[0].type == MsgType.INFO
+    assert dev.stats["ping"] == 2 and dev.stats["hello"] == 2 and dev.stats["replayed"] == 0
 
 
 def test_device_nack_next(dev, clock):
@@ -678,7 +688,7 @@ def test_device_nack_next(dev, clock):
     dev.nack_next(NackCode.RADIO_FAILURE, count=2)
     assert nack_of(ask(dev, MsgType.PING, 31))[0] == NackCode.RADIO_FAILURE
     assert nack_of(ask(dev, MsgType.GET_INFO, 32))[0] == NackCode.RADIO_FAILURE
-    assert nack_of(ask(dev, MsgType.PING, 31))[0] == NackCode.RADIO_FAILURE  # remembered
+    assert ask(dev, MsgType.PING, 31)[0].type == MsgType.PONG  # a PING's NACK is not kept
     assert ask(dev, MsgType.PING, 33)[0].type == MsgType.PONG
     assert dev.transmitted == [b"a"] and dev.stats["scripted_nacks"] == 3
 
@@ -687,8 +697,8 @@ def test_device_drop_next_responses(dev, clock):
     configured(dev)
     dev.drop_next_responses(1)
     assert ask(dev, MsgType.HELLO, 40, Hello()) == []
-    [info] = ask(dev, MsgType.HELLO, 40, Hello())  # the host's retry
-    assert info.type == MsgType.INFO and dev.stats["hello"] == 1
+    [info] = ask(dev, MsgType.HELLO, 40, Hello())  # the host's retry, answered afresh
+    assert info.type == MsgType.INFO and dev.stats["hello"] == 2
     dev.drop_next_responses(1)
     ask(dev, MsgType.TRANSMIT, 41, b"lost")
     clock.advance(1.0)

@@ -55,6 +55,10 @@ MAX_TERRAIN_PATH_M = 2_000_000.0
 MAX_MOSAIC_SAMPLES = 100_000_000
 # Profile spacing when neither the model nor a DEM sets a finer one.
 DEFAULT_SPACING_M = 100.0
+# Below these sizes a call runs on one thread: waking an OpenMP team costs more
+# (up to milliseconds on a busy machine) than the work it would share.
+PARALLEL_MIN_PAIRS = 32_768
+PARALLEL_MIN_PROFILE_SAMPLES = 200_000
 
 
 def kernel_info() -> dict:
@@ -62,10 +66,14 @@ def kernel_info() -> dict:
     return {"openmp": _pathloss.openmp_enabled(), "max_threads": _pathloss.max_threads()}
 
 
-def _threads(num_threads: int | None) -> int:
+def _threads(num_threads: int | None, work: int | None = None,
+             parallel_min: int = PARALLEL_MIN_PAIRS) -> int:
+    """Threads for a call: as asked; by default all cores for large `work`, one for small."""
     if num_threads is None:
         env = os.environ.get("COVERAGE_NET_THREADS")
         num_threads = int(env) if env else (os.cpu_count() or 1)
+        if work is not None and work < parallel_min:
+            return 1
     if int(num_threads) < 1:
         raise InvalidInputError(f"num_threads must be >= 1, got {num_threads!r}")
     return int(num_threads)
@@ -149,7 +157,7 @@ def _distance_model(code: int, params, distance_m, freq_hz, tx_height_m, rx_heig
     if flat.size:
         _pathloss.closed_form_distance(
             code, _lane(d, shape), _lane(f, shape), _lane(ht, shape), _lane(hr, shape),
-            np.asarray(params, dtype=np.float64), flat, _threads(num_threads))
+            np.asarray(params, dtype=np.float64), flat, _threads(num_threads, flat.size))
     return _finish(result, flat)
 
 
@@ -391,7 +399,7 @@ def path_loss_db(tx: Sites, rx: Sites, model: Model, *, freq_hz, tx_height_m=10.
             model.code, _xyz(tx), links.tx_height_m, _keys(tx), _xyz(rx), links.rx_height_m,
             _keys(rx), links.itx, links.irx, links.freq_hz,
             np.asarray(model.params(), dtype=np.float64), _seed(seed), flat,
-            _threads(num_threads))
+            _threads(num_threads, flat.size))
     return _finish(result, flat)
 
 
@@ -457,7 +465,8 @@ def terrain_path_loss(tx: Sites, rx: Sites, model: TerrainModel, *, freq_hz,
     mosaic = _terrain_mosaic(model, tx, rx)
     dem_spacing_m = mosaic.step_deg * (np.pi / 180.0) * EARTH_RADIUS_M
     spacing_m = model.sample_spacing_m or min(dem_spacing_m, DEFAULT_SPACING_M)
-    threads = _threads(num_threads)
+    est_samples = int(np.sum(np.ceil(dist_m / spacing_m) + 1))
+    threads = _threads(num_threads, est_samples, PARALLEL_MIN_PROFILE_SAMPLES)
     work = np.empty((threads, int(model.max_samples)))
     _pathloss.terrain_links(
         tx_xyz, links.tx_height_m, endpoint_ground_m(mosaic, tx),

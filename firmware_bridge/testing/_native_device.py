@@ -311,7 +311,9 @@ class NativeDeviceCore:
 
     def _reply(self, raw: RawFrame, msg_type: MsgType, body, *, remember: bool = True) -> None:
         response = wire(build(msg_type, raw.seq, body))
-        if remember:
+        # only requests with effects are remembered (PROTOCOL.md): a HELLO, GET_INFO or
+        # PING is simply answered again, and a new session's HELLO always clears memory
+        if remember and raw.msg_type in (MsgType.CONFIGURE, MsgType.TRANSMIT):
             self._remember(raw.seq, _Memo(bytes([raw.msg_type]) + raw.body, response))
         if msg_type == MsgType.NACK:
             self.stats["nacks"] += 1

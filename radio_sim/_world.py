@@ -1,0 +1,856 @@
+"""The simulated world: where the hotspots stand, and who is near whom.
+
+A `World` is an immutable list of `SimHotspot`s (an H3 cell at resolution 12 and
+the radio parameters of each) with numpy columns for the channel model. Its one
+query, `World.neighbours`, is asked once per transmission, so it is indexed: the
+hotspots are bucketed by a coarse H3 cell whose size follows the range asked for,
+and a query reads the buckets of a few rings of cells around the transmitter.
+
+How many rings is a property of the geometry, not an estimate: ring ``k + 1`` of
+coarse cell ``c`` is *clear* of a range ``r`` when each of its cells lies farther
+than ``r + circumradius(c)`` from the centre of ``c``. Every path leaving the disk
+of ``k`` rings crosses ring ``k + 1``, so nothing outside that disk is within ``r``
+of any point in ``c``. The clearances are computed from the cells' real boundaries
+(so H3's distortion, pentagons and the antimeridian need no special case) and
+cached per coarse cell.
+
+Worlds come from files (`World.from_csv`, `World.from_geojson`) or from the seeded
+generators `uniform`, `clustered` and `on_dem`.
+"""
+
+from __future__ import annotations
+
+import bisect
+import csv
+import io
+import json
+import math
+import numbers
+import threading
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from h3.api import basic_int as h3
+
+from coverage_net.radio import (
+    EARTH_RADIUS_M,
+    RadioError,
+    Sites,
+    Terrain,
+    bilinear_elevation_m,
+    get_region,
+)
+
+from ._errors import SimConfigError
+
+__all__ = ["CELL_RES", "DEFAULT_TOWNS", "SimHotspot", "World", "WorldError", "clustered",
+           "on_dem", "uniform"]
+
+CELL_RES = 12
+PARAMETERS = ("height_m", "gain_dbi", "tx_power_dbm", "region", "noise_figure_db")
+CSV_COLUMNS = ("name", "lat", "lon", "cell") + PARAMETERS
+_NUMBERS = ("height_m", "gain_dbi", "tx_power_dbm", "noise_figure_db")
+_MINIMUM = {"height_m": 0.0, "noise_figure_db": 0.0}
+# coarse cells a sixth to a half of the range across: 3-5 rings, a few times its area read
+_COARSE_CELLS_PER_RANGE = 6.0
+_MIN_BUCKET_FILL = 8  # hotspots per occupied coarse cell, on average
+_MAX_ON_DEM_BATCHES = 1000
+_CANDIDATE_CACHE_BYTES = 64 << 20  # per coarse resolution
+_HALF_CIRCUMFERENCE_M = math.pi * EARTH_RADIUS_M  # no two points lie farther apart
+
+# (lat, lon, weight): towns of the White Mountains on the N44W072 tile, weighted
+# by rough population
+DEFAULT_TOWNS: tuple[tuple[float, float, float], ...] = (
+    (44.4687, -71.1851, 10.0),  # Berlin
+    (44.3062, -71.7701, 6.0),   # Littleton
+    (44.4887, -71.5692, 3.2),   # Lancaster
+    (44.3879, -71.1731, 2.7),   # Gorham
+    (44.2803, -71.6876, 2.5),   # Bethlehem
+    (44.3731, -71.6100, 2.3),   # Whitefield
+    (44.8945, -71.4959, 2.1),   # Colebrook
+    (44.0456, -71.6704, 1.7),   # Lincoln
+    (44.8134, -71.8798, 1.2),   # Island Pond
+    (44.5987, -71.5112, 1.0),   # Groveton
+    (44.1448, -71.1856, 0.9),   # Jackson
+    (44.2720, -71.5420, 0.8),   # Twin Mountain
+)
+
+
+class WorldError(SimConfigError):
+    """A hotspot, world file or generator parameter that cannot be used.
+
+    The message names the file and line (or feature) and the field at fault.
+    """
+
+
+# --- one hotspot -----------------------------------------------------------------------
+
+
+def _real(field: str, value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise WorldError(f"{field} is {value!r}; it must be a number")
+    result = float(value)
+    if not math.isfinite(result):
+        raise WorldError(f"{field} is {value!r}; it must be finite")
+    if field in _MINIMUM and result < _MINIMUM[field]:
+        raise WorldError(f"{field} is {result:g}; it must be >= {_MINIMUM[field]:g}")
+    return result
+
+
+def _cell(value: object) -> int:
+    """A resolution-12 H3 cell as int, from an int or a hex string."""
+    if isinstance(value, str):
+        try:
+            value = int(value, 16)
+        except ValueError:
+            raise WorldError(f"cell {value[:40]!r} is not a hexadecimal H3 index") from None
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise WorldError(f"cell is {value!r}; it must be an H3 cell (int or hex string)")
+    value = int(value)
+    try:
+        valid = h3.is_valid_cell(value)
+    except (OverflowError, ValueError, TypeError):
+        valid = False
+    if not valid:
+        raise WorldError(f"cell {value:#x} is not a valid H3 cell")
+    res = h3.get_resolution(value)
+    if res != CELL_RES:
+        raise WorldError(f"cell {value:x} has resolution {res}; hotspots sit in resolution-"
+                         f"{CELL_RES} cells (SimHotspot.at places one by coordinates)")
+    return value
+
+
+def _latlon(lat_deg: object, lon_deg: object) -> tuple[float, float]:
+    lat, lon = _real("lat", lat_deg), _real("lon", lon_deg)
+    if not -90.0 <= lat <= 90.0:
+        raise WorldError(f"lat is {lat:g}; it must lie in [-90, 90]")
+    if not -180.0 <= lon <= 180.0:
+        raise WorldError(f"lon is {lon:g}; it must lie in [-180, 180]")
+    return lat, lon
+
+
+@dataclass(frozen=True)
+class SimHotspot:
+    """One simulated hotspot: its position (a resolution-12 H3 cell) and its radio.
+
+    ``height_m`` is the antenna height above ground, ``tx_power_dbm`` the conducted
+    power. The region is stored under its canonical name. EIRP is not checked
+    against the region's limit: a simulation may well model a non-compliant hotspot.
+
+    Examples
+    --------
+    >>> h = SimHotspot.at("summit", 44.2706, -71.3033, region="us915")
+    >>> h.region, f"{h.cell:x}", round(h.lat_deg, 4)
+    ('US915', '8c2ba96f4141bff', 44.2707)
+    """
+
+    name: str
+    cell: int
+    height_m: float = 10.0
+    gain_dbi: float = 3.0
+    tx_power_dbm: float = 20.0
+    region: str = "US915"
+    noise_figure_db: float = 6.0
+
+    def __post_init__(self) -> None:
+        name = self.name
+        if not isinstance(name, str) or not name or name != name.strip() \
+                or not name.isprintable():
+            raise WorldError(f"name is {name!r}; it must be a non-empty printable string "
+                             "without leading or trailing spaces")
+        put = object.__setattr__
+        put(self, "cell", _cell(self.cell))
+        for field in _NUMBERS:
+            put(self, field, _real(field, getattr(self, field)))
+        try:
+            put(self, "region", get_region(self.region).name)
+        except RadioError as exc:
+            raise WorldError(f"region: {exc}") from None
+
+    @classmethod
+    def at(cls, name: str, lat_deg: float, lon_deg: float, **params) -> SimHotspot:
+        """The hotspot in the resolution-12 cell that holds this point."""
+        lat, lon = _latlon(lat_deg, lon_deg)
+        return cls(name, h3.latlng_to_cell(lat, lon, CELL_RES), **params)
+
+    @property
+    def lat_deg(self) -> float:
+        return h3.cell_to_latlng(self.cell)[0]
+
+    @property
+    def lon_deg(self) -> float:
+        return h3.cell_to_latlng(self.cell)[1]
+
+
+# --- the neighbour index -----------------------------------------------------------------
+
+
+def _unit_xyz(lat_deg, lon_deg) -> np.ndarray:
+    lat, lon = np.radians(lat_deg), np.radians(lon_deg)
+    return np.stack([np.cos(lat) * np.cos(lon), np.cos(lat) * np.sin(lon), np.sin(lat)], -1)
+
+
+def _arc_between(a_xyz: np.ndarray, b_xyz: np.ndarray) -> np.ndarray:
+    """Great-circle distance between unit vectors, from the chord (as the kernel does)."""
+    d = b_xyz - a_xyz
+    half_chord = 0.5 * np.sqrt(d[..., 0] * d[..., 0] + d[..., 1] * d[..., 1]
+                               + d[..., 2] * d[..., 2])
+    return EARTH_RADIUS_M * 2.0 * np.arcsin(np.minimum(half_chord, 1.0))
+
+
+# minus the average hexagon edge (m) of resolutions 0..CELL_RES: ascending, for bisect
+_NEG_EDGE_M = [-h3.average_hexagon_edge_length(res, unit="m") for res in range(CELL_RES + 1)]
+
+
+def _cell_geometry(cells: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+    """Centre unit vectors (m, 3) and circumradii (m,) in metres of H3 cells.
+
+    The radius is the farthest boundary vertex, padded for rounding: the edges are
+    great-circle arcs, and on an arc the distance from a point peaks at an end.
+    """
+    centres = _unit_xyz(*np.array([h3.cell_to_latlng(c) for c in cells]).T)
+    rings = [h3.cell_to_boundary(c) for c in cells]
+    width = max(map(len, rings))
+    corners = np.array([ring + ring[:1] * (width - len(ring)) for ring in rings])
+    corner_xyz = _unit_xyz(corners[..., 0], corners[..., 1])
+    radii = _arc_between(centres[:, None, :], corner_xyz).max(axis=1)
+    return centres, radii * (1.0 + 1e-9) + 1e-3
+
+
+def _coarse_res(range_m: float) -> int:
+    """The finest resolution (at most CELL_RES) whose cell edge is >= range / 6."""
+    return max(bisect.bisect_right(_NEG_EDGE_M, -range_m / _COARSE_CELLS_PER_RANGE) - 1, 0)
+
+
+class _CoarseIndex:
+    """The hotspots bucketed by their cell at one coarse resolution."""
+
+    def __init__(self, res: int, lat_deg: np.ndarray, lon_deg: np.ndarray) -> None:
+        self.res = res
+        # latlng_to_cell, not cell_to_parent: a child's centre may lie outside its parent
+        self.cell_of = np.fromiter(
+            (h3.latlng_to_cell(a, o, res) for a, o in zip(lat_deg.tolist(), lon_deg.tolist(),
+                                                          strict=True)),
+            dtype=np.uint64, count=len(lat_deg))
+        self.order = np.argsort(self.cell_of, kind="stable")
+        buckets, starts, counts = np.unique(self.cell_of[self.order], return_index=True,
+                                            return_counts=True)
+        self.buckets = {int(c): (int(s), int(n))
+                        for c, s, n in zip(buckets, starts, counts, strict=True)}
+        self._clearance: dict[int, list[float]] = {}
+        self._candidates: dict[tuple[int, int], np.ndarray] = {}
+        self._cached_bytes = 0
+        self._lock = threading.Lock()
+
+    def candidates(self, cell: int, range_m: float) -> np.ndarray:
+        """Sorted indices (read-only) of every hotspot that may lie within ``range_m`` of
+        a point in ``cell``: the buckets of the fewest rings whose clearance exceeds it."""
+        clear = self._clearance.get(cell)
+        if clear is None or clear[-1] <= range_m:
+            with self._lock:
+                clear = self._extend_clearance(cell, range_m)
+        key = (cell, bisect.bisect_right(clear, range_m))
+        hit = self._candidates.get(key)
+        if hit is None:
+            with self._lock:
+                hit = self._gather(*key)
+        return hit
+
+    def _extend_clearance(self, cell: int, range_m: float) -> list[float]:
+        """clear[k]: how far disk k of `cell` provably reaches (running max, so bisectable).
+
+        Rings are about 1.5 circumradii apart, so the rings still needed are guessed
+        and measured in one batch; a short guess just takes another batch.
+        """
+        clear = self._clearance.setdefault(cell, [])
+        while not clear or clear[-1] <= range_m:
+            first = len(clear) + 1
+            _, radius = _cell_geometry([cell])
+            more = math.ceil((range_m - (clear[-1] if clear else -radius[0]))
+                             / (1.5 * radius[0])) + 1
+            rings = [h3.grid_ring(cell, m) for m in range(first, first + min(more, 64))]
+            centres, radii = _cell_geometry([cell] + [c for ring in rings for c in ring])
+            gaps = _arc_between(centres[0], centres[1:]) - radii[1:] - radii[0]
+            start = 0
+            for ring in rings:
+                reach = float(gaps[start:start + len(ring)].min()) if ring else math.inf
+                start += len(ring)
+                clear.append(max(reach, clear[-1]) if clear else reach)
+                if not ring:  # the disk already holds every cell of the globe
+                    break
+        return clear
+
+    def _gather(self, cell: int, k: int) -> np.ndarray:
+        """The members of disk k, sorted; cached, dropping the cache when it is full
+        (its size grows like the world's, whatever the range, as cells scale with it)."""
+        spans = [self.buckets[c] for c in h3.grid_disk(cell, k) if c in self.buckets]
+        found = _frozen(np.sort(np.concatenate([self.order[s:s + n] for s, n in spans])))
+        if self._cached_bytes + found.nbytes > _CANDIDATE_CACHE_BYTES:
+            self._candidates.clear()
+            self._cached_bytes = 0
+        self._candidates[(cell, k)] = found
+        self._cached_bytes += found.nbytes
+        return found
+
+
+# --- the world ----------------------------------------------------------------------------
+
+
+def _frozen(array: np.ndarray) -> np.ndarray:
+    array.flags.writeable = False
+    return array
+
+
+class World:
+    """An immutable set of hotspots with numpy columns and a neighbour index.
+
+    Index ``i`` of every column is hotspot ``i``. Equal worlds hold equal hotspots
+    in the same order.
+
+    Examples
+    --------
+    >>> w = uniform(200, radius_km=10.0, seed=1)
+    >>> len(w), w.names[0], w.cells.dtype.name
+    (200, 'hs-00000', 'uint64')
+    >>> js = w.neighbours(0, 3000.0)
+    >>> bool((w.distances_m(0, js) <= 3000.0).all())
+    True
+    """
+
+    def __init__(self, hotspots: Sequence[SimHotspot]) -> None:
+        hotspots = tuple(hotspots)
+        if not hotspots:
+            raise WorldError("a World needs at least one hotspot")
+        index: dict[str, int] = {}
+        for k, h in enumerate(hotspots):
+            if not isinstance(h, SimHotspot):
+                raise WorldError(f"hotspots[{k}] is a {type(h).__name__}, not a SimHotspot")
+            if h.name in index:
+                raise WorldError(f"hotspot name {h.name!r} appears twice (hotspots"
+                                 f"[{index[h.name]}] and hotspots[{k}]); names must be unique")
+            index[h.name] = k
+        self.hotspots: tuple[SimHotspot, ...] = hotspots
+        self.names: tuple[str, ...] = tuple(index)
+        self.regions: tuple[str, ...] = tuple(h.region for h in hotspots)
+        self._index = index
+        self.cells = _frozen(np.array([h.cell for h in hotspots], dtype=np.uint64))
+        sites = Sites.from_cells(self.cells)
+        for array in (sites.lat_deg, sites.lon_deg, sites.xyz, sites.key):
+            _frozen(array)
+        self.sites: Sites = sites
+        self.lat_deg = sites.lat_deg
+        self.lon_deg = sites.lon_deg
+        for field in _NUMBERS:
+            column = np.array([getattr(h, field) for h in hotspots], dtype=np.float64)
+            setattr(self, field, _frozen(column))
+        self._xyz_t = _frozen(np.ascontiguousarray(sites.xyz.T))  # (3, n) for gathers
+        self._x, self._y, self._z = self._xyz_t
+        self._coarse: dict[int, _CoarseIndex] = {}  # by the resolution a range asks for
+        self._built: dict[int, _CoarseIndex] = {}  # by their own resolution
+        self._lock = threading.Lock()
+
+    height_m: np.ndarray
+    gain_dbi: np.ndarray
+    tx_power_dbm: np.ndarray
+    noise_figure_db: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.hotspots)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, World):
+            return NotImplemented
+        return self.hotspots == other.hotspots
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"<World of {len(self)} hotspots>"
+
+    def index_of(self, name: str) -> int:
+        try:
+            return self._index[name]
+        except (KeyError, TypeError):
+            raise WorldError(f"no hotspot named {name!r} in this world") from None
+
+    def _check_index(self, i: object) -> int:
+        if isinstance(i, bool) or not isinstance(i, numbers.Integral) \
+                or not 0 <= i < len(self.hotspots):
+            raise WorldError(f"hotspot index is {i!r}; it must be an int in [0, {len(self)})")
+        return int(i)
+
+    def distances_m(self, i: int, js: np.ndarray) -> np.ndarray:
+        """Great-circle distances (m) from hotspot ``i`` to hotspots ``js`` (any shape).
+
+        The chord formula of the path-loss kernel, on the cells' centres, so a
+        neighbour found here is at the distance the channel model will use.
+        """
+        i = self._check_index(i)
+        js = np.asarray(js)
+        if js.dtype.kind not in "iu" and js.size:
+            raise WorldError(f"js must be integer indices, got dtype {js.dtype}")
+        if js.size and (js.min() < 0 or js.max() >= len(self)):
+            raise WorldError(f"js holds index {int(js.min() if js.min() < 0 else js.max())}; "
+                             f"indices must lie in [0, {len(self)})")
+        return self._arc_m(i, js.astype(np.intp, copy=False))
+
+    def _chord2(self, i: int, js: np.ndarray) -> np.ndarray:
+        dx = self._x.take(js) - self._x[i]
+        dy = self._y.take(js) - self._y[i]
+        dz = self._z.take(js) - self._z[i]
+        return dx * dx + dy * dy + dz * dz
+
+    def _arc_m(self, i: int, js: np.ndarray) -> np.ndarray:
+        """Great-circle distance (m) from the chord: `_arc_between`, the kernel's formula."""
+        return EARTH_RADIUS_M * 2.0 * np.arcsin(np.minimum(0.5 * np.sqrt(self._chord2(i, js)),
+                                                           1.0))
+
+    def _index_for(self, res: int) -> _CoarseIndex:
+        """The bucketing for a range that asks for `res`, coarser if the buckets would be
+        nearly empty: each occupied bucket costs a one-time ring computation, and
+        bigger buckets only add candidates that cost nanoseconds each."""
+        index = self._coarse.get(res)
+        if index is None:
+            with self._lock:
+                index = self._coarse.get(res)
+                if index is None:
+                    index = self._coarse[res] = self._build_index(res)
+        return index
+
+    def _build_index(self, res: int) -> _CoarseIndex:
+        for r in range(res, -1, -1):
+            index = self._built.get(r)
+            if index is None:
+                index = self._built[r] = _CoarseIndex(r, self.lat_deg, self.lon_deg)
+            buckets = len(index.buckets)
+            if len(self) >= _MIN_BUCKET_FILL * buckets or buckets == 1 or r == 0:
+                return index
+        raise AssertionError("unreachable: resolution 0 always returns")
+
+    def neighbours(self, i: int, max_range_m: float) -> np.ndarray:
+        """Sorted indices ``j != i`` (int64) with ``distances_m(i, j) <= max_range_m``.
+
+        Reads only the coarse buckets around hotspot ``i`` (see the module
+        docstring); the bucketing for each coarse resolution is built on first use.
+        """
+        i = self._check_index(i)
+        if isinstance(max_range_m, bool) or not isinstance(max_range_m, numbers.Real) \
+                or not max_range_m >= 0 or math.isnan(max_range_m):
+            raise WorldError(f"max_range_m is {max_range_m!r}; it must be a number >= 0")
+        range_m = float(max_range_m)
+        if range_m >= _HALF_CIRCUMFERENCE_M:
+            return np.delete(np.arange(len(self), dtype=np.int64), i)
+        index = self._index_for(_coarse_res(range_m))
+        js = index.candidates(int(index.cell_of[i]), range_m)
+        # Decide by the dot product, except within a band around the range far wider
+        # than its rounding error (~3e-15 in chord**2), where the exact formula of
+        # `distances_m` decides: the result is exactly what `distances_m` implies.
+        chord2 = (2.0 * math.sin(range_m / (2.0 * EARTH_RADIUS_M))) ** 2
+        band = 1e-13 + 1e-9 * chord2
+        dot = self._xyz_t[:, i] @ self._xyz_t.take(js, axis=1)
+        keep = dot >= 1.0 - 0.5 * (chord2 + band)
+        unsure = keep & (dot <= 1.0 - 0.5 * (chord2 - band))
+        if unsure.any():
+            unsure = np.flatnonzero(unsure)
+            keep[unsure[self._arc_m(i, js[unsure]) > range_m]] = False
+        keep[np.searchsorted(js, i)] = False  # i is a candidate: its cell is in the disk
+        return js[keep]
+
+    # --- files ---------------------------------------------------------------------
+
+    @classmethod
+    def from_csv(cls, path: str | Path) -> World:
+        """Read a world from CSV; `to_csv` documents the columns."""
+        path = Path(path)
+        rows = _csv_rows(path, _read_text(path))
+        header_line, fieldnames = next(rows)
+        _check_header(path, header_line, fieldnames)
+        hotspots: list[SimHotspot] = []
+        first_line: dict[str, int] = {}
+        for line, row in rows:
+            where = f"{path} line {line}"
+            if None in row or None in row.values():
+                count = len(fieldnames) + len(row.get(None) or ()) \
+                    - list(row.values()).count(None)
+                raise WorldError(f"{where}: has {count} fields, the header has {len(fieldnames)}")
+            row = {key.strip(): value.strip() for key, value in row.items()}
+            name = row["name"]
+            if name in first_line:
+                raise WorldError(f"{where}: hotspot name {name!r} appears twice (first on line "
+                                 f"{first_line[name]}); names must be unique")
+            hotspot = _hotspot(where, name, row.get("cell"), row.get("lat"), row.get("lon"),
+                               {k: row[k] for k in PARAMETERS if row.get(k)})
+            first_line[name] = line
+            hotspots.append(hotspot)
+        if not hotspots:
+            raise WorldError(f"{path}: no hotspots in the file, only a header")
+        return cls(hotspots)
+
+    def to_csv(self, path: str | Path) -> None:
+        """Write one hotspot per line: name, lat, lon, cell (hex), then the parameters.
+
+        `from_csv` places a hotspot by lat/lon, or else by a cell of any resolution
+        (its centre); when both are given the point must lie in the cell, so an
+        edited lat/lon next to a stale cell is an error. The parameter columns are
+        optional; blanks take the `SimHotspot` defaults. Lines starting with ``#``
+        are comments. The file also loads as a coverage-prediction hotspot file.
+        """
+        out = io.StringIO()
+        out.write("# radio_sim world: antenna height above ground (m), antenna gain (dBi), "
+                  "conducted tx power (dBm), receiver noise figure (dB)\n")
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(CSV_COLUMNS)
+        for h in self.hotspots:
+            lat, lon = h3.cell_to_latlng(h.cell)
+            line = io.StringIO()
+            csv.writer(line, lineterminator="\n").writerow(
+                [h.name, repr(lat), repr(lon), f"{h.cell:x}", repr(h.height_m),
+                 repr(h.gain_dbi), repr(h.tx_power_dbm), h.region, repr(h.noise_figure_db)])
+            text = line.getvalue()
+            # a bare name starting with '#' would read back as a comment
+            out.write(f'"{h.name}"{text[len(h.name):]}' if text.startswith("#") else text)
+        Path(path).write_bytes(out.getvalue().encode("utf-8"))
+
+    @classmethod
+    def from_geojson(cls, path: str | Path) -> World:
+        """Read a FeatureCollection of Point features; `to_geojson` documents them."""
+        path = Path(path)
+        text = _read_text(path)
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise WorldError(f"{path} line {exc.lineno} column {exc.colno}: not valid JSON: "
+                             f"{exc.msg}") from None
+        if not isinstance(data, dict) or data.get("type") != "FeatureCollection" \
+                or not isinstance(data.get("features"), list):
+            raise WorldError(f"{path}: expected a GeoJSON FeatureCollection with a 'features' list")
+        hotspots: list[SimHotspot] = []
+        first: dict[str, int] = {}
+        for k, feature in enumerate(data["features"]):
+            where = f"{path} feature {k}"
+            props, lat, lon = _feature(where, feature)
+            name = props.get("name")
+            if not isinstance(name, str):
+                raise WorldError(f"{where}: property name is {name!r}; it must be a string")
+            name = name.strip()
+            if name in first:
+                raise WorldError(f"{where}: hotspot name {name!r} appears twice (first in feature "
+                                 f"{first[name]}); names must be unique")
+            cell = props.get("cell")
+            if cell is not None and not isinstance(cell, str):
+                raise WorldError(f"{where} ({name!r}): cell is {cell!r}; give it as a hex string")
+            params = {}
+            for field in PARAMETERS:
+                value = props.get(field)
+                if value is None:
+                    continue
+                if (field == "region") != isinstance(value, str):
+                    kind = "a string" if field == "region" else "a JSON number"
+                    raise WorldError(f"{where} ({name!r}): {field} is {value!r}; give {kind}")
+                params[field] = value
+            hotspots.append(_hotspot(where, name, cell, lat, lon, params))
+            first[name] = k
+        if not hotspots:
+            raise WorldError(f"{path}: the FeatureCollection has no features")
+        return cls(hotspots)
+
+    def to_geojson(self, path: str | Path) -> None:
+        """Write a FeatureCollection, one Point feature per line.
+
+        Properties: name, cell (hex, resolution 12) and the `SimHotspot` parameters.
+        On reading, properties other than these are ignored, missing or null
+        parameters take the defaults, a third coordinate (altitude) is ignored, and
+        a ``cell`` of any resolution must contain the point, or places a feature
+        whose geometry is null.
+        """
+        lines = []
+        for h in self.hotspots:
+            lat, lon = h3.cell_to_latlng(h.cell)
+            props = {"name": h.name, "cell": f"{h.cell:x}"}
+            props.update((field, getattr(h, field)) for field in PARAMETERS)
+            lines.append(json.dumps({"type": "Feature",
+                                     "geometry": {"type": "Point", "coordinates": [lon, lat]},
+                                     "properties": props}, ensure_ascii=False))
+        text = ('{"type": "FeatureCollection", "features": [\n'
+                + ",\n".join(lines) + "\n]}\n")
+        Path(path).write_bytes(text.encode("utf-8"))
+
+
+# --- file helpers --------------------------------------------------------------------------
+
+
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise WorldError(f"{path}: no such world file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise WorldError(f"{path}: cannot read the world file: {exc}") from None
+
+
+def _csv_rows(path: Path, text: str) -> Iterator:
+    """The header (line, names), then (file line number, row) per row; comments skipped."""
+    kept = [(number, line) for number, line in enumerate(text.splitlines(), start=1)
+            if line.strip() and not line.lstrip().startswith("#")]
+    if not kept:
+        raise WorldError(f"{path}: the file is empty; expected a header ({','.join(CSV_COLUMNS)}) "
+                         "and one hotspot per line")
+    reader = csv.DictReader((line for _, line in kept), strict=True)
+    try:
+        yield kept[0][0], [name.strip() for name in reader.fieldnames or ()]
+        for row in reader:
+            yield kept[reader.line_num - 1][0], row
+    except csv.Error as exc:
+        line = kept[min(reader.line_num, len(kept)) - 1][0]
+        raise WorldError(f"{path} line {line}: not valid CSV: {exc}") from None
+
+
+def _check_header(path: Path, line: int, fieldnames: list[str]) -> None:
+    where = f"{path} line {line}"
+    unknown = [name for name in fieldnames if name not in CSV_COLUMNS]
+    if unknown:
+        raise WorldError(f"{where}: unknown column(s) {', '.join(map(repr, unknown))}; the columns "
+                         f"are {', '.join(CSV_COLUMNS)}")
+    twice = sorted({name for name in fieldnames if fieldnames.count(name) > 1})
+    if twice:
+        raise WorldError(f"{where}: column(s) {', '.join(twice)} appear twice")
+    missing = [] if "name" in fieldnames else ["name"]
+    if "cell" not in fieldnames and not {"lat", "lon"} <= set(fieldnames):
+        missing.append("lat and lon (or cell)")
+    if missing:
+        raise WorldError(f"{where}: missing column(s) {', '.join(missing)}; the header needs "
+                         "name and a position (lat and lon, or cell); optional: "
+                         f"{', '.join(PARAMETERS)}")
+
+
+def _feature(where: str, feature: object) -> tuple[dict, object, object]:
+    """(properties, lat, lon) of a Point feature (or one without geometry), by shape only."""
+    if not isinstance(feature, dict) or feature.get("type") != "Feature":
+        raise WorldError(f"{where}: not a GeoJSON Feature")
+    props = feature.get("properties")
+    if not isinstance(props, dict):
+        raise WorldError(f"{where}: properties must be an object holding at least a name")
+    geometry = feature.get("geometry")
+    if geometry is None:  # an unlocated feature: its cell property must place it
+        return props, None, None
+    if not isinstance(geometry, dict) or geometry.get("type") != "Point":
+        raise WorldError(f"{where}: geometry must be a Point")
+    coords = geometry.get("coordinates")
+    if not isinstance(coords, list) or len(coords) not in (2, 3):
+        raise WorldError(f"{where}: Point coordinates must be [lon, lat], got {coords!r}")
+    return props, coords[1], coords[0]
+
+
+def _text_number(field: str, value: object) -> object:
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            raise WorldError(f"{field} is {value!r}, not a number") from None
+    return value
+
+
+def _hotspot(where: str, name: str, cell_text: str | None, lat: object, lon: object,
+             params: dict) -> SimHotspot:
+    """A hotspot from a file record, placed by lat/lon or else by a cell of any
+    resolution (its centre); when both are given the point must lie in the cell."""
+    try:
+        if lat in (None, "") and lon in (None, ""):
+            point = None
+        elif lat in (None, "") or lon in (None, ""):
+            raise WorldError("give both lat and lon, or a cell")
+        else:
+            point = _latlon(_text_number("lat", lat), _text_number("lon", lon))
+        if cell_text:
+            cell = _any_cell(cell_text)
+            res = h3.get_resolution(cell)
+            if point is None:
+                point = h3.cell_to_latlng(cell)
+            elif h3.latlng_to_cell(*point, res) != cell:
+                raise WorldError(f"lat/lon {point[0]:g}, {point[1]:g} lie outside cell "
+                                 f"{cell:x}; give one position, or make them agree")
+        elif point is None:
+            raise WorldError("no position: give lat and lon, or a cell")
+        params = {k: v if k == "region" else _text_number(k, v) for k, v in params.items()}
+        return SimHotspot(name, h3.latlng_to_cell(*point, CELL_RES), **params)
+    except WorldError as exc:
+        label = f" ({name!r})" if isinstance(name, str) and name else ""
+        raise WorldError(f"{where}{label}: {exc}") from None
+
+
+def _any_cell(text: str) -> int:
+    try:
+        value = int(text, 16)
+        valid = h3.is_valid_cell(value)
+    except (OverflowError, ValueError, TypeError):
+        valid = False
+    if not valid:
+        raise WorldError(f"cell {text[:40]!r} is not a valid H3 cell")
+    return value
+
+
+# --- generators ----------------------------------------------------------------------------
+
+
+def _count(n: object) -> int:
+    if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1:
+        raise WorldError(f"n is {n!r}; it must be an int >= 1")
+    return int(n)
+
+
+def _positive(field: str, value: object, *, zero: bool = False) -> float:
+    result = _real(field, value)
+    if result < 0 or (result == 0 and not zero):
+        raise WorldError(f"{field} is {result:g}; it must be {'>=' if zero else '>'} 0")
+    return result
+
+
+def _check_defaults(defaults: dict) -> dict:
+    unknown = sorted(set(defaults) - set(PARAMETERS))
+    if unknown:
+        raise WorldError(f"unknown hotspot parameter(s) {', '.join(unknown)}; accepted: "
+                         f"{', '.join(PARAMETERS)}")
+    template = SimHotspot("template", h3.latlng_to_cell(0.0, 0.0, CELL_RES), **defaults)
+    return {field: getattr(template, field) for field in defaults}
+
+
+def _world_at(lat_deg: np.ndarray, lon_deg: np.ndarray, defaults: dict) -> World:
+    width = max(5, len(str(len(lat_deg) - 1)))
+    return World([SimHotspot(f"hs-{k:0{width}d}", h3.latlng_to_cell(a, o, CELL_RES), **defaults)
+                  for k, (a, o) in enumerate(zip(lat_deg.tolist(), lon_deg.tolist(),
+                                                 strict=True))])
+
+
+def _destination(lat_deg, lon_deg, angle_rad, bearing_rad) -> tuple[np.ndarray, np.ndarray]:
+    """Points at an angular distance and bearing from a start (spherical earth)."""
+    lat1, lon1 = np.radians(lat_deg), np.radians(lon_deg)
+    sin_lat2 = (np.sin(lat1) * np.cos(angle_rad)
+                + np.cos(lat1) * np.sin(angle_rad) * np.cos(bearing_rad))
+    lat2 = np.arcsin(np.clip(sin_lat2, -1.0, 1.0))
+    lon2 = lon1 + np.arctan2(np.sin(bearing_rad) * np.sin(angle_rad) * np.cos(lat1),
+                             np.cos(angle_rad) - np.sin(lat1) * sin_lat2)
+    lon = (np.degrees(lon2) + 180.0) % 360.0 - 180.0
+    return np.degrees(lat2), lon
+
+
+def uniform(n: int, *, center: tuple[float, float] = (44.5, -71.5),
+            radius_km: float | None = None, density_per_km2: float = 1.0, seed=0,
+            **defaults) -> World:
+    """``n`` hotspots uniform (by area) over a spherical disk around ``center``.
+
+    Without ``radius_km`` the disk's area is ``n / density_per_km2``. ``seed`` is
+    anything `numpy.random.default_rng` takes; ``defaults`` are `SimHotspot`
+    parameters shared by all hotspots.
+
+    Examples
+    --------
+    >>> w = uniform(3, radius_km=1.0, seed=7, region="eu868")
+    >>> w.names, w.regions[0]
+    (('hs-00000', 'hs-00001', 'hs-00002'), 'EU868')
+    """
+    n = _count(n)
+    try:
+        lat0, lon0 = _latlon(*center)
+    except TypeError:
+        raise WorldError(f"center is {center!r}; give (lat, lon)") from None
+    defaults = _check_defaults(defaults)
+    if radius_km is None:
+        radius_m = math.sqrt(n / _positive("density_per_km2", density_per_km2) / math.pi) * 1e3
+    else:
+        radius_m = _positive("radius_km", radius_km) * 1e3
+    radius_rad = min(radius_m / EARTH_RADIUS_M, math.pi)
+    rng = np.random.default_rng(seed)
+    # cos(angle) uniform on the cap: uniform by area, also for large disks
+    angle = 2.0 * np.arcsin(np.sqrt(rng.random(n)) * math.sin(radius_rad / 2.0))
+    bearing = rng.random(n) * (2.0 * math.pi)
+    return _world_at(*_destination(lat0, lon0, angle, bearing), defaults)
+
+
+def clustered(n: int, *, towns: Sequence[tuple[float, float, float]] | None = None,
+              spread_km: float = 3.0, seed=0, **defaults) -> World:
+    """``n`` hotspots around towns: each picks a town by weight, then a Gaussian offset.
+
+    ``towns`` holds ``(lat, lon, weight)``; it defaults to `DEFAULT_TOWNS`.
+    ``spread_km`` is the standard deviation of the offset along each axis.
+    """
+    n = _count(n)
+    towns = DEFAULT_TOWNS if towns is None else towns
+    try:
+        table = [(*_latlon(lat, lon), _positive("weight", w, zero=True)) for lat, lon, w in towns]
+    except (TypeError, ValueError) as exc:
+        raise WorldError(f"towns: {exc}; give a sequence of (lat, lon, weight)") from None
+    if not table or sum(w for *_, w in table) <= 0:
+        raise WorldError("towns must hold at least one town with a weight > 0")
+    spread_m = _positive("spread_km", spread_km, zero=True) * 1e3
+    defaults = _check_defaults(defaults)
+    lat, lon, weight = (np.array(column) for column in zip(*table, strict=True))
+    rng = np.random.default_rng(seed)
+    pick = rng.choice(len(table), size=n, p=weight / weight.sum())
+    east, north = rng.normal(0.0, 1.0, size=(2, n)) * spread_m
+    angle = np.minimum(np.hypot(east, north) / EARTH_RADIUS_M, math.pi)
+    return _world_at(*_destination(lat[pick], lon[pick], angle, np.arctan2(east, north)),
+                     defaults)
+
+
+def on_dem(n: int, terrain: Terrain, *,
+           bbox: tuple[float, float, float, float] = (44.05, 44.95, -71.95, -71.05),
+           seed=0, prefer_high: float = 0.0, **defaults) -> World:
+    """``n`` hotspots where the DEM covers ``bbox`` = (lat_min, lat_max, lon_min, lon_max).
+
+    Positions are uniform by area over the covered part of the box, then thinned:
+    a point at relative elevation ``f`` in [0, 1] (0 the lowest, 1 the highest
+    ground of the box, from a survey of 4096 points) is kept with probability
+    ``1 - prefer_high * (1 - f)``. So ``prefer_high=0`` is uniform and ``1`` makes
+    a site's odds proportional to its height above the box's lowest ground.
+    Antenna heights stay heights above ground.
+    """
+    n = _count(n)
+    if not isinstance(terrain, Terrain):
+        raise WorldError(f"terrain must be a coverage_net.radio.Terrain, got {terrain!r}")
+    try:
+        lat_min, lat_max, lon_min, lon_max = (float(v) for v in bbox)
+    except (TypeError, ValueError):
+        raise WorldError(f"bbox is {bbox!r}; give (lat_min, lat_max, lon_min, lon_max)") from None
+    for corner in ((lat_min, lon_min), (lat_max, lon_max)):
+        _latlon(*corner)
+    if not (lat_min < lat_max and lon_min < lon_max):
+        raise WorldError(f"bbox is {bbox!r}; it needs lat_min < lat_max and lon_min < lon_max")
+    prefer_high = _real("prefer_high", prefer_high)
+    if not 0.0 <= prefer_high <= 1.0:
+        raise WorldError(f"prefer_high is {prefer_high:g}; it must lie in [0, 1]")
+    defaults = _check_defaults(defaults)
+    rng = np.random.default_rng(seed)
+    sin_lo, sin_hi = math.sin(math.radians(lat_min)), math.sin(math.radians(lat_max))
+
+    def draw(count: int) -> tuple[np.ndarray, np.ndarray]:  # uniform by area in the box
+        return (np.degrees(np.arcsin(rng.uniform(sin_lo, sin_hi, count))),
+                rng.uniform(lon_min, lon_max, count))
+
+    mosaic = terrain.mosaic(lat_min, lat_max, lon_min, lon_max)
+    # survey the box for its range of ground elevation, where a tile covers it
+    lat, lon = draw(4096)
+    covered = terrain.covers(lat, lon)
+    if not covered.any():
+        tiles = f"the DEM in {terrain.dem_dir}" if terrain.has_data else "a terrain without tiles"
+        raise WorldError(f"{tiles} covers no part of bbox {bbox!r}; use uniform() on flat earth")
+    z = bilinear_elevation_m(mosaic, lat[covered], lon[covered])
+    z_low, span = float(z.min()), max(float(z.max() - z.min()), 1e-9)
+    batch = max(1024, 2 * n)
+    kept_lat: list[np.ndarray] = []
+    kept_lon: list[np.ndarray] = []
+    kept = 0
+    for _ in range(_MAX_ON_DEM_BATCHES):
+        lat, lon = draw(batch)
+        relative = np.clip((bilinear_elevation_m(mosaic, lat, lon) - z_low) / span, 0.0, 1.0)
+        keep = rng.random(batch) < 1.0 - prefer_high * (1.0 - relative)
+        keep &= terrain.covers(lat, lon)
+        kept_lat.append(lat[keep])
+        kept_lon.append(lon[keep])
+        kept += int(keep.sum())
+        if kept >= n:
+            break
+    else:
+        raise WorldError(f"found only {kept} of {n} sites on the DEM in bbox {bbox!r}")
+    return _world_at(np.concatenate(kept_lat)[:n], np.concatenate(kept_lon)[:n], defaults)
