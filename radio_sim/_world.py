@@ -14,34 +14,25 @@ of any point in ``c``. The clearances are computed from the cells' real boundari
 (so H3's distortion, pentagons and the antimeridian need no special case) and
 cached per coarse cell.
 
-Worlds come from files (`World.from_csv`, `World.from_geojson`) or from the seeded
-generators `uniform`, `clustered` and `on_dem`.
+Worlds come from files (`World.from_csv`, `World.from_geojson`, read and written
+in `_world_io`) or from the seeded generators `uniform`, `clustered` and `on_dem`
+(in `_world_gen`, re-exported here).
 """
 
 from __future__ import annotations
 
 import bisect
-import csv
-import io
-import json
 import math
 import numbers
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from h3.api import basic_int as h3
 
-from coverage_net.radio import (
-    EARTH_RADIUS_M,
-    RadioError,
-    Sites,
-    Terrain,
-    bilinear_elevation_m,
-    get_region,
-)
+from coverage_net.radio import EARTH_RADIUS_M, RadioError, Sites, get_region
 
 from ._errors import SimConfigError
 
@@ -50,32 +41,13 @@ __all__ = ["CELL_RES", "DEFAULT_TOWNS", "SimHotspot", "World", "WorldError", "cl
 
 CELL_RES = 12
 PARAMETERS = ("height_m", "gain_dbi", "tx_power_dbm", "region", "noise_figure_db")
-CSV_COLUMNS = ("name", "lat", "lon", "cell") + PARAMETERS
 _NUMBERS = ("height_m", "gain_dbi", "tx_power_dbm", "noise_figure_db")
 _MINIMUM = {"height_m": 0.0, "noise_figure_db": 0.0}
 # coarse cells a sixth to a half of the range across: 3-5 rings, a few times its area read
 _COARSE_CELLS_PER_RANGE = 6.0
 _MIN_BUCKET_FILL = 8  # hotspots per occupied coarse cell, on average
-_MAX_ON_DEM_BATCHES = 1000
 _CANDIDATE_CACHE_BYTES = 64 << 20  # per coarse resolution
 _HALF_CIRCUMFERENCE_M = math.pi * EARTH_RADIUS_M  # no two points lie farther apart
-
-# (lat, lon, weight): towns of the White Mountains on the N44W072 tile, weighted
-# by rough population
-DEFAULT_TOWNS: tuple[tuple[float, float, float], ...] = (
-    (44.4687, -71.1851, 10.0),  # Berlin
-    (44.3062, -71.7701, 6.0),   # Littleton
-    (44.4887, -71.5692, 3.2),   # Lancaster
-    (44.3879, -71.1731, 2.7),   # Gorham
-    (44.2803, -71.6876, 2.5),   # Bethlehem
-    (44.3731, -71.6100, 2.3),   # Whitefield
-    (44.8945, -71.4959, 2.1),   # Colebrook
-    (44.0456, -71.6704, 1.7),   # Lincoln
-    (44.8134, -71.8798, 1.2),   # Island Pond
-    (44.5987, -71.5112, 1.0),   # Groveton
-    (44.1448, -71.1856, 0.9),   # Jackson
-    (44.2720, -71.5420, 0.8),   # Twin Mountain
-)
 
 
 class WorldError(SimConfigError):
@@ -459,34 +431,14 @@ class World:
         return js[keep]
 
     # --- files ---------------------------------------------------------------------
+    # The formats live in `_world_io`, which imports this module: hence the imports
+    # inside the methods.
 
     @classmethod
     def from_csv(cls, path: str | Path) -> World:
         """Read a world from CSV; `to_csv` documents the columns."""
-        path = Path(path)
-        rows = _csv_rows(path, _read_text(path))
-        header_line, fieldnames = next(rows)
-        _check_header(path, header_line, fieldnames)
-        hotspots: list[SimHotspot] = []
-        first_line: dict[str, int] = {}
-        for line, row in rows:
-            where = f"{path} line {line}"
-            if None in row or None in row.values():
-                count = len(fieldnames) + len(row.get(None) or ()) \
-                    - list(row.values()).count(None)
-                raise WorldError(f"{where}: has {count} fields, the header has {len(fieldnames)}")
-            row = {key.strip(): value.strip() for key, value in row.items()}
-            name = row["name"]
-            if name in first_line:
-                raise WorldError(f"{where}: hotspot name {name!r} appears twice (first on line "
-                                 f"{first_line[name]}); names must be unique")
-            hotspot = _hotspot(where, name, row.get("cell"), row.get("lat"), row.get("lon"),
-                               {k: row[k] for k in PARAMETERS if row.get(k)})
-            first_line[name] = line
-            hotspots.append(hotspot)
-        if not hotspots:
-            raise WorldError(f"{path}: no hotspots in the file, only a header")
-        return cls(hotspots)
+        from ._world_io import read_csv
+        return read_csv(cls, path)
 
     def to_csv(self, path: str | Path) -> None:
         """Write one hotspot per line: name, lat, lon, cell (hex), then the parameters.
@@ -497,64 +449,14 @@ class World:
         optional; blanks take the `SimHotspot` defaults. Lines starting with ``#``
         are comments. The file also loads as a coverage-prediction hotspot file.
         """
-        out = io.StringIO()
-        out.write("# radio_sim world: antenna height above ground (m), antenna gain (dBi), "
-                  "conducted tx power (dBm), receiver noise figure (dB)\n")
-        writer = csv.writer(out, lineterminator="\n")
-        writer.writerow(CSV_COLUMNS)
-        for h in self.hotspots:
-            lat, lon = h3.cell_to_latlng(h.cell)
-            line = io.StringIO()
-            csv.writer(line, lineterminator="\n").writerow(
-                [h.name, repr(lat), repr(lon), f"{h.cell:x}", repr(h.height_m),
-                 repr(h.gain_dbi), repr(h.tx_power_dbm), h.region, repr(h.noise_figure_db)])
-            text = line.getvalue()
-            # a bare name starting with '#' would read back as a comment
-            out.write(f'"{h.name}"{text[len(h.name):]}' if text.startswith("#") else text)
-        Path(path).write_bytes(out.getvalue().encode("utf-8"))
+        from ._world_io import write_csv
+        write_csv(self, path)
 
     @classmethod
     def from_geojson(cls, path: str | Path) -> World:
         """Read a FeatureCollection of Point features; `to_geojson` documents them."""
-        path = Path(path)
-        text = _read_text(path)
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise WorldError(f"{path} line {exc.lineno} column {exc.colno}: not valid JSON: "
-                             f"{exc.msg}") from None
-        if not isinstance(data, dict) or data.get("type") != "FeatureCollection" \
-                or not isinstance(data.get("features"), list):
-            raise WorldError(f"{path}: expected a GeoJSON FeatureCollection with a 'features' list")
-        hotspots: list[SimHotspot] = []
-        first: dict[str, int] = {}
-        for k, feature in enumerate(data["features"]):
-            where = f"{path} feature {k}"
-            props, lat, lon = _feature(where, feature)
-            name = props.get("name")
-            if not isinstance(name, str):
-                raise WorldError(f"{where}: property name is {name!r}; it must be a string")
-            name = name.strip()
-            if name in first:
-                raise WorldError(f"{where}: hotspot name {name!r} appears twice (first in feature "
-                                 f"{first[name]}); names must be unique")
-            cell = props.get("cell")
-            if cell is not None and not isinstance(cell, str):
-                raise WorldError(f"{where} ({name!r}): cell is {cell!r}; give it as a hex string")
-            params = {}
-            for field in PARAMETERS:
-                value = props.get(field)
-                if value is None:
-                    continue
-                if (field == "region") != isinstance(value, str):
-                    kind = "a string" if field == "region" else "a JSON number"
-                    raise WorldError(f"{where} ({name!r}): {field} is {value!r}; give {kind}")
-                params[field] = value
-            hotspots.append(_hotspot(where, name, cell, lat, lon, params))
-            first[name] = k
-        if not hotspots:
-            raise WorldError(f"{path}: the FeatureCollection has no features")
-        return cls(hotspots)
+        from ._world_io import read_geojson
+        return read_geojson(cls, path)
 
     def to_geojson(self, path: str | Path) -> None:
         """Write a FeatureCollection, one Point feature per line.
@@ -565,292 +467,10 @@ class World:
         a ``cell`` of any resolution must contain the point, or places a feature
         whose geometry is null.
         """
-        lines = []
-        for h in self.hotspots:
-            lat, lon = h3.cell_to_latlng(h.cell)
-            props = {"name": h.name, "cell": f"{h.cell:x}"}
-            props.update((field, getattr(h, field)) for field in PARAMETERS)
-            lines.append(json.dumps({"type": "Feature",
-                                     "geometry": {"type": "Point", "coordinates": [lon, lat]},
-                                     "properties": props}, ensure_ascii=False))
-        text = ('{"type": "FeatureCollection", "features": [\n'
-                + ",\n".join(lines) + "\n]}\n")
-        Path(path).write_bytes(text.encode("utf-8"))
+        from ._world_io import write_geojson
+        write_geojson(self, path)
 
 
-# --- file helpers --------------------------------------------------------------------------
-
-
-def _read_text(path: Path) -> str:
-    try:
-        return path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise WorldError(f"{path}: no such world file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise WorldError(f"{path}: cannot read the world file: {exc}") from None
-
-
-def _csv_rows(path: Path, text: str) -> Iterator:
-    """The header (line, names), then (file line number, row) per row; comments skipped."""
-    kept = [(number, line) for number, line in enumerate(text.splitlines(), start=1)
-            if line.strip() and not line.lstrip().startswith("#")]
-    if not kept:
-        raise WorldError(f"{path}: the file is empty; expected a header ({','.join(CSV_COLUMNS)}) "
-                         "and one hotspot per line")
-    reader = csv.DictReader((line for _, line in kept), strict=True)
-    try:
-        yield kept[0][0], [name.strip() for name in reader.fieldnames or ()]
-        for row in reader:
-            yield kept[reader.line_num - 1][0], row
-    except csv.Error as exc:
-        line = kept[min(reader.line_num, len(kept)) - 1][0]
-        raise WorldError(f"{path} line {line}: not valid CSV: {exc}") from None
-
-
-def _check_header(path: Path, line: int, fieldnames: list[str]) -> None:
-    where = f"{path} line {line}"
-    unknown = [name for name in fieldnames if name not in CSV_COLUMNS]
-    if unknown:
-        raise WorldError(f"{where}: unknown column(s) {', '.join(map(repr, unknown))}; the columns "
-                         f"are {', '.join(CSV_COLUMNS)}")
-    twice = sorted({name for name in fieldnames if fieldnames.count(name) > 1})
-    if twice:
-        raise WorldError(f"{where}: column(s) {', '.join(twice)} appear twice")
-    missing = [] if "name" in fieldnames else ["name"]
-    if "cell" not in fieldnames and not {"lat", "lon"} <= set(fieldnames):
-        missing.append("lat and lon (or cell)")
-    if missing:
-        raise WorldError(f"{where}: missing column(s) {', '.join(missing)}; the header needs "
-                         "name and a position (lat and lon, or cell); optional: "
-                         f"{', '.join(PARAMETERS)}")
-
-
-def _feature(where: str, feature: object) -> tuple[dict, object, object]:
-    """(properties, lat, lon) of a Point feature (or one without geometry), by shape only."""
-    if not isinstance(feature, dict) or feature.get("type") != "Feature":
-        raise WorldError(f"{where}: not a GeoJSON Feature")
-    props = feature.get("properties")
-    if not isinstance(props, dict):
-        raise WorldError(f"{where}: properties must be an object holding at least a name")
-    geometry = feature.get("geometry")
-    if geometry is None:  # an unlocated feature: its cell property must place it
-        return props, None, None
-    if not isinstance(geometry, dict) or geometry.get("type") != "Point":
-        raise WorldError(f"{where}: geometry must be a Point")
-    coords = geometry.get("coordinates")
-    if not isinstance(coords, list) or len(coords) not in (2, 3):
-        raise WorldError(f"{where}: Point coordinates must be [lon, lat], got {coords!r}")
-    return props, coords[1], coords[0]
-
-
-def _text_number(field: str, value: object) -> object:
-    if isinstance(value, str):
-        try:
-            return float(value)
-        except ValueError:
-            raise WorldError(f"{field} is {value!r}, not a number") from None
-    return value
-
-
-def _hotspot(where: str, name: str, cell_text: str | None, lat: object, lon: object,
-             params: dict) -> SimHotspot:
-    """A hotspot from a file record, placed by lat/lon or else by a cell of any
-    resolution (its centre); when both are given the point must lie in the cell."""
-    try:
-        if lat in (None, "") and lon in (None, ""):
-            point = None
-        elif lat in (None, "") or lon in (None, ""):
-            raise WorldError("give both lat and lon, or a cell")
-        else:
-            point = _latlon(_text_number("lat", lat), _text_number("lon", lon))
-        if cell_text:
-            cell = _any_cell(cell_text)
-            res = h3.get_resolution(cell)
-            if point is None:
-                point = h3.cell_to_latlng(cell)
-            elif h3.latlng_to_cell(*point, res) != cell:
-                raise WorldError(f"lat/lon {point[0]:g}, {point[1]:g} lie outside cell "
-                                 f"{cell:x}; give one position, or make them agree")
-        elif point is None:
-            raise WorldError("no position: give lat and lon, or a cell")
-        params = {k: v if k == "region" else _text_number(k, v) for k, v in params.items()}
-        return SimHotspot(name, h3.latlng_to_cell(*point, CELL_RES), **params)
-    except WorldError as exc:
-        label = f" ({name!r})" if isinstance(name, str) and name else ""
-        raise WorldError(f"{where}{label}: {exc}") from None
-
-
-def _any_cell(text: str) -> int:
-    try:
-        value = int(text, 16)
-        valid = h3.is_valid_cell(value)
-    except (OverflowError, ValueError, TypeError):
-        valid = False
-    if not valid:
-        raise WorldError(f"cell {text[:40]!r} is not a valid H3 cell")
-    return value
-
-
-# --- generators ----------------------------------------------------------------------------
-
-
-def _count(n: object) -> int:
-    if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1:
-        raise WorldError(f"n is {n!r}; it must be an int >= 1")
-    return int(n)
-
-
-def _positive(field: str, value: object, *, zero: bool = False) -> float:
-    result = _real(field, value)
-    if result < 0 or (result == 0 and not zero):
-        raise WorldError(f"{field} is {result:g}; it must be {'>=' if zero else '>'} 0")
-    return result
-
-
-def _check_defaults(defaults: dict) -> dict:
-    unknown = sorted(set(defaults) - set(PARAMETERS))
-    if unknown:
-        raise WorldError(f"unknown hotspot parameter(s) {', '.join(unknown)}; accepted: "
-                         f"{', '.join(PARAMETERS)}")
-    template = SimHotspot("template", h3.latlng_to_cell(0.0, 0.0, CELL_RES), **defaults)
-    return {field: getattr(template, field) for field in defaults}
-
-
-def _world_at(lat_deg: np.ndarray, lon_deg: np.ndarray, defaults: dict) -> World:
-    width = max(5, len(str(len(lat_deg) - 1)))
-    return World([SimHotspot(f"hs-{k:0{width}d}", h3.latlng_to_cell(a, o, CELL_RES), **defaults)
-                  for k, (a, o) in enumerate(zip(lat_deg.tolist(), lon_deg.tolist(),
-                                                 strict=True))])
-
-
-def _destination(lat_deg, lon_deg, angle_rad, bearing_rad) -> tuple[np.ndarray, np.ndarray]:
-    """Points at an angular distance and bearing from a start (spherical earth)."""
-    lat1, lon1 = np.radians(lat_deg), np.radians(lon_deg)
-    sin_lat2 = (np.sin(lat1) * np.cos(angle_rad)
-                + np.cos(lat1) * np.sin(angle_rad) * np.cos(bearing_rad))
-    lat2 = np.arcsin(np.clip(sin_lat2, -1.0, 1.0))
-    lon2 = lon1 + np.arctan2(np.sin(bearing_rad) * np.sin(angle_rad) * np.cos(lat1),
-                             np.cos(angle_rad) - np.sin(lat1) * sin_lat2)
-    lon = (np.degrees(lon2) + 180.0) % 360.0 - 180.0
-    return np.degrees(lat2), lon
-
-
-def uniform(n: int, *, center: tuple[float, float] = (44.5, -71.5),
-            radius_km: float | None = None, density_per_km2: float = 1.0, seed=0,
-            **defaults) -> World:
-    """``n`` hotspots uniform (by area) over a spherical disk around ``center``.
-
-    Without ``radius_km`` the disk's area is ``n / density_per_km2``. ``seed`` is
-    anything `numpy.random.default_rng` takes; ``defaults`` are `SimHotspot`
-    parameters shared by all hotspots.
-
-    Examples
-    --------
-    >>> w = uniform(3, radius_km=1.0, seed=7, region="eu868")
-    >>> w.names, w.regions[0]
-    (('hs-00000', 'hs-00001', 'hs-00002'), 'EU868')
-    """
-    n = _count(n)
-    try:
-        lat0, lon0 = _latlon(*center)
-    except TypeError:
-        raise WorldError(f"center is {center!r}; give (lat, lon)") from None
-    defaults = _check_defaults(defaults)
-    if radius_km is None:
-        radius_m = math.sqrt(n / _positive("density_per_km2", density_per_km2) / math.pi) * 1e3
-    else:
-        radius_m = _positive("radius_km", radius_km) * 1e3
-    radius_rad = min(radius_m / EARTH_RADIUS_M, math.pi)
-    rng = np.random.default_rng(seed)
-    # cos(angle) uniform on the cap: uniform by area, also for large disks
-    angle = 2.0 * np.arcsin(np.sqrt(rng.random(n)) * math.sin(radius_rad / 2.0))
-    bearing = rng.random(n) * (2.0 * math.pi)
-    return _world_at(*_destination(lat0, lon0, angle, bearing), defaults)
-
-
-def clustered(n: int, *, towns: Sequence[tuple[float, float, float]] | None = None,
-              spread_km: float = 3.0, seed=0, **defaults) -> World:
-    """``n`` hotspots around towns: each picks a town by weight, then a Gaussian offset.
-
-    ``towns`` holds ``(lat, lon, weight)``; it defaults to `DEFAULT_TOWNS`.
-    ``spread_km`` is the standard deviation of the offset along each axis.
-    """
-    n = _count(n)
-    towns = DEFAULT_TOWNS if towns is None else towns
-    try:
-        table = [(*_latlon(lat, lon), _positive("weight", w, zero=True)) for lat, lon, w in towns]
-    except (TypeError, ValueError) as exc:
-        raise WorldError(f"towns: {exc}; give a sequence of (lat, lon, weight)") from None
-    if not table or sum(w for *_, w in table) <= 0:
-        raise WorldError("towns must hold at least one town with a weight > 0")
-    spread_m = _positive("spread_km", spread_km, zero=True) * 1e3
-    defaults = _check_defaults(defaults)
-    lat, lon, weight = (np.array(column) for column in zip(*table, strict=True))
-    rng = np.random.default_rng(seed)
-    pick = rng.choice(len(table), size=n, p=weight / weight.sum())
-    east, north = rng.normal(0.0, 1.0, size=(2, n)) * spread_m
-    angle = np.minimum(np.hypot(east, north) / EARTH_RADIUS_M, math.pi)
-    return _world_at(*_destination(lat[pick], lon[pick], angle, np.arctan2(east, north)),
-                     defaults)
-
-
-def on_dem(n: int, terrain: Terrain, *,
-           bbox: tuple[float, float, float, float] = (44.05, 44.95, -71.95, -71.05),
-           seed=0, prefer_high: float = 0.0, **defaults) -> World:
-    """``n`` hotspots where the DEM covers ``bbox`` = (lat_min, lat_max, lon_min, lon_max).
-
-    Positions are uniform by area over the covered part of the box, then thinned:
-    a point at relative elevation ``f`` in [0, 1] (0 the lowest, 1 the highest
-    ground of the box, from a survey of 4096 points) is kept with probability
-    ``1 - prefer_high * (1 - f)``. So ``prefer_high=0`` is uniform and ``1`` makes
-    a site's odds proportional to its height above the box's lowest ground.
-    Antenna heights stay heights above ground.
-    """
-    n = _count(n)
-    if not isinstance(terrain, Terrain):
-        raise WorldError(f"terrain must be a coverage_net.radio.Terrain, got {terrain!r}")
-    try:
-        lat_min, lat_max, lon_min, lon_max = (float(v) for v in bbox)
-    except (TypeError, ValueError):
-        raise WorldError(f"bbox is {bbox!r}; give (lat_min, lat_max, lon_min, lon_max)") from None
-    for corner in ((lat_min, lon_min), (lat_max, lon_max)):
-        _latlon(*corner)
-    if not (lat_min < lat_max and lon_min < lon_max):
-        raise WorldError(f"bbox is {bbox!r}; it needs lat_min < lat_max and lon_min < lon_max")
-    prefer_high = _real("prefer_high", prefer_high)
-    if not 0.0 <= prefer_high <= 1.0:
-        raise WorldError(f"prefer_high is {prefer_high:g}; it must lie in [0, 1]")
-    defaults = _check_defaults(defaults)
-    rng = np.random.default_rng(seed)
-    sin_lo, sin_hi = math.sin(math.radians(lat_min)), math.sin(math.radians(lat_max))
-
-    def draw(count: int) -> tuple[np.ndarray, np.ndarray]:  # uniform by area in the box
-        return (np.degrees(np.arcsin(rng.uniform(sin_lo, sin_hi, count))),
-                rng.uniform(lon_min, lon_max, count))
-
-    mosaic = terrain.mosaic(lat_min, lat_max, lon_min, lon_max)
-    # survey the box for its range of ground elevation, where a tile covers it
-    lat, lon = draw(4096)
-    covered = terrain.covers(lat, lon)
-    if not covered.any():
-        tiles = f"the DEM in {terrain.dem_dir}" if terrain.has_data else "a terrain without tiles"
-        raise WorldError(f"{tiles} covers no part of bbox {bbox!r}; use uniform() on flat earth")
-    z = bilinear_elevation_m(mosaic, lat[covered], lon[covered])
-    z_low, span = float(z.min()), max(float(z.max() - z.min()), 1e-9)
-    batch = max(1024, 2 * n)
-    kept_lat: list[np.ndarray] = []
-    kept_lon: list[np.ndarray] = []
-    kept = 0
-    for _ in range(_MAX_ON_DEM_BATCHES):
-        lat, lon = draw(batch)
-        relative = np.clip((bilinear_elevation_m(mosaic, lat, lon) - z_low) / span, 0.0, 1.0)
-        keep = rng.random(batch) < 1.0 - prefer_high * (1.0 - relative)
-        keep &= terrain.covers(lat, lon)
-        kept_lat.append(lat[keep])
-        kept_lon.append(lon[keep])
-        kept += int(keep.sum())
-        if kept >= n:
-            break
-    else:
-        raise WorldError(f"found only {kept} of {n} sites on the DEM in bbox {bbox!r}")
-    return _world_at(np.concatenate(kept_lat)[:n], np.concatenate(kept_lon)[:n], defaults)
+# The generators build Worlds, so they import this module and come last: re-exported
+# here, where `radio_sim` and `_scenario` import them from.
+from ._world_gen import DEFAULT_TOWNS, clustered, on_dem, uniform  # noqa: E402
