@@ -1,0 +1,364 @@
+"""`MessageStore`: every received message stored once, by content id, before it is acted on."""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import threading
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from . import _schema
+from ._errors import (
+    InvalidInputError,
+    StoreClosedError,
+    StoreCorruptError,
+    StoreError,
+)
+from ._message import StoredMessage, check_content_id, check_limits, check_text, check_uint64
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_FILENAME = "messages.sqlite3"
+MAX_IDS_LIMIT = 10_000
+"""Largest page `MessageStore.ids` returns; sync asks again with ``after`` for more."""
+
+_BUSY_TIMEOUT_S = 5.0  # how long SQLite waits for another process's write lock
+_WAL_ATTEMPTS = 50  # with _WAL_RETRY_S, about the busy timeout
+_WAL_RETRY_S = 0.1
+_RANGE_BATCH = 256  # rows per query while `range` iterates
+_IN_CHUNK = 500  # ids per `IN (...)` query, well under SQLite's bound-parameter limit
+_CORRUPT_CODES = (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB)
+
+_COLUMNS = "content_id, topic, epoch, msg_type, data, received_ms, source"
+# Only a duplicate content id is ignored; unlike INSERT OR IGNORE, this does not also
+# silently skip rows that break a CHECK or NOT NULL constraint.
+_INSERT = (f"INSERT INTO messages ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?) "
+           "ON CONFLICT (content_id) DO NOTHING")
+
+
+class MessageStore:
+    """The node's message store: an SQLite file in WAL mode with ``synchronous=FULL``.
+
+    Open it with `MessageStore.open`. A message is durable once `put` or `put_many`
+    has returned, so a node acknowledges or acts on a message only after that; a
+    message is stored at most once, keyed by its content id, and the first copy's
+    metadata (``received_ms``, ``source``) is kept.
+
+    Threading: a store belongs to the thread that opened it (the store actor) and
+    raises `StoreError` when used from any other; other tasks hand it work through
+    the actor's inbox. Several processes may open the same file; SQLite serialises
+    their writes.
+
+    Time is injected: ``received_ms`` comes from the caller's clock.
+    """
+
+    def __init__(self, conn: sqlite3.Connection, path: Path) -> None:
+        """Wrap an already configured connection; use `MessageStore.open` instead."""
+        self._conn: sqlite3.Connection | None = conn
+        self._path = path
+        self._owner = threading.get_ident()
+
+    # -- lifecycle ------------------------------------------------------------------
+
+    @classmethod
+    def open(cls, data_dir: Path | str, *, filename: str = DEFAULT_FILENAME) -> MessageStore:
+        """Open (creating if needed) ``data_dir/filename`` and bring its schema up to date.
+
+        Refuses, leaving the file untouched, a corrupt file (`StoreCorruptError`, found
+        by ``PRAGMA quick_check``, which reads the whole file), an SQLite database that
+        is not a message store (`NotAMessageStoreError`) and one whose schema is newer
+        than this code (`SchemaVersionError`).
+        """
+        if (not isinstance(filename, str) or Path(filename).name != filename
+                or filename in ("", ".", "..")):
+            raise InvalidInputError(f"filename must be a bare file name, got {filename!r}")
+        data_dir = Path(data_dir)
+        try:
+            data_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(f"cannot create data directory {data_dir}: {exc}") from exc
+        path = data_dir / filename
+        try:
+            conn = sqlite3.connect(path, timeout=_BUSY_TIMEOUT_S, isolation_level=None,
+                                   check_same_thread=True)
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open message store {path}: {exc}") from exc
+        try:
+            migrations = _schema.MIGRATIONS
+            with _translate_errors(path, "opening"):
+                _quick_check(conn, path)
+                _schema.check_identity(conn, path, migrations)
+                _configure(conn, path)
+                version = _schema.migrate(conn, path, migrations)
+        except BaseException:
+            conn.close()
+            raise
+        logger.info("message store opened", extra={"path": str(path), "schema_version": version})
+        return cls(conn, path)
+
+    def close(self) -> None:
+        """Close the database; later calls do nothing. Everything put is already durable."""
+        conn = self._conn
+        if conn is None:
+            return
+        self._connection()  # the owner thread closes it
+        self._conn = None
+        try:
+            conn.execute("PRAGMA optimize")
+        except sqlite3.Error:
+            logger.debug("PRAGMA optimize failed on close", exc_info=True)
+        finally:
+            conn.close()
+
+    def __enter__(self) -> MessageStore:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        state = "closed" if self._conn is None else "open"
+        return f"<MessageStore {str(self._path)!r} {state}>"
+
+    @property
+    def path(self) -> Path:
+        """The database file."""
+        return self._path
+
+    @property
+    def schema_version(self) -> int:
+        """The schema version of the open database."""
+        conn = self._connection()
+        with self._errors("reading the schema version"):
+            return _schema.read_version(conn)
+
+    # -- writing --------------------------------------------------------------------
+
+    def put(self, content_id: bytes, topic: str, epoch: int, msg_type: str, data: bytes, *,
+            received_ms: int, source: str | None = None) -> bool:
+        """Store one message; True if it was new, False if its content id was already stored.
+
+        The message is committed (and, with ``synchronous=FULL``, on disk) when this
+        returns. A duplicate leaves the stored copy unchanged.
+        """
+        msg = StoredMessage(content_id, topic, epoch, msg_type, data, received_ms, source)
+        check_limits(msg)
+        conn = self._connection()
+        with self._errors("put"):
+            # One statement in autocommit mode is one transaction.
+            cursor = conn.execute(_INSERT, _row(msg))
+        return cursor.rowcount == 1
+
+    def put_many(self, items: Iterable[StoredMessage]) -> int:
+        """Store messages in one transaction (all or none); return how many were new.
+
+        Every item is checked before anything is written. Duplicates, within the batch
+        or of stored messages, are not counted.
+        """
+        rows = []
+        for index, item in enumerate(items):
+            if not isinstance(item, StoredMessage):
+                raise InvalidInputError(
+                    f"put_many item {index} is a {type(item).__name__}, not a StoredMessage")
+            check_limits(item)
+            rows.append(_row(item))
+        if not rows:
+            return 0
+        conn = self._connection()
+        with self._errors("put_many"):
+            before = conn.total_changes
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                conn.executemany(_INSERT, rows)
+                conn.execute("COMMIT")
+            except BaseException:
+                _rollback(conn)
+                raise
+            return conn.total_changes - before
+
+    # -- reading --------------------------------------------------------------------
+
+    def get(self, content_id: bytes) -> StoredMessage | None:
+        """The stored message with this content id, or None."""
+        cid = check_content_id(content_id)
+        conn = self._connection()
+        with self._errors("get"):
+            row = conn.execute(f"SELECT {_COLUMNS} FROM messages WHERE content_id = ?",
+                               (cid,)).fetchone()
+        return None if row is None else StoredMessage(*row)
+
+    def __contains__(self, content_id: object) -> bool:
+        cid = check_content_id(content_id)
+        conn = self._connection()
+        with self._errors("lookup"):
+            row = conn.execute("SELECT 1 FROM messages WHERE content_id = ?", (cid,)).fetchone()
+        return row is not None
+
+    def count(self, topic: str | None = None, epoch: int | None = None) -> int:
+        """How many messages are stored, optionally only of one topic and/or epoch."""
+        clauses, params = [], []
+        if topic is not None:
+            clauses.append("topic = ?")
+            params.append(check_text(topic, "topic"))
+        if epoch is not None:
+            clauses.append("epoch = ?")
+            params.append(check_uint64(epoch, "epoch"))
+        where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
+        conn = self._connection()
+        with self._errors("count"):
+            return conn.execute(f"SELECT COUNT(*) FROM messages{where}", params).fetchone()[0]
+
+    def ids(self, *, topic: str, epoch_from: int, epoch_to: int, after: bytes | None = None,
+            limit: int = 1000) -> list[bytes]:
+        """Content ids of ``topic`` with ``epoch_from <= epoch <= epoch_to``, ascending.
+
+        One page of at most ``limit`` ids (1..`MAX_IDS_LIMIT`) greater than ``after``;
+        pass the last id of a page as ``after`` to get the next, until a page is empty.
+        Within one epoch the index returns them in order; a wider range is sorted.
+        """
+        params = _range_params(topic, epoch_from, epoch_to)
+        if isinstance(limit, bool) or not isinstance(limit, int) \
+                or not 1 <= limit <= MAX_IDS_LIMIT:
+            raise InvalidInputError(f"limit must be an int in 1..{MAX_IDS_LIMIT}, got {limit!r}")
+        # Every content id is a non-empty blob, and all of them sort after the empty blob.
+        start = b"" if after is None else check_content_id(after, "after")
+        conn = self._connection()
+        with self._errors("listing ids"):
+            rows = conn.execute(
+                "SELECT content_id FROM messages WHERE topic = ? AND epoch BETWEEN ? AND ? "
+                "AND content_id > ? ORDER BY content_id LIMIT ?",
+                (*params, start, limit)).fetchall()
+        return [row[0] for row in rows]
+
+    def missing(self, content_ids: Iterable[bytes]) -> list[bytes]:
+        """The ids among ``content_ids`` that are not stored, in first-seen order, once each."""
+        wanted = list(dict.fromkeys(check_content_id(cid) for cid in content_ids))
+        have: set[bytes] = set()
+        conn = self._connection()
+        with self._errors("checking for missing ids"):
+            for start in range(0, len(wanted), _IN_CHUNK):
+                chunk = wanted[start:start + _IN_CHUNK]
+                marks = ", ".join("?" * len(chunk))
+                have.update(row[0] for row in conn.execute(
+                    f"SELECT content_id FROM messages WHERE content_id IN ({marks})", chunk))
+        return [cid for cid in wanted if cid not in have]
+
+    def range(self, *, topic: str, epoch_from: int, epoch_to: int) -> Iterator[StoredMessage]:
+        """Messages of ``topic`` with ``epoch_from <= epoch <= epoch_to``, by (epoch, id).
+
+        Reads in batches, so no statement stays open between items: the store can be
+        written to while iterating (a message put meanwhile appears if it sorts later).
+        """
+        topic, epoch_from, epoch_to = _range_params(topic, epoch_from, epoch_to)
+        return self._iter_range(topic, epoch_from, epoch_to)
+
+    def _iter_range(self, topic: str, epoch_from: int, epoch_to: int) -> Iterator[StoredMessage]:
+        epoch, after = epoch_from, b""
+        while True:
+            conn = self._connection()
+            with self._errors("reading a range"):
+                rows = conn.execute(
+                    f"SELECT {_COLUMNS} FROM messages WHERE topic = ? "
+                    "AND (epoch, content_id) > (?, ?) AND epoch <= ? "
+                    "ORDER BY epoch, content_id LIMIT ?",
+                    (topic, epoch, after, epoch_to, _RANGE_BATCH)).fetchall()
+            for row in rows:
+                yield StoredMessage(*row)
+            if len(rows) < _RANGE_BATCH:
+                return
+            last = rows[-1]
+            epoch, after = last[2], last[0]
+
+    # -- internals ------------------------------------------------------------------
+
+    def _connection(self) -> sqlite3.Connection:
+        if self._conn is None:
+            raise StoreClosedError(f"message store {self._path} is closed")
+        if threading.get_ident() != self._owner:
+            raise StoreError(
+                f"message store {self._path} was opened by thread {self._owner} and used "
+                f"from thread {threading.get_ident()}; use it only from the thread that "
+                "opened it (send other threads' work to the store actor)")
+        return self._conn
+
+    def _errors(self, action: str) -> AbstractContextManager[None]:
+        return _translate_errors(self._path, action)
+
+
+@contextmanager
+def _translate_errors(path: Path, action: str) -> Iterator[None]:
+    """Turn sqlite3 errors into `StoreError`s; damage into `StoreCorruptError`."""
+    try:
+        yield
+    except sqlite3.Error as exc:
+        code = getattr(exc, "sqlite_errorcode", None)
+        if code is not None and code & 0xFF in _CORRUPT_CODES:
+            raise StoreCorruptError(path, str(exc)) from exc
+        raise StoreError(f"{action} failed on message store {path}: {exc}") from exc
+
+
+def _quick_check(conn: sqlite3.Connection, path: Path) -> None:
+    rows = conn.execute("PRAGMA quick_check").fetchall()
+    if [tuple(row) for row in rows] != [("ok",)]:
+        lines = [line for row in rows for line in str(row[0]).splitlines()]
+        detail = "; ".join(lines[:3]) + (f"; ... {len(lines) - 3} more" if len(lines) > 3 else "")
+        raise StoreCorruptError(path, f"quick_check: {detail}")
+
+
+def _configure(conn: sqlite3.Connection, path: Path) -> None:
+    mode = _set_wal(conn)
+    if str(mode).lower() != "wal":
+        raise StoreError(f"message store {path} cannot use WAL mode (SQLite chose {mode!r}); "
+                         "put the data directory on a local file system")
+    # In WAL mode FULL syncs the log at every commit: an acknowledged put survives a
+    # power cut, not only a crash of the process.
+    conn.execute("PRAGMA synchronous = FULL")
+    conn.execute("PRAGMA foreign_keys = ON")
+    conn.execute("PRAGMA trusted_schema = OFF")
+
+
+def _set_wal(conn: sqlite3.Connection) -> str:
+    """Switch to WAL, retrying while another process opens the same new file.
+
+    Turning a rollback-journal file into a WAL file needs an exclusive lock, and SQLite
+    can report SQLITE_BUSY for it at once instead of waiting out the busy timeout. Once
+    the file is in WAL mode (every open after the first) this is a no-op. The sleep is
+    I/O back-off, not protocol time.
+    """
+    for attempt in range(_WAL_ATTEMPTS):
+        try:
+            return conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        except sqlite3.OperationalError as exc:
+            busy = getattr(exc, "sqlite_errorcode", 0) & 0xFF == sqlite3.SQLITE_BUSY
+            if not busy or attempt == _WAL_ATTEMPTS - 1:
+                raise
+            time.sleep(_WAL_RETRY_S)
+    raise AssertionError("unreachable")
+
+
+def _range_params(topic: str, epoch_from: int, epoch_to: int) -> tuple[str, int, int]:
+    check_text(topic, "topic")
+    check_uint64(epoch_from, "epoch_from")
+    check_uint64(epoch_to, "epoch_to")
+    if epoch_from > epoch_to:
+        raise InvalidInputError(f"epoch_from ({epoch_from}) is after epoch_to ({epoch_to})")
+    return topic, epoch_from, epoch_to
+
+
+def _row(msg: StoredMessage) -> tuple[Any, ...]:
+    return (msg.content_id, msg.topic, msg.epoch, msg.msg_type, msg.data, msg.received_ms,
+            msg.source)
+
+
+def _rollback(conn: sqlite3.Connection) -> None:
+    if conn.in_transaction:
+        try:
+            conn.execute("ROLLBACK")
+        except sqlite3.Error:
+            logger.warning("rollback failed; SQLite rolls back on close", exc_info=True)
