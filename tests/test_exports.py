@@ -12,7 +12,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 PACKAGES = ["coverage_net.radio", "coverage_net.coverage", "coverage_net.cli",
-            "firmware_bridge", "firmware_bridge.testing", "radio_sim", "coverage_net.store"]
+            "firmware_bridge", "firmware_bridge.testing", "radio_sim", "coverage_net.store",
+            "coverage_net.identity", "coverage_net.messages"]
 
 
 @pytest.mark.parametrize("name", PACKAGES)

@@ -1,0 +1,30 @@
+"""Exceptions of `coverage_net.messages`.
+
+Decoding bytes from the network raises only `MessageError` subclasses, whatever
+the bytes are; a node can catch `MessageError`, drop the message and penalise the
+peer. Messages say which field was wrong and how.
+"""
+
+from __future__ import annotations
+
+
+class MessageError(Exception):
+    """Base class of every error raised by `coverage_net.messages`."""
+
+
+class MalformedMessageError(MessageError, ValueError):
+    """Not CBOR, not canonical, or not the schema: a missing, unknown or mistyped field,
+    or a value out of range. Also raised when constructing a message with bad values."""
+
+
+class UnknownTypeError(MessageError, ValueError):
+    """The type tag or its version is not one this node understands (upgrade?)."""
+
+
+class OversizeMessageError(MessageError, ValueError):
+    """The encoding is larger than `MAX_MESSAGE_BYTES`; it was not parsed."""
+
+
+class SignatureError(MessageError):
+    """A signature is missing, does not verify, or the key signing is not the message's
+    signer."""

@@ -1,0 +1,119 @@
+"""The proof-of-coverage messages: announcement, challenge, beacon and witness reports.
+
+Times come from the caller's clock (`timestamp_ms`, `host_time_ms`: milliseconds
+since the Unix epoch); nothing here reads the wall clock. A radio timestamp is the
+radio's own free-running microsecond counter, comparable only within one radio.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+from coverage_net.messages._base import Message, spec
+from coverage_net.messages._fields import (
+    ANTENNA_GAIN_DBI,
+    ANTENNA_HEIGHT_M,
+    BANDWIDTH_HZ,
+    EPOCH,
+    FREQ_HZ,
+    H3_CELL,
+    HASH,
+    PUBLIC_KEY,
+    RADIO_TIME_US,
+    REGION,
+    RSSI_DBM,
+    SNR_DB,
+    SPREADING_FACTOR,
+    TX_POWER_DBM,
+    UNIX_TIME_MS,
+)
+
+__all__ = ["BeaconReport", "Challenge", "HotspotAnnouncement", "WitnessReport"]
+
+
+@dataclass(frozen=True, kw_only=True, repr=False)  # Message.__repr__
+class HotspotAnnouncement(Message):
+    """A hotspot asserts where its antenna is and what it is; signed by the hotspot.
+
+    `cell` is an H3 cell at any resolution (as int); validators judge reports
+    against the path from this cell, so the newest announcement by `timestamp_ms`
+    is the one that counts. `region` is the canonical LoRaWAN region name
+    (``get_region(region).name``), e.g. "EU868".
+    """
+
+    TYPE: ClassVar[str] = "hotspot_announcement"
+    SIGNER: ClassVar[str] = "hotspot_key"
+
+    hotspot_key: bytes = spec(PUBLIC_KEY)
+    cell: int = spec(H3_CELL)
+    antenna_gain_dbi: float = spec(ANTENNA_GAIN_DBI)
+    antenna_height_m: float = spec(ANTENNA_HEIGHT_M)
+    region: str = spec(REGION)
+    timestamp_ms: int = spec(UNIX_TIME_MS)
+
+
+@dataclass(frozen=True, kw_only=True, repr=False)  # Message.__repr__
+class Challenge(Message):
+    """A challenger asks a challengee to beacon in `epoch`; signed by the challenger.
+
+    The secret the beacon payload derives from travels to the challengee over a
+    direct stream; gossip carries only `secret_hash` (its SHA-256), which commits
+    the challenger to it before anyone has heard the beacon.
+    """
+
+    TYPE: ClassVar[str] = "challenge"
+    SIGNER: ClassVar[str] = "challenger_key"
+
+    challenger_key: bytes = spec(PUBLIC_KEY)
+    challengee_key: bytes = spec(PUBLIC_KEY)
+    epoch: int = spec(EPOCH)
+    secret_hash: bytes = spec(HASH)
+    timestamp_ms: int = spec(UNIX_TIME_MS)
+
+
+@dataclass(frozen=True, kw_only=True, repr=False)  # Message.__repr__
+class BeaconReport(Message):
+    """The challengee reports the beacon it put on the air; signed by the challengee.
+
+    `challenge_id` is the content id of the signed `Challenge`; `payload_hash`
+    the SHA-256 of the transmitted payload, which witnesses hash the same way.
+    """
+
+    TYPE: ClassVar[str] = "beacon_report"
+    SIGNER: ClassVar[str] = "hotspot_key"
+
+    hotspot_key: bytes = spec(PUBLIC_KEY)
+    challenge_id: bytes = spec(HASH)
+    payload_hash: bytes = spec(HASH)
+    freq_hz: int = spec(FREQ_HZ)
+    spreading_factor: int = spec(SPREADING_FACTOR)
+    bandwidth_hz: int = spec(BANDWIDTH_HZ)
+    tx_power_dbm: float = spec(TX_POWER_DBM)
+    radio_timestamp_us: int = spec(RADIO_TIME_US)
+    host_time_ms: int = spec(UNIX_TIME_MS)
+
+
+@dataclass(frozen=True, kw_only=True, repr=False)  # Message.__repr__
+class WitnessReport(Message):
+    """A hotspot reports a beacon its radio heard; signed by the witness.
+
+    It names the round by `challenge_id` (the content id of the `Challenge`),
+    not by the beacon report's id: the round's id is fixed before the beacon, and
+    the challengee cannot orphan witnesses by withholding or re-signing its report.
+    Verifiers match witness to beacon by `payload_hash`.
+    """
+
+    TYPE: ClassVar[str] = "witness_report"
+    SIGNER: ClassVar[str] = "witness_key"
+
+    witness_key: bytes = spec(PUBLIC_KEY)
+    challenge_id: bytes = spec(HASH)
+    payload_hash: bytes = spec(HASH)
+    rssi_dbm: float = spec(RSSI_DBM)
+    snr_db: float = spec(SNR_DB)
+    freq_hz: int = spec(FREQ_HZ)
+    spreading_factor: int = spec(SPREADING_FACTOR)
+    bandwidth_hz: int = spec(BANDWIDTH_HZ)
+    radio_timestamp_us: int = spec(RADIO_TIME_US)
+    host_time_ms: int = spec(UNIX_TIME_MS)

@@ -1,0 +1,604 @@
+"""coverage_net.messages: canonical encoding, content ids, signatures, strict decoding."""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+import hashlib
+import itertools
+import math
+import types
+from dataclasses import dataclass
+from pathlib import Path
+from typing import ClassVar
+
+import cbor2
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import coverage_net.messages as messages
+from coverage_net.identity import Keypair
+from coverage_net.messages import (
+    MAX_MESSAGE_BYTES,
+    MESSAGE_TYPES,
+    BeaconReport,
+    Challenge,
+    HotspotAnnouncement,
+    MalformedMessageError,
+    Message,
+    MessageError,
+    OversizeMessageError,
+    SignatureError,
+    UnknownTypeError,
+    WitnessReport,
+    decode,
+    short_id,
+)
+from coverage_net.messages._base import _REGISTRY, _schema, spec
+from coverage_net.messages._fields import EPOCH
+
+FUZZ = settings(max_examples=300, deadline=None, database=None,
+                suppress_health_check=[HealthCheck.too_slow])
+
+ALICE = Keypair.from_seed(bytes(range(32)))
+BOB = Keypair.from_seed(bytes(range(32, 64)))
+CAROL = Keypair.from_seed(bytes(range(64, 96)))
+CELL = 0x8A2A1072B59FFFF  # resolution 10
+SECRET_HASH = hashlib.sha256(b"secret").digest()
+PAYLOAD_HASH = hashlib.sha256(b"payload").digest()
+
+CHALLENGE = Challenge(challenger_key=ALICE.public_key, challengee_key=BOB.public_key, epoch=42,
+                      secret_hash=SECRET_HASH, timestamp_ms=1_700_000_000_000)
+CHALLENGE_ID = CHALLENGE.sign(ALICE).content_id
+
+# one unsigned sample per type, and who signs it
+SAMPLES: dict[type[Message], tuple[Keypair, Message]] = {
+    HotspotAnnouncement: (ALICE, HotspotAnnouncement(
+        hotspot_key=ALICE.public_key, cell=CELL, antenna_gain_dbi=2.5, antenna_height_m=12.0,
+        region="EU868", timestamp_ms=1_700_000_000_000)),
+    Challenge: (ALICE, CHALLENGE),
+    BeaconReport: (BOB, BeaconReport(
+        hotspot_key=BOB.public_key, challenge_id=CHALLENGE_ID, payload_hash=PAYLOAD_HASH,
+        freq_hz=868_100_000, spreading_factor=9, bandwidth_hz=125_000, tx_power_dbm=14.0,
+        radio_timestamp_us=123_456_789, host_time_ms=1_700_000_001_000)),
+    WitnessReport: (ALICE, WitnessReport(
+        witness_key=ALICE.public_key, challenge_id=CHALLENGE_ID, payload_hash=PAYLOAD_HASH,
+        rssi_dbm=-112.5, snr_db=-7.25, freq_hz=868_100_000, spreading_factor=9,
+        bandwidth_hz=125_000, radio_timestamp_us=987_654_321, host_time_ms=1_700_000_001_020)),
+}
+TYPES = list(SAMPLES)
+
+
+def signed(cls: type[Message]) -> Message:
+    keypair, message = SAMPLES[cls]
+    return message.sign(keypair)
+
+
+def body(cls: type[Message]) -> dict:
+    """The decoded map of a signed sample, to be mutated by the tests."""
+    return cbor2.loads(signed(cls).to_cbor())
+
+
+def enc(value: object) -> bytes:
+    return cbor2.dumps(value, canonical=True)
+
+
+# The signed samples, byte for byte. Ed25519 signatures are deterministic, so these
+# change only if the encoding or the signing domain changes: that is a protocol break.
+VECTORS = {
+    HotspotAnnouncement: (
+        "a96463656c6c1b08a2a1072b59ffff647479706574686f7473706f745f616e6e6f756e63656d656e74667265"
+        "67696f6e6545553836386776657273696f6e01697369676e61747572655840245d9050e469e1a77015c82c57"
+        "7138298c2c5b64f78e5d4e1fd19d96cc118edc666dce78db9542f63358f9b329c464ca1df8c8e3779ee764b0"
+        "5207875cca73006b686f7473706f745f6b6579582003a107bff3ce10be1d70dd18e74bc09967e4d6309ba50d"
+        "5f1ddc8664125531b86c74696d657374616d705f6d731b0000018bcfe5680070616e74656e6e615f6761696e"
+        "5f646269f9410070616e74656e6e615f6865696768745f6df94a00"),
+    Challenge: (
+        "a86474797065696368616c6c656e67656565706f6368182a6776657273696f6e01697369676e617475726558"
+        "4017c966f6e788066193df1a521d68b7dbfc53ab4a60960ddcfb0ca59e049fd002ba9ec6f43fdce64bfa08a8"
+        "77f6341f9f1603ccfcff528d40355c96f4ab32a20f6b7365637265745f6861736858202bb80d537b1da3e38b"
+        "d30361aa855686bde0eacd7162fef6a25fe97bf527a25b6c74696d657374616d705f6d731b0000018bcfe568"
+        "006e6368616c6c656e6765655f6b6579582029acbae141bccaf0b22e1a94d34d0bc7361e526d0bfe12c89794"
+        "bc9322966dd76e6368616c6c656e6765725f6b6579582003a107bff3ce10be1d70dd18e74bc09967e4d6309b"
+        "a50d5f1ddc8664125531b8"),
+    BeaconReport: (
+        "ac64747970656d626561636f6e5f7265706f727467667265715f687a1a33be27a06776657273696f6e016973"
+        "69676e6174757265584039261e92c242ce4356a6c2424477c5bafce8fea1d060fc55ee6acf8a38c808cc5c61"
+        "d2cad054617d49bdaa481120175e009135e1bc349317498094b3e3fe0f0f6b686f7473706f745f6b65795820"
+        "29acbae141bccaf0b22e1a94d34d0bc7361e526d0bfe12c89794bc9322966dd76c62616e6477696474685f68"
+        "7a1a0001e8486c6368616c6c656e67655f69645820be231f862cf6e2d92fe4f504494934a81454a22325842c"
+        "26c51f34052cee3c5b6c686f73745f74696d655f6d731b0000018bcfe56be86c7061796c6f61645f68617368"
+        "5820239f59ed55e737c77147cf55ad0c1b030b6d7ee748a7426952f9b852d5a935e56c74785f706f7765725f"
+        "64626df94b0070737072656164696e675f666163746f720972726164696f5f74696d657374616d705f75731a"
+        "075bcd15"),
+    WitnessReport: (
+        "ad64747970656e7769746e6573735f7265706f727466736e725f6462f9c74067667265715f687a1a33be27a0"
+        "6776657273696f6e0168727373695f64626df9d708697369676e61747572655840f5c71728020ce7a92ca37b"
+        "07aebc7098e475c959711492dc87129cce7ca444bb6c8fe993af84e3b1635f7139be4a06982e8bd07ae2a841"
+        "9c8e241457c658070b6b7769746e6573735f6b6579582003a107bff3ce10be1d70dd18e74bc09967e4d6309b"
+        "a50d5f1ddc8664125531b86c62616e6477696474685f687a1a0001e8486c6368616c6c656e67655f69645820"
+        "be231f862cf6e2d92fe4f504494934a81454a22325842c26c51f34052cee3c5b6c686f73745f74696d655f6d"
+        "731b0000018bcfe56bfc6c7061796c6f61645f686173685820239f59ed55e737c77147cf55ad0c1b030b6d7e"
+        "e748a7426952f9b852d5a935e570737072656164696e675f666163746f720972726164696f5f74696d657374"
+        "616d705f75731a3ade68b1"),
+}
+
+
+# --- encoding, ids, round trips -----------------------------------------------------------
+
+
+@pytest.mark.parametrize("cls", TYPES)
+def test_round_trip(cls):
+    message = signed(cls)
+    data = message.to_cbor()
+    assert decode(data) == message
+    assert cls.from_cbor(data) == message
+    assert decode(bytearray(data)) == message
+    assert decode(data).to_cbor() == data
+    assert message.content_id == hashlib.sha256(data).digest()
+
+
+@pytest.mark.parametrize("cls", TYPES)
+def test_canonical_bytes_are_stable(cls):
+    assert signed(cls).to_cbor().hex() == VECTORS[cls]
+    assert decode(bytes.fromhex(VECTORS[cls])) == signed(cls)
+
+
+def test_vector_layout_by_hand():
+    data = bytes.fromhex(VECTORS[HotspotAnnouncement])
+    # map of 9 pairs; keys sorted shortest first, so "cell" (text, 4) leads, as a uint64
+    assert data[:7] == bytes.fromhex("a9" "64" "63656c6c" "1b")
+    assert data[7:15] == CELL.to_bytes(8, "big")
+    # 2.5 and 12.0 are exact in half precision: f9 4100, f9 4a00
+    assert data.endswith(b"antenna_gain_dbi\xf9\x41\x00p" + b"antenna_height_m\xf9\x4a\x00")
+    assert cbor2.loads(data) == {
+        "type": "hotspot_announcement", "version": 1, "hotspot_key": ALICE.public_key,
+        "cell": CELL, "antenna_gain_dbi": 2.5, "antenna_height_m": 12.0, "region": "EU868",
+        "timestamp_ms": 1_700_000_000_000, "signature": signed(HotspotAnnouncement).signature}
+
+
+@pytest.mark.parametrize(("value", "encoded"), [
+    (2.5, "f94100"),  # exact in half precision
+    (1000.0, "f963d0"),
+    (1.0 + 2**-12, "fa3f800800"),  # needs single precision
+    (0.1, "fb3fb999999999999a"),  # needs double precision
+])
+def test_floats_use_the_shortest_exact_form(value, encoded):
+    _, sample = SAMPLES[HotspotAnnouncement]
+    data = dataclasses.replace(sample, antenna_height_m=value).to_cbor()
+    key = b"antenna_height_m"
+    start = data.index(key) + len(key)
+    assert data[start:start + len(encoded) // 2].hex() == encoded
+
+
+@pytest.mark.parametrize("cls", TYPES)
+def test_content_id_changes_with_every_field(cls):
+    keypair, message = SAMPLES[cls]
+    ids = {message.content_id, message.sign(keypair).content_id}
+    assert len(ids) == 2  # signed and unsigned differ
+    for field in _schema(cls):
+        changed = dataclasses.replace(message, **{field: ALTERNATIVES[field]})
+        assert getattr(changed, field) != getattr(message, field), field
+        assert changed.content_id not in ids, field
+        assert changed.signing_bytes() != message.signing_bytes(), field
+        ids.add(changed.content_id)
+
+
+ALTERNATIVES = {
+    "hotspot_key": CAROL.public_key, "witness_key": CAROL.public_key,
+    "challenger_key": CAROL.public_key, "challengee_key": CAROL.public_key,
+    "cell": 0x892A1072B5BFFFF,  # the resolution-9 parent of CELL
+    "antenna_gain_dbi": 2.25, "antenna_height_m": 12.5,
+    "region": "US915", "timestamp_ms": 1_700_000_000_001, "epoch": 43,
+    "secret_hash": hashlib.sha256(b"other").digest(), "challenge_id": bytes(32),
+    "payload_hash": bytes(32), "freq_hz": 868_300_000, "spreading_factor": 10,
+    "bandwidth_hz": 250_000, "tx_power_dbm": 14.5, "radio_timestamp_us": 1,
+    "host_time_ms": 1_700_000_000_002, "rssi_dbm": -112.0, "snr_db": -7.0,
+}
+
+
+def test_short_id():
+    message = signed(Challenge)
+    assert message.short_id == message.content_id.hex()[:12] == short_id(message.content_id)
+
+
+def test_repr_is_readable():
+    text = repr(signed(HotspotAnnouncement))
+    assert "cell=8a2a1072b59ffff" in text and "hotspot_key=03a107bff3ce10be..." in text
+    assert "signature=245d9050e469e1a7..." in text
+
+
+# --- signatures ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("cls", TYPES)
+def test_sign_and_verify(cls):
+    keypair, message = SAMPLES[cls]
+    assert not message.is_signed
+    with pytest.raises(SignatureError, match="not signed"):
+        message.verify()
+    assert message.signer_key == keypair.public_key
+    good = message.sign(keypair)
+    assert good.is_signed and good.verify() is good
+    assert good.signing_bytes() == message.signing_bytes()
+
+
+@pytest.mark.parametrize("cls", TYPES)
+def test_signing_with_a_key_that_is_not_the_signer_is_refused(cls):
+    _, message = SAMPLES[cls]
+    with pytest.raises(SignatureError, match=f"signed by its {cls.SIGNER}"):
+        message.sign(CAROL)
+
+
+@pytest.mark.parametrize("cls", TYPES)
+def test_signature_by_another_key_fails(cls):
+    _, message = SAMPLES[cls]
+    forged = dataclasses.replace(message, signature=CAROL.sign(message.signing_bytes()))
+    with pytest.raises(SignatureError, match="does not verify"):
+        forged.verify()
+    with pytest.raises(SignatureError):
+        decode(forged.to_cbor())
+
+
+@pytest.mark.parametrize("cls", TYPES)
+def test_every_flipped_signature_bit_fails(cls):
+    good = signed(cls)
+    for bit in range(8 * len(good.signature)):
+        sig = bytearray(good.signature)
+        sig[bit // 8] ^= 1 << (bit % 8)
+        bad = dataclasses.replace(good, signature=bytes(sig))
+        with pytest.raises(SignatureError):
+            decode(bad.to_cbor())
+
+
+@pytest.mark.parametrize("cls", TYPES)
+def test_every_flipped_bit_of_the_encoding_is_rejected(cls):
+    data = signed(cls).to_cbor()
+    for bit in range(8 * len(data)):
+        mutated = bytearray(data)
+        mutated[bit // 8] ^= 1 << (bit % 8)
+        with pytest.raises(MessageError):
+            decode(bytes(mutated))
+
+
+def test_domains_are_distinct_and_prefix_free():
+    domains = {cls.TYPE: cls.DOMAIN for cls in MESSAGE_TYPES.values()}
+    for tag, domain in domains.items():
+        assert domain == b"coverage-net/v1/" + tag.encode() + b"\x00"
+    for a, b in itertools.permutations(domains.values(), 2):
+        assert not b.startswith(a)
+
+
+@pytest.mark.parametrize("cls", TYPES)
+def test_signature_covers_the_domain(cls):
+    keypair, message = SAMPLES[cls]
+    assert message.signing_bytes().startswith(cls.DOMAIN)
+    undomained = keypair.sign(message.signing_bytes()[len(cls.DOMAIN):])
+    with pytest.raises(SignatureError):
+        dataclasses.replace(message, signature=undomained).verify()
+
+
+@pytest.mark.parametrize(("source", "target"), list(itertools.permutations(TYPES, 2)))
+def test_a_signature_of_one_type_never_verifies_as_another(source, target):
+    """Same signer key; the other type's signature over the same body bytes, or its own."""
+    keypair, target_message = SAMPLES[target]
+    _, source_message = SAMPLES[source]
+    source_message = dataclasses.replace(
+        source_message, **{source.SIGNER: keypair.public_key})
+    stolen = source_message.sign(keypair).signature
+    with pytest.raises(SignatureError):
+        dataclasses.replace(target_message, signature=stolen).verify()
+    # even over byte-identical bodies the domains differ
+    body_bytes = target_message.signing_bytes()[len(target.DOMAIN):]
+    cross = keypair.sign(source.DOMAIN + body_bytes)
+    with pytest.raises(SignatureError):
+        dataclasses.replace(target_message, signature=cross).verify()
+
+
+# --- strict decoding: specific errors -----------------------------------------------------
+
+
+def test_oversize_is_refused_before_parsing():
+    with pytest.raises(OversizeMessageError, match="4097 bytes"):
+        decode(b"\xa0" * (MAX_MESSAGE_BYTES + 1))
+    with pytest.raises(MalformedMessageError):
+        decode(b"\xa0" * MAX_MESSAGE_BYTES)  # at the limit: parsed, then refused as junk
+
+
+@pytest.mark.parametrize(("data", "error", "match"), [
+    (b"", MalformedMessageError, "not valid message CBOR"),
+    (b"\xff", MalformedMessageError, "not valid message CBOR"),
+    (enc([1, 2]), MalformedMessageError, "a message is a CBOR map"),
+    (enc({"version": 1}), MalformedMessageError, "needs a text 'type'"),
+    (enc({"type": 1, "version": 1}), MalformedMessageError, "needs a text 'type'"),
+    (enc({"type": "vote", "version": 1}), UnknownTypeError, "unknown message type 'vote'"),
+    (enc({"type": "challenge"}), MalformedMessageError, "'version' must be an integer"),
+    (enc({"type": "challenge", "version": 1.0}), MalformedMessageError, "must be an integer"),
+    (enc({"type": "challenge", "version": True}), MalformedMessageError, "must be an integer"),
+    (enc({"type": "challenge", "version": 2}), UnknownTypeError, "version 2 is not supported"),
+    (enc({"type": "challenge", "version": 1}), MalformedMessageError, "missing field"),
+    (enc({1: 2}), MalformedMessageError, "map key must be a text string or byte string"),
+    (enc({b"type": "challenge"}), MalformedMessageError, "needs a text 'type'"),
+    (bytes.fromhex("a2647479706569636861") + b"llenge" + bytes.fromhex("6474797065"),
+     MalformedMessageError, "not valid message CBOR"),
+    (cbor2.dumps(cbor2.CBORTag(55799, {"type": "challenge"})), MalformedMessageError, "tag"),
+    (bytes.fromhex("bf6474797065ff"), MalformedMessageError, "indefinite"),
+    (enc({"type": "challenge", "type ": [[[[[[1]]]]]]}), MalformedMessageError, "CBOR"),
+])
+def test_structural_errors(data, error, match):
+    with pytest.raises(error, match=match):
+        decode(data)
+
+
+def _mutated(cls: type[Message], **changes: object) -> bytes:
+    mapping = body(cls)
+    for key, value in changes.items():
+        if value is _DELETE:
+            del mapping[key]
+        else:
+            mapping[key] = value
+    return enc(mapping)
+
+
+_DELETE = object()
+
+
+@pytest.mark.parametrize(("cls", "changes", "match"), [
+    (HotspotAnnouncement, {"cell": _DELETE}, "missing field.* cell"),
+    (HotspotAnnouncement, {"signature": _DELETE}, "missing field.* signature"),
+    (HotspotAnnouncement, {"extra": 1}, "unknown field.* 'extra'"),
+    (HotspotAnnouncement, {"timestamp_ms": True}, r"timestamp_ms must be an integer"),
+    (HotspotAnnouncement, {"timestamp_ms": 1.7e12}, r"timestamp_ms must be an integer"),
+    (HotspotAnnouncement, {"timestamp_ms": -1}, r"timestamp_ms is -1; it must lie in"),
+    (HotspotAnnouncement, {"timestamp_ms": 2**63}, r"timestamp_ms is 9223372036854775808"),
+    (HotspotAnnouncement, {"antenna_gain_dbi": 3}, "antenna_gain_dbi must be a CBOR float"),
+    (HotspotAnnouncement, {"antenna_gain_dbi": math.nan}, "must be finite"),
+    (HotspotAnnouncement, {"antenna_gain_dbi": math.inf}, "must be finite"),
+    (HotspotAnnouncement, {"antenna_gain_dbi": 99.0}, r"antenna_gain_dbi is 99; it must lie"),
+    (HotspotAnnouncement, {"antenna_height_m": -1.0}, r"antenna_height_m is -1"),
+    (HotspotAnnouncement, {"hotspot_key": ALICE.public_key[:31]}, "must be 32 bytes.*got 31"),
+    (HotspotAnnouncement, {"hotspot_key": ALICE.public_key.hex()}, "must be a byte string"),
+    (HotspotAnnouncement, {"signature": bytes(63)}, "signature must be 64 bytes"),
+    (HotspotAnnouncement, {"cell": CELL + 1}, "is not a valid H3 cell"),
+    (HotspotAnnouncement, {"cell": -5}, "cell is -5; it is not a valid H3 cell"),
+    (HotspotAnnouncement, {"cell": f"{CELL:x}"}, "cell must be an integer"),
+    (HotspotAnnouncement, {"cell": 0}, "is not a valid H3 cell"),
+    (HotspotAnnouncement, {"region": "eu868"}, "write the region as 'EU868'"),
+    (HotspotAnnouncement, {"region": "XX123"}, "not a known region"),
+    (HotspotAnnouncement, {"region": b"EU868"}, "region must be a text string"),
+    (Challenge, {"epoch": None}, "epoch must be an integer"),
+    (Challenge, {"secret_hash": [1, 2]}, "secret_hash must be a byte string"),
+    (BeaconReport, {"spreading_factor": 6}, "spreading_factor is 6; it must be one of 7"),
+    (BeaconReport, {"bandwidth_hz": 100_000}, "bandwidth_hz is 100000; it must be one of"),
+    (BeaconReport, {"freq_hz": 10}, r"freq_hz is 10; it must lie in"),
+    (BeaconReport, {"radio_timestamp_us": -1}, "radio_timestamp_us is -1"),
+    (WitnessReport, {"rssi_dbm": -1e9}, "rssi_dbm is -1e[+]09"),
+    (WitnessReport, {"snr_db": "3"}, "snr_db must be a CBOR float"),
+])
+def test_schema_errors_name_the_field(cls, changes, match):
+    with pytest.raises(MalformedMessageError, match=match):
+        decode(_mutated(cls, **changes))
+
+
+@pytest.mark.parametrize("cls", TYPES)
+def test_non_canonical_encodings_are_refused(cls):
+    mapping = body(cls)
+    unsorted_keys = cbor2.dumps(dict(sorted(mapping.items(), reverse=True)))
+    with pytest.raises(MalformedMessageError, match="not in canonical CBOR form"):
+        decode(unsorted_keys)
+    data = signed(cls).to_cbor()
+    with pytest.raises(MalformedMessageError, match="1 trailing byte"):
+        decode(data + b"\x00")
+    # the version (1) as a two-byte integer: 01 -> 18 01
+    longer = data.replace(b"gversion\x01", b"gversion\x18\x01")
+    with pytest.raises(MalformedMessageError, match="canonical"):
+        decode(longer)
+
+
+@pytest.mark.parametrize("replacement", [
+    "f98000",  # -0.0: a value the constructor writes as +0.0
+    "fb4004000000000000",  # 2.5 as a double
+    "fa40200000",  # 2.5 as a single
+])
+def test_negative_zero_and_wide_floats_are_not_canonical(replacement):
+    key = b"antenna_gain_dbi"
+    data = signed(HotspotAnnouncement).to_cbor().replace(
+        key + bytes.fromhex("f94100"), key + bytes.fromhex(replacement))
+    with pytest.raises(MalformedMessageError, match="canonical"):
+        decode(data)
+
+
+def test_from_cbor_requires_its_own_type():
+    with pytest.raises(MalformedMessageError, match="expected a challenge message"):
+        Challenge.from_cbor(signed(WitnessReport).to_cbor())
+
+
+def test_decode_of_an_unsigned_message_is_refused():
+    with pytest.raises(MalformedMessageError, match="missing field.* signature"):
+        decode(SAMPLES[Challenge][1].to_cbor())
+
+
+def test_decode_wants_bytes():
+    with pytest.raises(TypeError):
+        decode("a string")
+
+
+# --- strict decoding: fuzzing -------------------------------------------------------------
+
+
+def _check_decodes_or_message_error(data: bytes) -> None:
+    """Decoding either yields a Message or raises a MessageError - nothing else escapes."""
+    try:
+        result = decode(data)
+    except MessageError:
+        return
+    assert isinstance(result, Message)
+
+
+@FUZZ
+@given(st.binary(max_size=600))
+def test_random_bytes_raise_only_message_errors(data):
+    _check_decodes_or_message_error(data)
+
+
+@pytest.mark.parametrize("cls", TYPES)
+def test_every_truncation_is_malformed(cls):
+    data = signed(cls).to_cbor()
+    for cut in range(len(data)):
+        with pytest.raises(MalformedMessageError):
+            decode(data[:cut])
+
+
+CBOR_SCALARS = (st.none() | st.booleans() | st.integers(-(2**64), 2**64 - 1)
+                | st.floats(allow_nan=True, allow_infinity=True) | st.text(max_size=20)
+                | st.binary(max_size=70))
+CBOR_VALUES = st.recursive(
+    CBOR_SCALARS,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner,
+                                                                 max_size=4),
+    max_leaves=12)
+
+
+FIELD_NAMES = sorted({name for cls in TYPES for name in _schema(cls)} | {"signature"})
+
+
+@settings(FUZZ, max_examples=150)
+@given(st.dictionaries(st.sampled_from(FIELD_NAMES) | st.text(max_size=12), CBOR_VALUES,
+                       max_size=14),
+       st.sampled_from(sorted(MESSAGE_TYPES)) | CBOR_VALUES, st.sampled_from([1, 2, None]),
+       st.booleans())
+def test_valid_cbor_with_the_wrong_schema_raises_only_message_errors(mapping, tag, version,
+                                                                     canonical):
+    mapping["type"] = tag
+    if version is not None:
+        mapping["version"] = version
+    _check_decodes_or_message_error(cbor2.dumps(mapping, canonical=canonical))
+
+
+@FUZZ
+@given(st.sampled_from(TYPES), st.data())
+def test_mutated_fields_raise_only_message_errors(cls, data):
+    mapping = body(cls)
+    key = data.draw(st.sampled_from(sorted(mapping) + ["extra"]))
+    action = data.draw(st.sampled_from(["replace", "delete"]))
+    if action == "delete":
+        mapping.pop(key, None)
+    else:
+        mapping[key] = data.draw(CBOR_VALUES)
+    result = _check_decodes_or_message_error(enc(mapping))
+    assert result is None or result == signed(cls)  # only the unchanged message decodes
+
+
+@settings(FUZZ, max_examples=50, suppress_health_check=list(HealthCheck))
+@given(st.binary(min_size=MAX_MESSAGE_BYTES + 1, max_size=MAX_MESSAGE_BYTES + 300))
+def test_oversize_inputs_raise_oversize(data):
+    with pytest.raises(OversizeMessageError):
+        decode(data)
+
+
+def test_tags_anywhere_are_refused():
+    for tag in (0, 1, 2, 3, 4, 5, 25, 28, 29, 35, 37, 258, 55799, 99999):
+        mapping = body(Challenge)
+        mapping["epoch"] = cbor2.CBORTag(tag, 42)
+        with pytest.raises(MalformedMessageError, match=f"CBOR tag {tag} is not allowed"):
+            decode(enc(mapping))
+
+
+# --- construction -------------------------------------------------------------------------
+
+
+def test_construction_validates_and_normalises():
+    _, sample = SAMPLES[HotspotAnnouncement]
+    message = dataclasses.replace(sample, antenna_gain_dbi=3, antenna_height_m=-0.0,
+                                  cell=np.uint64(CELL), timestamp_ms=np.int64(5),
+                                  hotspot_key=bytearray(ALICE.public_key))
+    assert type(message.antenna_gain_dbi) is float and message.antenna_gain_dbi == 3.0
+    assert math.copysign(1.0, message.antenna_height_m) == 1.0
+    assert type(message.cell) is int and type(message.timestamp_ms) is int
+    assert type(message.hotspot_key) is bytes
+    assert decode(message.sign(ALICE).to_cbor()) == message.sign(ALICE)
+    for field, value in [("timestamp_ms", True), ("antenna_gain_dbi", math.nan),
+                         ("antenna_gain_dbi", "3"), ("cell", 12345), ("region", "eu868"),
+                         ("hotspot_key", bytes(31)), ("signature", bytes(10))]:
+        with pytest.raises(MalformedMessageError, match=field):
+            dataclasses.replace(sample, **{field: value})
+
+
+def test_messages_are_frozen_and_keyword_only():
+    _, sample = SAMPLES[Challenge]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        sample.epoch = 1
+    with pytest.raises(TypeError):
+        Challenge(ALICE.public_key, BOB.public_key, 1, SECRET_HASH, 0)
+    with pytest.raises(TypeError, match="abstract"):
+        Message()
+    assert hash(signed(Challenge)) == hash(signed(Challenge))
+
+
+def test_registry_and_type_tags():
+    assert dict(MESSAGE_TYPES) == {
+        "hotspot_announcement": HotspotAnnouncement, "challenge": Challenge,
+        "beacon_report": BeaconReport, "witness_report": WitnessReport}
+    with pytest.raises(TypeError, match="already defined"):
+        @dataclass(frozen=True, kw_only=True)
+        class Impostor(Message):
+            TYPE: ClassVar[str] = "challenge"
+            SIGNER: ClassVar[str] = "challenger_key"
+    with pytest.raises(TypeError, match="snake_case"):
+        class Bad(Message):
+            TYPE: ClassVar[str] = "Bad-Type"
+            SIGNER: ClassVar[str] = "key"
+
+
+def test_signer_must_be_a_public_key_field():
+    try:
+        @dataclass(frozen=True, kw_only=True)
+        class Misdeclared(Message):
+            TYPE: ClassVar[str] = "misdeclared_for_test"
+            SIGNER: ClassVar[str] = "epoch"
+            epoch: int = spec(EPOCH)
+
+        with pytest.raises(TypeError, match="SIGNER = 'epoch' is not a public-key field"):
+            Misdeclared(epoch=1)
+    finally:
+        _REGISTRY.pop("misdeclared_for_test", None)
+
+
+def test_error_hierarchy():
+    for cls in (MalformedMessageError, UnknownTypeError, OversizeMessageError, SignatureError):
+        assert issubclass(cls, MessageError)
+    assert issubclass(MalformedMessageError, ValueError)
+
+
+# --- package surface ----------------------------------------------------------------------
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_exports():
+    exported = set(messages.__all__)
+    assert len(exported) == len(messages.__all__)
+    assert all(hasattr(messages, name) for name in exported)
+    public = {a for a in dir(messages) if not a.startswith("_")
+              and not isinstance(getattr(messages, a), types.ModuleType)}
+    assert public == exported
+    modules = {p.stem for p in (ROOT / "coverage_net" / "messages").glob("*.py")}
+    assert all(m.startswith("_") for m in modules)
+
+
+def test_only_the_cbor_module_imports_cbor2_and_no_higher_layer_is_imported():
+    importers = []
+    for path in (ROOT / "coverage_net" / "messages").glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = []
+            if isinstance(node, ast.ImportFrom):
+                names = [node.module or ""]
+            elif isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            if "cbor2" in names:
+                importers.append(path.name)
+            assert not any(n.startswith(("coverage_net.cli", "coverage_net.node", "radio_sim",
+                                         "firmware_bridge")) for n in names), path
+    assert importers == ["_cbor.py"]
