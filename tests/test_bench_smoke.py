@@ -10,14 +10,19 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_pathloss_bench_quick_runs_and_reports_every_row(tmp_path):
-    out = tmp_path / "rows.json"
+def _run_bench(script: str, tmp_path):
+    """Run `bench/<script> --quick --json`; (stdout, the figures it wrote)."""
+    out = tmp_path / "figures.json"
     proc = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "pathloss.py"), "--quick", "--json", str(out)],
+        [sys.executable, str(ROOT / "bench" / script), "--quick", "--json", str(out)],
         capture_output=True, text=True, timeout=600, check=False)
-    assert proc.returncode == 0, proc.stderr
-    assert "ratio = kernel / numpy reference" in proc.stdout
-    rows = json.loads(out.read_text())
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return proc.stdout, json.loads(out.read_text())
+
+
+def test_pathloss_bench_quick_runs_and_reports_every_row(tmp_path):
+    stdout, rows = _run_bench("pathloss.py", tmp_path)
+    assert "ratio = kernel / numpy reference" in stdout
     models = {r["model"] for r in rows}
     assert {"free-space", "log-distance+shadowing", "hata-urban", "cost231", "two-ray",
             "terrain (deygout)"} <= models
@@ -29,25 +34,16 @@ def test_pathloss_bench_quick_runs_and_reports_every_row(tmp_path):
 
 
 def test_bridge_bench_quick_runs_without_loss(tmp_path):
-    out = tmp_path / "bridge.json"
-    proc = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "bridge.py"), "--quick", "--json", str(out)],
-        capture_output=True, text=True, timeout=600, check=False)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    result = json.loads(out.read_text())
+    stdout, result = _run_bench("bridge.py", tmp_path)
     assert result["rx_burst"]["lost"] == 0 and result["rx_burst"]["out_of_order"] == 0
     assert result["rx_burst"]["received"] == result["rx_burst"]["frames"] == 2000
     assert result["transmitted"] == result["transmit"]["exchanges"]
-    assert "frames/s" in proc.stdout
+    assert "frames/s" in stdout
 
 
 def test_sim_bench_quick_runs(tmp_path):
-    out = tmp_path / "sim.json"
-    proc = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "sim.py"), "--quick", "--json", str(out)],
-        capture_output=True, text=True, timeout=600, check=False)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    figures = json.loads(out.read_text())
+    stdout, figures = _run_bench("sim.py", tmp_path)
+    assert "wall time" in stdout
     assert figures["hotspots"] == 1000 and figures["beacons"] > 3000
     assert figures["link_rows"] > figures["beacons"]  # beacons are heard
     assert 0 < figures["delivery_ratio"] <= 1

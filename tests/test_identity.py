@@ -6,7 +6,6 @@ import ast
 import json
 import os
 import stat
-import types
 from pathlib import Path
 
 import pytest
@@ -325,17 +324,6 @@ def test_key_file_errors_are_identity_errors():
 # --- package surface ----------------------------------------------------------------------
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def test_exports():
-    exported = set(identity.__all__)
-    assert len(exported) == len(identity.__all__)
-    assert all(hasattr(identity, name) for name in exported)
-    public = {a for a in dir(identity) if not a.startswith("_")
-              and not isinstance(getattr(identity, a), types.ModuleType)}
-    assert public == exported
-    modules = {p.stem for p in (ROOT / "coverage_net" / "identity").glob("*.py")}
-    assert all(m.startswith("_") for m in modules)
 
 
 def test_imports_nothing_from_higher_layers():

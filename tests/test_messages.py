@@ -7,7 +7,6 @@ import dataclasses
 import hashlib
 import itertools
 import math
-import types
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
@@ -18,7 +17,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import coverage_net.messages as messages
 from coverage_net.identity import Keypair
 from coverage_net.messages import (
     MAX_MESSAGE_BYTES,
@@ -575,17 +573,6 @@ def test_error_hierarchy():
 # --- package surface ----------------------------------------------------------------------
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def test_exports():
-    exported = set(messages.__all__)
-    assert len(exported) == len(messages.__all__)
-    assert all(hasattr(messages, name) for name in exported)
-    public = {a for a in dir(messages) if not a.startswith("_")
-              and not isinstance(getattr(messages, a), types.ModuleType)}
-    assert public == exported
-    modules = {p.stem for p in (ROOT / "coverage_net" / "messages").glob("*.py")}
-    assert all(m.startswith("_") for m in modules)
 
 
 def test_only_the_cbor_module_imports_cbor2_and_no_higher_layer_is_imported():

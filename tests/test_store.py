@@ -10,7 +10,6 @@ import sqlite3
 import subprocess
 import sys
 import threading
-import types
 from contextlib import closing
 from pathlib import Path
 
@@ -19,7 +18,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-import coverage_net.store as store_pkg
 from coverage_net.store import (
     DEFAULT_FILENAME,
     MAX_DATA_BYTES,
@@ -68,20 +66,6 @@ def raw_counts(path: Path) -> tuple[int, int]:
 
 
 # -- public surface -------------------------------------------------------------------------
-
-def test_all_names_resolve_and_public_names_are_listed():
-    exported = set(store_pkg.__all__)
-    assert len(exported) == len(store_pkg.__all__)
-    for name in exported:
-        assert hasattr(store_pkg, name), name
-    public = {a for a in dir(store_pkg) if not a.startswith("_")
-              and not isinstance(getattr(store_pkg, a), types.ModuleType)}
-    assert public == exported
-
-
-def test_implementation_modules_are_private():
-    package = ROOT / "coverage_net" / "store"
-    assert {p.stem for p in package.glob("*.py") if not p.stem.startswith("_")} == set()
 
 
 def test_errors_share_the_base_and_bad_inputs_are_value_errors():
