@@ -674,3 +674,89 @@ def test_kill_9_during_a_burst_loses_nothing_acknowledged(tmp_path, mode):
                 n = _CRASH_IDS[msg.content_id]  # only messages the writer made
                 assert (msg.epoch, msg.received_ms, msg.data) == (
                     n // 50, n, b"%d;" % n * (1 + n % 300))
+
+
+# -- epoch digests for sync -----------------------------------------------------------------
+
+def _digest(ids: list[bytes]) -> tuple[int, bytes]:
+    return len(ids), hashlib.sha256(b"".join(sorted(ids))).digest()
+
+
+def test_epoch_digests_of_an_empty_store_or_range_is_empty(tmp_path, populated):
+    with MessageStore.open(tmp_path / "empty") as store:
+        assert store.epoch_digests(topic="a", epoch_from=0, epoch_to=2**63 - 1) == {}
+    assert populated.epoch_digests(topic="a", epoch_from=5, epoch_to=9) == {}
+    assert populated.epoch_digests(topic="c", epoch_from=0, epoch_to=4) == {}
+
+
+@pytest.mark.parametrize(("epoch_from", "epoch_to"), [(0, 0), (1, 3), (0, 4), (4, 9), (3, 3)])
+def test_epoch_digests_cover_the_inclusive_range_of_one_topic(populated, epoch_from, epoch_to):
+    got = populated.epoch_digests(topic="b", epoch_from=epoch_from, epoch_to=epoch_to)
+    epochs = range(epoch_from, min(epoch_to, 4) + 1)
+    assert got == {e: _digest(expected_ids(1, range(e, e + 1))) for e in epochs}
+    # the same digest a peer computes from the ids it was sent
+    for e in epochs:
+        assert got[e] == _digest(populated.ids(topic="b", epoch_from=e, epoch_to=e))
+
+
+def test_epoch_digests_ignore_insertion_order_and_other_topics(tmp_path):
+    msgs = [message(n, topic="t", epoch=n % 3) for n in range(30)]
+    shuffled = msgs[:]
+    random.Random(7).shuffle(shuffled)
+    with MessageStore.open(tmp_path / "one") as one, MessageStore.open(tmp_path / "two") as two:
+        one.put_many(msgs)
+        for m in shuffled:
+            put(two, m)
+        put(two, message(999, topic="other", epoch=1))  # another topic: not counted
+        first = one.epoch_digests(topic="t", epoch_from=0, epoch_to=10)
+        assert first == two.epoch_digests(topic="t", epoch_from=0, epoch_to=10)
+        assert sorted(first) == [0, 1, 2]
+        assert [first[e][0] for e in range(3)] == [10, 10, 10]
+
+
+def test_one_extra_message_changes_only_its_epochs_entry(tmp_path):
+    with MessageStore.open(tmp_path / "one") as one, MessageStore.open(tmp_path / "two") as two:
+        for store in (one, two):
+            store.put_many(message(n, topic="t", epoch=n % 4) for n in range(40))
+        put(two, message(1_000, topic="t", epoch=2))
+        a = one.epoch_digests(topic="t", epoch_from=0, epoch_to=3)
+        b = two.epoch_digests(topic="t", epoch_from=0, epoch_to=3)
+        assert [e for e in range(4) if a[e] != b[e]] == [2]
+        assert (a[2][0], b[2][0]) == (10, 11)
+        assert a[2][1] != b[2][1]
+        # a swapped id with the same count still shows up
+        put(one, message(1_001, topic="t", epoch=2))
+        a = one.epoch_digests(topic="t", epoch_from=2, epoch_to=2)
+        b = two.epoch_digests(topic="t", epoch_from=2, epoch_to=2)
+        assert a[2][0] == b[2][0] == 11 and a[2][1] != b[2][1]
+
+
+def test_epoch_digests_read_the_covering_index_without_sorting(populated):
+    statements: list[str] = []
+    populated._conn.set_trace_callback(statements.append)  # white-box: the query it ran
+    try:
+        populated.epoch_digests(topic="a", epoch_from=1, epoch_to=3)
+    finally:
+        populated._conn.set_trace_callback(None)
+    (query,) = [s for s in statements if s.lstrip().upper().startswith("SELECT")]
+    plan = " ".join(r[3] for r in populated._conn.execute(f"EXPLAIN QUERY PLAN {query}"))
+    assert "COVERING INDEX messages_by_topic_epoch" in plan
+    assert "TEMP B-TREE" not in plan
+
+
+@pytest.mark.parametrize(("kwargs", "match"), [
+    (dict(epoch_from=3, epoch_to=2), "epoch_from"),
+    (dict(epoch_from=-1, epoch_to=2), "epoch_from"),
+    (dict(epoch_from=0, epoch_to=2**63), "epoch_to"),
+    (dict(epoch_from=0, epoch_to=True), "epoch_to"),
+    (dict(epoch_from=0.0, epoch_to=2), "epoch_from"),
+    (dict(topic="", epoch_from=0, epoch_to=2), "topic"),
+    (dict(topic=b"t", epoch_from=0, epoch_to=2), "topic"),
+])
+def test_epoch_digests_refuse_bad_queries_like_ids(tmp_path, kwargs, match):
+    with MessageStore.open(tmp_path) as store:
+        args = {"topic": "t", **kwargs}
+        with pytest.raises(InvalidInputError, match=match):
+            store.ids(**args)
+        with pytest.raises(InvalidInputError, match=match):
+            store.epoch_digests(**args)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import sqlite3
 import threading
@@ -235,6 +236,43 @@ class MessageStore:
                 "AND content_id > ? ORDER BY content_id LIMIT ?",
                 (*params, start, limit)).fetchall()
         return [row[0] for row in rows]
+
+    def epoch_digests(self, *, topic: str, epoch_from: int,
+                      epoch_to: int) -> dict[int, tuple[int, bytes]]:
+        """Per epoch of ``topic`` in ``epoch_from..epoch_to``: (count, digest of its ids).
+
+        The digest is ``sha256(b"".join(sorted content ids))``; ids are all 32 bytes, so
+        the concatenation is unambiguous. Two peers compare these for a range and list
+        (with `ids`) only the epochs whose entries differ, instead of exchanging every
+        id. Epochs without messages of ``topic`` are left out, so an empty range is
+        ``{}``.
+
+        One statement reads the range in index order (the covering index yields rows
+        by epoch, then id) and hashes as it goes, so the ids are never held in memory.
+        Being one statement, it reads one snapshot: a write landing meanwhile cannot make
+        one epoch's entry disagree with another's. Unlike `range`, nothing is yielded
+        while the statement is open, so holding it open for the whole range is safe.
+        """
+        topic, epoch_from, epoch_to = _range_params(topic, epoch_from, epoch_to)
+        digests: dict[int, tuple[int, bytes]] = {}
+        current: int | None = None
+        count, hasher = 0, hashlib.sha256()
+        conn = self._connection()
+        with self._errors("digesting epochs"):
+            rows = conn.execute(
+                "SELECT epoch, content_id FROM messages WHERE topic = ? "
+                "AND epoch BETWEEN ? AND ? ORDER BY epoch, content_id",
+                (topic, epoch_from, epoch_to))
+            for epoch, content_id in rows:
+                if epoch != current:
+                    if current is not None:
+                        digests[current] = (count, hasher.digest())
+                    current, count, hasher = epoch, 0, hashlib.sha256()
+                count += 1
+                hasher.update(content_id)
+        if current is not None:
+            digests[current] = (count, hasher.digest())
+        return digests
 
     def missing(self, content_ids: Iterable[bytes]) -> list[bytes]:
         """The ids among ``content_ids`` that are not stored, in first-seen order, once each."""
