@@ -9,13 +9,18 @@ import click
 
 from coverage_net import __version__
 from coverage_net.coverage import CoverageError
+from coverage_net.identity import IdentityError
+from coverage_net.p2p import P2PError
 from coverage_net.radio import RadioError
+from coverage_net.store import StoreError
 from firmware_bridge import BridgeError
 
 from ._bridge import bridge
+from ._keys import keys
+from ._peer import peer
 from ._predict import predict
 
-PROJECT_ERRORS = (RadioError, CoverageError, BridgeError)
+PROJECT_ERRORS = (RadioError, CoverageError, BridgeError, IdentityError, StoreError, P2PError)
 
 
 class _Group(click.Group):
@@ -43,3 +48,5 @@ def main(verbose: int) -> None:
 
 main.add_command(predict)
 main.add_command(bridge)
+main.add_command(keys)
+main.add_command(peer)

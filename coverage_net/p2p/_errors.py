@@ -1,0 +1,17 @@
+"""Errors of `coverage_net.p2p`: one base class, one subclass per kind of failure."""
+
+from __future__ import annotations
+
+__all__ = ["P2PError", "PeerConfigError", "SyncError"]
+
+
+class P2PError(Exception):
+    """Base class of every error raised by `coverage_net.p2p`."""
+
+
+class PeerConfigError(P2PError, ValueError):
+    """A peer setting is unusable: a bad multiaddr, a missing /p2p/ id, a bad number."""
+
+
+class SyncError(P2PError):
+    """A sync exchange with another peer failed or the peer answered out of protocol."""

@@ -1,0 +1,150 @@
+"""py-libp2p's gossipsub, configured like the spec and made to lose nothing locally.
+
+py-libp2p 0.8.1 drops messages under bursts in three places. Each is handled
+here, in subclasses that change only those places (the version is pinned):
+
+1. Spam protection: 10 messages/s per peer and topic, applied even to our own
+   publishes, so a burst is cut to 10/s. `CoverageGossipSub` exempts our own
+   publishes and applies a configurable limit (`GossipParams.relay_limit_per_s`)
+   to relayed ones; refusals are counted (``dropped["spam_limit"]``).
+2. The per-peer outbound queue holds 32 RPCs and drops the rest silently.
+   `CoveragePubsub` gives every peer a queue of `GossipParams.outbound_queue_slots`
+   and counts any drop (``dropped["outbound_queue"]``); the publisher waits for
+   the queues to drain below half before each publish (`Peer.publish`), so the
+   origin of a burst never overflows them.
+3. The subscription buffer holds 32 messages and drops the rest.
+   `CoveragePubsub` does not use it: every validated message goes straight to
+   the peer's ingest callback, which stores it.
+
+Whatever is still lost in flight (a relay's queue, a cut connection) the sync
+protocol (`_sync.py`) repairs.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from libp2p.abc import IHost
+from libp2p.custom_types import TProtocol
+from libp2p.peer.id import ID
+from libp2p.pubsub.gossipsub import PROTOCOL_ID, PROTOCOL_ID_V11, GossipSub
+from libp2p.pubsub.pb import rpc_pb2
+from libp2p.pubsub.pubsub import Pubsub
+
+from ._errors import PeerConfigError
+from ._metrics import PeerMetrics
+
+__all__ = ["GossipParams", "CoverageGossipSub", "CoveragePubsub", "GOSSIP_PROTOCOLS",
+           "build_gossip"]
+
+logger = logging.getLogger(__name__)
+
+GOSSIP_PROTOCOLS: tuple[TProtocol, ...] = (PROTOCOL_ID_V11, PROTOCOL_ID)
+"""/meshsub/1.1.0 then /meshsub/1.0.0: what go-, rust- and js-libp2p speak."""
+
+
+@dataclass(frozen=True)
+class GossipParams:
+    """Gossipsub settings; the defaults are the spec's (D=6, D_low=4, D_high=12, 1 s)."""
+
+    degree: int = 6
+    degree_low: int = 4
+    degree_high: int = 12
+    heartbeat_interval_s: int = 1
+    relay_limit_per_s: float = 2000.0
+    """Messages per second per (peer, topic) we relay before refusing (own publishes exempt)."""
+    outbound_queue_slots: int = 4096
+    """RPCs queued per peer before a drop (py-libp2p's default is 32)."""
+    seen_ttl_s: int = 120
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.degree_low <= self.degree <= self.degree_high:
+            raise PeerConfigError(
+                "gossip degrees must satisfy 1 <= D_low <= D <= D_high; got "
+                f"D_low={self.degree_low}, D={self.degree}, D_high={self.degree_high}")
+        for name in ("heartbeat_interval_s", "relay_limit_per_s", "outbound_queue_slots",
+                     "seen_ttl_s"):
+            if getattr(self, name) <= 0:
+                raise PeerConfigError(f"{name} must be positive; got {getattr(self, name)}")
+
+
+class CoverageGossipSub(GossipSub):
+    """GossipSub with our own publishes exempt from the relay rate limit, drops counted."""
+
+    def __init__(self, params: GossipParams, metrics: PeerMetrics) -> None:
+        super().__init__(
+            protocols=list(GOSSIP_PROTOCOLS),
+            degree=params.degree, degree_low=params.degree_low,
+            degree_high=params.degree_high,
+            heartbeat_interval=params.heartbeat_interval_s,
+            adaptive_gossip_enabled=False,
+            spam_protection_enabled=True,
+            max_messages_per_topic_per_second=params.relay_limit_per_s,
+            # Every peer of a test network on one machine shares one IP address.
+            eclipse_protection_enabled=False,
+        )
+        self._metrics = metrics
+
+    def _check_spam_protection(self, peer_id: ID, msg: rpc_pb2.Message) -> bool:
+        if self.pubsub is not None and peer_id == self.pubsub.my_id:
+            return True  # our own publish: paced by the publish queue, never refused
+        if super()._check_spam_protection(peer_id, msg):
+            return True
+        self._metrics.drop("spam_limit")
+        return False
+
+    def _handle_dropped_rpc(self, peer_id: ID, rpc: rpc_pb2.RPC, reason: str) -> None:
+        self._metrics.drop("outbound_queue" if reason == "queue_full" else f"rpc_{reason}",
+                           max(1, len(rpc.publish)))
+        super()._handle_dropped_rpc(peer_id, rpc, reason)
+
+
+class CoveragePubsub(Pubsub):
+    """Pubsub whose validated messages go to ``deliver`` instead of a 32-slot buffer."""
+
+    def __init__(self, host: IHost, router: CoverageGossipSub, params: GossipParams,
+                 deliver: Callable[[ID, rpc_pb2.Message], None]) -> None:
+        super().__init__(host, router, seen_ttl=params.seen_ttl_s, strict_signing=True)
+        self._deliver = deliver
+        self._queue_slots = params.outbound_queue_slots
+        self._forwarders: dict[bytes, ID] = {}
+
+    async def _handle_new_peer(self, peer_id: ID) -> None:
+        await super()._handle_new_peer(peer_id)
+        queue = self.peer_queues.get(peer_id)
+        if queue is not None:
+            # RpcQueue keeps its bound on the PriorityQueue it wraps (py-libp2p 0.8.1).
+            queue._queue.max_size = self._queue_slots
+
+    async def push_msg(self, msg_forwarder: ID, msg: rpc_pb2.Message) -> None:
+        # notify_subscriptions gets only the message; remember who forwarded it.
+        key = msg.from_id + msg.seqno
+        self._forwarders[key] = msg_forwarder
+        try:
+            await super().push_msg(msg_forwarder, msg)
+        finally:
+            self._forwarders.pop(key, None)
+
+    def notify_subscriptions(self, publish_message: rpc_pb2.Message) -> None:
+        forwarder = self._forwarders.get(publish_message.from_id + publish_message.seqno,
+                                         self.my_id)
+        self._deliver(forwarder, publish_message)
+
+    def outbound_backlog(self) -> int:
+        """The fullest per-peer outbound queue, in RPCs."""
+        return max((len(q) for q in self.peer_queues.values()), default=0)
+
+    @property
+    def outbound_queue_slots(self) -> int:
+        return self._queue_slots
+
+
+def build_gossip(host: IHost, params: GossipParams, metrics: PeerMetrics,
+                 deliver: Callable[[ID, rpc_pb2.Message], None]
+                 ) -> tuple[CoveragePubsub, CoverageGossipSub]:
+    """The router and pubsub for ``host``; run both as services (router after pubsub)."""
+    router = CoverageGossipSub(params, metrics)
+    pubsub = CoveragePubsub(host, router, params, deliver)
+    return pubsub, router
