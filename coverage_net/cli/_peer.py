@@ -56,13 +56,13 @@ def run(listen: tuple[str, ...], bootstrap: tuple[str, ...], data_dir: Path,
           --bootstrap /ip4/127.0.0.1/tcp/4001/p2p/PEER_ID_OF_A
     (PEER_ID_OF_A: printed by the first peer, or `coverage-net keys show a/key.json`)
     """
+    if logging.getLogger().level > logging.INFO:
+        logging.getLogger("coverage_net").setLevel(logging.INFO)
     data_dir.mkdir(parents=True, exist_ok=True)
     keypair = _load_or_create_key(key_file or data_dir / "key.json", explicit=key_file is not None)
     config = PeerConfig(keypair=keypair, data_dir=data_dir,
                         listen_addrs=listen or (DEFAULT_LISTEN,), bootstrap=bootstrap,
                         mdns=mdns, blocklist_file=blocklist, sync_interval_s=sync_interval)
-    if logging.getLogger().level > logging.INFO:
-        logging.getLogger("coverage_net").setLevel(logging.INFO)
     trio.run(_run_until_signalled, Peer(config))
 
 

@@ -9,6 +9,7 @@ also how tests cut a network in two in user space.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import math
 from collections.abc import Iterable
@@ -29,12 +30,16 @@ logger = logging.getLogger(__name__)
 _DIAL_TIMEOUT_S = 5.0
 _MIN_BACKOFF_S = 0.25
 _MAX_BACKOFF_S = 2.0
+_DIAL_JITTER_S = 0.4
 
 
 def parse_bootstrap(addr: str) -> PeerInfo:
     """A bootstrap multiaddr such as ``/ip4/127.0.0.1/tcp/4001/p2p/12D3Koo...``."""
     try:
-        return info_from_p2p_addr(multiaddr.Multiaddr(addr))
+        maddr = multiaddr.Multiaddr(addr)
+        if "tcp" not in [p.name for p in maddr.protocols()]:
+            raise ValueError("no TCP transport in it (this peer dials TCP only)")
+        return info_from_p2p_addr(maddr)
     except (InvalidAddrError, ValueError, TypeError) as exc:
         raise PeerConfigError(
             f"bad bootstrap address {addr!r}: {exc}; expected "
@@ -104,6 +109,9 @@ class Connector:
     def blocked(self) -> frozenset[str]:
         return self._blocked
 
+    def is_blocked(self, peer: ID) -> bool:
+        return peer.to_base58() in self._blocked
+
     def connected_peers(self) -> list[ID]:
         return [p for p in self._host.get_network().get_connections_map()
                 if p.to_base58() not in self._blocked]
@@ -138,11 +146,19 @@ class Connector:
     async def _keep_connected(self, info: PeerInfo) -> None:
         backoff = _MIN_BACKOFF_S
         network = self._host.get_network()
+        # Two peers that bootstrap from each other would dial at the same moment and
+        # each close one of the two connections; a per-pair jitter staggers them.
+        pair = sorted([self._my_id.to_bytes(), info.peer_id.to_bytes()])
+        jitter_s = _DIAL_JITTER_S * (hashlib.sha256(self._my_id.to_bytes() + b"".join(pair))
+                                     .digest()[0] / 255)
         while True:
             blocked = info.peer_id.to_base58() in self._blocked
             if info.peer_id == self._my_id or blocked or network.get_connections(info.peer_id):
                 backoff = _MIN_BACKOFF_S
                 await self._sleep_or_wake(0.5)
+                continue
+            await trio.sleep(jitter_s)
+            if network.get_connections(info.peer_id) or info.peer_id.to_base58() in self._blocked:
                 continue
             if await self._dial(info):
                 backoff = _MIN_BACKOFF_S

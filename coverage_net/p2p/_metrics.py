@@ -19,6 +19,7 @@ REJECT_REASONS = (
     "unknown_type",    # a message type this node does not know
     "bad_signature",   # forged or altered
     "wrong_topic",     # a valid message published on another type's topic
+    "blocked_peer",    # forwarded by a peer on our blocklist
 )
 
 

@@ -36,7 +36,7 @@ from coverage_net.store import MessageStore, StoredMessage
 
 from ._discovery import Connector, parse_bootstrap, read_blocklist
 from ._errors import PeerConfigError, SyncError
-from ._gossip import GossipParams, build_gossip
+from ._gossip import CoveragePubsub, GossipParams, build_gossip
 from ._metrics import PeerMetrics
 from ._sync import Fetched, SyncService
 from ._topics import TOPICS, epoch_of, topic_of
@@ -53,6 +53,8 @@ _STASH_LIMIT = 20_000
 _INGEST_LINGER_S = 0.02
 _GOSSIP_QUIET_S = 1.0  # periodic sync waits for gossip to pause this long...
 _SYNC_AT_LEAST_S = 10.0  # ...but never longer than this between rounds
+_NEW_PEER_SYNC_ATTEMPTS = 5
+_NEW_PEER_SYNC_RETRY_S = 0.3
 
 
 def wall_clock_ms() -> int:
@@ -106,8 +108,10 @@ class Peer:
             trio.open_memory_channel[Message](_PUBLISH_QUEUE)
         self._addrs: list[str] = []
         self._connector: Connector | None = None
+        self._pubsub: CoveragePubsub | None = None
         self._last_gossip = -math.inf
         self._stored_total = 0
+        self._last_synced: dict[ID, float] = {}
 
     # -- public -------------------------------------------------------------------
 
@@ -133,6 +137,12 @@ class Peer:
             raise RuntimeError("the peer is not running")
         self._connector.set_blocklist(peer_ids)
 
+    def topic_peers(self, topic: str) -> list[str]:
+        """Peers known to subscribe to ``topic`` (those gossip can reach directly)."""
+        if self._pubsub is None:
+            return []
+        return sorted(p.to_base58() for p in self._pubsub.peer_topics.get(topic, ()))
+
     def connected_peers(self) -> list[str]:
         return [] if self._connector is None else \
             [p.to_base58() for p in self._connector.connected_peers()]
@@ -148,6 +158,7 @@ class Peer:
                         muxer_opt=create_yamux_muxer_option(), listen_addrs=listen,
                         enable_mDNS=cfg.mdns)
         pubsub, router = build_gossip(host, cfg.gossip, self.metrics, self._deliver)
+        self._pubsub = pubsub
         with MessageStore.open(cfg.data_dir) as store:
             self._store = store
             self._stored_total = store.count()
@@ -155,14 +166,19 @@ class Peer:
                 async with host.run(listen), background_trio_service(pubsub), \
                         background_trio_service(router), trio.open_nursery() as nursery:
                     await pubsub.wait_until_ready()
+                    # The Connector owns outbound dialing (bootstrap, mDNS, blocklist);
+                    # py-libp2p's auto-connector would redial blocked peers from the
+                    # peerstore, across a partition.
+                    await host.get_network().auto_connector.stop()
                     for topic in TOPICS:
                         pubsub.set_topic_validator(topic, self._validate, False)
                         await pubsub.subscribe(topic)
                     self._addrs = [f"{a}" if "/p2p/" in str(a) else f"{a}/p2p/{self.peer_id}"
                                    for a in host.get_addrs()]
-                    sync = SyncService(host, store, self.metrics)
                     connector = Connector(host, [parse_bootstrap(a) for a in cfg.bootstrap])
                     self._connector = connector
+                    sync = SyncService(host, store, self.metrics,
+                                       allowed=lambda p: not connector.is_blocked(p))
                     if cfg.mdns:
                         _route_mdns_to(connector)
                     nursery.start_soon(connector.run)
@@ -177,10 +193,15 @@ class Peer:
                     task_status.started(self)
             finally:
                 self._store = None
+                self._pubsub = None
+                self._connector = None
 
     # -- gossip in ----------------------------------------------------------------
 
     def _validate(self, forwarder: ID, msg: rpc_pb2.Message) -> bool:
+        if self._connector is not None and self._connector.is_blocked(forwarder):
+            self.metrics.reject("blocked_peer")  # its connection is being closed
+            return False
         if len(msg.topicIDs) != 1:
             self.metrics.reject("bad_topics")
             return False
@@ -262,7 +283,7 @@ class Peer:
 
     # -- gossip out ---------------------------------------------------------------
 
-    async def _publish_loop(self, pubsub) -> None:
+    async def _publish_loop(self, pubsub: CoveragePubsub) -> None:
         half = max(1, pubsub.outbound_queue_slots // 2)
         while True:
             batch = [await self._publish_receive.receive()]
@@ -283,7 +304,6 @@ class Peer:
     async def _sync_loop(self, sync: SyncService, connector: Connector) -> None:
         async with trio.open_nursery() as nursery:
             nursery.start_soon(self._sync_new_peers, sync, connector)
-            turn = 0
             last_round = trio.current_time()
             while True:
                 await trio.sleep(self.config.sync_interval_s)
@@ -295,25 +315,38 @@ class Peer:
                     continue
                 peers = connector.connected_peers()
                 if peers:
-                    turn += 1
                     last_round = now
-                    await self._sync_once(sync, peers[turn % len(peers)])
+                    # The peer we have gone longest without a successful sync with.
+                    peer = min(peers, key=lambda p: self._last_synced.get(p, -math.inf))
+                    await self._sync_once(sync, peer)
 
     async def _sync_new_peers(self, sync: SyncService, connector: Connector) -> None:
+        async def sync_new(peer: ID) -> None:
+            # A fresh connection may still be settling (both sides dialed at once, one
+            # connection is being closed): retry a few times while the peer is connected.
+            for _ in range(_NEW_PEER_SYNC_ATTEMPTS):
+                if await self._sync_once(sync, peer):
+                    return
+                await trio.sleep(_NEW_PEER_SYNC_RETRY_S)
+                if peer not in connector.connected_peers():
+                    return
+
         async with trio.open_nursery() as nursery:
             async for peer in connector.new_peers:
-                nursery.start_soon(self._sync_once, sync, peer)
+                nursery.start_soon(sync_new, peer)
 
-    async def _sync_once(self, sync: SyncService, peer: ID) -> None:
+    async def _sync_once(self, sync: SyncService, peer: ID) -> bool:
         try:
             fetched = await sync.sync_with(peer, self._ingest_fetched)
         except SyncError as exc:
             self.metrics.sync_errors += 1
             logger.info("sync with %s failed: %s", peer, exc)
-            return
+            return False
+        self._last_synced[peer] = trio.current_time()
         self.metrics.sync_rounds += 1
         if fetched:
             logger.info("sync with %s fetched %d message(s)", peer, fetched)
+        return True
 
     # -- status -------------------------------------------------------------------
 

@@ -94,8 +94,10 @@ class SyncService:
     """Serves sync requests from ``store`` and runs sync rounds against other peers."""
 
     def __init__(self, host: IHost, store: MessageStore, metrics: PeerMetrics, *,
-                 timeout_s: float = 10.0) -> None:
+                 allowed: Callable[[ID], bool] = lambda _peer: True,
+                 timeout_s: float = 5.0) -> None:
         self._host = host
+        self._allowed = allowed
         self._store = store
         self._metrics = metrics
         self._rr = RequestResponse(host)
@@ -108,6 +110,9 @@ class SyncService:
     # -- serving ----------------------------------------------------------------------
 
     async def _serve(self, request: dict[str, Any], context: RequestContext) -> dict[str, Any]:
+        if not self._allowed(context.peer_id):
+            self._metrics.sync_requests_refused += 1
+            return {"error": "blocked"}
         try:
             response = self.answer(request)
         except (ValueError, TypeError) as exc:
@@ -123,6 +128,10 @@ class SyncService:
     # -- asking -----------------------------------------------------------------------
 
     async def request(self, peer: ID, request: dict[str, Any]) -> dict[str, Any]:
+        # Never dial for sync (opening a stream to an unconnected peer would): sync talks
+        # only to peers we are connected to and have not blocked.
+        if not self._allowed(peer) or not self._host.get_network().get_connections(peer):
+            raise SyncError(f"sync with {peer}: not connected (or blocked)")
         try:
             response = await self._rr.send_request(peer, [SYNC_PROTOCOL], request,
                                                    self._codec, self._config)

@@ -26,7 +26,7 @@ from coverage_net.store import DEFAULT_FILENAME
 from ._peer import STATUS_FILENAME
 
 __all__ = ["witness_reports", "free_tcp_port", "PeerProcess", "KEY_FILENAME", "sparse_topology",
-           "wait_for"]
+           "wait_for", "RawGossipClient", "raw_gossip_client"]
 
 KEY_FILENAME = "key.json"
 
@@ -165,3 +165,77 @@ def wait_for(predicate, *, timeout_s: float, poll_s: float = 0.1) -> float:
         if time.monotonic() - start > timeout_s:
             raise TimeoutError(f"condition not met after {timeout_s} s")
         time.sleep(poll_s)
+
+
+class RawGossipClient:
+    """A plain py-libp2p gossipsub node with no coverage-net logic and no validators.
+
+    It stands for a peer built on another libp2p implementation (it can be limited
+    to /meshsub/1.0.0 and to mplex) and for an attacker that publishes arbitrary
+    bytes. Use `raw_gossip_client` to run one.
+    """
+
+    def __init__(self, host, pubsub) -> None:
+        self.host = host
+        self.pubsub = pubsub
+        self.peer_id = host.get_id().to_base58()
+
+    async def connect(self, addr: str) -> None:
+        from ._discovery import parse_bootstrap
+
+        await self.host.connect(parse_bootstrap(addr))
+
+    async def publish(self, topic: str, data: bytes) -> None:
+        await self.pubsub.publish(topic, data)
+
+    async def subscribe(self, topic: str):
+        return await self.pubsub.subscribe(topic)
+
+    async def sync_request(self, peer_id: str, request: dict) -> dict:
+        """One request of the sync protocol, as any libp2p node could send it."""
+        from libp2p.peer.id import ID
+        from libp2p.request_response import RequestResponse
+
+        from ._sync import SYNC_PROTOCOL, CborCodec
+
+        return await RequestResponse(self.host).send_request(
+            ID.from_base58(peer_id), [SYNC_PROTOCOL], request, CborCodec())
+
+
+def raw_gossip_client(keypair: Keypair, *, protocols: Sequence[str] | None = None,
+                      mplex_only: bool = False):
+    """An async context manager running a `RawGossipClient` on 127.0.0.1 (any port)."""
+    from contextlib import asynccontextmanager
+
+    import multiaddr
+    from libp2p import new_host
+    from libp2p.crypto.ed25519 import create_new_key_pair
+    from libp2p.crypto.x25519 import create_new_key_pair as create_x25519_key_pair
+    from libp2p.custom_types import TProtocol
+    from libp2p.pubsub.gossipsub import GossipSub
+    from libp2p.pubsub.pubsub import Pubsub
+    from libp2p.security.noise.transport import PROTOCOL_ID as NOISE_PROTOCOL_ID
+    from libp2p.security.noise.transport import Transport as NoiseTransport
+    from libp2p.stream_muxer.mplex.mplex import MPLEX_PROTOCOL_ID, Mplex
+    from libp2p.tools.anyio_service import background_trio_service
+
+    from ._gossip import GOSSIP_PROTOCOLS
+
+    @asynccontextmanager
+    async def run():
+        key = create_new_key_pair(keypair.seed())
+        noise = NoiseTransport(key, noise_privkey=create_x25519_key_pair().private_key)
+        listen = [multiaddr.Multiaddr("/ip4/127.0.0.1/tcp/0")]
+        host = new_host(key_pair=key, sec_opt={NOISE_PROTOCOL_ID: noise},
+                        muxer_opt={TProtocol(MPLEX_PROTOCOL_ID): Mplex} if mplex_only else None,
+                        listen_addrs=listen)
+        router = GossipSub(protocols=[TProtocol(p) for p in (protocols or GOSSIP_PROTOCOLS)],
+                           degree=6, degree_low=4, degree_high=12, heartbeat_interval=1,
+                           spam_protection_enabled=False, eclipse_protection_enabled=False)
+        pubsub = Pubsub(host, router)
+        async with host.run(listen), background_trio_service(pubsub), \
+                background_trio_service(router):
+            await pubsub.wait_until_ready()
+            yield RawGossipClient(host, pubsub)
+
+    return run()

@@ -1,0 +1,162 @@
+"""In-process peers on loopback: the libp2p stack, interop, gossip without drops, deferral.
+
+Everything here is real: py-libp2p hosts on 127.0.0.1 TCP, Noise, yamux/mplex,
+gossipsub, SQLite stores in tmp_path. Loops that wait for the network are
+liveness bounds (`fail_after`), not performance assertions.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import multiaddr
+import pytest
+import trio
+from libp2p import new_host
+from libp2p.crypto.ed25519 import create_new_key_pair
+from libp2p.security.insecure.transport import PLAINTEXT_PROTOCOL_ID, InsecureTransport
+from libp2p.stream_muxer.mplex.mplex import Mplex
+from libp2p.stream_muxer.yamux.yamux import Yamux
+
+from coverage_net.identity import Keypair
+from coverage_net.messages import Challenge, decode
+from coverage_net.p2p import (
+    GossipParams,
+    Peer,
+    PeerConfig,
+    parse_bootstrap,
+    topic_of,
+)
+from coverage_net.p2p.testing import raw_gossip_client, witness_reports
+
+ALICE = Keypair.from_seed(b"\x11" * 32)
+BOB = Keypair.from_seed(b"\x12" * 32)
+CLIENT = Keypair.from_seed(b"\x13" * 32)
+T0_MS = 1_790_000_000_000
+WITNESS_TOPIC = topic_of(next(witness_reports(ALICE, 1, host_time_ms=T0_MS)))
+LIVENESS_S = 60
+
+
+def _config(keypair: Keypair, tmp_path, name: str, **kwargs) -> PeerConfig:
+    return PeerConfig(keypair=keypair, data_dir=tmp_path / name, **kwargs)
+
+
+async def _until(predicate, poll_s: float = 0.02) -> None:
+    with trio.fail_after(LIVENESS_S):
+        while not predicate():
+            await trio.sleep(poll_s)
+
+
+async def test_meshsub_1_0_over_mplex_peer_reads_our_topics(tmp_path):
+    """A node that speaks only /meshsub/1.0.0 and mplex joins and reads the topics."""
+    async with trio.open_nursery() as nursery:
+        peer = await nursery.start(Peer(_config(ALICE, tmp_path, "a")).run)
+        async with raw_gossip_client(CLIENT, protocols=["/meshsub/1.0.0"],
+                                     mplex_only=True) as client:
+            await client.connect(peer.addrs[0])
+            sub = await client.subscribe(WITNESS_TOPIC)
+            await _until(lambda: client.peer_id in peer.topic_peers(WITNESS_TOPIC))
+            reports = list(witness_reports(ALICE, 20, host_time_ms=T0_MS))
+            for report in reports:
+                await peer.publish(report)
+            got = set()
+            with trio.fail_after(LIVENESS_S):
+                while len(got) < len(reports):
+                    got.add(decode((await sub.get()).data).content_id)
+            assert got == {r.content_id for r in reports}
+            peer_id = parse_bootstrap(peer.addrs[0]).peer_id
+            assert client.pubsub.router.peer_protocol[peer_id] == "/meshsub/1.0.0"
+            (conn,) = client.host.get_network().get_connections(peer_id)
+            assert isinstance(conn.muxed_conn, Mplex)
+        nursery.cancel_scope.cancel()
+
+
+async def test_default_connection_is_noise_and_yamux_on_meshsub_1_1(tmp_path):
+    async with trio.open_nursery() as nursery:
+        peer = await nursery.start(Peer(_config(ALICE, tmp_path, "a")).run)
+        async with raw_gossip_client(CLIENT) as client:
+            await client.connect(peer.addrs[0])
+            await client.subscribe(WITNESS_TOPIC)
+            await _until(lambda: client.peer_id in peer.topic_peers(WITNESS_TOPIC))
+            peer_id = parse_bootstrap(peer.addrs[0]).peer_id
+            (conn,) = client.host.get_network().get_connections(peer_id)
+            assert isinstance(conn.muxed_conn, Yamux)
+            assert "noise" in type(conn.muxed_conn.secured_conn.conn).__module__
+            assert client.pubsub.router.peer_protocol[peer_id] == "/meshsub/1.1.0"
+        nursery.cancel_scope.cancel()
+
+
+async def test_plaintext_only_host_cannot_connect(tmp_path):
+    """Noise only: a host offering only /plaintext/2.0.0 fails the security handshake."""
+    async with trio.open_nursery() as nursery:
+        peer = await nursery.start(Peer(_config(ALICE, tmp_path, "a")).run)
+        key = create_new_key_pair(CLIENT.seed())
+        listen = [multiaddr.Multiaddr("/ip4/127.0.0.1/tcp/0")]
+        host = new_host(key_pair=key, listen_addrs=listen,
+                        sec_opt={PLAINTEXT_PROTOCOL_ID: InsecureTransport(key)})
+        async with host.run(listen):
+            with pytest.raises(Exception):  # noqa: B017 - py-libp2p raises several types
+                with trio.fail_after(LIVENESS_S):
+                    await host.connect(parse_bootstrap(peer.addrs[0]))
+            assert not peer.connected_peers()
+        nursery.cancel_scope.cancel()
+
+
+async def test_burst_of_1000_is_delivered_by_gossip_alone_without_drops(tmp_path):
+    """The three py-libp2p drop points: with them handled, gossip alone delivers a burst.
+
+    Stock py-libp2p passes 10 messages/s per peer and topic, overflows a 32-slot
+    outbound queue and a 32-slot subscription buffer; here sync is kept out of the
+    way (an interval longer than the test) so every message must come by gossip.
+    """
+    quiet = 10_000.0
+    async with trio.open_nursery() as nursery:
+        alice = await nursery.start(
+            Peer(_config(ALICE, tmp_path, "a", sync_interval_s=quiet)).run)
+        bob = await nursery.start(Peer(_config(
+            BOB, tmp_path, "b", sync_interval_s=quiet, bootstrap=[alice.addrs[0]])).run)
+        await _until(lambda: bob.peer_id in alice.topic_peers(WITNESS_TOPIC))
+        # The sync on connecting has run (it found nothing); from now on only gossip.
+        await _until(lambda: bob.metrics.sync_rounds >= 1 and alice.metrics.sync_rounds >= 1)
+        reports = list(witness_reports(ALICE, 1000, host_time_ms=T0_MS))
+        for report in reports:
+            await alice.publish(report)
+        await _until(lambda: bob.metrics.stored == len(reports), poll_s=0.1)
+        assert bob.metrics.synced == 0
+        assert bob.metrics.accepted == len(reports)
+        assert dict(alice.metrics.dropped) == {} and dict(bob.metrics.dropped) == {}
+        assert alice.metrics.published == len(reports)
+        ids = set(bob.store.ids(topic=WITNESS_TOPIC, epoch_from=0, epoch_to=2**63 - 1,
+                                limit=10_000))
+        assert ids == {r.content_id for r in reports}
+        nursery.cancel_scope.cancel()
+
+
+async def test_report_before_its_challenge_is_accepted_then_resolved(tmp_path):
+    """A report whose challenge is unknown is stored and deferred, never rejected."""
+    challenge = Challenge(challenger_key=CLIENT.public_key, challengee_key=BOB.public_key,
+                          epoch=7, secret_hash=hashlib.sha256(b"s").digest(),
+                          timestamp_ms=T0_MS).sign(CLIENT)
+    (report,) = witness_reports(BOB, 1, host_time_ms=T0_MS,
+                                challenge_id=challenge.content_id)
+    async with trio.open_nursery() as nursery:
+        peer = await nursery.start(Peer(_config(ALICE, tmp_path, "a")).run)
+        async with raw_gossip_client(CLIENT) as client:
+            await client.connect(peer.addrs[0])
+            await _until(lambda: client.peer_id in peer.connected_peers()
+                         and len(client.pubsub.peer_topics.get(WITNESS_TOPIC, ())) > 0)
+            await client.publish(WITNESS_TOPIC, report.to_cbor())
+            await _until(lambda: peer.metrics.deferred == 1)
+            assert report.content_id in peer.store
+            assert peer.metrics.resolved == 0
+            await client.publish(topic_of(challenge), challenge.to_cbor())
+            await _until(lambda: peer.metrics.resolved == 1)
+            assert challenge.content_id in peer.store
+            assert dict(peer.metrics.rejected) == {}
+        nursery.cancel_scope.cancel()
+
+
+def test_gossip_params_are_the_spec_defaults():
+    params = GossipParams()
+    assert (params.degree, params.degree_low, params.degree_high) == (6, 4, 12)
+    assert params.heartbeat_interval_s == 1
