@@ -43,8 +43,9 @@ def main(verbose: int) -> None:
     see each subcommand's --help.
     """
     level = logging.WARNING - 10 * min(verbose, 2)
-    logging.basicConfig(level=level, format="%(asctime)s.%(msecs)03d %(levelname)s %(name)s: %(message)s",
-                        datefmt="%H:%M:%S")
+    logging.basicConfig(
+        level=level, datefmt="%H:%M:%S",
+        format="%(asctime)s.%(msecs)03d %(levelname)s %(name)s: %(message)s")
 
 
 main.add_command(predict)
