@@ -26,12 +26,13 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from libp2p.abc import IHost
+from libp2p.abc import IHost, INetStream
 from libp2p.custom_types import TProtocol
 from libp2p.peer.id import ID
 from libp2p.pubsub.gossipsub import PROTOCOL_ID, PROTOCOL_ID_V11, GossipSub
 from libp2p.pubsub.pb import rpc_pb2
 from libp2p.pubsub.pubsub import Pubsub
+from libp2p.pubsub.rpc_queue import RpcQueue
 
 from ._errors import PeerConfigError
 from ._metrics import PeerMetrics
@@ -131,6 +132,38 @@ class CoveragePubsub(Pubsub):
         forwarder = self._forwarders.get(publish_message.from_id + publish_message.seqno,
                                          self.my_id)
         self._deliver(forwarder, publish_message)
+
+    async def handle_sending_messages(self, peer_id: ID, stream: INetStream,
+                                      queue: RpcQueue) -> None:
+        """Per-peer sending loop that coalesces queued RPCs into one write.
+
+        py-libp2p writes one RPC per message; under a burst each costs a Noise
+        frame, a yamux frame and window update, a syscall and, on the receiving
+        side, a signed-record check. Merging what is already queued (up to the
+        queue's size limit) keeps the same messages and order at a fraction of that.
+        """
+        carry: rpc_pb2.RPC | None = None
+        try:
+            while True:
+                rpc = carry if carry is not None else await queue.pop()
+                carry = None
+                if rpc is None:
+                    return  # the queue was closed: the peer is gone
+                size = rpc.ByteSize()
+                while len(queue):
+                    nxt = await queue.pop()
+                    if nxt is None:
+                        break
+                    if size + nxt.ByteSize() > queue.max_message_size:
+                        carry = nxt
+                        break
+                    rpc.MergeFrom(nxt)
+                    size = rpc.ByteSize()
+                if not await self.write_msg(stream, rpc):
+                    return
+        except Exception:  # as py-libp2p's own loop: any failure ends the peer
+            logger.debug("sending loop for %s ended", peer_id, exc_info=True)
+            self._handle_dead_peer(peer_id)
 
     def outbound_backlog(self) -> int:
         """The fullest per-peer outbound queue, in RPCs."""

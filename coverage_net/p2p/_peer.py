@@ -112,6 +112,7 @@ class Peer:
         self._last_gossip = -math.inf
         self._stored_total = 0
         self._last_synced: dict[ID, float] = {}
+        self._libp2p_id: ID | None = None
 
     # -- public -------------------------------------------------------------------
 
@@ -151,6 +152,7 @@ class Peer:
                   ) -> None:
         cfg = self.config
         libp2p_key = create_new_key_pair(cfg.keypair.seed())
+        self._libp2p_id = ID.from_pubkey(libp2p_key.public_key)
         noise = NoiseTransport(libp2p_key,
                                noise_privkey=create_x25519_key_pair().private_key)
         listen = [multiaddr.Multiaddr(a) for a in cfg.listen_addrs]
@@ -199,6 +201,8 @@ class Peer:
     # -- gossip in ----------------------------------------------------------------
 
     def _validate(self, forwarder: ID, msg: rpc_pb2.Message) -> bool:
+        if forwarder == self._libp2p_id:
+            return True  # our own publish: `publish` verified it, the store holds it
         if self._connector is not None and self._connector.is_blocked(forwarder):
             self.metrics.reject("blocked_peer")  # its connection is being closed
             return False

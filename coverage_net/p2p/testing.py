@@ -203,8 +203,12 @@ class RawGossipClient:
 
 
 def raw_gossip_client(keypair: Keypair, *, protocols: Sequence[str] | None = None,
-                      mplex_only: bool = False):
-    """An async context manager running a `RawGossipClient` on 127.0.0.1 (any port)."""
+                      mplex_only: bool = False, stock_defaults: bool = False):
+    """An async context manager running a `RawGossipClient` on 127.0.0.1 (any port).
+
+    By default it publishes without py-libp2p's rate limit (an attacker would);
+    ``stock_defaults=True`` keeps every py-libp2p default (the baseline).
+    """
     from contextlib import asynccontextmanager
 
     import multiaddr
@@ -229,9 +233,11 @@ def raw_gossip_client(keypair: Keypair, *, protocols: Sequence[str] | None = Non
         host = new_host(key_pair=key, sec_opt={NOISE_PROTOCOL_ID: noise},
                         muxer_opt={TProtocol(MPLEX_PROTOCOL_ID): Mplex} if mplex_only else None,
                         listen_addrs=listen)
+        unlimited = {} if stock_defaults else {"spam_protection_enabled": False,
+                                               "eclipse_protection_enabled": False}
         router = GossipSub(protocols=[TProtocol(p) for p in (protocols or GOSSIP_PROTOCOLS)],
                            degree=6, degree_low=4, degree_high=12, heartbeat_interval=1,
-                           spam_protection_enabled=False, eclipse_protection_enabled=False)
+                           **unlimited)
         pubsub = Pubsub(host, router)
         async with host.run(listen), background_trio_service(pubsub), \
                 background_trio_service(router):
