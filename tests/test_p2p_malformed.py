@@ -211,3 +211,4 @@ def test_every_rejection_is_counted_and_the_peer_keeps_serving(harness):
     assert fresh.content_id in response["ids"]
     assert "error" in harness.sync_request({"op": "nonsense"})
     assert proc.running()
+    assert "Traceback" not in proc.log_path.read_text(encoding="utf-8")

@@ -111,7 +111,7 @@ class Peer:
         self._pubsub: CoveragePubsub | None = None
         self._last_gossip = -math.inf
         self._stored_total = 0
-        self._last_synced: dict[ID, float] = {}
+        self._last_sync_try: dict[ID, float] = {}
         self._libp2p_id: ID | None = None
 
     # -- public -------------------------------------------------------------------
@@ -320,8 +320,9 @@ class Peer:
                 peers = connector.connected_peers()
                 if peers:
                     last_round = now
-                    # The peer we have gone longest without a successful sync with.
-                    peer = min(peers, key=lambda p: self._last_synced.get(p, -math.inf))
+                    # The peer we have gone longest without trying (a peer that fails,
+                    # e.g. one that does not speak sync, must not starve the others).
+                    peer = min(peers, key=lambda p: self._last_sync_try.get(p, -math.inf))
                     await self._sync_once(sync, peer)
 
     async def _sync_new_peers(self, sync: SyncService, connector: Connector) -> None:
@@ -340,13 +341,13 @@ class Peer:
                 nursery.start_soon(sync_new, peer)
 
     async def _sync_once(self, sync: SyncService, peer: ID) -> bool:
+        self._last_sync_try[peer] = trio.current_time()
         try:
             fetched = await sync.sync_with(peer, self._ingest_fetched)
         except SyncError as exc:
             self.metrics.sync_errors += 1
             logger.info("sync with %s failed: %s", peer, exc)
             return False
-        self._last_synced[peer] = trio.current_time()
         self.metrics.sync_rounds += 1
         if fetched:
             logger.info("sync with %s fetched %d message(s)", peer, fetched)
