@@ -26,7 +26,7 @@ def _invoke(*args, group=keys) -> Result:
     return CliRunner().invoke(group, [str(a) for a in args])
 
 
-def _one_error_line(result: Result, *fragments: str) -> str:
+def assert_one_error_line(result: Result, *fragments: str) -> str:
     assert result.exit_code == 1, (result.stdout, result.stderr)
     assert isinstance(result.exception, SystemExit)  # a clean exit, not a crash
     lines = result.stderr.strip().splitlines()
@@ -115,7 +115,7 @@ def test_generate_refuses_to_replace_a_key_without_force(tmp_path):
     assert _invoke("generate", "--out", path).exit_code == 0
     before = path.read_bytes()
     result = _invoke("generate", "--out", path)
-    _one_error_line(result, str(path), "already exists", "--force")
+    assert_one_error_line(result, str(path), "already exists", "--force")
     assert result.stdout == ""
     assert path.read_bytes() == before
 
@@ -123,7 +123,7 @@ def test_generate_refuses_to_replace_a_key_without_force(tmp_path):
 def test_generate_refuses_to_replace_any_existing_file(tmp_path):
     path = tmp_path / "notes.txt"
     path.write_text("keep me")
-    _one_error_line(_invoke("generate", "--out", path), str(path), "already exists")
+    assert_one_error_line(_invoke("generate", "--out", path), str(path), "already exists")
     assert path.read_text() == "keep me"
 
 
@@ -142,7 +142,7 @@ def test_force_replaces_the_key(tmp_path):
 
 def test_generate_into_a_missing_directory_is_one_error_line(tmp_path):
     path = tmp_path / "nowhere" / "key.json"
-    _one_error_line(_invoke("generate", "--out", path), str(path), "does not exist")
+    assert_one_error_line(_invoke("generate", "--out", path), str(path), "does not exist")
 
 
 # --- --seed-hex --------------------------------------------------------------------------------
@@ -205,7 +205,7 @@ def _key_file(tmp_path: Path) -> Path:
 def test_show_a_missing_file_is_one_error_line(tmp_path):
     path = tmp_path / "absent.json"
     result = _invoke("show", path)
-    _one_error_line(result, str(path))
+    assert_one_error_line(result, str(path))
     assert result.stdout == ""
 
 
@@ -215,7 +215,7 @@ def test_show_a_corrupt_file_is_one_error_line(tmp_path, text):
     path = _key_file(tmp_path)
     path.write_text(text)
     result = _invoke("show", path)
-    _one_error_line(result, str(path), "corrupt")
+    assert_one_error_line(result, str(path), "corrupt")
     assert result.stdout == ""
 
 
@@ -224,7 +224,7 @@ def test_show_an_edited_peer_id_is_refused(tmp_path):
     document = json.loads(path.read_text())
     document["peer_id"] = PEER_ID_01
     path.write_text(json.dumps(document))
-    _one_error_line(_invoke("show", path), str(path), "peer_id")
+    assert_one_error_line(_invoke("show", path), str(path), "peer_id")
 
 
 @pytest.mark.parametrize("mode", [0o644, 0o640, 0o604])
@@ -232,12 +232,12 @@ def test_show_a_file_others_can_read_is_one_error_line(tmp_path, mode):
     path = _key_file(tmp_path)
     path.chmod(mode)
     result = _invoke("show", path)
-    _one_error_line(result, str(path), f"{mode:04o}", "chmod 600")
+    assert_one_error_line(result, str(path), f"{mode:04o}", "chmod 600")
     assert result.stdout == ""
 
 
 def test_show_a_directory_is_one_error_line(tmp_path):
-    _one_error_line(_invoke("show", tmp_path), str(tmp_path), "not a regular file")
+    assert_one_error_line(_invoke("show", tmp_path), str(tmp_path), "not a regular file")
 
 
 # --- under the top-level command ---------------------------------------------------------------
@@ -252,4 +252,4 @@ def test_keys_under_main(tmp_path):
     shown = _invoke("keys", "show", "--json", path, group=main)
     assert json.loads(shown.stdout)["peer_id"] == PEER_ID_01
     path.chmod(0o644)
-    _one_error_line(_invoke("keys", "show", path, group=main), str(path))
+    assert_one_error_line(_invoke("keys", "show", path, group=main), str(path))

@@ -34,7 +34,7 @@ def _invoke(*args) -> Result:
     return CliRunner().invoke(main, [str(a) for a in args])
 
 
-def _one_error_line(result: Result, *fragments: str) -> str:
+def assert_one_error_line(result: Result, *fragments: str) -> str:
     assert result.exit_code == 1, (result.stdout, result.stderr, result.exception)
     assert isinstance(result.exception, SystemExit)  # a clean exit, not a crash
     assert result.stdout == ""
@@ -76,7 +76,7 @@ def test_a_bad_bootstrap_address_is_one_error_line(tmp_path, addr):
     data = tmp_path / "data"
     result = _invoke("peer", "run", "--data", data, "--listen", "/ip4/127.0.0.1/tcp/0",
                      "--bootstrap", addr)
-    line = _one_error_line(result, "error: bad bootstrap address", repr(addr))
+    line = assert_one_error_line(result, "error: bad bootstrap address", repr(addr))
     assert "/ip4/HOST/tcp/PORT/p2p/PEER_ID" in line  # says what is expected
     assert not (data / DEFAULT_FILENAME).exists()  # refused before the store was opened
     assert not (data / STATUS_FILENAME).exists()
@@ -86,7 +86,7 @@ def test_a_missing_key_file_is_one_error_line_naming_it(tmp_path):
     data = tmp_path / "data"
     missing = tmp_path / "missing.json"
     result = _invoke("peer", "run", "--data", data, "--key", missing)
-    _one_error_line(result, str(missing), "no identity key file")
+    assert_one_error_line(result, str(missing), "no identity key file")
     assert not missing.exists()  # an explicit --key is never created
     assert not (data / "key.json").exists()
     assert not (data / DEFAULT_FILENAME).exists()
@@ -97,14 +97,14 @@ def test_an_insecure_key_file_is_refused(tmp_path):
     save_keypair(Keypair.from_seed(bytes(32)), key)
     key.chmod(0o644)
     result = _invoke("peer", "run", "--data", tmp_path / "data", "--key", key)
-    _one_error_line(result, str(key), "chmod 600")
+    assert_one_error_line(result, str(key), "chmod 600")
 
 
 @pytest.mark.parametrize("addr", ["/ip4/127.0.0.1/udp/5", "/dns/localhost/tcp/4001", "nonsense"])
 def test_a_bad_listen_address_is_one_error_line(tmp_path, addr):
     data = tmp_path / "data"
     result = _invoke("peer", "run", "--data", data, "--listen", addr)
-    _one_error_line(result, "error: bad listen address", repr(addr))
+    assert_one_error_line(result, "error: bad listen address", repr(addr))
     assert not (data / DEFAULT_FILENAME).exists()
 
 
@@ -199,3 +199,13 @@ def test_a_new_key_is_announced_with_its_peer_id(tmp_path):
         _stop(proc)
     output = log.read_text(errors="replace")
     assert f"created a new key in {data / 'key.json'} (peer id {status['peer_id']})" in output
+
+
+def test_a_listen_port_in_use_is_one_error_line(tmp_path):
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = _invoke("peer", "run", "--data", tmp_path / "data",
+                         "--listen", f"/ip4/127.0.0.1/tcp/{port}")
+        assert_one_error_line(result, f"/ip4/127.0.0.1/tcp/{port}", "cannot listen")

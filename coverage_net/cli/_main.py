@@ -10,7 +10,6 @@ import click
 from coverage_net import __version__
 from coverage_net.coverage import CoverageError
 from coverage_net.identity import IdentityError
-from coverage_net.p2p import P2PError
 from coverage_net.radio import RadioError
 from coverage_net.store import StoreError
 from firmware_bridge import BridgeError
@@ -20,7 +19,7 @@ from ._keys import keys
 from ._peer import peer
 from ._predict import predict
 
-PROJECT_ERRORS = (RadioError, CoverageError, BridgeError, IdentityError, StoreError, P2PError)
+PROJECT_ERRORS = (RadioError, CoverageError, BridgeError, IdentityError, StoreError)
 
 
 class _Group(click.Group):

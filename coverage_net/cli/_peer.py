@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import logging
 import signal
+import sys
 from pathlib import Path
 
 import click
 import trio
 
 from coverage_net.identity import Keypair, load_keypair, save_keypair
-from coverage_net.p2p import STATUS_FILENAME, Peer, PeerConfig
+from coverage_net.store import StoreError
 
 logger = logging.getLogger("coverage_net.peer")
 
@@ -32,7 +33,7 @@ def peer() -> None:
 @click.option("--data", "data_dir", required=True,
               type=click.Path(file_okay=False, path_type=Path),
               help="Data directory: the message store, key.json (unless --key) and "
-                   f"{STATUS_FILENAME}, the peer's status (addresses, connections, counters).")
+                   "peer.json, the peer's status (addresses, connections, counters).")
 @click.option("--key", "key_file", type=click.Path(dir_okay=False, path_type=Path),
               help="Key file (see `coverage-net keys`). Default DATA/key.json, created "
                    "with a new key if it does not exist.")
@@ -60,10 +61,26 @@ def run(listen: tuple[str, ...], bootstrap: tuple[str, ...], data_dir: Path,
         logging.getLogger("coverage_net").setLevel(logging.INFO)
     data_dir.mkdir(parents=True, exist_ok=True)
     keypair = _load_or_create_key(key_file or data_dir / "key.json", explicit=key_file is not None)
-    config = PeerConfig(keypair=keypair, data_dir=data_dir,
-                        listen_addrs=listen or (DEFAULT_LISTEN,), bootstrap=bootstrap,
-                        mdns=mdns, blocklist_file=blocklist, sync_interval_s=sync_interval)
-    trio.run(_run_until_signalled, Peer(config))
+    # Imported here: py-libp2p takes a second and a half to import, and only this
+    # command needs it.
+    from coverage_net.p2p import P2PError, Peer, PeerConfig
+
+    try:
+        config = PeerConfig(keypair=keypair, data_dir=data_dir,
+                            listen_addrs=listen or (DEFAULT_LISTEN,), bootstrap=bootstrap,
+                            mdns=mdns, blocklist_file=blocklist, sync_interval_s=sync_interval)
+    except P2PError as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    failures: list[str] = []
+    try:
+        trio.run(_run_until_signalled, Peer(config))
+    except* (P2PError, StoreError) as group:
+        failures = [str(exc) for exc in group.exceptions]
+    if failures:
+        for failure in failures:
+            click.echo(f"error: {failure}", err=True)
+        sys.exit(1)
 
 
 def _load_or_create_key(path: Path, *, explicit: bool) -> Keypair:
@@ -75,7 +92,7 @@ def _load_or_create_key(path: Path, *, explicit: bool) -> Keypair:
     return keypair
 
 
-async def _run_until_signalled(node: Peer) -> None:
+async def _run_until_signalled(node) -> None:  # a coverage_net.p2p.Peer
     async with trio.open_nursery() as nursery:
         with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
             await nursery.start(node.run)

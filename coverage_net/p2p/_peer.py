@@ -14,6 +14,7 @@ import json
 import logging
 import math
 import os
+import socket
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -151,6 +152,8 @@ class Peer:
     async def run(self, *, task_status: trio.TaskStatus[Peer] = trio.TASK_STATUS_IGNORED
                   ) -> None:
         cfg = self.config
+        for addr in cfg.listen_addrs:
+            _check_can_listen(addr)
         libp2p_key = create_new_key_pair(cfg.keypair.seed())
         self._libp2p_id = ID.from_pubkey(libp2p_key.public_key)
         noise = NoiseTransport(libp2p_key,
@@ -399,3 +402,20 @@ def _route_mdns_to(connector: Connector) -> None:
             pass
 
     peerDiscovery.register_peer_discovered_handler(found)
+
+
+def _check_can_listen(addr: str) -> None:
+    """PeerConfigError now if a listen address cannot be bound (py-libp2p only logs it)."""
+    maddr = multiaddr.Multiaddr(addr)
+    ip = maddr.protocols()[0].name  # ip4 or ip6, as PeerConfig checked
+    family = socket.AF_INET6 if ip == "ip6" else socket.AF_INET
+    host = maddr.value_for_protocol(ip)
+    port = int(maddr.value_for_protocol("tcp"))
+    if port == 0:
+        return
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            raise PeerConfigError(f"cannot listen on {addr}: {exc.strerror}") from None
