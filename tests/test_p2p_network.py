@@ -207,7 +207,8 @@ async def test_kill_9_during_a_burst_loses_nothing_acknowledged(tmp_path, proces
     other = PeerProcess(tmp_path / "other", keys[2], port=ports[2],
                         bootstrap=[_addr(keys[0], ports[0]), _addr(keys[1], ports[1])])
     _start(processes, [victim, other])
-    reports = list(witness_reports(keys[0], 1000, host_time_ms=T0_MS))
+    # Long enough that the kill lands mid-burst (it comes once 100 are reported).
+    reports = list(witness_reports(keys[0], 2000, host_time_ms=T0_MS))
     expected = {r.content_id for r in reports}
     async with trio.open_nursery() as nursery:
         publisher = await nursery.start(Peer(PeerConfig(
