@@ -164,6 +164,7 @@ class Peer:
                         enable_mDNS=cfg.mdns)
         pubsub, router = build_gossip(host, cfg.gossip, self.metrics, self._deliver)
         self._pubsub = pubsub
+        unroute_mdns: Callable[[], None] | None = None
         with MessageStore.open(cfg.data_dir) as store:
             self._store = store
             self._stored_total = store.count()
@@ -185,7 +186,7 @@ class Peer:
                     sync = SyncService(host, store, self.metrics,
                                        allowed=lambda p: not connector.is_blocked(p))
                     if cfg.mdns:
-                        _route_mdns_to(connector)
+                        unroute_mdns = _route_mdns_to(connector)
                     nursery.start_soon(connector.run)
                     nursery.start_soon(self._ingest_loop)
                     nursery.start_soon(self._publish_loop, pubsub)
@@ -197,6 +198,8 @@ class Peer:
                     self._write_status()
                     task_status.started(self)
             finally:
+                if unroute_mdns is not None:
+                    unroute_mdns()
                 self._store = None
                 self._pubsub = None
                 self._connector = None
@@ -389,8 +392,11 @@ class Peer:
             await trio.sleep(0.2)
 
 
-def _route_mdns_to(connector: Connector) -> None:
-    """Have py-libp2p's mDNS listener (a zeroconf thread) hand found peers to ``connector``."""
+def _route_mdns_to(connector: Connector) -> Callable[[], None]:
+    """Have py-libp2p's mDNS listener (a zeroconf thread) hand found peers to ``connector``.
+
+    Returns the function that undoes it (the registry is a module-level singleton).
+    """
     from libp2p.discovery.events.peerDiscovery import peerDiscovery
 
     token = trio.lowlevel.current_trio_token()
@@ -402,6 +408,7 @@ def _route_mdns_to(connector: Connector) -> None:
             pass
 
     peerDiscovery.register_peer_discovered_handler(found)
+    return lambda: peerDiscovery.unregister_peer_discovered_handler(found)
 
 
 def _check_can_listen(addr: str) -> None:
