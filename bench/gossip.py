@@ -33,6 +33,7 @@ from coverage_net.p2p import Peer, PeerConfig
 from coverage_net.p2p.testing import (
     PeerProcess,
     free_tcp_port,
+    loopback_addr,
     raw_gossip_client,
     sparse_topology,
     witness_reports,
@@ -51,11 +52,9 @@ async def _burst(root: Path, peers: int, messages: int, seed: int) -> dict:
     ports = [free_tcp_port() for _ in range(peers)]
     topology = sparse_topology(peers, links=2, seed=seed)
 
-    def addr(i: int) -> str:
-        return f"/ip4/127.0.0.1/tcp/{ports[i]}/p2p/{keys[i].peer_id}"
-
     procs = [PeerProcess(root / f"p{i}", keys[i], port=ports[i],
-                         bootstrap=[addr(j) for j in topology[i]]) for i in range(1, peers)]
+                         bootstrap=[loopback_addr(keys[j], ports[j]) for j in topology[i]])
+             for i in range(1, peers)]
     try:
         for proc in procs:
             proc.start()

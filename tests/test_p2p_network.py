@@ -18,7 +18,13 @@ import trio
 from coverage_net.identity import Keypair
 from coverage_net.messages import decode
 from coverage_net.p2p import Peer, PeerConfig
-from coverage_net.p2p.testing import PeerProcess, free_tcp_port, sparse_topology, witness_reports
+from coverage_net.p2p.testing import (
+    PeerProcess,
+    free_tcp_port,
+    loopback_addr,
+    sparse_topology,
+    witness_reports,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -29,10 +35,6 @@ T0_MS = 1_790_000_000_000
 
 def _keys(count: int, salt: int) -> list[Keypair]:
     return [Keypair.from_seed(bytes([salt, i]) * 16) for i in range(count)]
-
-
-def _addr(keypair: Keypair, port: int) -> str:
-    return f"/ip4/127.0.0.1/tcp/{port}/p2p/{keypair.peer_id}"
 
 
 async def _until(predicate, *, timeout_s: float = LIVENESS_S, poll_s: float = 0.25,
@@ -79,7 +81,7 @@ async def test_burst_of_1000_reaches_all_20_peers(tmp_path, processes):
     ports = [free_tcp_port() for _ in range(count)]
     topology = sparse_topology(count, links=links, seed=5)
     procs = [PeerProcess(tmp_path / f"p{i}", keys[i], port=ports[i],
-                         bootstrap=[_addr(keys[j], ports[j]) for j in topology[i]])
+                         bootstrap=[loopback_addr(keys[j], ports[j]) for j in topology[i]])
              for i in range(1, count)]
     _start(processes, procs)
     linked_to_publisher = sum(1 for links_i in topology if 0 in links_i)
@@ -117,7 +119,8 @@ async def test_partition_heals_within_10_s(tmp_path, processes):
         members = groups[side[i]]
         ring_prev = members[(members.index(i) - 1) % group_size]
         across = (i + group_size) % (2 * group_size)  # one link across the cut each
-        return [_addr(keys[ring_prev], ports[ring_prev]), _addr(keys[across], ports[across])]
+        return [loopback_addr(keys[ring_prev], ports[ring_prev]),
+                loopback_addr(keys[across], ports[across])]
 
     blocklists = {i: tmp_path / f"blocklist{i}.txt" for i in range(2 * group_size)}
     for path in blocklists.values():
@@ -203,9 +206,10 @@ async def test_kill_9_during_a_burst_loses_nothing_acknowledged(tmp_path, proces
     keys = _keys(3, 3)
     ports = [free_tcp_port() for _ in keys]
     victim = PeerProcess(tmp_path / "victim", keys[1], port=ports[1],
-                         bootstrap=[_addr(keys[0], ports[0])])
+                         bootstrap=[loopback_addr(keys[0], ports[0])])
     other = PeerProcess(tmp_path / "other", keys[2], port=ports[2],
-                        bootstrap=[_addr(keys[0], ports[0]), _addr(keys[1], ports[1])])
+                        bootstrap=[loopback_addr(keys[0], ports[0]),
+                                   loopback_addr(keys[1], ports[1])])
     _start(processes, [victim, other])
     # Long enough that the kill lands mid-burst (it comes once 100 are reported).
     reports = list(witness_reports(keys[0], 2000, host_time_ms=T0_MS))

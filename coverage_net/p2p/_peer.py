@@ -228,9 +228,8 @@ class Peer:
         return True
 
     def _deliver(self, forwarder: ID, msg: rpc_pb2.Message) -> None:
-        if forwarder == ID(msg.from_id) and forwarder.to_base58() == self.peer_id:
-            self._stash.pop(msg.from_id + msg.seqno, None)  # our own: stored before publish
-            return
+        if forwarder == self._libp2p_id:
+            return  # our own publish: stored before it was published
         self._inbox.append((forwarder, msg))
         self._inbox_event.set()
 
@@ -302,11 +301,12 @@ class Peer:
                     batch.append(self._publish_receive.receive_nowait())
                 except trio.WouldBlock:
                     break
-            self._store_batch([(m, topic_of(m), m.to_cbor(), None) for m in batch])
-            for message in batch:
+            encoded = [(m, topic_of(m), m.to_cbor(), None) for m in batch]
+            self._store_batch(encoded)
+            for _message, topic, data, _source in encoded:
                 while pubsub.outbound_backlog() >= half:  # backpressure: let queues drain
                     await trio.sleep(0.005)
-                await pubsub.publish(topic_of(message), message.to_cbor())
+                await pubsub.publish(topic, data)
                 self.metrics.published += 1
 
     # -- sync ---------------------------------------------------------------------

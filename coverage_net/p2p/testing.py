@@ -25,8 +25,8 @@ from coverage_net.store import DEFAULT_FILENAME
 
 from ._peer import STATUS_FILENAME
 
-__all__ = ["witness_reports", "free_tcp_port", "PeerProcess", "KEY_FILENAME", "sparse_topology",
-           "wait_for", "RawGossipClient", "raw_gossip_client"]
+__all__ = ["witness_reports", "free_tcp_port", "loopback_addr", "PeerProcess", "KEY_FILENAME",
+           "sparse_topology", "wait_for", "RawGossipClient", "raw_gossip_client"]
 
 KEY_FILENAME = "key.json"
 
@@ -42,6 +42,11 @@ def witness_reports(keypair: Keypair, count: int, *, host_time_ms: int,
             rssi_dbm=-100.0 - (i % 20), snr_db=-5.0, freq_hz=868_100_000,
             spreading_factor=9, bandwidth_hz=125_000, radio_timestamp_us=i,
             host_time_ms=host_time_ms + i).sign(keypair)
+
+
+def loopback_addr(keypair: Keypair, port: int) -> str:
+    """The multiaddr of a peer listening on 127.0.0.1:``port`` (what others bootstrap from)."""
+    return f"/ip4/127.0.0.1/tcp/{port}/p2p/{keypair.peer_id}"
 
 
 def free_tcp_port() -> int:
@@ -70,7 +75,7 @@ class PeerProcess:
 
     @property
     def addr(self) -> str:
-        return f"/ip4/127.0.0.1/tcp/{self.port}/p2p/{self.peer_id}"
+        return loopback_addr(self.keypair, self.port)
 
     def start(self) -> None:
         cmd = [sys.executable, "-m", "coverage_net.cli", "-v", "peer", "run",
