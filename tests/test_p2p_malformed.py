@@ -3,8 +3,10 @@
 A plain libp2p node (no validators: an attacker, or a buggy implementation)
 connects to a real ``coverage-net peer run`` process and publishes what
 hypothesis makes of random bytes, truncated CBOR, wrong schemas, oversize
-payloads, forged signatures and replays. The peer's own counters (its status
-file) must account for every one, by reason, and the peer must keep serving.
+payloads, forged signatures and replays. It also writes gossip RPC frames that
+are not protobuf at all, on fresh gossipsub streams. The peer's own counters
+(its status file) must account for every one, by reason, and the peer must keep
+serving.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from collections import Counter
 import cbor2
 import pytest
 import trio
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from coverage_net.identity import Keypair
@@ -60,6 +62,7 @@ class Harness:
         self.proc = PeerProcess(tmp / "peer", PEER_KEY)
         self.expected: Counter[str] = Counter()
         self.expected_duplicates = 0
+        self.expected_bad_rpcs = 0
         self.sent_valid: set[bytes] = set()
         self._ready = threading.Event()
         self._error: BaseException | None = None
@@ -102,6 +105,28 @@ class Harness:
             self.expected[verdict.reason] += 1
         trio.from_thread.run(self.client.publish, topic, data, trio_token=self.token)
         return verdict.reason
+
+    def send_rpc_frame(self, payload: bytes) -> None:
+        """Write one length-prefixed gossip RPC frame on a fresh /meshsub stream and
+        wait until the peer resets that stream (its answer to a frame it cannot use)."""
+        self.expected_bad_rpcs += 1
+        trio.from_thread.run(self._send_rpc_frame, payload, trio_token=self.token)
+
+    async def _send_rpc_frame(self, payload: bytes) -> None:
+        from libp2p.peer.id import ID
+        from libp2p.utils.varint import encode_varint_prefixed
+
+        from coverage_net.p2p import GOSSIP_PROTOCOLS
+
+        host = self.client.host
+        stream = await host.new_stream(ID.from_base58(PEER_KEY.peer_id), [GOSSIP_PROTOCOLS[0]])
+        await stream.write(encode_varint_prefixed(payload))
+        with trio.fail_after(LIVENESS_S):
+            try:
+                while await stream.read(65536):
+                    pass
+            except Exception:  # the reset this waits for
+                return
 
     def sync_request(self, request: dict) -> dict:
         return trio.from_thread.run(self.client.sync_request, PEER_KEY.peer_id, request,
@@ -173,6 +198,24 @@ def test_forged_signatures_are_rejected(harness, index, bit):
     assert harness.publish(type_topic, data) == "bad_signature"
 
 
+def _parses_as_rpc(payload: bytes) -> bool:
+    from libp2p.pubsub.pb import rpc_pb2
+
+    try:
+        rpc_pb2.RPC().ParseFromString(payload)
+    except Exception:
+        return False
+    return True
+
+
+@FUZZ
+@given(payload=st.binary(min_size=1, max_size=2000))
+def test_gossip_frames_that_are_not_protobuf_reset_the_stream(harness, payload):
+    """Before this was handled, one such frame ended the peer process."""
+    assume(not _parses_as_rpc(payload))
+    harness.send_rpc_frame(payload)
+
+
 def test_replays_are_stored_once_and_counted(harness):
     for data in VALID:
         topic = next(t for t in TOPICS if t.endswith(cbor2.loads(data)["type"]))
@@ -188,15 +231,18 @@ def test_every_rejection_is_counted_and_the_peer_keeps_serving(harness):
         status = proc.status()
         return (status is not None
                 and Counter(status["metrics"]["rejected"]) == harness.expected
-                and status["metrics"]["duplicates"] == harness.expected_duplicates)
+                and status["metrics"]["duplicates"] == harness.expected_duplicates
+                and status["metrics"]["bad_rpcs"] == harness.expected_bad_rpcs)
 
     try:
         wait_for(counted, timeout_s=LIVENESS_S)
     finally:
         print("expected", dict(harness.expected), "duplicates", harness.expected_duplicates,
-              "peer counted", proc.status()["metrics"])
+              "bad RPC frames", harness.expected_bad_rpcs, "peer counted",
+              proc.status()["metrics"])
     assert proc.running()
     assert sum(harness.expected.values()) > 200
+    assert harness.expected_bad_rpcs >= 20
     assert set(harness.expected) >= {"not_cbor", "bad_schema", "oversize", "bad_signature"}
     # Stored once each; nothing rejected was stored.
     assert proc.content_ids() == harness.sent_valid

@@ -37,12 +37,21 @@ def _keys(count: int, salt: int) -> list[Keypair]:
     return [Keypair.from_seed(bytes([salt, i]) * 16) for i in range(count)]
 
 
+def _check_alive(procs) -> None:
+    """Fail at once, with its exit code and log, if a peer process has exited."""
+    for proc in procs:
+        if not proc.running():
+            pytest.fail(proc.exit_report())
+
+
 async def _until(predicate, *, timeout_s: float = LIVENESS_S, poll_s: float = 0.25,
-                 state=None) -> float:
-    """Wait for ``predicate``; on timeout fail with ``state()`` (what was there instead)."""
+                 state=None, alive=()) -> float:
+    """Wait for ``predicate``; on timeout fail with ``state()`` (what was there instead).
+    Every process in ``alive`` must stay up meanwhile."""
     start = trio.current_time()
     with trio.move_on_after(timeout_s):
         while not predicate():
+            _check_alive(alive)
             await trio.sleep(poll_s)
         return trio.current_time() - start
     pytest.fail(f"not reached in {timeout_s} s; state: {state() if state else '-'}")
@@ -91,16 +100,19 @@ async def test_burst_of_1000_reaches_all_20_peers(tmp_path, processes):
     expected = {r.content_id for r in reports}
     async with trio.open_nursery() as nursery:
         await nursery.start(publisher.run)
-        await _until(lambda: len(publisher.connected_peers()) >= linked_to_publisher)
+        await _until(lambda: len(publisher.connected_peers()) >= linked_to_publisher,
+                     alive=procs)
         for report in reports:
             await publisher.publish(report)
-        await _until(lambda: all(len(p.content_ids()) == len(expected) for p in procs))
+        await _until(lambda: all(len(p.content_ids()) == len(expected) for p in procs),
+                     alive=procs)
         nursery.cancel_scope.cancel()
+    _check_alive(procs)
     for proc in procs:
-        assert proc.running()
         _check_store(proc, expected)
         status = proc.status()
         assert status["metrics"]["rejected"] == {}
+        assert status["metrics"]["bad_rpcs"] == 0  # honest peers never tear a frame
     # Gossip carried most of it; sync filled whatever gossip did not deliver.
     by_gossip = sum(p.status()["metrics"]["accepted"] for p in procs)
     assert by_gossip > 0.5 * len(expected) * len(procs)
@@ -163,13 +175,13 @@ async def test_partition_heals_within_10_s(tmp_path, processes):
                         "across": len(set(others(i)) & connected(i))} for i in everyone}
 
         await _until(lambda: all(set(others(i)) & connected(i) for i in everyone),
-                     timeout_s=120, state=state)
+                     timeout_s=120, state=state, alive=procs.values())
 
         # Cut: every peer blocks the other group.
         for i in everyone:
             blocklists[i].write_text("\n".join(others(i)) + "\n")
         await _until(lambda: not any(set(others(i)) & connected(i) for i in everyone),
-                     timeout_s=120, state=state)
+                     timeout_s=120, state=state, alive=procs.values())
 
         published: list[set[bytes]] = [set(), set()]
         for burst in range(4):  # both sides keep publishing while cut
@@ -181,7 +193,7 @@ async def test_partition_heals_within_10_s(tmp_path, processes):
                 published[g] |= {r.content_id for r in batch}
             await trio.sleep(0.5)
         await _until(lambda: all(holds(i) >= published[side[i]] for i in everyone),
-                     timeout_s=120, state=state)
+                     timeout_s=120, state=state, alive=procs.values())
         # Still cut: nothing crossed.
         for i in everyone:
             assert not holds(i) & published[1 - side[i]], f"peer {i} got messages across the cut"
@@ -192,7 +204,7 @@ async def test_partition_heals_within_10_s(tmp_path, processes):
         healed_at = time.monotonic()
         every_message = published[0] | published[1]
         await _until(lambda: all(holds(i) == every_message for i in everyone),
-                     timeout_s=60, poll_s=0.1, state=state)
+                     timeout_s=60, poll_s=0.1, state=state, alive=procs.values())
         heal_s = time.monotonic() - healed_at
         print(f"partition healed: every peer holds all {len(every_message)} messages "
               f"{heal_s:.2f} s after the cut was lifted")
@@ -218,7 +230,7 @@ async def test_kill_9_during_a_burst_loses_nothing_acknowledged(tmp_path, proces
         publisher = await nursery.start(Peer(PeerConfig(
             keypair=keys[0], data_dir=tmp_path / "publisher",
             listen_addrs=[f"/ip4/127.0.0.1/tcp/{ports[0]}"])).run)
-        await _until(lambda: len(publisher.connected_peers()) >= 2)
+        await _until(lambda: len(publisher.connected_peers()) >= 2, alive=[victim, other])
 
         async def publish_all() -> None:
             for report in reports:
@@ -229,7 +241,7 @@ async def test_kill_9_during_a_burst_loses_nothing_acknowledged(tmp_path, proces
             status = victim.status()
             return status["stored_total"] if status else 0
 
-        await _until(lambda: acknowledged() >= 100, poll_s=0.02)
+        await _until(lambda: acknowledged() >= 100, poll_s=0.02, alive=[victim, other])
         victim.kill(signal.SIGKILL)
         last_acknowledged = acknowledged()
         committed = victim.content_ids()
@@ -243,6 +255,6 @@ async def test_kill_9_during_a_burst_loses_nothing_acknowledged(tmp_path, proces
         finally:
             conn.close()
         assert committed <= victim.content_ids()
-        await _until(lambda: victim.content_ids() == expected)
+        await _until(lambda: victim.content_ids() == expected, alive=[victim, other])
         nursery.cancel_scope.cancel()
     _check_store(victim, expected)

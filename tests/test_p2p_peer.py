@@ -14,9 +14,12 @@ import pytest
 import trio
 from libp2p import new_host
 from libp2p.crypto.ed25519 import create_new_key_pair
+from libp2p.custom_types import TProtocol
+from libp2p.pubsub.pb import rpc_pb2
 from libp2p.security.insecure.transport import PLAINTEXT_PROTOCOL_ID, InsecureTransport
 from libp2p.stream_muxer.mplex.mplex import Mplex
 from libp2p.stream_muxer.yamux.yamux import Yamux
+from libp2p.utils.varint import read_varint_prefixed_bytes_limited
 
 from coverage_net.identity import Keypair
 from coverage_net.messages import Challenge, decode
@@ -27,6 +30,8 @@ from coverage_net.p2p import (
     parse_bootstrap,
     topic_of,
 )
+from coverage_net.p2p._gossip import build_gossip
+from coverage_net.p2p._metrics import PeerMetrics
 from coverage_net.p2p.testing import raw_gossip_client, witness_reports
 
 ALICE = Keypair.from_seed(b"\x11" * 32)
@@ -35,6 +40,7 @@ CLIENT = Keypair.from_seed(b"\x13" * 32)
 T0_MS = 1_790_000_000_000
 WITNESS_TOPIC = topic_of(next(witness_reports(ALICE, 1, host_time_ms=T0_MS)))
 LIVENESS_S = 60
+FRAMES_PROTOCOL = TProtocol("/coverage-net-test/frames/1")
 
 
 def _config(keypair: Keypair, tmp_path, name: str, **kwargs) -> PeerConfig:
@@ -160,3 +166,47 @@ def test_gossip_params_are_the_spec_defaults():
     params = GossipParams()
     assert (params.degree, params.degree_low, params.degree_high) == (6, 4, 12)
     assert params.heartbeat_interval_s == 1
+
+
+async def _concurrent_rpc_writes(write_msg) -> list[rpc_pb2.RPC | Exception]:
+    """Two tasks each write one large RPC to the same stream; what the far end parses."""
+    received: list[rpc_pb2.RPC | Exception] = []
+    done = trio.Event()
+
+    async def read_frames(stream) -> None:
+        try:
+            while len(received) < 2:
+                frame = await read_varint_prefixed_bytes_limited(stream, 4 << 20)
+                rpc = rpc_pb2.RPC()
+                try:
+                    rpc.ParseFromString(frame)
+                    received.append(rpc)
+                except Exception as exc:  # the torn frame the test is about
+                    received.append(exc)
+        finally:
+            done.set()
+
+    async with raw_gossip_client(ALICE) as sender, raw_gossip_client(BOB) as receiver:
+        receiver.host.set_stream_handler(FRAMES_PROTOCOL, read_frames)
+        await sender.connect(f"{receiver.host.get_addrs()[0]}")
+        stream = await sender.host.new_stream(receiver.host.get_id(), [FRAMES_PROTOCOL])
+        with trio.fail_after(LIVENESS_S):
+            async with trio.open_nursery() as nursery:
+                for fill in (b"a", b"b"):
+                    msg = rpc_pb2.Message(data=fill * 300_000, topicIDs=["t"])
+                    nursery.start_soon(write_msg, stream, rpc_pb2.RPC(publish=[msg]))
+            await done.wait()
+    return received
+
+
+async def test_concurrent_writes_to_one_gossip_stream_are_not_interleaved():
+    """py-libp2p writes to a pubsub stream from two tasks, and yamux sends a large RPC
+    as several frames: without `CoveragePubsub.write_msg` taking turns, the receiver
+    reads a torn frame (and before the fix, its process died of the DecodeError)."""
+    async with raw_gossip_client(CLIENT) as owner:
+        pubsub, _router = build_gossip(owner.host, GossipParams(), PeerMetrics(),
+                                       lambda forwarder, msg: None)
+        received = await _concurrent_rpc_writes(pubsub.write_msg)
+    assert all(isinstance(r, rpc_pb2.RPC) for r in received), received
+    assert sorted(r.publish[0].data[:1] for r in received) == [b"a", b"b"]
+    assert all(len(r.publish[0].data) == 300_000 for r in received)

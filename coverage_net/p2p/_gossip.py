@@ -18,14 +18,30 @@ here, in subclasses that change only those places (the version is pinned):
 
 Whatever is still lost in flight (a relay's queue, a cut connection) the sync
 protocol (`_sync.py`) repairs.
+
+Two more faults in py-libp2p 0.8.1 would take the whole node down or corrupt a
+stream, and `CoveragePubsub` fixes both:
+
+- An inbound RPC frame that protobuf cannot parse raises out of the stream
+  reader and, through py-libp2p's service manager, ends the process: any peer
+  could kill us with one bad frame. Such a frame now resets that one stream and
+  is counted (``bad_rpcs``).
+- yamux writes a large RPC as several frames and takes its lock per frame, while
+  py-libp2p writes to a pubsub stream from more than one task (the sending loop,
+  and the flush of messages queued before a peer was identified). Two big writes
+  could interleave and the receiver would read garbage. Whole RPC writes to a
+  stream are now serialized, and a write that fails half-way resets the stream
+  rather than leaving a torn frame on it.
 """
 
 from __future__ import annotations
 
 import logging
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import trio
 from libp2p.abc import IHost, INetStream
 from libp2p.custom_types import TProtocol
 from libp2p.peer.id import ID
@@ -41,6 +57,11 @@ __all__ = ["GossipParams", "CoverageGossipSub", "CoveragePubsub", "GOSSIP_PROTOC
            "build_gossip"]
 
 logger = logging.getLogger(__name__)
+
+COALESCE_LIMIT_BYTES = 64 * 1024
+"""Largest RPC the sending loop builds by merging queued ones: one Noise frame, well
+inside a yamux window, so a merged write rarely waits for a window update."""
+_RESET_TIMEOUT_S = 1.0
 
 GOSSIP_PROTOCOLS: tuple[TProtocol, ...] = (PROTOCOL_ID_V11, PROTOCOL_ID)
 """/meshsub/1.1.0 then /meshsub/1.0.0: what go-, rust- and js-libp2p speak."""
@@ -106,11 +127,50 @@ class CoveragePubsub(Pubsub):
     """Pubsub whose validated messages go to ``deliver`` instead of a 32-slot buffer."""
 
     def __init__(self, host: IHost, router: CoverageGossipSub, params: GossipParams,
-                 deliver: Callable[[ID, rpc_pb2.Message], None]) -> None:
+                 metrics: PeerMetrics, deliver: Callable[[ID, rpc_pb2.Message], None]) -> None:
         super().__init__(host, router, seen_ttl=params.seen_ttl_s, strict_signing=True)
         self._deliver = deliver
+        self._metrics = metrics
         self._queue_slots = params.outbound_queue_slots
         self._forwarders: dict[bytes, ID] = {}
+        self._write_locks: weakref.WeakKeyDictionary[INetStream, trio.Lock] = \
+            weakref.WeakKeyDictionary()
+
+    async def continuously_read_stream(self, stream: INetStream) -> None:
+        """py-libp2p's reader, except that no peer's RPC can end the node.
+
+        py-libp2p handles a closed or oversize stream itself; anything else raised
+        while reading or handling one peer's RPCs (a frame protobuf cannot parse,
+        a control message the router chokes on) resets that one inbound stream, as
+        an end of stream would end it. Our own stream to that peer is left alone:
+        the bad frame may have come on an extra stream while the peer's gossip
+        stream is fine, and if not, the reset tells the peer to open a new one.
+        """
+        try:
+            await super().continuously_read_stream(stream)
+        except Exception as exc:  # from one peer's bytes: never the node's end
+            peer_id = stream.muxed_conn.peer_id
+            self._metrics.bad_rpcs += 1
+            logger.warning("reset the gossip stream from %s: %s: %s", peer_id,
+                           type(exc).__name__, exc)
+            await _reset_quietly(stream)
+
+    async def write_msg(self, stream: INetStream, rpc_msg: rpc_pb2.RPC) -> bool:
+        """Write one whole RPC; writers to the same stream take turns.
+
+        A write that fails or is cancelled half-way resets the stream: the bytes
+        already sent are a torn frame, and nothing written after them could be read.
+        """
+        lock = self._write_locks.get(stream)
+        if lock is None:
+            lock = self._write_locks[stream] = trio.Lock()
+        async with lock:
+            try:
+                return await super().write_msg(stream, rpc_msg)
+            except BaseException:
+                with trio.CancelScope(shield=True):
+                    await _reset_quietly(stream)
+                raise
 
     async def _handle_new_peer(self, peer_id: ID) -> None:
         await super()._handle_new_peer(peer_id)
@@ -139,8 +199,8 @@ class CoveragePubsub(Pubsub):
 
         py-libp2p writes one RPC per message; under a burst each costs a Noise
         frame, a yamux frame and window update, a syscall and, on the receiving
-        side, a signed-record check. Merging what is already queued (up to the
-        queue's size limit) keeps the same messages and order at a fraction of that.
+        side, a signed-record check. Merging what is already queued (up to
+        `COALESCE_LIMIT_BYTES`) keeps the same messages and order at a fraction of that.
         """
         carry: rpc_pb2.RPC | None = None
         try:
@@ -154,7 +214,8 @@ class CoveragePubsub(Pubsub):
                     nxt = await queue.pop()
                     if nxt is None:
                         break
-                    if size + nxt.ByteSize() > queue.max_message_size:
+                    if size + nxt.ByteSize() > min(queue.max_message_size,
+                                                   COALESCE_LIMIT_BYTES):
                         carry = nxt
                         break
                     rpc.MergeFrom(nxt)
@@ -179,5 +240,14 @@ def build_gossip(host: IHost, params: GossipParams, metrics: PeerMetrics,
                  ) -> tuple[CoveragePubsub, CoverageGossipSub]:
     """The router and pubsub for ``host``; run both as services (router after pubsub)."""
     router = CoverageGossipSub(params, metrics)
-    pubsub = CoveragePubsub(host, router, params, deliver)
+    pubsub = CoveragePubsub(host, router, params, metrics, deliver)
     return pubsub, router
+
+
+async def _reset_quietly(stream: INetStream) -> None:
+    """Reset ``stream``, ignoring a stream that is already gone."""
+    with trio.move_on_after(_RESET_TIMEOUT_S):
+        try:
+            await stream.reset()
+        except Exception as exc:  # already closed or reset: nothing left to tear down
+            logger.debug("stream reset failed: %s", exc)

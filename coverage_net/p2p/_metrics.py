@@ -48,6 +48,8 @@ class PeerMetrics:
     sync_errors: int = 0
     sync_requests_served: int = 0
     sync_requests_refused: int = 0
+    bad_rpcs: int = 0
+    """Gossip RPC frames that could not be decoded or processed; each reset that stream."""
 
     def reject(self, reason: str) -> None:
         self.rejected[reason] += 1
@@ -64,6 +66,7 @@ class PeerMetrics:
             "sync_rounds": self.sync_rounds, "sync_errors": self.sync_errors,
             "sync_requests_served": self.sync_requests_served,
             "sync_requests_refused": self.sync_requests_refused,
+            "bad_rpcs": self.bad_rpcs,
             "rejected": dict(sorted(self.rejected.items())),
             "dropped": dict(sorted(self.dropped.items())),
         }

@@ -84,8 +84,10 @@ class PeerProcess:
             cmd += ["--bootstrap", addr]
         cmd += self.extra_args
         log = open(self.data_dir / "peer.log", "ab")  # noqa: SIM115 - owned by the process
+        # A crash in a C extension then leaves a Python stack in the log, not nothing.
+        env = {**os.environ, "PYTHONFAULTHANDLER": "1"}
         self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT,
-                                     stdin=subprocess.DEVNULL)
+                                     stdin=subprocess.DEVNULL, env=env)
         log.close()
 
     def status(self) -> dict | None:
@@ -97,6 +99,16 @@ class PeerProcess:
 
     def running(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
+
+    def exit_report(self, lines: int = 40) -> str:
+        """Why it is not running: its exit code and the tail of its log."""
+        code = None if self.proc is None else self.proc.poll()
+        try:
+            tail = self.log_path.read_text(encoding="utf-8", errors="replace").splitlines()
+        except FileNotFoundError:
+            tail = []
+        return (f"peer {self.peer_id} (port {self.port}) exit code {code}; "
+                f"last lines of {self.log_path}:\n" + "\n".join(tail[-lines:]))
 
     def wait_ready(self, timeout_s: float = 60.0) -> None:
         """Until the process has written a status file since it started."""
