@@ -20,10 +20,14 @@ import pytest
 import trio
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
+from libp2p.network.stream.exceptions import StreamEOF, StreamReset
+from libp2p.peer.id import ID
+from libp2p.pubsub.pb import rpc_pb2
+from libp2p.utils.varint import encode_varint_prefixed
 
 from coverage_net.identity import Keypair
 from coverage_net.messages import MAX_MESSAGE_BYTES, BeaconReport, Challenge, HotspotAnnouncement
-from coverage_net.p2p import TOPICS, check_gossip_payload, topic_of
+from coverage_net.p2p import GOSSIP_PROTOCOLS, TOPICS, check_gossip_payload, topic_of
 from coverage_net.p2p.testing import PeerProcess, raw_gossip_client, wait_for, witness_reports
 
 pytestmark = pytest.mark.slow
@@ -115,12 +119,6 @@ class Harness:
         return trio.from_thread.run(self._send_rpc_frame, payload, trio_token=self.token)
 
     async def _send_rpc_frame(self, payload: bytes) -> str:
-        from libp2p.network.stream.exceptions import StreamEOF, StreamReset
-        from libp2p.peer.id import ID
-        from libp2p.utils.varint import encode_varint_prefixed
-
-        from coverage_net.p2p import GOSSIP_PROTOCOLS
-
         host = self.client.host
         stream = await host.new_stream(ID.from_base58(PEER_KEY.peer_id), [GOSSIP_PROTOCOLS[0]])
         await stream.write(encode_varint_prefixed(payload))
@@ -203,8 +201,6 @@ def test_forged_signatures_are_rejected(harness, index, bit):
 
 
 def _parses_as_rpc(payload: bytes) -> bool:
-    from libp2p.pubsub.pb import rpc_pb2
-
     try:
         rpc_pb2.RPC().ParseFromString(payload)
     except Exception:

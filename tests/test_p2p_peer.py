@@ -27,11 +27,11 @@ from coverage_net.p2p import (
     GossipParams,
     Peer,
     PeerConfig,
+    PeerMetrics,
     parse_bootstrap,
     topic_of,
 )
 from coverage_net.p2p._gossip import build_gossip
-from coverage_net.p2p._metrics import PeerMetrics
 from coverage_net.p2p.testing import raw_gossip_client, witness_reports
 
 ALICE = Keypair.from_seed(b"\x11" * 32)

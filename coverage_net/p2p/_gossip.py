@@ -203,6 +203,7 @@ class CoveragePubsub(Pubsub):
         `COALESCE_LIMIT_BYTES`) keeps the same messages and order at a fraction of that.
         """
         carry: rpc_pb2.RPC | None = None
+        limit = min(queue.max_message_size, COALESCE_LIMIT_BYTES)
         try:
             while True:
                 rpc = carry if carry is not None else await queue.pop()
@@ -214,8 +215,7 @@ class CoveragePubsub(Pubsub):
                     nxt = await queue.pop()
                     if nxt is None:
                         break
-                    if size + nxt.ByteSize() > min(queue.max_message_size,
-                                                   COALESCE_LIMIT_BYTES):
+                    if size + nxt.ByteSize() > limit:
                         carry = nxt
                         break
                     rpc.MergeFrom(nxt)

@@ -128,20 +128,21 @@ def migrate(conn: sqlite3.Connection, path: Path, migrations: Sequence[Migration
             conn.execute(f"PRAGMA application_id = {APPLICATION_ID}")
             conn.execute("COMMIT")
         except sqlite3.Error as exc:
-            _rollback(conn)
+            rollback(conn)
             raise MigrationError(path, migration.version, str(exc)) from exc
         except BaseException:
-            _rollback(conn)
+            rollback(conn)
             raise
         logger.info("message store schema migrated",
                     extra={"path": str(path), "schema_version": migration.version})
     return read_version(conn)
 
 
-def _rollback(conn: sqlite3.Connection) -> None:
+def rollback(conn: sqlite3.Connection) -> None:
+    """Roll back an open transaction after a failure; the original error matters more,
+    so a failing ROLLBACK is only logged (SQLite rolls back on close anyway)."""
     if conn.in_transaction:
         try:
             conn.execute("ROLLBACK")
         except sqlite3.Error:
-            # The original error matters more; SQLite rolls back on close anyway.
-            logger.warning("rollback after a failed migration failed", exc_info=True)
+            logger.warning("rollback failed; SQLite rolls back on close", exc_info=True)

@@ -179,7 +179,7 @@ class MessageStore:
                 conn.executemany(_INSERT, rows)
                 conn.execute("COMMIT")
             except BaseException:
-                _rollback(conn)
+                _schema.rollback(conn)
                 raise
             return conn.total_changes - before
 
@@ -393,10 +393,3 @@ def _row(msg: StoredMessage) -> tuple[Any, ...]:
     return (msg.content_id, msg.topic, msg.epoch, msg.msg_type, msg.data, msg.received_ms,
             msg.source)
 
-
-def _rollback(conn: sqlite3.Connection) -> None:
-    if conn.in_transaction:
-        try:
-            conn.execute("ROLLBACK")
-        except sqlite3.Error:
-            logger.warning("rollback failed; SQLite rolls back on close", exc_info=True)
