@@ -25,7 +25,7 @@ SCRIPT = textwrap.dedent("""
     from pathlib import Path
     import trio
     from coverage_net.identity import Keypair
-    from coverage_net.p2p import Peer, PeerConfig
+    from coverage_net.node import PeerConfig, run_peer
 
     for cmd in (["ip", "link", "set", "lo", "up"], ["ip", "link", "set", "lo", "multicast", "on"],
                 ["ip", "route", "add", "224.0.0.0/4", "dev", "lo"]):
@@ -36,9 +36,9 @@ SCRIPT = textwrap.dedent("""
 
     async def main():
         async with trio.open_nursery() as nursery:
-            a, b = [await nursery.start(Peer(PeerConfig(
+            a, b = [await nursery.start(run_peer, PeerConfig(
                         keypair=Keypair.from_seed(bytes([0x70 + i]) * 32),
-                        data_dir=root / name, mdns=True)).run)
+                        data_dir=root / name, mdns=True))
                     for i, name in enumerate("ab")]
             start = trio.current_time()
             with trio.fail_after(120):

@@ -17,7 +17,7 @@ import trio
 
 from coverage_net.identity import Keypair
 from coverage_net.messages import decode
-from coverage_net.p2p import Peer, PeerConfig
+from coverage_net.node import PeerConfig, run_peer
 from coverage_net.p2p.testing import (
     PeerProcess,
     free_tcp_port,
@@ -149,10 +149,10 @@ async def test_partition_heals_within_10_s(tmp_path, processes):
     async with trio.open_nursery() as nursery:
         publishers = {}
         for i in publishers_idx:
-            publishers[i] = await nursery.start(Peer(PeerConfig(
+            publishers[i] = await nursery.start(run_peer, PeerConfig(
                 keypair=keys[i], data_dir=tmp_path / f"p{i}",
                 listen_addrs=[f"/ip4/127.0.0.1/tcp/{ports[i]}"], bootstrap=bootstrap_of(i),
-                blocklist_file=blocklists[i])).run)
+                blocklist_file=blocklists[i]))
 
         def connected(i: int) -> set[str]:
             if i in publishers:
@@ -227,9 +227,9 @@ async def test_kill_9_during_a_burst_loses_nothing_acknowledged(tmp_path, proces
     reports = list(witness_reports(keys[0], 2000, host_time_ms=T0_MS))
     expected = {r.content_id for r in reports}
     async with trio.open_nursery() as nursery:
-        publisher = await nursery.start(Peer(PeerConfig(
+        publisher = await nursery.start(run_peer, PeerConfig(
             keypair=keys[0], data_dir=tmp_path / "publisher",
-            listen_addrs=[f"/ip4/127.0.0.1/tcp/{ports[0]}"])).run)
+            listen_addrs=[f"/ip4/127.0.0.1/tcp/{ports[0]}"]))
         await _until(lambda: len(publisher.connected_peers()) >= 2, alive=[victim, other])
 
         async def publish_all() -> None:

@@ -1,4 +1,4 @@
-"""In-process peers on loopback: the libp2p stack, interop, gossip without drops, deferral.
+"""In-process peers on loopback: the libp2p stack, interop, gossip without drops.
 
 Everything here is real: py-libp2p hosts on 127.0.0.1 TCP, Noise, yamux/mplex,
 gossipsub, SQLite stores in tmp_path. Loops that wait for the network are
@@ -25,12 +25,11 @@ from coverage_net.identity import Keypair
 from coverage_net.messages import Challenge, decode
 from coverage_net.p2p import (
     GossipParams,
-    Peer,
-    PeerConfig,
     PeerMetrics,
     parse_bootstrap,
     topic_of,
 )
+from coverage_net.node import PeerConfig, run_peer
 from coverage_net.p2p._gossip import build_gossip
 from coverage_net.p2p.testing import raw_gossip_client, witness_reports
 
@@ -56,7 +55,7 @@ async def _until(predicate, poll_s: float = 0.02) -> None:
 async def test_meshsub_1_0_over_mplex_peer_reads_our_topics(tmp_path):
     """A node that speaks only /meshsub/1.0.0 and mplex joins and reads the topics."""
     async with trio.open_nursery() as nursery:
-        peer = await nursery.start(Peer(_config(ALICE, tmp_path, "a")).run)
+        peer = await nursery.start(run_peer, _config(ALICE, tmp_path, "a"))
         async with raw_gossip_client(CLIENT, protocols=["/meshsub/1.0.0"],
                                      mplex_only=True) as client:
             await client.connect(peer.addrs[0])
@@ -79,7 +78,7 @@ async def test_meshsub_1_0_over_mplex_peer_reads_our_topics(tmp_path):
 
 async def test_default_connection_is_noise_and_yamux_on_meshsub_1_1(tmp_path):
     async with trio.open_nursery() as nursery:
-        peer = await nursery.start(Peer(_config(ALICE, tmp_path, "a")).run)
+        peer = await nursery.start(run_peer, _config(ALICE, tmp_path, "a"))
         async with raw_gossip_client(CLIENT) as client:
             await client.connect(peer.addrs[0])
             await client.subscribe(WITNESS_TOPIC)
@@ -95,7 +94,7 @@ async def test_default_connection_is_noise_and_yamux_on_meshsub_1_1(tmp_path):
 async def test_plaintext_only_host_cannot_connect(tmp_path):
     """Noise only: a host offering only /plaintext/2.0.0 fails the security handshake."""
     async with trio.open_nursery() as nursery:
-        peer = await nursery.start(Peer(_config(ALICE, tmp_path, "a")).run)
+        peer = await nursery.start(run_peer, _config(ALICE, tmp_path, "a"))
         key = create_new_key_pair(CLIENT.seed())
         listen = [multiaddr.Multiaddr("/ip4/127.0.0.1/tcp/0")]
         host = new_host(key_pair=key, listen_addrs=listen,
@@ -118,9 +117,9 @@ async def test_burst_of_1000_is_delivered_by_gossip_alone_without_drops(tmp_path
     quiet = 10_000.0
     async with trio.open_nursery() as nursery:
         alice = await nursery.start(
-            Peer(_config(ALICE, tmp_path, "a", sync_interval_s=quiet)).run)
-        bob = await nursery.start(Peer(_config(
-            BOB, tmp_path, "b", sync_interval_s=quiet, bootstrap=[alice.addrs[0]])).run)
+            run_peer, _config(ALICE, tmp_path, "a", sync_interval_s=quiet))
+        bob = await nursery.start(run_peer, _config(
+            BOB, tmp_path, "b", sync_interval_s=quiet, bootstrap=[alice.addrs[0]]))
         await _until(lambda: bob.peer_id in alice.topic_peers(WITNESS_TOPIC))
         # The sync on connecting has run (it found nothing); from now on only gossip.
         await _until(lambda: bob.metrics.sync_rounds >= 1 and alice.metrics.sync_rounds >= 1)
@@ -132,33 +131,9 @@ async def test_burst_of_1000_is_delivered_by_gossip_alone_without_drops(tmp_path
         assert bob.metrics.accepted == len(reports)
         assert dict(alice.metrics.dropped) == {} and dict(bob.metrics.dropped) == {}
         assert alice.metrics.published == len(reports)
-        ids = set(bob.store.ids(topic=WITNESS_TOPIC, epoch_from=0, epoch_to=2**63 - 1,
+        ids = set(bob.store.ids(topic=WITNESS_TOPIC, partition_from=0, partition_to=2**63 - 1,
                                 limit=10_000))
         assert ids == {r.content_id for r in reports}
-        nursery.cancel_scope.cancel()
-
-
-async def test_report_before_its_challenge_is_accepted_then_resolved(tmp_path):
-    """A report whose challenge is unknown is stored and deferred, never rejected."""
-    challenge = Challenge(challenger_key=CLIENT.public_key, challengee_key=BOB.public_key,
-                          epoch=7, secret_hash=hashlib.sha256(b"s").digest(),
-                          timestamp_ms=T0_MS).sign(CLIENT)
-    (report,) = witness_reports(BOB, 1, host_time_ms=T0_MS,
-                                challenge_id=challenge.content_id)
-    async with trio.open_nursery() as nursery:
-        peer = await nursery.start(Peer(_config(ALICE, tmp_path, "a")).run)
-        async with raw_gossip_client(CLIENT) as client:
-            await client.connect(peer.addrs[0])
-            await _until(lambda: client.peer_id in peer.connected_peers()
-                         and len(client.pubsub.peer_topics.get(WITNESS_TOPIC, ())) > 0)
-            await client.publish(WITNESS_TOPIC, report.to_cbor())
-            await _until(lambda: peer.metrics.deferred == 1)
-            assert report.content_id in peer.store
-            assert peer.metrics.resolved == 0
-            await client.publish(topic_of(challenge), challenge.to_cbor())
-            await _until(lambda: peer.metrics.resolved == 1)
-            assert challenge.content_id in peer.store
-            assert dict(peer.metrics.rejected) == {}
         nursery.cancel_scope.cancel()
 
 
@@ -204,8 +179,7 @@ async def test_concurrent_writes_to_one_gossip_stream_are_not_interleaved():
     as several frames: without `CoveragePubsub.write_msg` taking turns, the receiver
     reads a torn frame (and before the fix, its process died of the DecodeError)."""
     async with raw_gossip_client(CLIENT) as owner:
-        pubsub, _router = build_gossip(owner.host, GossipParams(), PeerMetrics(),
-                                       lambda forwarder, msg: None)
+        pubsub, _router = build_gossip(owner.host, GossipParams(), PeerMetrics())
         received = await _concurrent_rpc_writes(pubsub.write_msg)
     assert all(isinstance(r, rpc_pb2.RPC) for r in received), received
     assert sorted(r.publish[0].data[:1] for r in received) == [b"a", b"b"]

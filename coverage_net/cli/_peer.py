@@ -63,7 +63,8 @@ def run(listen: tuple[str, ...], bootstrap: tuple[str, ...], data_dir: Path,
     keypair = _load_or_create_key(key_file or data_dir / "key.json", explicit=key_file is not None)
     # Imported here: py-libp2p takes a second and a half to import, and only this
     # command needs it.
-    from coverage_net.p2p import P2PError, Peer, PeerConfig
+    from coverage_net.node import PeerConfig
+    from coverage_net.p2p import P2PError
 
     try:
         config = PeerConfig(keypair=keypair, data_dir=data_dir,
@@ -74,7 +75,7 @@ def run(listen: tuple[str, ...], bootstrap: tuple[str, ...], data_dir: Path,
         sys.exit(1)
     failures: list[str] = []
     try:
-        trio.run(_run_until_signalled, Peer(config))
+        trio.run(_run_until_signalled, config)
     except* (P2PError, StoreError) as group:
         failures = [str(exc) for exc in group.exceptions]
     if failures:
@@ -92,10 +93,12 @@ def _load_or_create_key(path: Path, *, explicit: bool) -> Keypair:
     return keypair
 
 
-async def _run_until_signalled(node) -> None:  # a coverage_net.p2p.Peer
+async def _run_until_signalled(config) -> None:  # a coverage_net.node.PeerConfig
+    from coverage_net.node import run_peer
+
     async with trio.open_nursery() as nursery:
         with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
-            await nursery.start(node.run)
+            node = await nursery.start(run_peer, config)
             click.echo(f"peer {node.peer_id} listening on {' '.join(node.addrs)}", err=True)
             async for signum in signals:
                 logger.info("%s: stopping", signal.Signals(signum).name)

@@ -1,31 +1,48 @@
-"""The peer-to-peer layer (layer 4): libp2p host, gossip, sync, discovery.
+"""The peer-to-peer layer (layer 4): the network seam and the actors above it.
 
-A `Peer` runs a py-libp2p host (Noise only, yamux then mplex, TCP), gossipsub with
-the spec's parameters on one topic per message type, per-topic validators that
-check size, decoding and signature only, discovery by bootstrap addresses and
-mDNS, and a sync protocol that repairs whatever gossip lost. Every message is
-stored once, by content id, before it is acted on.
+Below the seam (`Network`): a py-libp2p host (Noise, yamux, TCP, gossipsub with
+the spec's parameters and content-id message ids, request/response streams,
+bootstrap/mDNS discovery, a blocklist) in `open_libp2p_network`, and an
+in-memory network for deterministic tests in `coverage_net.p2p.testing`.
+Above it, the same code over both: `GossipService` (validate, store once,
+notify subscribers, publish), `SyncService` (repair what gossip lost, bounded
+cost per round), the status writer and the blocklist watcher. Every message is
+stored once, by content id, before anyone acts on it.
 """
 
 from ._discovery import parse_bootstrap, read_blocklist
-from ._errors import P2PError, PeerConfigError, SyncError
+from ._errors import P2PError, PeerConfigError, RequestError, SyncError
 from ._gossip import GOSSIP_PROTOCOLS, GossipParams
+from ._gossip_service import GossipService, Incoming
+from ._libp2p_network import open_libp2p_network, parse_listen_addr
 from ._metrics import REJECT_REASONS, PeerMetrics
-from ._peer import STATUS_FILENAME, Peer, PeerConfig, wall_clock_ms
-from ._sync import IDS_PAGE, MAX_GET_IDS, SYNC_PROTOCOL, answer_sync_request
-from ._topics import EPOCH_LENGTH_MS, TOPIC_PREFIX, TOPICS, epoch_of, topic_of, type_of_topic
+from ._network import GossipCallback, Network, ProtocolLimits, RequestHandler, gossip_id
+from ._services import P2PServices, start_services
+from ._status import STATUS_FILENAME, StatusWriter, watch_blocklist
+from ._sync import (
+    IDS_PAGE,
+    MAX_GET_IDS,
+    RECENT_PARTITIONS,
+    SYNC_PROTOCOL,
+    SyncService,
+    answer_sync_request,
+)
+from ._topics import TOPIC_PREFIX, TOPICS, topic_of, type_of_topic
 from ._validate import Verdict, check_gossip_payload
 
 __all__ = [
     # errors
-    "P2PError", "PeerConfigError", "SyncError",
-    # the peer
-    "Peer", "PeerConfig", "GossipParams", "PeerMetrics", "STATUS_FILENAME", "wall_clock_ms",
-    "GOSSIP_PROTOCOLS", "SYNC_PROTOCOL", "IDS_PAGE", "MAX_GET_IDS", "REJECT_REASONS",
-    "answer_sync_request",
+    "P2PError", "PeerConfigError", "RequestError", "SyncError",
+    # the seam
+    "Network", "ProtocolLimits", "GossipCallback", "RequestHandler", "gossip_id",
+    "open_libp2p_network", "GossipParams", "GOSSIP_PROTOCOLS",
+    # the actors
+    "GossipService", "Incoming", "SyncService", "StatusWriter", "watch_blocklist",
+    "P2PServices", "start_services", "PeerMetrics", "REJECT_REASONS", "STATUS_FILENAME",
+    "SYNC_PROTOCOL", "IDS_PAGE", "MAX_GET_IDS", "RECENT_PARTITIONS", "answer_sync_request",
     # topics and checks
-    "TOPICS", "TOPIC_PREFIX", "EPOCH_LENGTH_MS", "topic_of", "epoch_of", "type_of_topic",
-    "check_gossip_payload", "Verdict",
+    "TOPICS", "TOPIC_PREFIX", "topic_of", "type_of_topic", "check_gossip_payload", "Verdict",
     # discovery
-    "parse_bootstrap", "read_blocklist",
+    "parse_bootstrap", "parse_listen_addr", "read_blocklist",
 ]
+

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["P2PError", "PeerConfigError", "SyncError"]
+__all__ = ["P2PError", "PeerConfigError", "RequestError", "SyncError"]
 
 
 class P2PError(Exception):
@@ -15,3 +15,7 @@ class PeerConfigError(P2PError, ValueError):
 
 class SyncError(P2PError):
     """A sync exchange with another peer failed or the peer answered out of protocol."""
+
+
+class RequestError(P2PError):
+    """A request to another peer failed: timeout, refused, reset, or out of protocol."""

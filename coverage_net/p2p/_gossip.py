@@ -10,11 +10,11 @@ here, in subclasses that change only those places (the version is pinned):
 2. The per-peer outbound queue holds 32 RPCs and drops the rest silently.
    `CoveragePubsub` gives every peer a queue of `GossipParams.outbound_queue_slots`
    and counts any drop (``dropped["outbound_queue"]``); the publisher waits for
-   the queues to drain below half before each publish (`Peer.publish`), so the
+   the queues to drain below half before each publish (`GossipService`), so the
    origin of a burst never overflows them.
 3. The subscription buffer holds 32 messages and drops the rest.
    `CoveragePubsub` does not use it: every validated message goes straight to
-   the peer's ingest callback, which stores it.
+   the node's gossip service (through the topic validator), which stores it.
 
 Whatever is still lost in flight (a relay's queue, a cut connection) the sync
 protocol (`_sync.py`) repairs.
@@ -38,7 +38,6 @@ from __future__ import annotations
 
 import logging
 import weakref
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import trio
@@ -52,6 +51,7 @@ from libp2p.pubsub.rpc_queue import RpcQueue
 
 from ._errors import PeerConfigError
 from ._metrics import PeerMetrics
+from ._network import gossip_id
 
 __all__ = ["GossipParams", "CoverageGossipSub", "CoveragePubsub", "GOSSIP_PROTOCOLS",
            "build_gossip"]
@@ -124,15 +124,22 @@ class CoverageGossipSub(GossipSub):
 
 
 class CoveragePubsub(Pubsub):
-    """Pubsub whose validated messages go to ``deliver`` instead of a 32-slot buffer."""
+    """Pubsub with content-id message ids; validated messages go to the validator's callback.
+
+    The message id is `gossip_id` (SHA-256 of the payload, i.e. the content id),
+    not py-libp2p's sender + sequence number: a signed message republished by
+    anyone (a restart, a replay, five peers at once) is one message network-wide,
+    validated and forwarded once. Payloads seen again are counted (``gossip_seen``).
+    Accepted messages reach the node through the topic validator (`Libp2pNetwork`),
+    so py-libp2p's 32-slot subscription buffers are not used.
+    """
 
     def __init__(self, host: IHost, router: CoverageGossipSub, params: GossipParams,
-                 metrics: PeerMetrics, deliver: Callable[[ID, rpc_pb2.Message], None]) -> None:
-        super().__init__(host, router, seen_ttl=params.seen_ttl_s, strict_signing=True)
-        self._deliver = deliver
+                 metrics: PeerMetrics) -> None:
+        super().__init__(host, router, seen_ttl=params.seen_ttl_s, strict_signing=True,
+                         msg_id_constructor=lambda msg: gossip_id(msg.data))
         self._metrics = metrics
         self._queue_slots = params.outbound_queue_slots
-        self._forwarders: dict[bytes, ID] = {}
         self._write_locks: weakref.WeakKeyDictionary[INetStream, trio.Lock] = \
             weakref.WeakKeyDictionary()
 
@@ -180,18 +187,12 @@ class CoveragePubsub(Pubsub):
             queue._queue.max_size = self._queue_slots
 
     async def push_msg(self, msg_forwarder: ID, msg: rpc_pb2.Message) -> None:
-        # notify_subscriptions gets only the message; remember who forwarded it.
-        key = msg.from_id + msg.seqno
-        self._forwarders[key] = msg_forwarder
-        try:
-            await super().push_msg(msg_forwarder, msg)
-        finally:
-            self._forwarders.pop(key, None)
+        if self._is_msg_seen(msg):
+            self._metrics.gossip_seen += 1
+        await super().push_msg(msg_forwarder, msg)
 
     def notify_subscriptions(self, publish_message: rpc_pb2.Message) -> None:
-        forwarder = self._forwarders.get(publish_message.from_id + publish_message.seqno,
-                                         self.my_id)
-        self._deliver(forwarder, publish_message)
+        """Nothing to do: the topic validator already handed the message to the node."""
 
     async def handle_sending_messages(self, peer_id: ID, stream: INetStream,
                                       queue: RpcQueue) -> None:
@@ -235,12 +236,11 @@ class CoveragePubsub(Pubsub):
         return self._queue_slots
 
 
-def build_gossip(host: IHost, params: GossipParams, metrics: PeerMetrics,
-                 deliver: Callable[[ID, rpc_pb2.Message], None]
+def build_gossip(host: IHost, params: GossipParams, metrics: PeerMetrics
                  ) -> tuple[CoveragePubsub, CoverageGossipSub]:
     """The router and pubsub for ``host``; run both as services (router after pubsub)."""
     router = CoverageGossipSub(params, metrics)
-    pubsub = CoveragePubsub(host, router, params, metrics, deliver)
+    pubsub = CoveragePubsub(host, router, params, metrics)
     return pubsub, router
 
 

@@ -37,10 +37,8 @@ class PeerMetrics:
     """Messages newly committed to the store (gossip, sync and own publishes)."""
     duplicates: int = 0
     """Valid messages that were already stored (replays, late gossip after sync)."""
-    deferred: int = 0
-    """Reports stored while the challenge they refer to was not yet known."""
-    resolved: int = 0
-    """Deferred reports whose challenge has since arrived."""
+    gossip_seen: int = 0
+    """Gossip payloads that arrived again after their id was seen (not re-validated)."""
     published: int = 0
     synced: int = 0
     """Messages fetched through sync that gossip had not delivered."""
@@ -61,7 +59,7 @@ class PeerMetrics:
         """A JSON-ready copy."""
         return {
             "accepted": self.accepted, "stored": self.stored, "duplicates": self.duplicates,
-            "deferred": self.deferred, "resolved": self.resolved,
+            "gossip_seen": self.gossip_seen,
             "published": self.published, "synced": self.synced,
             "sync_rounds": self.sync_rounds, "sync_errors": self.sync_errors,
             "sync_requests_served": self.sync_requests_served,

@@ -1,165 +1,203 @@
-"""Sync: a request/response protocol that lets a peer fetch what gossip missed.
+"""Sync: request/response exchanges that let a node fetch what gossip missed.
 
-One exchange per libp2p stream (py-libp2p's `RequestResponse`, varint-framed),
-requests and responses are small CBOR maps:
+Runs over the network seam (`Network.request`), one exchange per request, on
+`SYNC_PROTOCOL`. Requests and responses are canonical CBOR maps, read with the
+one strict codec (`coverage_net.messages.loads_cbor_item`: exactly one
+well-formed item, no tags, no trailing bytes):
 
-- ``{"op": "digests", "topic", "from", "to"}`` -> ``{"digests": [[epoch, count, sha256], ...]}``:
-  per-epoch summaries of the content ids held, so two peers find the epochs
-  where they differ without listing anything else;
+- ``{"op": "digests", "topic", "from", "to"}`` ->
+  ``{"digests": [[partition, count, sha256], ...]}``:
+  per-partition summaries of the content ids held, so two nodes find the
+  partitions where they differ without listing anything else;
 - ``{"op": "ids", "topic", "from", "to", "after", "limit"}`` -> ``{"ids": [...]}``:
   one page of content ids, ascending, after ``after``;
 - ``{"op": "get", "ids": [...]}`` -> ``{"messages": [...]}``: the encoded messages
   held among those ids (at most `MAX_GET_IDS` per request).
 
-A request out of protocol gets ``{"error": "..."}``. Fetched messages go through
-the same checks as gossip (`check_gossip_payload`) and must hash to the id asked
-for; nothing a peer sends is trusted.
+A request out of protocol is refused (the request layer returns the reason).
+Fetched messages go through the same checks as gossip (`check_gossip_payload`)
+and must hash to an id asked for; nothing a peer sends is trusted.
+
+Cost is bounded: a routine round compares only the recent partitions of each
+topic (from `RECENT_PARTITIONS` below the newest one held); the whole history is
+reconciled when a peer connects and then at most every `full_interval_s`.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+import math
 from typing import Any
 
-import cbor2
-from libp2p.abc import IHost
-from libp2p.custom_types import TProtocol
-from libp2p.peer.id import ID
-from libp2p.request_response import (
-    RequestContext,
-    RequestResponse,
-    RequestResponseConfig,
-    RequestResponseError,
-)
+import trio
 
+from coverage_net.messages import MessageError, canonical_dumps, loads_cbor_item
 from coverage_net.store import CONTENT_ID_BYTES, MessageStore
 
-from ._errors import SyncError
+from ._errors import RequestError, SyncError
+from ._gossip_service import GossipService, Incoming
 from ._metrics import PeerMetrics
+from ._network import Network, ProtocolLimits
 from ._topics import TOPICS
-from ._validate import Verdict, check_gossip_payload
+from ._validate import check_gossip_payload
 
-__all__ = ["SYNC_PROTOCOL", "MAX_GET_IDS", "IDS_PAGE", "SyncService", "CborCodec",
-           "answer_sync_request"]
+__all__ = ["SYNC_PROTOCOL", "MAX_GET_IDS", "IDS_PAGE", "RECENT_PARTITIONS", "MAX_PARTITION",
+           "SyncService", "answer_sync_request", "encode_sync", "decode_sync"]
 
 logger = logging.getLogger(__name__)
 
-SYNC_PROTOCOL = TProtocol("/coverage-net/sync/1.0.0")
+SYNC_PROTOCOL = "/coverage-net/sync/2.0.0"
 MAX_GET_IDS = 256
 IDS_PAGE = 1000
-MAX_EPOCH = 2**63 - 1
-_MAX_REQUEST_BYTES = 64 * 1024
-_MAX_RESPONSE_BYTES = 4 * 1024 * 1024
+MAX_PARTITION = 2**63 - 1
+RECENT_PARTITIONS = 2
+"""A routine round compares partitions from (newest held - this) up."""
+SYNC_LIMITS = ProtocolLimits(max_request_bytes=64 * 1024,
+                             max_response_bytes=4 * 1024 * 1024, read_timeout_s=10.0)
+_CBOR_DEPTH = 4
+_REQUEST_TIMEOUT_S = 10.0
+_GOSSIP_QUIET_S = 1.0  # periodic sync waits for gossip to pause this long...
+_SYNC_AT_LEAST_S = 10.0  # ...but never longer than this between rounds
+_NEW_PEER_SYNC_ATTEMPTS = 5
+_NEW_PEER_SYNC_RETRY_S = 0.3
 
 
-class CborCodec:
-    """`RequestResponseCodec` for CBOR maps (decoding failures raise, and are refused)."""
-
-    def encode_request(self, request: dict[str, Any]) -> bytes:
-        return cbor2.dumps(request, canonical=True)
-
-    def decode_request(self, payload: bytes) -> dict[str, Any]:
-        return _decode_map(payload)
-
-    def encode_response(self, response: dict[str, Any]) -> bytes:
-        return cbor2.dumps(response, canonical=True)
-
-    def decode_response(self, payload: bytes) -> dict[str, Any]:
-        return _decode_map(payload)
+def encode_sync(value: dict[str, Any]) -> bytes:
+    return canonical_dumps(value)
 
 
-def _decode_map(payload: bytes) -> dict[str, Any]:
+def decode_sync(payload: bytes, *, max_bytes: int) -> dict[str, Any]:
+    """One sync map from untrusted bytes; ValueError saying what was wrong."""
     try:
-        value = cbor2.loads(payload)
-    except Exception as exc:  # untrusted bytes: any failure is out of protocol
-        raise ValueError(f"not CBOR: {exc}") from None
+        value = loads_cbor_item(payload, max_bytes=max_bytes, max_depth=_CBOR_DEPTH)
+    except MessageError as exc:
+        raise ValueError(f"not one well-formed CBOR item: {exc}") from None
     if not isinstance(value, dict):
         raise ValueError(f"expected a CBOR map, got {type(value).__name__}")
     return value
 
 
-@dataclass(frozen=True, slots=True)
-class Fetched:
-    """A message sync fetched and checked, ready for the peer's ingest."""
-
-    topic: str
-    data: bytes
-    verdict: Verdict
-
-
 class SyncService:
-    """Serves sync requests from ``store`` and runs sync rounds against other peers."""
+    """Serves sync requests from the store and runs sync rounds against peers."""
 
-    def __init__(self, host: IHost, store: MessageStore, metrics: PeerMetrics, *,
-                 allowed: Callable[[ID], bool] = lambda _peer: True,
-                 timeout_s: float = 5.0) -> None:
-        self._host = host
-        self._allowed = allowed
+    def __init__(self, network: Network, store: MessageStore, gossip: GossipService,
+                 metrics: PeerMetrics, *, interval_s: float = 1.0,
+                 full_interval_s: float = 60.0) -> None:
+        self._network = network
         self._store = store
+        self._gossip = gossip
         self._metrics = metrics
-        self._rr = RequestResponse(host)
-        self._codec = CborCodec()
-        self._config = RequestResponseConfig(
-            timeout=timeout_s, max_request_size=_MAX_REQUEST_BYTES,
-            max_response_size=_MAX_RESPONSE_BYTES)
-        self._rr.set_handler(SYNC_PROTOCOL, self._serve, self._codec, self._config)
+        self._interval_s = interval_s
+        self._full_interval_s = full_interval_s
+        self._last_try: dict[str, float] = {}
+        self._last_full: dict[str, float] = {}
+        network.register_protocol(SYNC_PROTOCOL, self._serve, SYNC_LIMITS)
 
     # -- serving ----------------------------------------------------------------------
 
-    async def _serve(self, request: dict[str, Any], context: RequestContext) -> dict[str, Any]:
-        if not self._allowed(context.peer_id):
-            self._metrics.sync_requests_refused += 1
-            return {"error": "blocked"}
+    async def _serve(self, peer: str, payload: bytes) -> bytes:
         try:
-            response = self.answer(request)
+            request = decode_sync(payload, max_bytes=SYNC_LIMITS.max_request_bytes)
+            response = answer_sync_request(self._store, request)
         except (ValueError, TypeError) as exc:
             self._metrics.sync_requests_refused += 1
-            logger.info("sync request from %s refused: %s", context.peer_id, exc)
-            return {"error": str(exc)[:200]}
+            logger.info("sync request from %s refused: %s", peer, exc)
+            raise
         self._metrics.sync_requests_served += 1
-        return response
+        return encode_sync(response)
 
-    def answer(self, request: dict[str, Any]) -> dict[str, Any]:
-        return answer_sync_request(self._store, request)
+    # -- the actor --------------------------------------------------------------------
 
-    # -- asking -----------------------------------------------------------------------
+    async def run(self) -> None:
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(self._sync_new_peers)
+            last_round = trio.current_time()
+            while True:
+                await trio.sleep(self._interval_s)
+                now = trio.current_time()
+                # While gossip is flowing, sync would mostly fetch what gossip is about
+                # to deliver anyway; wait for a pause (bounded by _SYNC_AT_LEAST_S).
+                if now - self._gossip.last_gossip_time < _GOSSIP_QUIET_S \
+                        and now - last_round < _SYNC_AT_LEAST_S:
+                    continue
+                peers = [p for p in self._network.connected_peers()
+                         if self._network.supports(p, SYNC_PROTOCOL)]
+                if peers:
+                    last_round = now
+                    # The peer we have gone longest without trying; ties by id.
+                    peer = min(peers, key=lambda p: (self._last_try.get(p, -math.inf), p))
+                    full = now - self._last_full.get(peer, -math.inf) >= self._full_interval_s
+                    await self.sync_once(peer, full=full)
 
-    async def request(self, peer: ID, request: dict[str, Any]) -> dict[str, Any]:
-        # Never dial for sync (opening a stream to an unconnected peer would): sync talks
-        # only to peers we are connected to and have not blocked.
-        if not self._allowed(peer) or not self._host.get_network().get_connections(peer):
-            raise SyncError(f"sync with {peer}: not connected (or blocked)")
+    async def _sync_new_peers(self) -> None:
+        async def sync_new(peer: str) -> None:
+            # A fresh connection may still be settling (identify not done, both sides
+            # dialed at once): retry a few times while the peer is connected.
+            for _ in range(_NEW_PEER_SYNC_ATTEMPTS):
+                if self._network.supports(peer, SYNC_PROTOCOL) \
+                        and await self.sync_once(peer, full=True):
+                    return
+                await trio.sleep(_NEW_PEER_SYNC_RETRY_S)
+                if peer not in self._network.connected_peers():
+                    return
+
+        async with trio.open_nursery() as nursery:
+            async for peer in self._network.new_peers:
+                nursery.start_soon(sync_new, peer)
+
+    async def sync_once(self, peer: str, *, full: bool) -> bool:
+        """One round with ``peer``; False (logged, counted) if it failed."""
+        now = trio.current_time()
+        self._last_try[peer] = now
         try:
-            response = await self._rr.send_request(peer, [SYNC_PROTOCOL], request,
-                                                   self._codec, self._config)
-        except (RequestResponseError, ValueError) as exc:
-            raise SyncError(f"sync {request.get('op')} with {peer} failed: {exc}") from exc
-        if "error" in response:
-            raise SyncError(f"{peer} refused sync {request.get('op')}: {response['error']}")
+            fetched = await self.sync_with(peer, full=full)
+        except SyncError as exc:
+            self._metrics.sync_errors += 1
+            logger.info("sync with %s failed: %s", peer, exc)
+            return False
+        if full:
+            self._last_full[peer] = now
+        self._metrics.sync_rounds += 1
+        if fetched:
+            logger.info("sync with %s fetched %d message(s)", peer, fetched)
+        return True
+
+    # -- one round --------------------------------------------------------------------
+
+    async def request(self, peer: str, request: dict[str, Any]) -> dict[str, Any]:
+        try:
+            payload = await self._network.request(peer, SYNC_PROTOCOL, encode_sync(request),
+                                                  timeout_s=_REQUEST_TIMEOUT_S)
+            response = decode_sync(payload, max_bytes=SYNC_LIMITS.max_response_bytes)
+        except (RequestError, ValueError) as exc:
+            raise SyncError(f"sync {request.get('op')} with {peer} failed: {exc}") from None
         return response
 
-    async def sync_with(self, peer: ID,
-                        ingest: Callable[[ID, list[Fetched]], Awaitable[None]]) -> int:
-        """Fetch from ``peer`` every message it holds that we lack; return how many.
+    async def sync_with(self, peer: str, *, full: bool = True) -> int:
+        """Fetch from ``peer`` what it holds and we lack; return how many.
 
-        Raises SyncError when the peer fails or answers out of protocol.
+        ``full=False`` compares only recent partitions. SyncError when the peer
+        fails or answers out of protocol.
         """
         fetched_total = 0
         for topic in TOPICS:
-            theirs = await self._digests(peer, topic)
-            ours = self._store.epoch_digests(topic=topic, epoch_from=0, epoch_to=MAX_EPOCH)
-            for epoch, summary in sorted(theirs.items()):
-                if ours.get(epoch) == summary:
-                    continue
-                fetched_total += await self._sync_epoch(peer, topic, epoch, ingest)
+            lo = 0
+            if not full:
+                newest = self._store.latest_partition(topic)
+                lo = 0 if newest is None else max(0, newest - RECENT_PARTITIONS)
+            theirs = await self._digests(peer, topic, lo)
+            ours = self._store.partition_digests(topic=topic, partition_from=lo,
+                                                 partition_to=MAX_PARTITION)
+            for partition, summary in sorted(theirs.items()):
+                if ours.get(partition) != summary:
+                    fetched_total += await self._sync_partition(peer, topic, partition)
+        self._metrics.synced += fetched_total
         return fetched_total
 
-    async def _digests(self, peer: ID, topic: str) -> dict[int, tuple[int, bytes]]:
+    async def _digests(self, peer: str, topic: str, lo: int) -> dict[int, tuple[int, bytes]]:
         response = await self.request(
-            peer, {"op": "digests", "topic": topic, "from": 0, "to": MAX_EPOCH})
+            peer, {"op": "digests", "topic": topic, "from": lo, "to": MAX_PARTITION})
         rows = response.get("digests")
         if not isinstance(rows, list):
             raise SyncError(f"{peer} sent a digests response without a 'digests' list")
@@ -171,14 +209,13 @@ class SyncService:
             digests[row[0]] = (row[1], row[2])
         return digests
 
-    async def _sync_epoch(self, peer: ID, topic: str, epoch: int,
-                          ingest: Callable[[ID, list[Fetched]], Awaitable[None]]) -> int:
+    async def _sync_partition(self, peer: str, topic: str, partition: int) -> int:
         fetched = 0
         after: bytes | None = None
         while True:
-            response = await self.request(peer, {"op": "ids", "topic": topic, "from": epoch,
-                                                 "to": epoch, "after": after,
-                                                 "limit": IDS_PAGE})
+            response = await self.request(peer, {"op": "ids", "topic": topic,
+                                                 "from": partition, "to": partition,
+                                                 "after": after, "limit": IDS_PAGE})
             ids = response.get("ids")
             if not isinstance(ids, list) or not all(_is_id(i) for i in ids):
                 raise SyncError(f"{peer} sent a malformed ids response")
@@ -186,16 +223,13 @@ class SyncService:
                 return fetched
             missing = self._store.missing(ids)
             for start in range(0, len(missing), MAX_GET_IDS):
-                wanted = missing[start:start + MAX_GET_IDS]
-                batch = await self._get(peer, topic, wanted)
-                if batch:
-                    await ingest(peer, batch)
-                    fetched += len(batch)
+                batch = await self._get(peer, topic, missing[start:start + MAX_GET_IDS])
+                fetched += self._gossip.ingest(batch)
             if len(ids) < IDS_PAGE:
                 return fetched
             after = ids[-1]
 
-    async def _get(self, peer: ID, topic: str, wanted: list[bytes]) -> list[Fetched]:
+    async def _get(self, peer: str, topic: str, wanted: list[bytes]) -> list[Incoming]:
         response = await self.request(peer, {"op": "get", "ids": wanted})
         messages = response.get("messages")
         if not isinstance(messages, list) or len(messages) > len(wanted):
@@ -207,10 +241,10 @@ class SyncService:
                 self._metrics.reject("sync_unrequested")
                 continue
             verdict = check_gossip_payload(data, topic)
-            if not verdict.ok:
+            if verdict.message is None:
                 self._metrics.reject(verdict.reason or "invalid")
                 continue
-            out.append(Fetched(topic, data, verdict))
+            out.append(Incoming(verdict.message, topic, data, f"sync:{peer}"))
         return out
 
 
@@ -221,7 +255,7 @@ def answer_sync_request(store: MessageStore, request: dict[str, Any]) -> dict[st
     op = request.get("op")
     if op == "digests":
         topic, lo, hi = _range(request)
-        digests = store.epoch_digests(topic=topic, epoch_from=lo, epoch_to=hi)
+        digests = store.partition_digests(topic=topic, partition_from=lo, partition_to=hi)
         return {"digests": [[e, n, d] for e, (n, d) in sorted(digests.items())]}
     if op == "ids":
         topic, lo, hi = _range(request)
@@ -231,7 +265,7 @@ def answer_sync_request(store: MessageStore, request: dict[str, Any]) -> dict[st
         limit = request.get("limit", IDS_PAGE)
         if type(limit) is not int or not 1 <= limit <= IDS_PAGE:
             raise ValueError(f"'limit' must be an integer in 1..{IDS_PAGE}")
-        return {"ids": store.ids(topic=topic, epoch_from=lo, epoch_to=hi, after=after,
+        return {"ids": store.ids(topic=topic, partition_from=lo, partition_to=hi, after=after,
                                  limit=limit)}
     if op == "get":
         ids = request.get("ids")
@@ -247,7 +281,7 @@ def _range(request: dict[str, Any]) -> tuple[str, int, int]:
     topic, lo, hi = request.get("topic"), request.get("from"), request.get("to")
     if topic not in TOPICS:
         raise ValueError(f"unknown topic {str(topic)[:60]!r}")
-    if type(lo) is not int or type(hi) is not int or not 0 <= lo <= hi <= MAX_EPOCH:
+    if type(lo) is not int or type(hi) is not int or not 0 <= lo <= hi <= MAX_PARTITION:
         raise ValueError("'from' and 'to' must be integers with 0 <= from <= to < 2**63")
     return topic, lo, hi
 

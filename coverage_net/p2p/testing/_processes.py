@@ -23,7 +23,7 @@ from coverage_net.identity import Keypair, save_keypair
 from coverage_net.messages import WitnessReport
 from coverage_net.store import DEFAULT_FILENAME
 
-from ._peer import STATUS_FILENAME
+from .._status import STATUS_FILENAME
 
 __all__ = ["witness_reports", "free_tcp_port", "loopback_addr", "PeerProcess", "KEY_FILENAME",
            "sparse_topology", "wait_for", "RawGossipClient", "raw_gossip_client"]
@@ -198,7 +198,7 @@ class RawGossipClient:
         self.peer_id = host.get_id().to_base58()
 
     async def connect(self, addr: str) -> None:
-        from ._discovery import parse_bootstrap
+        from .._discovery import parse_bootstrap
 
         await self.host.connect(parse_bootstrap(addr))
 
@@ -213,7 +213,7 @@ class RawGossipClient:
         from libp2p.peer.id import ID
         from libp2p.request_response import RequestResponse
 
-        from ._sync import SYNC_PROTOCOL, CborCodec
+        from .._sync import SYNC_PROTOCOL, CborCodec
 
         return await RequestResponse(self.host).send_request(
             ID.from_base58(peer_id), [SYNC_PROTOCOL], request, CborCodec())
@@ -240,7 +240,7 @@ def raw_gossip_client(keypair: Keypair, *, protocols: Sequence[str] | None = Non
     from libp2p.stream_muxer.mplex.mplex import MPLEX_PROTOCOL_ID, Mplex
     from libp2p.tools.anyio_service import background_trio_service
 
-    from ._gossip import GOSSIP_PROTOCOLS
+    from .._gossip import GOSSIP_PROTOCOLS
 
     @asynccontextmanager
     async def run():

@@ -1,0 +1,10 @@
+"""Composition roots (layer 5): one short function per process.
+
+Each root opens the store, the identity and the network, starts the small actors
+of its process in one nursery and hands each only what it needs. Today: the bare
+peer (`run_peer`); the hotspot, validator and router roots follow.
+"""
+
+from ._peer import PeerConfig, RunningPeer, run_peer, wall_clock_ms
+
+__all__ = ["PeerConfig", "RunningPeer", "run_peer", "wall_clock_ms"]

@@ -1,0 +1,131 @@
+"""The network seam: what gossip, sync and requests need from a network, and no more.
+
+Two implementations stand behind it: `Libp2pNetwork` (a py-libp2p host with
+gossipsub, TCP, Noise, yamux) and `coverage_net.p2p.testing.MemoryNetwork` (every
+node in one trio run, links with seeded latency, loss, reordering, partitions and
+crashes, under trio's MockClock). The actors above it (`GossipService`,
+`SyncService`, the status writer) are the same code over both, so protocol logic
+is tested on the second and shown to work with real processes on the first.
+
+The contract, in full:
+
+- Gossip is a best-effort broadcast on topics, with one message id per payload:
+  ``gossip_id(data) = sha256(data)``, which for a coverage-net message is its
+  content id. A payload is offered to the local ``on_gossip`` callback once (the
+  first time its id is seen); the callback returns True to accept it, and only an
+  accepted payload is forwarded. Nothing is guaranteed to arrive: sync repairs.
+- Requests are one request and one response per exchange on a named protocol,
+  each capped in size, each with a timeout; a failure raises `RequestError`.
+- Peers are named by their libp2p peer id (base58 text) on both implementations.
+"""
+
+from __future__ import annotations
+
+import abc
+import hashlib
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+
+import trio
+
+from ._errors import PeerConfigError
+
+__all__ = ["Network", "ProtocolLimits", "GossipCallback", "RequestHandler", "gossip_id"]
+
+GossipCallback = Callable[[str, str, bytes], bool]
+"""``(forwarder peer id, topic, payload) -> accept``; called once per gossip id."""
+
+RequestHandler = Callable[[str, bytes], Awaitable[bytes]]
+"""``(requesting peer id, request payload) -> response payload``; raise to refuse."""
+
+
+def gossip_id(data: bytes) -> bytes:
+    """The gossip message id: SHA-256 of the payload (= a message's content id).
+
+    Part of the wire protocol: a peer built on another libp2p implementation must
+    use the same function (gossipsub's ``msg_id_fn``) to join.
+    """
+    return hashlib.sha256(data).digest()
+
+
+@dataclass(frozen=True)
+class ProtocolLimits:
+    """Caps for one request/response protocol (checked before a frame is read)."""
+
+    max_request_bytes: int = 64 * 1024
+    max_response_bytes: int = 64 * 1024
+    read_timeout_s: float = 5.0
+    """How long a sender may take to deliver one whole frame."""
+
+    def __post_init__(self) -> None:
+        if self.max_request_bytes <= 0 or self.max_response_bytes <= 0 \
+                or self.read_timeout_s <= 0:
+            raise PeerConfigError(f"protocol limits must be positive; got {self}")
+
+
+class Network(abc.ABC):
+    """One node's view of the network (see the module docstring for the contract)."""
+
+    @property
+    @abc.abstractmethod
+    def local_id(self) -> str:
+        """This node's peer id."""
+
+    @property
+    @abc.abstractmethod
+    def new_peers(self) -> trio.MemoryReceiveChannel[str]:
+        """Every peer this node gets connected to, as it connects (one consumer)."""
+
+    @abc.abstractmethod
+    def set_gossip_callback(self, callback: GossipCallback, topics: Iterable[str]) -> None:
+        """Subscribe to ``topics``; offer every new payload on them to ``callback``."""
+
+    @abc.abstractmethod
+    async def publish(self, topic: str, data: bytes) -> None:
+        """Broadcast ``data`` on ``topic`` (our own payloads skip ``on_gossip``)."""
+
+    @abc.abstractmethod
+    def outbound_backlog(self) -> int:
+        """Gossip payloads queued and not yet sent to the slowest peer."""
+
+    @property
+    @abc.abstractmethod
+    def outbound_capacity(self) -> int:
+        """Backlog above which a publisher should wait (half of what would drop)."""
+
+    @abc.abstractmethod
+    def register_protocol(self, protocol_id: str, handler: RequestHandler,
+                          limits: ProtocolLimits) -> None:
+        """Serve requests on ``protocol_id`` with ``handler``."""
+
+    @abc.abstractmethod
+    async def request(self, peer_id: str, protocol_id: str, payload: bytes, *,
+                      timeout_s: float) -> bytes:
+        """One request to ``peer_id``; its response, or `RequestError`."""
+
+    @abc.abstractmethod
+    def supports(self, peer_id: str, protocol_id: str) -> bool:
+        """Whether ``peer_id`` advertised ``protocol_id`` (identify)."""
+
+    @abc.abstractmethod
+    def connected_peers(self) -> list[str]:
+        """Peers connected now and not blocked, sorted."""
+
+    @abc.abstractmethod
+    def set_blocklist(self, peer_ids: Iterable[str]) -> None:
+        """Block exactly these peers: close their connections, refuse their input."""
+
+    @abc.abstractmethod
+    def is_blocked(self, peer_id: str) -> bool: ...
+
+    @abc.abstractmethod
+    def listen_addrs(self) -> list[str]:
+        """Addresses others can reach us at (multiaddrs with /p2p/, or memory names)."""
+
+    def topic_peers(self, topic: str) -> list[str]:
+        """Peers known to subscribe to ``topic``; by default every connected peer."""
+        return self.connected_peers()
+
+    def status(self) -> dict[str, object]:
+        """Implementation-specific figures for the status file."""
+        return {}

@@ -1,0 +1,71 @@
+"""The status file (``peer.json``) and the blocklist file watcher: small actors of a node.
+
+``peer.json`` is written atomically every interval: what this node is, whom it is
+connected to, what it holds and its counters. Operators and tests read it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import trio
+
+from ._discovery import read_blocklist
+from ._gossip_service import GossipService
+from ._metrics import PeerMetrics
+from ._network import Network
+
+__all__ = ["STATUS_FILENAME", "StatusWriter", "watch_blocklist"]
+
+STATUS_FILENAME = "peer.json"
+_BLOCKLIST_POLL_S = 0.2
+
+
+class StatusWriter:
+    """Writes ``peer.json`` in ``data_dir`` now and every ``interval_s``."""
+
+    def __init__(self, data_dir: Path, network: Network, gossip: GossipService,
+                 metrics: PeerMetrics, *, clock_ms: Callable[[], int],
+                 interval_s: float = 0.5) -> None:
+        self._path = Path(data_dir) / STATUS_FILENAME
+        self._network = network
+        self._gossip = gossip
+        self._metrics = metrics
+        self._clock_ms = clock_ms
+        self._interval_s = interval_s
+
+    def write(self) -> None:
+        status = {
+            "peer_id": self._network.local_id, "pid": os.getpid(),
+            "addrs": self._network.listen_addrs(),
+            "connected": self._network.connected_peers(),
+            "stored_total": self._gossip.stored_total,
+            "metrics": self._metrics.snapshot(), "network": self._network.status(),
+            "updated_ms": self._clock_ms(),
+        }
+        tmp = self._path.with_suffix(".json.tmp")
+        tmp.write_text(json.dumps(status, indent=1), encoding="utf-8")
+        os.replace(tmp, self._path)
+
+    async def run(self) -> None:
+        while True:
+            self.write()
+            await trio.sleep(self._interval_s)
+
+
+async def watch_blocklist(path: Path, network: Network) -> None:
+    """Apply the blocklist file to ``network`` whenever the file changes."""
+    last: tuple[int, int] | None = None
+    while True:
+        try:
+            st = path.stat()
+            stamp = (st.st_mtime_ns, st.st_size)
+        except FileNotFoundError:
+            stamp = (0, 0)
+        if stamp != last:
+            last = stamp
+            network.set_blocklist(read_blocklist(path))
+        await trio.sleep(_BLOCKLIST_POLL_S)

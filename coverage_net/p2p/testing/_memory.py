@@ -1,0 +1,370 @@
+"""An in-memory network: every node in one trio run, links with seeded faults.
+
+`MemoryNetwork` is the second implementation of the network seam (`Network`).
+Nodes are endpoints on one hub; each link has a latency range and a loss
+probability, and the test can partition the nodes into groups, heal them, crash
+a node and restart it. Every random choice (latency, loss) comes from one
+`random.Random(seed)`, and events are ordered by (virtual time, sequence
+number), so under trio's MockClock with deterministic scheduling
+(`run_deterministic`) the same seed gives the identical run; `trace` records
+every delivery to compare.
+
+Gossip is flooding with a seen-set: a node offers a payload to its gossip
+callback the first time its id (`gossip_id`) arrives, and forwards it to every
+other neighbour if accepted. Requests travel as two events over the same lossy
+link; a lost one surfaces as a timeout. A partition closes the links between
+groups (both sides see the peer disconnect) and healing reopens them (both
+sides see a new peer), as the blocklist does between real processes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import heapq
+import itertools
+import math
+import random
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+
+import trio
+
+from .._errors import RequestError
+from .._network import GossipCallback, Network, ProtocolLimits, RequestHandler, gossip_id
+
+__all__ = ["LinkProfile", "MemoryNetwork", "MemoryEndpoint", "run_deterministic"]
+
+
+@dataclass(frozen=True)
+class LinkProfile:
+    """One link's faults: latency drawn uniformly per transmission, loss per transmission.
+
+    Drawing a latency per transmission also reorders messages on a link.
+    """
+
+    latency_s: tuple[float, float] = (0.005, 0.050)
+    loss: float = 0.0
+
+    def __post_init__(self) -> None:
+        lo, hi = self.latency_s
+        if not 0 <= lo <= hi:
+            raise ValueError(f"latency_s must be (lo, hi) with 0 <= lo <= hi; got {self.latency_s}")
+        if not 0 <= self.loss < 1:
+            raise ValueError(f"loss must be in [0, 1); got {self.loss}")
+
+
+def run_deterministic(async_fn: Callable[..., Awaitable[object]], *args: object, seed: int,
+                      clock: trio.abc.Clock | None = None) -> object:
+    """``trio.run`` under a MockClock with trio's scheduler made deterministic.
+
+    trio shuffles each batch of runnable tasks with a module-level generator; in
+    deterministic mode (the mode its Hypothesis plugin turns on) it sorts the
+    batch by spawn order first. We seed that generator, so one seed gives one
+    interleaving.
+    """
+    from trio._core import _run as trio_run  # the one place we reach into trio
+
+    trio_run._ALLOW_DETERMINISTIC_SCHEDULING = True  # type: ignore[misc]
+    trio_run._r.seed(seed)
+    return trio.run(async_fn, *args,
+                    clock=clock or trio.testing.MockClock(autojump_threshold=0))
+
+
+class MemoryNetwork:
+    """The hub: nodes, links, faults and the event queue. Run `run()` in a nursery."""
+
+    def __init__(self, seed: int, *, link: LinkProfile = LinkProfile()) -> None:
+        self.rng = random.Random(seed)
+        self.default_link = link
+        self.trace: list[tuple[float, str, str, str, str]] = []
+        """(time, kind, from, to, id prefix): every delivery, in order."""
+        self.delivered = 0
+        self.lost = 0
+        self._endpoints: dict[str, MemoryEndpoint] = {}
+        self._links: dict[frozenset[str], LinkProfile] = {}
+        self._groups: dict[str, int] | None = None
+        self._events: list[tuple[float, int, Callable[[], None]]] = []
+        self._seq = itertools.count()
+        self._wake = trio.Event()
+        self._nursery: trio.Nursery | None = None
+
+    # -- building the network -----------------------------------------------------
+
+    def add_node(self, peer_id: str) -> MemoryEndpoint:
+        """A new endpoint (or a restarted one, after `crash`)."""
+        old = self._endpoints.get(peer_id)
+        if old is not None and old.up:
+            raise ValueError(f"node {peer_id} is already on the network")
+        endpoint = MemoryEndpoint(self, peer_id)
+        self._endpoints[peer_id] = endpoint
+        for pair in self._links:
+            if peer_id in pair:
+                self._announce(pair)
+        return endpoint
+
+    def connect(self, a: str, b: str, link: LinkProfile | None = None) -> None:
+        """A link between nodes ``a`` and ``b`` (both learn of the other when both are up)."""
+        if a == b:
+            raise ValueError("a node cannot link to itself")
+        pair = frozenset((a, b))
+        self._links[pair] = link or self.default_link
+        self._announce(pair)
+
+    def partition(self, *groups: Iterable[str]) -> None:
+        """Cut every link between different groups (nodes in no group form one more)."""
+        self._groups = {p: i for i, group in enumerate(groups) for p in group}
+
+    def heal(self) -> None:
+        """Reopen every cut link; both ends see a new peer."""
+        cut = [pair for pair in self._links if not self._link_open(pair)]
+        self._groups = None
+        for pair in sorted(cut, key=sorted):
+            self._announce(pair)
+
+    def crash(self, peer_id: str) -> None:
+        """The node vanishes: nothing reaches it or leaves it; its requests fail."""
+        self._endpoints[peer_id].up = False
+
+    def neighbours(self, peer_id: str) -> list[str]:
+        """Nodes linked to ``peer_id`` whose link is open now and who are up, sorted."""
+        out = []
+        for pair in self._links:
+            if peer_id in pair and self._link_open(pair):
+                (other,) = pair - {peer_id}
+                if self._endpoints.get(other) is not None and self._endpoints[other].up:
+                    out.append(other)
+        return sorted(out)
+
+    def trace_digest(self) -> str:
+        """SHA-256 of the delivery trace (times rounded to the microsecond)."""
+        h = hashlib.sha256()
+        for t, kind, src, dst, ident in self.trace:
+            h.update(f"{t:.6f} {kind} {src} {dst} {ident}\n".encode())
+        return h.hexdigest()
+
+    # -- the event loop -----------------------------------------------------------
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
+                  ) -> None:
+        async with trio.open_nursery() as nursery:
+            self._nursery = nursery
+            task_status.started()
+            while True:
+                if not self._events:
+                    await self._wake.wait()
+                    self._wake = trio.Event()
+                    continue
+                when = self._events[0][0]
+                if trio.current_time() < when:
+                    with trio.move_on_at(when):
+                        await self._wake.wait()
+                    self._wake = trio.Event()
+                    continue
+                _, _, action = heapq.heappop(self._events)
+                action()
+                await trio.lowlevel.checkpoint()
+
+    def _schedule(self, delay_s: float, action: Callable[[], None]) -> None:
+        when = trio.current_time() + delay_s
+        if not self._events or when < self._events[0][0]:
+            self._wake.set()
+        heapq.heappush(self._events, (when, next(self._seq), action))
+
+    def _transmit(self, src: str, dst: str, kind: str, ident: str,
+                  deliver: Callable[[], None]) -> None:
+        """Send one transmission over the src-dst link: lost, or delivered after a delay."""
+        link = self._links.get(frozenset((src, dst)))
+        if link is None or not self._link_open(frozenset((src, dst))):
+            self.lost += 1
+            return
+        lost = self.rng.random() < link.loss
+        delay = self.rng.uniform(*link.latency_s)
+        if lost:
+            self.lost += 1
+            return
+
+        def arrive() -> None:
+            target = self._endpoints.get(dst)
+            sender = self._endpoints.get(src)
+            if target is None or not target.up or sender is None or not sender.up \
+                    or not self._link_open(frozenset((src, dst))):
+                self.lost += 1
+                return
+            self.delivered += 1
+            self.trace.append((trio.current_time(), kind, src, dst, ident))
+            deliver()
+
+        self._schedule(delay, arrive)
+
+    def _link_open(self, pair: frozenset[str]) -> bool:
+        if self._groups is None:
+            return True
+        a, b = sorted(pair)
+        return self._groups.get(a, -1) == self._groups.get(b, -1)
+
+    def _announce(self, pair: frozenset[str]) -> None:
+        a, b = sorted(pair)
+        ea, eb = self._endpoints.get(a), self._endpoints.get(b)
+        if ea is None or eb is None or not (ea.up and eb.up) or not self._link_open(pair):
+            return
+        ea._peer_connected(b)
+        eb._peer_connected(a)
+
+    def _endpoint(self, peer_id: str) -> MemoryEndpoint | None:
+        endpoint = self._endpoints.get(peer_id)
+        return endpoint if endpoint is not None and endpoint.up else None
+
+    def _spawn(self, fn: Callable[..., Awaitable[object]], *args: object) -> None:
+        if self._nursery is None:
+            raise RuntimeError("MemoryNetwork.run() is not running")
+        self._nursery.start_soon(fn, *args)
+
+
+class MemoryEndpoint(Network):
+    """One node's side of a `MemoryNetwork` (the `Network` the node's actors use)."""
+
+    def __init__(self, hub: MemoryNetwork, peer_id: str) -> None:
+        self._hub = hub
+        self._id = peer_id
+        self.up = True
+        self._callback: GossipCallback | None = None
+        self._topics: frozenset[str] = frozenset()
+        self._seen: set[bytes] = set()
+        self._handlers: dict[str, tuple[RequestHandler, ProtocolLimits]] = {}
+        self._blocked: frozenset[str] = frozenset()
+        self._new_send, self._new_receive = trio.open_memory_channel[str](math.inf)
+        self.gossip_duplicates = 0
+        self.gossip_forwarded = 0
+
+    # -- Network --------------------------------------------------------------------
+
+    @property
+    def local_id(self) -> str:
+        return self._id
+
+    @property
+    def new_peers(self) -> trio.MemoryReceiveChannel[str]:
+        return self._new_receive
+
+    def set_gossip_callback(self, callback: GossipCallback, topics: Iterable[str]) -> None:
+        self._callback = callback
+        self._topics = frozenset(topics)
+
+    async def publish(self, topic: str, data: bytes) -> None:
+        if not self.up:
+            return
+        msg_id = gossip_id(data)
+        if msg_id in self._seen:
+            return
+        self._seen.add(msg_id)
+        self._forward(None, topic, data, msg_id)
+        await trio.lowlevel.checkpoint()
+
+    def outbound_backlog(self) -> int:
+        return 0
+
+    @property
+    def outbound_capacity(self) -> int:
+        return 1
+
+    def register_protocol(self, protocol_id: str, handler: RequestHandler,
+                          limits: ProtocolLimits) -> None:
+        self._handlers[protocol_id] = (handler, limits)
+
+    async def request(self, peer_id: str, protocol_id: str, payload: bytes, *,
+                      timeout_s: float) -> bytes:
+        hub = self._hub
+        if peer_id not in self.connected_peers():
+            raise RequestError(f"request to {peer_id}: not connected")
+        done = trio.Event()
+        result: list[bytes | RequestError] = []
+        ident = hashlib.sha256(payload).hexdigest()[:8]
+
+        def reply(response: bytes | RequestError) -> None:
+            hub._transmit(peer_id, self._id, "response", ident,
+                          lambda: (result.append(response), done.set()))
+
+        def arrive() -> None:
+            server = hub._endpoint(peer_id)
+            if server is not None:
+                hub._spawn(server._serve, self._id, protocol_id, payload, reply)
+
+        hub._transmit(self._id, peer_id, "request", ident, arrive)
+        with trio.move_on_after(timeout_s):
+            await done.wait()
+        if not result:
+            raise RequestError(f"request {protocol_id} to {peer_id}: no response after "
+                               f"{timeout_s} s")
+        if isinstance(result[0], RequestError):
+            raise result[0]
+        return result[0]
+
+    def supports(self, peer_id: str, protocol_id: str) -> bool:
+        other = self._hub._endpoint(peer_id)
+        return other is not None and protocol_id in other._handlers
+
+    def connected_peers(self) -> list[str]:
+        if not self.up:
+            return []
+        return [p for p in self._hub.neighbours(self._id) if p not in self._blocked]
+
+    def set_blocklist(self, peer_ids: Iterable[str]) -> None:
+        self._blocked = frozenset(peer_ids)
+
+    def is_blocked(self, peer_id: str) -> bool:
+        return peer_id in self._blocked
+
+    def listen_addrs(self) -> list[str]:
+        return [f"/memory/{self._id}"]
+
+    def status(self) -> dict[str, object]:
+        return {"gossip_duplicates": self.gossip_duplicates,
+                "gossip_forwarded": self.gossip_forwarded}
+
+    # -- what the hub calls -------------------------------------------------------
+
+    def _peer_connected(self, peer_id: str) -> None:
+        if peer_id not in self._blocked:
+            self._new_send.send_nowait(peer_id)
+
+    def _forward(self, source: str | None, topic: str, data: bytes, msg_id: bytes) -> None:
+        ident = msg_id.hex()[:8]
+        for peer in self.connected_peers():
+            if peer != source:
+                self.gossip_forwarded += 1
+                self._hub._transmit(self._id, peer, "gossip", ident,
+                                    lambda p=peer: self._hub._endpoints[p]._receive(
+                                        self._id, topic, data, msg_id))
+
+    def _receive(self, source: str, topic: str, data: bytes, msg_id: bytes) -> None:
+        if source in self._blocked or topic not in self._topics or self._callback is None:
+            return
+        if msg_id in self._seen:
+            self.gossip_duplicates += 1
+            return
+        if not self._callback(source, topic, data):
+            return  # refused: not marked seen, not forwarded (as gossipsub does)
+        self._seen.add(msg_id)
+        self._forward(source, topic, data, msg_id)
+
+    async def _serve(self, source: str, protocol_id: str, payload: bytes,
+                     reply: Callable[[bytes | RequestError], None]) -> None:
+        entry = self._handlers.get(protocol_id)
+        if entry is None:
+            reply(RequestError(f"{self._id} does not speak {protocol_id}"))
+            return
+        handler, limits = entry
+        if len(payload) > limits.max_request_bytes:
+            reply(RequestError(f"request of {len(payload)} bytes > {limits.max_request_bytes}"))
+            return
+        try:
+            response = await handler(source, payload)
+        except Exception as exc:  # the handler refused: the requester gets the reason
+            reply(RequestError(f"{self._id} refused {protocol_id}: {exc}"))
+            return
+        if len(response) > limits.max_response_bytes:
+            reply(RequestError(f"response of {len(response)} bytes > "
+                               f"{limits.max_response_bytes}"))
+            return
+        if self.up:
+            reply(response)
