@@ -1,6 +1,8 @@
-"""The radio hardware boundary (layer 2): one `Radio` interface, its drivers and frames."""
+"""The radio hardware boundary (layer 2): one `Radio` interface, its drivers and frames,
+and the devboard emulator (`NativeDeviceCore` on a `PtyDevice`) the simulator ships."""
 
 from ._capture import PcapCapture, read_capture
+from ._emulator import DeviceBackend, NativeDeviceCore
 from ._errors import (
     BridgeError,
     ConfigError,
@@ -16,6 +18,7 @@ from ._errors import (
 )
 from ._lorawan import beacon_frame, is_beacon_frame, parse_beacon_frame
 from ._native import NativeRadio
+from ._pty import PtyDevice, SansIODevice, open_raw_pty
 from ._radio import BlockingRadio, Gap, Radio, RadioConfig, RadioInfo, RxPacket, TxResult
 from ._rn2483 import RN2483Radio
 from ._semtech_udp import SemtechUdpRadio
@@ -27,4 +30,5 @@ __all__ = [
     "BlockingRadio", "Gap", "Radio", "RadioConfig", "RadioInfo", "RxPacket", "TxResult",
     "NativeRadio", "RN2483Radio", "SemtechUdpRadio",
     "PcapCapture", "read_capture", "beacon_frame", "is_beacon_frame", "parse_beacon_frame",
+    "DeviceBackend", "NativeDeviceCore", "PtyDevice", "SansIODevice", "open_raw_pty",
 ]

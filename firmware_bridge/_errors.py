@@ -9,8 +9,10 @@ decoder drops them and counts the reason (see `FrameDecoder.stats`).
 
 from __future__ import annotations
 
+from coverage_net.radio import CoverageNetError
 
-class BridgeError(Exception):
+
+class BridgeError(CoverageNetError):
     """Base class of every error raised by `firmware_bridge`."""
 
 

@@ -36,11 +36,11 @@ from ._errors import (
     RadioFailureError,
 )
 from ._radio import Gap, Radio, RadioConfig, RadioInfo, RxPacket, TxResult
+from ._rn2483_link import NUMBER, OK, RX_LINE, TX_DONE, VERSION, VERSION_REPLY, LineLink, Waiter
 from ._serial import open_serial_stream
 
 logger = logging.getLogger(__name__)
 
-MAX_LINE_BYTES = 600  # "radio_rx  " + 255 bytes in hex, with room to spare
 MAX_PAYLOAD_BYTES = 255
 BACKOFF_FIRST_S = 0.1
 BACKOFF_MAX_S = 5.0
@@ -48,68 +48,8 @@ TX_DONE_MARGIN_S = 1.0
 REARM_RETRY_S = 0.5
 
 _REGIONS = {"RN2483": ("EU868", "IN865"), "RN2903": ("US915", "AU915")}
-_RX_LINE = re.compile(r"radio_rx\s+([0-9A-Fa-f]*)")
-_VERSION = re.compile(r"(RN\d{4})\w*\s+(\S+).*")
-_OK = re.compile(r"ok|invalid_param|busy")
-_NUMBER = re.compile(r"-?\d+|invalid_param|busy")
-_VERSION_REPLY = re.compile(rf"{_VERSION.pattern}|invalid_param|busy")
-_TX_DONE = re.compile("radio_tx_ok|radio_err")
 
 ConnectFn = Callable[[], Awaitable[trio.abc.Stream]]
-
-
-class _Waiter:
-    """One expected reply: the lines it accepts, and the outcome once it came."""
-
-    def __init__(self, accepts: re.Pattern[str],
-                 on_reply: Callable[[str], None] | None = None) -> None:
-        self.accepts = accepts
-        self.on_reply = on_reply
-        self.done = trio.Event()
-        self.reply: str | None = None
-        self.error: BridgeError | None = None
-
-    def offer(self, line: str) -> bool:
-        if self.done.is_set() or self.accepts.fullmatch(line) is None:
-            return False
-        self.reply = line
-        if self.on_reply is not None:
-            self.on_reply(line)
-        self.done.set()
-        return True
-
-    def fail(self, error: BridgeError) -> None:
-        if not self.done.is_set():
-            self.error = error
-            self.done.set()
-
-
-class _Link:
-    """One connection: its stream, its line buffer, and whether it is gone."""
-
-    def __init__(self, stream: trio.abc.Stream) -> None:
-        self.stream = stream
-        self.lost = trio.Event()
-        self.up = False  # start-up done: usable by callers
-        self._buf = bytearray()
-        self._skipping = False
-
-    def feed(self, data: bytes) -> tuple[list[bytes], int]:
-        """Complete lines in `data`, and how many over-long lines were discarded."""
-        self._buf += data
-        lines, overlong = [], 0
-        while (i := self._buf.find(b"\n")) >= 0:
-            line = bytes(self._buf[:i])
-            del self._buf[:i + 1]
-            if self._skipping:
-                self._skipping = False
-            else:
-                lines.append(line)
-        if len(self._buf) > MAX_LINE_BYTES:
-            overlong += not self._skipping
-            self._skipping = True
-            self._buf.clear()
-        return lines, overlong
 
 
 @dataclass
@@ -145,9 +85,9 @@ class RN2483Radio(Radio):
         self.gaps: list[Gap] = []
         self._backoff_s = BACKOFF_FIRST_S
         self._lock = trio.Lock()
-        self._link: _Link | None = None
-        self._waiter: _Waiter | None = None
-        self._tx_waiter: _Waiter | None = None
+        self._link: LineLink | None = None
+        self._waiter: Waiter | None = None
+        self._tx_waiter: Waiter | None = None
         self._rx_armed = False
         self._rssi_supported = True
         self._version_line = ""
@@ -190,7 +130,7 @@ class RN2483Radio(Radio):
         gap_start: float | None = None
         started = False
         while True:
-            link = self._link = _Link(stream)
+            link = self._link = LineLink(stream)
             error: BridgeError | None = None
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(self._read_loop, link)
@@ -254,7 +194,7 @@ class RN2483Radio(Radio):
         self.stats["gap_s"] += gap_s
         logger.warning("rn2483 reconnected", extra={"port": self._name, "gap_s": gap_s})
 
-    def _lose(self, link: _Link, why: str) -> None:
+    def _lose(self, link: LineLink, why: str) -> None:
         link.up = False
         if not link.lost.is_set():
             link.lost.set()
@@ -265,25 +205,25 @@ class RN2483Radio(Radio):
                 if waiter is not None:
                     waiter.fail(error)
 
-    async def _bring_up(self, link: _Link, *, reconfigure: bool) -> None:
-        version = await self._ask(link, "sys get ver", _VERSION_REPLY)
+    async def _bring_up(self, link: LineLink, *, reconfigure: bool) -> None:
+        version = await self._ask(link, "sys get ver", VERSION_REPLY)
         self._version_line = version
-        pause_ms = await self._ask(link, "mac pause", _NUMBER)
+        pause_ms = await self._ask(link, "mac pause", NUMBER)
         if int(pause_ms) == 0:
             raise DeviceBusyError("RN2483 refused 'mac pause' (answered 0): its LoRaWAN stack "
                                   "is busy; retry in a few seconds")
         self._rx_armed = False
         try:
-            await self._ask(link, "radio set wdt 0", _OK)
+            await self._ask(link, "radio set wdt 0", OK)
         except DeviceBusyError:  # still receiving from before: stop, then retry once
-            await self._ask(link, "radio rxstop", _OK)
-            await self._ask(link, "radio set wdt 0", _OK)
+            await self._ask(link, "radio rxstop", OK)
+            await self._ask(link, "radio set wdt 0", OK)
         if reconfigure and self.config is not None:
             await self._apply(link, self.config)
         link.up = True
 
     # -- reading ----------------------------------------------------------------------
-    async def _read_loop(self, link: _Link) -> None:
+    async def _read_loop(self, link: LineLink) -> None:
         try:
             while data := await link.stream.receive_some(4096):
                 lines, overlong = link.feed(data)
@@ -298,7 +238,7 @@ class RN2483Radio(Radio):
         line = raw.decode("ascii", "replace").strip()
         if not line:
             return
-        if m := _RX_LINE.fullmatch(line):
+        if m := RX_LINE.fullmatch(line):
             hex_payload = m.group(1)
             if 0 < len(hex_payload) <= 2 * MAX_PAYLOAD_BYTES and len(hex_payload) % 2 == 0:
                 self._rx_armed = False
@@ -315,7 +255,7 @@ class RN2483Radio(Radio):
             return
         elif self._waiter is not None and self._waiter.offer(line):
             return
-        elif _VERSION.fullmatch(line):
+        elif VERSION.fullmatch(line):
             self.stats["banners"] += 1
             logger.warning("rn2483 printed its banner unasked: did it restart?",
                            extra={"port": self._name, "line": line})
@@ -331,7 +271,7 @@ class RN2483Radio(Radio):
                 self.stats["rx_dropped_backlog"] += 1
 
     # -- commands ---------------------------------------------------------------------
-    async def _ask(self, link: _Link, command: str, accepts: re.Pattern[str], *,
+    async def _ask(self, link: LineLink, command: str, accepts: re.Pattern[str], *,
                    on_reply: Callable[[str], None] | None = None,
                    allow_invalid: bool = False) -> str:
         """Send one command (the caller holds the lock) and return its reply."""
@@ -340,7 +280,7 @@ class RN2483Radio(Radio):
         if link.lost.is_set():
             raise DeviceDisconnectedError(f"RN2483 on {self._name} is disconnected; "
                                           f"'{label}' not sent")
-        waiter = self._waiter = _Waiter(accepts, on_reply)
+        waiter = self._waiter = Waiter(accepts, on_reply)
         try:
             with trio.move_on_after(self.command_timeout_s):
                 try:
@@ -363,7 +303,7 @@ class RN2483Radio(Radio):
                                         f"value is outside what this module accepts")
         return waiter.reply
 
-    def _usable_link(self) -> _Link:
+    def _usable_link(self) -> LineLink:
         if self._dead is not None:
             raise self._dead
         link = self._link
@@ -372,14 +312,14 @@ class RN2483Radio(Radio):
                                           f"driver is reconnecting, retry shortly")
         return link
 
-    async def _arm_rx(self, link: _Link) -> None:
+    async def _arm_rx(self, link: LineLink) -> None:
         def on_reply(line: str) -> None:
             # set in line order: a radio_rx right behind this "ok" must find the radio armed
             self._rx_armed = self._rx_armed or line == "ok"
 
-        await self._ask(link, "radio rx 0", _OK, on_reply=on_reply)
+        await self._ask(link, "radio rx 0", OK, on_reply=on_reply)
 
-    async def _try_rearm(self, link: _Link) -> None:
+    async def _try_rearm(self, link: LineLink) -> None:
         if self.config is None or self._rx_armed or link.lost.is_set():
             return
         try:
@@ -409,14 +349,14 @@ class RN2483Radio(Radio):
                 if link is not None:
                     await self._try_rearm(link)
 
-    async def _rx_quality(self, link: _Link | None) -> tuple[float, float]:
+    async def _rx_quality(self, link: LineLink | None) -> tuple[float, float]:
         snr_db = rssi_dbm = math.nan
         if link is None:
             return snr_db, rssi_dbm
         try:
-            snr_db = float(await self._ask(link, "radio get snr", _NUMBER))
+            snr_db = float(await self._ask(link, "radio get snr", NUMBER))
             if self._rssi_supported:
-                rssi = await self._ask(link, "radio get rssi", _NUMBER, allow_invalid=True)
+                rssi = await self._ask(link, "radio get rssi", NUMBER, allow_invalid=True)
                 if rssi == "invalid_param":
                     self._rssi_supported = False
                     logger.info("rn2483 firmware has no 'radio get rssi'; RSSI will be NaN",
@@ -453,9 +393,9 @@ class RN2483Radio(Radio):
                 self.config = None  # half-applied: not receiving until configure succeeds
                 raise
 
-    async def _apply(self, link: _Link, config: RadioConfig) -> None:
+    async def _apply(self, link: LineLink, config: RadioConfig) -> None:
         if self._rx_armed:
-            await self._ask(link, "radio rxstop", _OK)
+            await self._ask(link, "radio rxstop", OK)
             self._rx_armed = False
         for command in (
             "radio set mod lora",
@@ -469,7 +409,7 @@ class RN2483Radio(Radio):
             f"radio set iqi {'on' if config.iq_inverted else 'off'}",
             "radio set crc on",
         ):
-            await self._ask(link, command, _OK)
+            await self._ask(link, command, OK)
         self.config = config
         await self._arm_rx(link)
 
@@ -496,10 +436,10 @@ class RN2483Radio(Radio):
             await self._try_rearm(link)
             return result
 
-    async def _send(self, link: _Link, config: RadioConfig, payload: bytes) -> TxResult:
-        await self._ask(link, "radio rxstop", _OK)
+    async def _send(self, link: LineLink, config: RadioConfig, payload: bytes) -> TxResult:
+        await self._ask(link, "radio rxstop", OK)
         self._rx_armed = False
-        done = _Waiter(_TX_DONE)
+        done = Waiter(TX_DONE)
 
         def on_reply(line: str) -> None:
             if line == "ok":  # from now on radio_tx_ok / radio_err end this transmission
@@ -507,7 +447,7 @@ class RN2483Radio(Radio):
 
         airtime_s = config.airtime_s(len(payload))
         try:
-            await self._ask(link, f"radio tx {payload.hex().upper()}", _OK, on_reply=on_reply)
+            await self._ask(link, f"radio tx {payload.hex().upper()}", OK, on_reply=on_reply)
             with trio.move_on_after(airtime_s + TX_DONE_MARGIN_S):
                 await done.done.wait()
         finally:
@@ -526,7 +466,7 @@ class RN2483Radio(Radio):
     async def info(self) -> RadioInfo:
         if self._dead is not None:
             raise self._dead
-        m = _VERSION.fullmatch(self._version_line)
+        m = VERSION.fullmatch(self._version_line)
         chip, firmware = (m.group(1), m.group(2)) if m else ("unknown", self._version_line)
         return RadioInfo(driver=self.driver, firmware_version=firmware, radio_chip=chip,
                          supported_regions=_REGIONS.get(chip, ()),

@@ -18,7 +18,14 @@ from ._channel import (
 from ._devboard import SimBackend, VirtualDevboards, serve
 from ._engine import EventHandle, RealtimeScheduler, Scheduler
 from ._errors import DutyCycleError, DwellTimeError, RegulatoryLimitError, SimConfigError, SimError
-from ._scenario import LINK_COLUMNS, RunResult, Scenario, lorasim_preset, run_scenario
+from ._scenario import (
+    LINK_COLUMNS,
+    RunResult,
+    Scenario,
+    lorasim_preset,
+    run_scenario,
+    scenario_from_args,
+)
 from ._simradio import SimAir, SimRadio
 from ._world import CELL_RES, SimHotspot, World, WorldError, clustered, on_dem, uniform
 
@@ -27,6 +34,6 @@ __all__ = [
     "Transmission", "SimBackend", "VirtualDevboards", "serve", "EventHandle",
     "RealtimeScheduler", "Scheduler", "DutyCycleError", "DwellTimeError",
     "RegulatoryLimitError", "SimConfigError", "SimError", "LINK_COLUMNS", "RunResult",
-    "Scenario", "lorasim_preset", "run_scenario", "SimAir", "SimRadio", "CELL_RES",
-    "SimHotspot", "World", "WorldError", "clustered", "on_dem", "uniform",
+    "Scenario", "lorasim_preset", "run_scenario", "scenario_from_args", "SimAir", "SimRadio",
+    "CELL_RES", "SimHotspot", "World", "WorldError", "clustered", "on_dem", "uniform",
 ]

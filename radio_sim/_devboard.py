@@ -28,8 +28,7 @@ from pathlib import Path
 import h3
 import trio
 
-from firmware_bridge import RadioConfig
-from firmware_bridge.testing import NativeDeviceCore, PtyDevice
+from firmware_bridge import NativeDeviceCore, PtyDevice, RadioConfig
 
 from ._channel import Channel, Reception, Transmission
 from ._engine import RealtimeScheduler

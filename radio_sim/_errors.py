@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from coverage_net.radio import CoverageNetError
 
-class SimError(Exception):
+
+class SimError(CoverageNetError):
     """Base class of every error raised by `radio_sim`."""
 
 

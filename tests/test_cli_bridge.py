@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 import trio
 
-from firmware_bridge import read_capture
-from firmware_bridge.testing import FakePacketForwarder, FakeRN2483, NativeDeviceCore, PtyDevice
+from firmware_bridge import NativeDeviceCore, PtyDevice, read_capture
+from firmware_bridge.testing import FakePacketForwarder, FakeRN2483
 
 CLI = Path(sys.executable).with_name("coverage-net")
 SAFETY_S = 30

@@ -1,4 +1,5 @@
-"""`coverage-net keys generate|show`, in-process through click's CliRunner.
+"""`coverage-net keys generate|show`, in-process through click's CliRunner, under the
+top-level group (which turns every project error into the one `error:` line).
 
 Errors must reach the user as one line starting with "error:" and exit 1; click usage
 errors (a malformed --seed-hex) exit 2. The key files are the identity package's, so
@@ -14,7 +15,6 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
-from coverage_net.cli._keys import keys
 from coverage_net.cli._main import main
 from coverage_net.identity import KEY_FILE_MODE, Keypair, load_keypair
 
@@ -22,8 +22,8 @@ SEED_01 = "01" * 32
 PEER_ID_01 = "12D3KooWK99VoVxNE7XzyBwXEzW7xhK7Gpv85r9F3V3fyKSUKPH5"
 
 
-def _invoke(*args, group=keys) -> Result:
-    return CliRunner().invoke(group, [str(a) for a in args])
+def _invoke(*args) -> Result:
+    return CliRunner().invoke(main, ["keys", *map(str, args)])
 
 
 def assert_one_error_line(result: Result, *fragments: str) -> str:
@@ -238,18 +238,3 @@ def test_show_a_file_others_can_read_is_one_error_line(tmp_path, mode):
 
 def test_show_a_directory_is_one_error_line(tmp_path):
     assert_one_error_line(_invoke("show", tmp_path), str(tmp_path), "not a regular file")
-
-
-# --- under the top-level command ---------------------------------------------------------------
-
-
-def test_keys_under_main(tmp_path):
-    if "keys" not in main.commands:
-        pytest.skip("`keys` is not registered on the coverage-net group yet")
-    path = tmp_path / "key.json"
-    made = _invoke("keys", "generate", "--out", path, "--seed-hex", SEED_01, group=main)
-    assert made.exit_code == 0, made.stderr
-    shown = _invoke("keys", "show", "--json", path, group=main)
-    assert json.loads(shown.stdout)["peer_id"] == PEER_ID_01
-    path.chmod(0o644)
-    assert_one_error_line(_invoke("keys", "show", path, group=main), str(path))

@@ -9,11 +9,14 @@ from pathlib import Path
 
 import pytest
 
+from coverage_net.errors import CoverageNetError
+
 ROOT = Path(__file__).resolve().parents[1]
 
 PACKAGES = ["coverage_net.radio", "coverage_net.coverage", "coverage_net.cli",
             "firmware_bridge", "firmware_bridge.testing", "radio_sim", "coverage_net.store",
-            "coverage_net.identity", "coverage_net.messages", "coverage_net.p2p"]
+            "coverage_net.identity", "coverage_net.messages", "coverage_net.p2p",
+            "coverage_net.errors"]
 
 
 @pytest.mark.parametrize("name", PACKAGES)
@@ -32,11 +35,34 @@ def test_all_names_resolve_and_public_names_are_listed(name):
 PUBLIC_MODULES = {"coverage_net.radio": {"propagation"}, "coverage_net.p2p": {"testing"}}
 
 
-@pytest.mark.parametrize("name", [p for p in PACKAGES if p != "coverage_net.cli"])
+@pytest.mark.parametrize("name", [p for p in PACKAGES
+                                  if p not in ("coverage_net.cli", "coverage_net.errors")])
 def test_implementation_modules_are_private(name):
     folder = ROOT.joinpath(*name.split("."))
     public_modules = {p.stem for p in folder.glob("*.py") if not p.stem.startswith("_")}
     assert public_modules == PUBLIC_MODULES.get(name, set())
+
+
+# every package's base error: the CLI reports any of them as one line, by the common root
+BASE_ERRORS = {"coverage_net.radio": "RadioError", "coverage_net.coverage": "CoverageError",
+               "coverage_net.identity": "IdentityError", "coverage_net.messages": "MessageError",
+               "coverage_net.store": "StoreError", "coverage_net.p2p": "P2PError",
+               "firmware_bridge": "BridgeError", "radio_sim": "SimError"}
+
+
+@pytest.mark.parametrize(("name", "base"), BASE_ERRORS.items())
+def test_every_package_error_derives_from_the_project_root(name, base):
+    pkg = importlib.import_module(name)
+    assert issubclass(getattr(pkg, base), CoverageNetError)
+    errors = [getattr(pkg, a) for a in pkg.__all__ if isinstance(getattr(pkg, a), type)
+              and issubclass(getattr(pkg, a), BaseException)]
+    assert errors and all(issubclass(e, CoverageNetError) for e in errors), errors
+
+
+def test_the_root_error_is_one_class():
+    from coverage_net.radio import CoverageNetError as defined_in_layer_1
+
+    assert CoverageNetError is defined_in_layer_1
 
 
 def test_only_propagation_imports_the_kernel():

@@ -20,7 +20,9 @@ from firmware_bridge import (
     DeviceDisconnectedError,
     DeviceTimeoutError,
     InvalidParameterError,
+    NativeDeviceCore,
     PortError,
+    PtyDevice,
     RadioConfig,
     RadioFailureError,
 )
@@ -28,7 +30,6 @@ from firmware_bridge._framing import wire
 from firmware_bridge._native import NativeRadio
 from firmware_bridge._protocol import NackCode
 from firmware_bridge._serial import open_serial_port
-from firmware_bridge.testing import NativeDeviceCore, PtyDevice
 from radio_sim._channel import Channel
 from radio_sim._devboard import VirtualDevboards
 from radio_sim._engine import RealtimeScheduler

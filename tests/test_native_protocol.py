@@ -17,7 +17,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from firmware_bridge import ConfigError, FrameError, RadioConfig, RxPacket
+from firmware_bridge import (
+    ConfigError,
+    FrameError,
+    NativeDeviceCore,
+    PtyDevice,
+    RadioConfig,
+    RxPacket,
+)
 from firmware_bridge._framing import (
     MAX_BODY,
     MAX_RAW,
@@ -65,7 +72,6 @@ from firmware_bridge._protocol import (
     to_wire,
     tx_result_from_frame,
 )
-from firmware_bridge.testing import NativeDeviceCore, PtyDevice
 
 VECTORS_DIR = Path(__file__).resolve().parent / "vectors"
 VECTORS = json.loads((VECTORS_DIR / "native_frames.json").read_text(encoding="utf-8"))

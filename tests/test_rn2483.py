@@ -19,11 +19,12 @@ from firmware_bridge import (
     DeviceTimeoutError,
     InvalidParameterError,
     PortError,
+    PtyDevice,
     RadioConfig,
     RadioFailureError,
+    RN2483Radio,
 )
-from firmware_bridge._rn2483 import RN2483Radio
-from firmware_bridge.testing import FakeRN2483, PtyDevice
+from firmware_bridge.testing import FakeRN2483
 
 CFG = RadioConfig(freq_hz=868_100_000, spreading_factor=7)
 STARTUP = ["sys get ver", "mac pause", "radio set wdt 0"]

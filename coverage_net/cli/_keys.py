@@ -10,17 +10,13 @@ from __future__ import annotations
 
 import json
 import string
-import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from typing import NoReturn
 
 import click
 
 from coverage_net.identity import (
     SEED_BYTES,
-    IdentityError,
+    KeyFileError,
     Keypair,
     load_keypair,
     save_keypair,
@@ -28,27 +24,6 @@ from coverage_net.identity import (
 
 DEFAULT_KEY_FILE = Path("key.json")
 _HEX_DIGITS = frozenset(string.hexdigits)
-
-
-@contextmanager
-def _one_line_errors() -> Iterator[None]:
-    """Identity and file-system errors become one ``error:`` line on stderr and exit 1.
-
-    The same shape as the top-level group's handling of project errors, done here so
-    the group behaves alike on its own (tests, embedding) and under `main`.
-    """
-    try:
-        yield
-    except IdentityError as exc:
-        _fail(str(exc))
-    except OSError as exc:
-        where = f"{exc.filename}: " if exc.filename is not None else ""
-        _fail(f"{where}{exc.strerror or exc}")
-
-
-def _fail(message: str) -> NoReturn:
-    click.echo(f"error: {message}", err=True)
-    sys.exit(1)
 
 
 def _seed_from_hex(_ctx: click.Context, _param: click.Parameter,
@@ -114,11 +89,11 @@ def generate(path: Path, force: bool, seed: bytes | None, as_json: bool) -> None
         coverage-net keys generate --out /var/lib/coverage-net/key.json
     """
     if not force and (path.exists() or path.is_symlink()):
-        _fail(f"{path} already exists; refusing to replace an identity key (move it away "
-              "first, or pass --force to replace it and give this node a new peer id)")
+        raise KeyFileError(f"{path} already exists; refusing to replace an identity key (move "
+                           "it away first, or pass --force to replace it and give this node a "
+                           "new peer id)")
     keypair = Keypair.generate() if seed is None else Keypair.from_seed(seed)
-    with _one_line_errors():
-        save_keypair(keypair, path, overwrite=force)
+    save_keypair(keypair, path, overwrite=force)
     if seed is not None:
         click.echo("note: key derived from --seed-hex: anyone who knows the seed holds this "
                    "identity; use it only on test networks", err=True)
@@ -139,6 +114,5 @@ def show(path: Path, as_json: bool) -> None:
     Example:
         coverage-net keys show /var/lib/coverage-net/key.json --json
     """
-    with _one_line_errors():
-        keypair = load_keypair(path)
+    keypair = load_keypair(path)
     _report(keypair, path, as_json=as_json)

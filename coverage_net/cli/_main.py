@@ -1,34 +1,78 @@
-"""Entry point: one click group; every project error becomes one clear line and exit 1."""
+"""Entry point: one click group, and the one place where errors meet the user.
+
+Every error coverage-net raises on purpose derives from `CoverageNetError`; the
+group turns it (and an `OSError`, which here is always about the user's files,
+ports or addresses) into one ``error:`` line on stderr and exit status 1, with the
+traceback only in the debug log (-vv). Ctrl-C ends quietly with status 130, as a
+shell expects. Anything else is a bug and keeps its traceback.
+"""
 
 from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Iterator
+from typing import NoReturn
 
 import click
 
 from coverage_net import __version__
-from coverage_net.coverage import CoverageError
-from coverage_net.identity import IdentityError
-from coverage_net.radio import RadioError
-from coverage_net.store import StoreError
-from firmware_bridge import BridgeError
+from coverage_net.errors import CoverageNetError
 
 from ._bridge import bridge
 from ._keys import keys
 from ._peer import peer
 from ._predict import predict
+from ._sim import sim
 
-PROJECT_ERRORS = (RadioError, CoverageError, BridgeError, IdentityError, StoreError)
+logger = logging.getLogger("coverage_net.cli")
+
+EXIT_ERROR = 1
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, what a shell reports for Ctrl-C
+
+
+def _leaves(exc: BaseException) -> Iterator[BaseException]:
+    """The exceptions inside `exc`: trio reports a failing task inside a group."""
+    if isinstance(exc, BaseExceptionGroup):
+        for inner in exc.exceptions:
+            yield from _leaves(inner)
+    else:
+        yield exc
+
+
+def _is_user_error(exc: BaseException) -> bool:
+    # a broken pipe (output piped into `head`) is click's to handle quietly
+    return isinstance(exc, CoverageNetError | OSError) and not isinstance(exc, BrokenPipeError)
+
+
+def _message(exc: BaseException) -> str:
+    """What went wrong, on one line."""
+    if isinstance(exc, OSError) and not isinstance(exc, CoverageNetError) and exc.strerror:
+        where = f"{exc.filename}: " if exc.filename is not None else ""
+        text = f"{where}{exc.strerror}"
+    else:
+        text = str(exc) or type(exc).__name__
+    return " ".join(text.split())
+
+
+def _fail(exc: BaseException, leaves: list[BaseException]) -> NoReturn:
+    logger.debug("command failed", exc_info=exc)
+    messages = dict.fromkeys(_message(leaf) for leaf in leaves)  # unique, in order
+    click.echo(f"error: {'; '.join(messages)}", err=True)
+    sys.exit(EXIT_ERROR)
 
 
 class _Group(click.Group):
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
-        except PROJECT_ERRORS as exc:
-            click.echo(f"error: {exc}", err=True)
-            sys.exit(1)
+        except (CoverageNetError, OSError, KeyboardInterrupt, BaseExceptionGroup) as exc:
+            leaves = list(_leaves(exc))
+            if all(isinstance(leaf, KeyboardInterrupt) for leaf in leaves):
+                sys.exit(EXIT_INTERRUPTED)
+            if all(_is_user_error(leaf) for leaf in leaves):
+                _fail(exc, leaves)
+            raise
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
@@ -51,3 +95,4 @@ main.add_command(predict)
 main.add_command(bridge)
 main.add_command(keys)
 main.add_command(peer)
+main.add_command(sim)

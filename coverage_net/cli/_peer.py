@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import logging
 import signal
-import sys
 from pathlib import Path
 
 import click
 import trio
 
 from coverage_net.identity import Keypair, load_keypair, save_keypair
-from coverage_net.store import StoreError
 
 logger = logging.getLogger("coverage_net.peer")
 
@@ -64,24 +62,12 @@ def run(listen: tuple[str, ...], bootstrap: tuple[str, ...], data_dir: Path,
     # Imported here: py-libp2p takes a second and a half to import, and only this
     # command needs it.
     from coverage_net.node import PeerConfig
-    from coverage_net.p2p import P2PError
 
-    try:
-        config = PeerConfig(keypair=keypair, data_dir=data_dir,
-                            listen_addrs=listen or (DEFAULT_LISTEN,), bootstrap=bootstrap,
-                            mdns=mdns, blocklist_file=blocklist, sync_interval_s=sync_interval)
-    except P2PError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(1)
-    failures: list[str] = []
-    try:
-        trio.run(_run_until_signalled, config)
-    except* (P2PError, StoreError) as group:
-        failures = [str(exc) for exc in group.exceptions]
-    if failures:
-        for failure in failures:
-            click.echo(f"error: {failure}", err=True)
-        sys.exit(1)
+    # errors (a bad address, an unusable store) reach the user through the group's handler
+    config = PeerConfig(keypair=keypair, data_dir=data_dir,
+                        listen_addrs=listen or (DEFAULT_LISTEN,), bootstrap=bootstrap,
+                        mdns=mdns, blocklist_file=blocklist, sync_interval_s=sync_interval)
+    trio.run(_run_until_signalled, config)
 
 
 def _load_or_create_key(path: Path, *, explicit: bool) -> Keypair:

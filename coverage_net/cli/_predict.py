@@ -9,8 +9,14 @@ import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from coverage_net.coverage import PredictionSettings, load_hotspots, predict_hotspot, write_coverage
-from coverage_net.coverage._predict import MAX_RANGE_KM, combine
+from coverage_net.coverage import (
+    MAX_RANGE_KM,
+    PredictionSettings,
+    combine,
+    load_hotspots,
+    predict_hotspot,
+    write_coverage,
+)
 from coverage_net.radio import MODEL_NAMES, Terrain, model_from_name
 
 

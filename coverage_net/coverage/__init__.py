@@ -4,6 +4,7 @@ from ._errors import CoverageError, HotspotFileError
 from ._export import DEFAULT_CLASSES, SignalClass, write_coverage
 from ._hotspots import Hotspot, load_hotspots
 from ._predict import (
+    MAX_RANGE_KM,
     CoverageMap,
     HotspotCoverage,
     PredictionSettings,
@@ -15,5 +16,5 @@ from ._predict import (
 __all__ = [
     "CoverageError", "HotspotFileError", "DEFAULT_CLASSES", "SignalClass", "write_coverage",
     "Hotspot", "load_hotspots", "CoverageMap", "HotspotCoverage", "PredictionSettings",
-    "combine", "predict_coverage", "predict_hotspot",
+    "combine", "predict_coverage", "predict_hotspot", "MAX_RANGE_KM",
 ]

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from coverage_net.errors import CoverageNetError
 
-class CoverageError(Exception):
+
+class CoverageError(CoverageNetError):
     """Base class of every error raised by `coverage_net.coverage`."""
 
 

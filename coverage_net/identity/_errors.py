@@ -6,8 +6,10 @@ about it; errors about bad key or peer-id values are also `ValueError`.
 
 from __future__ import annotations
 
+from coverage_net.errors import CoverageNetError
 
-class IdentityError(Exception):
+
+class IdentityError(CoverageNetError):
     """Base class of every error raised by `coverage_net.identity`."""
 
 

@@ -7,8 +7,10 @@ peer. Messages say which field was wrong and how.
 
 from __future__ import annotations
 
+from coverage_net.errors import CoverageNetError
 
-class MessageError(Exception):
+
+class MessageError(CoverageNetError):
     """Base class of every error raised by `coverage_net.messages`."""
 
 

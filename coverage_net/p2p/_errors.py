@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from coverage_net.errors import CoverageNetError
+
 __all__ = ["P2PError", "PeerConfigError", "RequestError", "SyncError"]
 
 
-class P2PError(Exception):
+class P2PError(CoverageNetError):
     """Base class of every error raised by `coverage_net.p2p`."""
 
 

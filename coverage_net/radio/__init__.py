@@ -5,6 +5,7 @@ the compiled kernel; everything else is numpy.
 """
 
 from ._errors import (
+    CoverageNetError,
     DEMError,
     FrequencyRangeError,
     InvalidCellError,
@@ -59,6 +60,7 @@ from .propagation import (
 
 __all__ = [
     # errors
+    "CoverageNetError",
     "RadioError", "InvalidInputError", "InvalidCoordinateError", "InvalidCellError",
     "FrequencyRangeError", "ShapeMismatchError", "UnknownModelError", "RegionError",
     "DEMError", "KernelUnavailableError",

@@ -9,7 +9,17 @@ accepted.
 from __future__ import annotations
 
 
-class RadioError(Exception):
+class CoverageNetError(Exception):
+    """Root of every error coverage-net raises on purpose, in every package and layer.
+
+    Defined here because this is the lowest layer, which every package may import;
+    the public home for code above layer 3 is `coverage_net.errors`. The CLI turns
+    any of these into one ``error:`` line and exit status 1 (anything else is a bug
+    and keeps its traceback).
+    """
+
+
+class RadioError(CoverageNetError):
     """Base class of every error raised by `coverage_net.radio`."""
 
 

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from coverage_net.errors import CoverageNetError
 
-class StoreError(Exception):
+
+class StoreError(CoverageNetError):
     """Base class of every error raised by `coverage_net.store`."""
 
 

@@ -1,39 +1,34 @@
-"""The simulator's command line: `run` (virtual time) and `serve` (virtual devboards)."""
+"""`coverage-net sim`: the software radio simulator, in virtual time (`run`) or serving
+virtual devboards in real time (`serve`).
+
+The simulator itself is `radio_sim` (layer 3); this module only turns options into
+its objects, so the simulator has one command line and one error map with the rest
+of coverage-net. `python -m radio_sim` is an alias of this group.
+"""
 
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import click
+import trio
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from coverage_net.radio import MODEL_NAMES, RadioError
-from firmware_bridge import BridgeError
+from coverage_net.radio import MODEL_NAMES, model_from_name
+from radio_sim import Channel, World, run_scenario, scenario_from_args
+from radio_sim import serve as serve_devboards
 
-from ._errors import SimError
-from ._scenario import run_scenario, scenario_from_args
-
-ERRORS = (SimError, RadioError, BridgeError, OSError)
+COLLISION_MODELS = ("simple", "capture", "inter-sf")
 
 
-class _Group(click.Group):
-    def invoke(self, ctx: click.Context):
-        try:
-            return super().invoke(ctx)
-        except ERRORS as exc:
-            click.echo(f"error: {exc}", err=True)
-            sys.exit(1)
+@click.group()
+def sim() -> None:
+    """The software radio simulator: the air between simulated hotspots."""
 
 
-@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
-def main() -> None:
-    """coverage-net's software radio simulator: the air between simulated hotspots."""
-
-
-@main.command()
+@sim.command()
 @click.option("--hotspots", type=click.IntRange(min=1), help="Hotspots to generate [1000].")
 @click.option("--world", "world_file", type=click.Path(exists=True, dir_okay=False),
               help="Load hotspots from a CSV or GeoJSON file instead of generating them.")
@@ -43,7 +38,7 @@ def main() -> None:
 @click.option("--region", help="Regional plan [US915].")
 @click.option("--seed", type=click.IntRange(min=0), help="Seed of every random draw [0].")
 @click.option("--model", type=click.Choice(MODEL_NAMES), help="Path-loss model [hata-suburban].")
-@click.option("--collision", type=click.Choice(["simple", "capture", "inter-sf"]),
+@click.option("--collision", type=click.Choice(COLLISION_MODELS),
               help="Collision model [capture].")
 @click.option("--shadowing-db", "shadowing_sigma_db", type=click.FloatRange(min=0),
               help="Log-normal shadowing sigma per link [0].")
@@ -60,14 +55,14 @@ def run(out_dir, quiet, **options) -> None:
 
     \b
     Example:
-        python -m radio_sim run --hotspots 10000 --beacons-per-day 4 --days 1 \\
+        coverage-net sim run --hotspots 10000 --beacons-per-day 4 --days 1 \\
             --region US915 --seed 1 --out out/sim
     """
     scenario = scenario_from_args(**options)
     console = Console(stderr=True, quiet=quiet, soft_wrap=True)
     with Progress(TextColumn("virtual time"), BarColumn(),
                   TextColumn("{task.percentage:>5.1f}%"), TimeElapsedColumn(),
-                  console=console, disable=quiet) as progress:
+                  console=console, disable=quiet or not console.is_terminal) as progress:
         task = progress.add_task("sim", total=1.0)
         result = run_scenario(scenario, out_dir,
                               progress=lambda t, end: progress.update(task, completed=t / end))
@@ -81,43 +76,41 @@ def run(out_dir, quiet, **options) -> None:
         console.print(f"  wrote {result.link_table}\n  wrote {result.summary_path}")
 
 
-@main.command()
+@sim.command()
 @click.option("--world", "world_file", required=True,
-              type=click.Path(exists=True, dir_okay=False),
+              type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Hotspots (CSV or GeoJSON); one virtual devboard each.")
-@click.option("--dir", "pty_dir", type=click.Path(file_okay=False), default="out/devboards",
-              show_default=True, help="Where the per-hotspot port symlinks go.")
-@click.option("--manifest", type=click.Path(dir_okay=False), default=None,
+@click.option("--dir", "pty_dir", type=click.Path(file_okay=False, path_type=Path),
+              default="out/devboards", show_default=True,
+              help="Where the per-hotspot port symlinks go.")
+@click.option("--manifest", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Manifest JSON (hotspot -> pty) [DIR/manifest.json].")
 @click.option("--model", type=click.Choice(MODEL_NAMES), default="hata-suburban",
               show_default=True, help="Path-loss model.")
-@click.option("--collision", type=click.Choice(["simple", "capture", "inter-sf"]),
-              default="capture", show_default=True)
+@click.option("--collision", type=click.Choice(COLLISION_MODELS), default="capture",
+              show_default=True, help="Collision model.")
 @click.option("--speed", type=click.FloatRange(min=0, min_open=True), default=1.0,
               show_default=True, help="Virtual seconds per wall-clock second.")
-@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True)
-def serve(world_file, pty_dir, manifest, model, collision, speed, seed) -> None:
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Seed of every random draw.")
+def serve(world_file: Path, pty_dir: Path, manifest: Path | None, model: str, collision: str,
+          speed: float, seed: int) -> None:
     """Open one pty per simulated hotspot speaking the native bridge protocol in real time.
 
     Any hotspot process (or `coverage-net bridge probe --port PATH`) can open a
     port from the manifest as if it were a devboard on USB. Ctrl-C stops.
+
+    \b
+    Example:
+        coverage-net sim serve --world hotspots.csv --dir out/devboards
     """
-    import trio
-
-    from coverage_net.radio import model_from_name
-
-    from ._channel import Channel
-    from ._devboard import serve as serve_devboards
-    from ._world import World
-
-    path = Path(world_file)
-    world = (World.from_geojson(path) if path.suffix.lower() in (".geojson", ".json")
-             else World.from_csv(path))
+    world = (World.from_geojson(world_file)
+             if world_file.suffix.lower() in (".geojson", ".json") else World.from_csv(world_file))
     channel = Channel(world, model=model_from_name(model), collision=collision, seed=seed)
-    manifest_path = Path(manifest) if manifest else Path(pty_dir) / "manifest.json"
+    manifest_path = manifest or pty_dir / "manifest.json"
     click.echo(json.dumps({"hotspots": len(world), "manifest": str(manifest_path)}))
     try:
-        trio.run(lambda: serve_devboards(world, channel=channel, dir=Path(pty_dir),
+        trio.run(lambda: serve_devboards(world, channel=channel, dir=pty_dir,
                                          manifest_path=manifest_path, speed=speed))
     except KeyboardInterrupt:
         click.echo("stopped", err=True)

@@ -1,10 +1,12 @@
-"""A devboard running our firmware, in Python: the device side of the native protocol.
+"""The devboard emulator: our firmware's device side of the native protocol, in Python.
 
-`NativeDeviceCore` is sans-IO (bytes in, bytes out, time from an injected
-clock), so the same object serves driver tests on a `PtyDevice`, unit tests that
-feed it bytes directly, and the radio simulator's virtual devboards. It answers
-requests as PROTOCOL.md says, including the seq memory that makes a retried
-TRANSMIT safe, and has hooks to script failures (refusals, lost responses).
+Product code, not a test fake: the radio simulator ships it as its virtual
+devboards (one per simulated hotspot, each on a `PtyDevice`). `NativeDeviceCore`
+is sans-IO (bytes in, bytes out, time from an injected clock), so the same
+object also serves driver tests on a pty and unit tests that feed it bytes
+directly. It answers requests as PROTOCOL.md says, including the seq memory that
+makes a retried TRANSMIT safe, and has hooks to script failures (refusals, lost
+responses).
 
 Examples
 --------
@@ -26,9 +28,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Protocol
 
-from .._errors import ConfigError, FrameError
-from .._framing import FrameDecoder, RawFrame, wire
-from .._protocol import (
+from ._errors import ConfigError, FrameError
+from ._framing import FrameDecoder, RawFrame, wire
+from ._protocol import (
     MAX_PAYLOAD,
     REGION_BITS,
     Configure,
@@ -48,7 +50,7 @@ from .._protocol import (
     regions_mask,
     rx_body_from_packet,
 )
-from .._radio import RadioConfig, RxPacket
+from ._radio import RadioConfig, RxPacket
 
 logger = logging.getLogger(__name__)
 

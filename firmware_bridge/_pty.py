@@ -1,4 +1,7 @@
-"""Devices on real pseudo-terminals, for driver tests and the radio simulator.
+"""Devices on real pseudo-terminals: how the simulator's virtual devboards reach a host.
+
+Product code (the radio simulator serves its devboards this way); driver tests
+use it too, with the fakes of `firmware_bridge.testing` behind it.
 
 A `PtyDevice` runs a sans-IO device (anything with `receive(data) -> bytes` and
 `poll() -> bytes`) on the master side of a pty, in a thread of its own, so the

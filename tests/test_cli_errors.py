@@ -1,0 +1,226 @@
+"""Every `coverage-net` subcommand, given bad input, fails the same way: one `error:` line.
+
+Each case runs the installed console script in a real process with something wrong
+(a missing or corrupt file, a port that cannot be opened, a setting out of range)
+and checks what a user sees: exit status 1, exactly one line on stderr starting
+with ``error:`` that names what was wrong, and no traceback. The cases fail before
+any long-running work, so each takes about as long as the command's start-up.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from coverage_net.cli._main import main
+from coverage_net.store import DEFAULT_FILENAME
+from firmware_bridge import PtyDevice
+
+ROOT = Path(__file__).resolve().parents[1]
+CLI = Path(sys.executable).with_name("coverage-net")
+SAFETY_S = 60  # liveness bound for one process, not a performance assertion
+
+
+def _run(*args, prefix=(str(CLI),)) -> subprocess.CompletedProcess:
+    return subprocess.run([*prefix, *map(str, args)], capture_output=True, text=True,
+                          timeout=SAFETY_S, check=False)
+
+
+def assert_one_error_line(proc: subprocess.CompletedProcess, fragment: str) -> str:
+    assert "Traceback" not in proc.stderr, proc.stderr
+    assert proc.returncode == 1, (proc.returncode, proc.stderr)
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1, proc.stderr
+    (line,) = errors
+    assert fragment in line, line
+    return line
+
+
+# --- bad inputs, one helper per kind ----------------------------------------------------------
+
+
+def _write(path: Path, text: str, mode: int = 0o600) -> Path:
+    path.write_text(text, encoding="utf-8")
+    path.chmod(mode)
+    return path
+
+
+def _corrupt_key(tmp: Path) -> Path:
+    return _write(tmp / "key.json", '{"format": "coverage-net-identity", "seed": "tr')
+
+
+def _bad_hotspots(tmp: Path) -> Path:
+    return _write(tmp / "hotspots.csv", "name,lat,lon,height_m,gain_dbi,tx_power_dbm,region\n"
+                                        "hs-1,95.0,-71.3,10,3,27,US915\n")
+
+
+def _bad_world(tmp: Path) -> Path:
+    return _write(tmp / "world.csv", "name,lat,lon\nhs-1,notanumber,-71.3\n")
+
+
+def _good_world(tmp: Path) -> Path:
+    return _write(tmp / "world.csv", "name,lat,lon\nhs-1,44.27,-71.30\nhs-2,44.28,-71.31\n")
+
+
+def _closed_tcp_port() -> int:
+    with socket.socket() as s:  # bound, never listened on, closed: connecting is refused
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _corrupt_store(tmp: Path) -> Path:
+    data = tmp / "data"
+    data.mkdir()
+    (data / DEFAULT_FILENAME).write_bytes(b"SQLite format 3\x00" + b"\xff" * 200)
+    return data
+
+
+@dataclass(frozen=True)
+class Case:
+    """One subcommand with one kind of bad input, and what its error line must name."""
+
+    args: Callable[[Path], list]
+    names: Callable[[Path], str]
+
+
+CASES = {
+    "predict-missing-hotspot-file": Case(
+        lambda t: ["predict", "--hotspots", t / "nope.csv", "--out", t / "out"],
+        lambda t: "nope.csv"),
+    "predict-bad-hotspot-row": Case(
+        lambda t: ["predict", "--hotspots", _bad_hotspots(t), "--out", t / "out"],
+        lambda t: "hotspots.csv"),
+    "predict-missing-dem-dir": Case(
+        lambda t: ["predict", "--hotspots", ROOT / "examples" / "white_mountains.csv", "--dem",
+                   t / "no-dem", "--out", t / "out"],
+        lambda t: "no-dem"),
+    "bridge-probe-missing-port": Case(
+        lambda t: ["bridge", "probe", "--port", t / "ttyACM9"],
+        lambda t: "ttyACM9"),
+    "bridge-probe-refused-tcp-port": Case(
+        lambda t: ["bridge", "probe", "--port", f"127.0.0.1:{_closed_tcp_port()}"],
+        lambda t: "127.0.0.1:"),
+    "bridge-probe-rn2483-missing-port": Case(
+        lambda t: ["bridge", "probe", "--driver", "rn2483", "--port", t / "ttyUSB9"],
+        lambda t: "ttyUSB9"),
+    "bridge-listen-missing-port": Case(
+        lambda t: ["bridge", "listen", "--port", t / "ttyACM9"],
+        lambda t: "ttyACM9"),
+    "bridge-listen-bad-frequency": Case(
+        lambda t: ["bridge", "listen", "--port", t / "ttyACM9", "--freq-mhz", "5000"],
+        lambda t: "freq_hz"),
+    "bridge-listen-unknown-region": Case(
+        lambda t: ["bridge", "listen", "--port", t / "ttyACM9", "--region", "XX999"],
+        lambda t: "XX999"),
+    "bridge-listen-udp-address-not-ours": Case(
+        lambda t: ["bridge", "listen", "--driver", "semtech-udp", "--port", "192.0.2.1:1700"],
+        lambda t: "192.0.2.1"),
+    "keys-generate-missing-directory": Case(
+        lambda t: ["keys", "generate", "--out", t / "no-dir" / "key.json"],
+        lambda t: "no-dir"),
+    "keys-generate-existing-file": Case(
+        lambda t: ["keys", "generate", "--out", _corrupt_key(t)],
+        lambda t: "already exists"),
+    "keys-show-corrupt-file": Case(
+        lambda t: ["keys", "show", _corrupt_key(t)],
+        lambda t: "corrupt"),
+    "keys-show-readable-by-others": Case(
+        lambda t: ["keys", "show", _write(t / "key.json", "{}", mode=0o644)],
+        lambda t: "chmod 600"),
+    "keys-show-missing-file": Case(
+        lambda t: ["keys", "show", t / "gone.json"],
+        lambda t: "gone.json"),
+    "peer-run-corrupt-key": Case(
+        lambda t: ["peer", "run", "--data", t / "data", "--key", _corrupt_key(t)],
+        lambda t: "corrupt"),
+    "peer-run-bad-listen-address": Case(
+        lambda t: ["peer", "run", "--data", t / "data", "--listen", "/ip4/127.0.0.1/udp/x"],
+        lambda t: "listen address"),
+    "peer-run-corrupt-store": Case(
+        lambda t: ["peer", "run", "--data", _corrupt_store(t), "--listen",
+                   "/ip4/127.0.0.1/tcp/0"],
+        lambda t: "corrupt"),
+    "sim-run-bad-world-file": Case(
+        lambda t: ["sim", "run", "--world", _bad_world(t), "--out", t / "out"],
+        lambda t: "world.csv"),
+    "sim-run-unknown-region": Case(
+        lambda t: ["sim", "run", "--hotspots", "5", "--region", "XX999", "--out", t / "out"],
+        lambda t: "XX999"),
+    "sim-serve-bad-world-file": Case(
+        lambda t: ["sim", "serve", "--world", _bad_world(t), "--dir", t / "ports"],
+        lambda t: "world.csv"),
+    "sim-serve-port-dir-under-a-file": Case(
+        lambda t: ["sim", "serve", "--world", _good_world(t), "--dir",
+                   _write(t / "plain-file", "") / "ports"],
+        lambda t: "plain-file"),
+}
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_bad_input_is_one_error_line(name, tmp_path):
+    case = CASES[name]
+    proc = _run(*case.args(tmp_path))
+    assert_one_error_line(proc, case.names(tmp_path))
+
+
+def test_every_subcommand_has_a_bad_input_case():
+    leaves = set()
+    for name, command in main.commands.items():
+        sub = getattr(command, "commands", None)
+        leaves |= {f"{name}-{s}" for s in sub} if sub else {name}
+    covered = {leaf for leaf in leaves if any(case.startswith(f"{leaf}-") for case in CASES)}
+    assert covered == leaves
+
+
+def test_python_m_radio_sim_is_the_same_command(tmp_path):
+    world = _bad_world(tmp_path)
+    alias = _run("run", "--world", world, "--out", tmp_path / "a",
+                 prefix=(sys.executable, "-m", "radio_sim"))
+    direct = _run("sim", "run", "--world", world, "--out", tmp_path / "a")
+    assert assert_one_error_line(alias, "world.csv") == assert_one_error_line(direct, "world.csv")
+    helped = _run("--help", prefix=(sys.executable, "-m", "radio_sim"))
+    assert helped.returncode == 0, helped.stderr
+    assert "coverage-net sim [OPTIONS] COMMAND" in helped.stdout
+    assert "run" in helped.stdout and "serve" in helped.stdout
+
+
+class _Silent:
+    """A device that reads everything and never answers (a board stuck in its bootloader)."""
+
+    def __init__(self) -> None:
+        self.bytes_in = 0
+
+    def receive(self, data: bytes) -> bytes:
+        self.bytes_in += len(data)
+        return b""
+
+    def poll(self) -> bytes:
+        return b""
+
+
+def test_ctrl_c_ends_quietly_with_status_130(tmp_path):
+    device = _Silent()
+    with PtyDevice(device, tmp_path / "ttyACM0") as pty:
+        proc = subprocess.Popen([str(CLI), "bridge", "probe", "--port", str(pty.path),
+                                 "--timeout", "60"],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            while device.bytes_in == 0 and proc.poll() is None:  # waiting for its answer
+                time.sleep(0.05)
+            proc.send_signal(signal.SIGINT)
+            out, err = proc.communicate(timeout=SAFETY_S)
+        finally:
+            if proc.poll() is None:
+                os.kill(proc.pid, signal.SIGKILL)
+                proc.wait()
+    assert proc.returncode == 130, err
+    assert err == "" and out == ""
