@@ -20,7 +20,7 @@ from ._engine import EventHandle, RealtimeScheduler, Scheduler
 from ._errors import DutyCycleError, DwellTimeError, RegulatoryLimitError, SimConfigError, SimError
 from ._scenario import LINK_COLUMNS, RunResult, Scenario, lorasim_preset, run_scenario
 from ._simradio import SimAir, SimRadio
-from ._world import CELL_RES, SimHotspot, World, WorldError, clustered, on_dem, uniform
+from ._world import CELL_RES, World, WorldError, clustered, on_dem, uniform
 
 __all__ = [
     "GOURSAUD_SIR_DB", "REASONS", "Channel", "CollisionModel", "Reception", "ReceptionBatch",
@@ -28,5 +28,5 @@ __all__ = [
     "RealtimeScheduler", "Scheduler", "DutyCycleError", "DwellTimeError",
     "RegulatoryLimitError", "SimConfigError", "SimError", "LINK_COLUMNS", "RunResult",
     "Scenario", "lorasim_preset", "run_scenario", "SimAir", "SimRadio", "CELL_RES",
-    "SimHotspot", "World", "WorldError", "clustered", "on_dem", "uniform",
+    "World", "WorldError", "clustered", "on_dem", "uniform",
 ]

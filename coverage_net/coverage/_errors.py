@@ -5,7 +5,3 @@ from __future__ import annotations
 
 class CoverageError(Exception):
     """Base class of every error raised by `coverage_net.coverage`."""
-
-
-class HotspotFileError(CoverageError, ValueError):
-    """A hotspot file is missing, unreadable or has a bad row (the message names the line)."""
