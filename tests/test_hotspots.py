@@ -4,6 +4,7 @@ trips and fuzzed input, and the announcement built from a station."""
 from __future__ import annotations
 
 import dataclasses
+import doctest
 import json
 import math
 import re
@@ -25,6 +26,7 @@ from coverage_net.radio import (
     RadioError,
     Station,
     StationError,
+    _station,
     read_stations,
     write_stations,
 )
@@ -50,6 +52,11 @@ def _error(path: Path, **kwargs) -> str:
     with pytest.raises(StationError) as info:
         read_stations(path, **kwargs)
     return str(info.value)
+
+
+def test_doctests_pass():
+    result = doctest.testmod(_station)
+    assert result.attempted > 0 and result.failed == 0
 
 
 # --- the record ----------------------------------------------------------------------------
