@@ -27,7 +27,7 @@ from ._scenario import (
     scenario_from_args,
 )
 from ._simradio import SimAir, SimRadio
-from ._world import CELL_RES, SimHotspot, World, WorldError, clustered, on_dem, uniform
+from ._world import CELL_RES, World, WorldError, clustered, on_dem, uniform
 
 __all__ = [
     "GOURSAUD_SIR_DB", "REASONS", "Channel", "CollisionModel", "Reception", "ReceptionBatch",
@@ -35,5 +35,5 @@ __all__ = [
     "RealtimeScheduler", "Scheduler", "DutyCycleError", "DwellTimeError",
     "RegulatoryLimitError", "SimConfigError", "SimError", "LINK_COLUMNS", "RunResult",
     "Scenario", "lorasim_preset", "run_scenario", "scenario_from_args", "SimAir", "SimRadio",
-    "CELL_RES", "SimHotspot", "World", "WorldError", "clustered", "on_dem", "uniform",
+    "CELL_RES", "World", "WorldError", "clustered", "on_dem", "uniform",
 ]

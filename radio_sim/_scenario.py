@@ -122,8 +122,8 @@ def build_world(s: Scenario) -> World:
         return World.from_geojson(path) if path.suffix.lower() in (".geojson", ".json") \
             else World.from_csv(path)
     return uniform(s.hotspots, center=s.center, density_per_km2=s.density_per_km2, seed=s.seed,
-                   height_m=s.height_m, gain_dbi=s.gain_dbi, tx_power_dbm=s.tx_power_dbm,
-                   region=s.region)
+                   antenna_height_m=s.height_m, antenna_gain_dbi=s.gain_dbi,
+                   tx_power_dbm=s.tx_power_dbm, region=s.region)
 
 
 def _central(world: World) -> int:
@@ -137,7 +137,7 @@ def _centred(world: World, s: Scenario) -> tuple[World, int]:
     i = _central(world)
     hs = list(world.hotspots)
     centre_cell = h3.str_to_int(h3.latlng_to_cell(s.center[0], s.center[1], CELL_RES))
-    hs[i] = replace(hs[i], cell=centre_cell)
+    hs[i] = replace(hs[i], cell=centre_cell, lat_deg=None, lon_deg=None)
     return World(hs), i
 
 

@@ -1,7 +1,8 @@
 """The simulated world: where the hotspots stand, and who is near whom.
 
-A `World` is an immutable list of `SimHotspot`s (an H3 cell at resolution 12 and
-the radio parameters of each) with numpy columns for the channel model. Its one
+A `World` is an immutable list of `coverage_net.radio.Station`s, each moved to
+the centre of its resolution-12 H3 cell (`placed`), with numpy columns for the
+channel model. Its one
 query, `World.neighbours`, is asked once per transmission, so it is indexed: the
 hotspots are bucketed by a coarse H3 cell whose size follows the range asked for,
 and a query reads the buckets of a few rings of cells around the transmitter.
@@ -14,9 +15,9 @@ of any point in ``c``. The clearances are computed from the cells' real boundari
 (so H3's distortion, pentagons and the antimeridian need no special case) and
 cached per coarse cell.
 
-Worlds come from files (`World.from_csv`, `World.from_geojson`, read and written
-in `_world_io`) or from the seeded generators `uniform`, `clustered` and `on_dem`
-(in `_world_gen`, re-exported here).
+Worlds come from station files (`World.from_csv`, `World.from_geojson`, read and
+written by `coverage_net.radio.read_stations`) or from the seeded generators
+`uniform`, `clustered` and `on_dem` (in `_world_gen`, re-exported here).
 """
 
 from __future__ import annotations
@@ -26,23 +27,30 @@ import math
 import numbers
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 from h3.api import basic_int as h3
 
-from coverage_net.radio import EARTH_RADIUS_M, RadioError, Sites, get_region
+from coverage_net.radio import (
+    EARTH_RADIUS_M,
+    STATION_CELL_RES,
+    Sites,
+    Station,
+    read_stations,
+    write_stations,
+)
 
 from ._errors import SimConfigError
 
-__all__ = ["CELL_RES", "DEFAULT_TOWNS", "SimHotspot", "World", "WorldError", "clustered",
-           "on_dem", "uniform"]
+__all__ = ["CELL_RES", "DEFAULT_TOWNS", "World", "WorldError", "clustered", "on_dem",
+           "placed", "uniform"]
 
-CELL_RES = 12
-PARAMETERS = ("height_m", "gain_dbi", "tx_power_dbm", "region", "noise_figure_db")
-_NUMBERS = ("height_m", "gain_dbi", "tx_power_dbm", "noise_figure_db")
-_MINIMUM = {"height_m": 0.0, "noise_figure_db": 0.0}
+CELL_RES = STATION_CELL_RES
+# World column -> Station field: one float64 array per radio parameter
+_COLUMNS = {"height_m": "antenna_height_m", "gain_dbi": "antenna_gain_dbi",
+            "tx_power_dbm": "tx_power_dbm", "noise_figure_db": "noise_figure_db"}
 # coarse cells a sixth to a half of the range across: 3-5 rings, a few times its area read
 _COARSE_CELLS_PER_RANGE = 6.0
 _MIN_BUCKET_FILL = 8  # hotspots per occupied coarse cell, on average
@@ -51,109 +59,25 @@ _HALF_CIRCUMFERENCE_M = math.pi * EARTH_RADIUS_M  # no two points lie farther ap
 
 
 class WorldError(SimConfigError):
-    """A hotspot, world file or generator parameter that cannot be used.
+    """A hotspot list, query or generator parameter that cannot be used.
 
-    The message names the file and line (or feature) and the field at fault.
+    A bad station or world file raises `coverage_net.radio.StationError`, which
+    names the file and line (or feature) and the column at fault.
     """
 
 
-# --- one hotspot -----------------------------------------------------------------------
+# --- where the simulator places a station ------------------------------------------------
 
 
-def _real(field: str, value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise WorldError(f"{field} is {value!r}; it must be a number")
-    result = float(value)
-    if not math.isfinite(result):
-        raise WorldError(f"{field} is {value!r}; it must be finite")
-    if field in _MINIMUM and result < _MINIMUM[field]:
-        raise WorldError(f"{field} is {result:g}; it must be >= {_MINIMUM[field]:g}")
-    return result
-
-
-def _cell(value: object) -> int:
-    """A resolution-12 H3 cell as int, from an int or a hex string."""
-    if isinstance(value, str):
-        try:
-            value = int(value, 16)
-        except ValueError:
-            raise WorldError(f"cell {value[:40]!r} is not a hexadecimal H3 index") from None
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise WorldError(f"cell is {value!r}; it must be an H3 cell (int or hex string)")
-    value = int(value)
-    try:
-        valid = h3.is_valid_cell(value)
-    except (OverflowError, ValueError, TypeError):
-        valid = False
-    if not valid:
-        raise WorldError(f"cell {value:#x} is not a valid H3 cell")
-    res = h3.get_resolution(value)
-    if res != CELL_RES:
-        raise WorldError(f"cell {value:x} has resolution {res}; hotspots sit in resolution-"
-                         f"{CELL_RES} cells (SimHotspot.at places one by coordinates)")
-    return value
-
-
-def _latlon(lat_deg: object, lon_deg: object) -> tuple[float, float]:
-    lat, lon = _real("lat", lat_deg), _real("lon", lon_deg)
-    if not -90.0 <= lat <= 90.0:
-        raise WorldError(f"lat is {lat:g}; it must lie in [-90, 90]")
-    if not -180.0 <= lon <= 180.0:
-        raise WorldError(f"lon is {lon:g}; it must lie in [-180, 180]")
-    return lat, lon
-
-
-@dataclass(frozen=True)
-class SimHotspot:
-    """One simulated hotspot: its position (a resolution-12 H3 cell) and its radio.
-
-    ``height_m`` is the antenna height above ground, ``tx_power_dbm`` the conducted
-    power. The region is stored under its canonical name. EIRP is not checked
-    against the region's limit: a simulation may well model a non-compliant hotspot.
-
-    Examples
-    --------
-    >>> h = SimHotspot.at("summit", 44.2706, -71.3033, region="us915")
-    >>> h.region, f"{h.cell:x}", round(h.lat_deg, 4)
-    ('US915', '8c2ba96f4141bff', 44.2707)
-    """
-
-    name: str
-    cell: int
-    height_m: float = 10.0
-    gain_dbi: float = 3.0
-    tx_power_dbm: float = 20.0
-    region: str = "US915"
-    noise_figure_db: float = 6.0
-
-    def __post_init__(self) -> None:
-        name = self.name
-        if not isinstance(name, str) or not name or name != name.strip() \
-                or not name.isprintable():
-            raise WorldError(f"name is {name!r}; it must be a non-empty printable string "
-                             "without leading or trailing spaces")
-        put = object.__setattr__
-        put(self, "cell", _cell(self.cell))
-        for field in _NUMBERS:
-            put(self, field, _real(field, getattr(self, field)))
-        try:
-            put(self, "region", get_region(self.region).name)
-        except RadioError as exc:
-            raise WorldError(f"region: {exc}") from None
-
-    @classmethod
-    def at(cls, name: str, lat_deg: float, lon_deg: float, **params) -> SimHotspot:
-        """The hotspot in the resolution-12 cell that holds this point."""
-        lat, lon = _latlon(lat_deg, lon_deg)
-        return cls(name, h3.latlng_to_cell(lat, lon, CELL_RES), **params)
-
-    @property
-    def lat_deg(self) -> float:
-        return h3.cell_to_latlng(self.cell)[0]
-
-    @property
-    def lon_deg(self) -> float:
-        return h3.cell_to_latlng(self.cell)[1]
+def placed(station: Station) -> Station:
+    """``station`` moved to the centre of its resolution-12 cell, where the simulator
+    puts every radio: positions (and with them the link table) then depend only on
+    the cells, not on how a file spelled the coordinates."""
+    if h3.get_resolution(station.cell) == CELL_RES \
+            and (station.lat_deg, station.lon_deg) == h3.cell_to_latlng(station.cell):
+        return station
+    cell = h3.latlng_to_cell(station.lat_deg, station.lon_deg, CELL_RES)
+    return replace(station, cell=cell, lat_deg=None, lon_deg=None)
 
 
 # --- the neighbour index -----------------------------------------------------------------
@@ -278,8 +202,8 @@ def _frozen(array: np.ndarray) -> np.ndarray:
 class World:
     """An immutable set of hotspots with numpy columns and a neighbour index.
 
-    Index ``i`` of every column is hotspot ``i``. Equal worlds hold equal hotspots
-    in the same order.
+    Index ``i`` of every column is hotspot ``i``; ``hotspots[i]`` is the station
+    as placed (`placed`). Equal worlds hold equal hotspots in the same order.
 
     Examples
     --------
@@ -291,19 +215,21 @@ class World:
     True
     """
 
-    def __init__(self, hotspots: Sequence[SimHotspot]) -> None:
+    def __init__(self, hotspots: Sequence[Station]) -> None:
         hotspots = tuple(hotspots)
+        for k, h in enumerate(hotspots):
+            if not isinstance(h, Station):
+                raise WorldError(f"hotspots[{k}] is a {type(h).__name__}, not a Station")
+        hotspots = tuple(map(placed, hotspots))
         if not hotspots:
             raise WorldError("a World needs at least one hotspot")
         index: dict[str, int] = {}
         for k, h in enumerate(hotspots):
-            if not isinstance(h, SimHotspot):
-                raise WorldError(f"hotspots[{k}] is a {type(h).__name__}, not a SimHotspot")
             if h.name in index:
                 raise WorldError(f"hotspot name {h.name!r} appears twice (hotspots"
                                  f"[{index[h.name]}] and hotspots[{k}]); names must be unique")
             index[h.name] = k
-        self.hotspots: tuple[SimHotspot, ...] = hotspots
+        self.hotspots: tuple[Station, ...] = hotspots
         self.names: tuple[str, ...] = tuple(index)
         self.regions: tuple[str, ...] = tuple(h.region for h in hotspots)
         self._index = index
@@ -314,9 +240,9 @@ class World:
         self.sites: Sites = sites
         self.lat_deg = sites.lat_deg
         self.lon_deg = sites.lon_deg
-        for field in _NUMBERS:
-            column = np.array([getattr(h, field) for h in hotspots], dtype=np.float64)
-            setattr(self, field, _frozen(column))
+        for column, field in _COLUMNS.items():
+            values = np.array([getattr(h, field) for h in hotspots], dtype=np.float64)
+            setattr(self, column, _frozen(values))
         self._xyz_t = _frozen(np.ascontiguousarray(sites.xyz.T))  # (3, n) for gathers
         self._x, self._y, self._z = self._xyz_t
         self._coarse: dict[int, _CoarseIndex] = {}  # by the resolution a range asks for
@@ -430,45 +356,29 @@ class World:
         keep[np.searchsorted(js, i)] = False  # i is a candidate: its cell is in the disk
         return js[keep]
 
-    # --- files ---------------------------------------------------------------------
-    # The formats live in `_world_io`, which imports this module: hence the imports
-    # inside the methods.
+    # --- files: the station formats of `coverage_net.radio.read_stations` ------------
 
     @classmethod
     def from_csv(cls, path: str | Path) -> World:
-        """Read a world from CSV; `to_csv` documents the columns."""
-        from ._world_io import read_csv
-        return read_csv(cls, path)
+        """Read a world from a station CSV file (`coverage_net.radio.read_stations`).
+
+        Blank parameters take the `Station` defaults. EIRP is not checked against
+        the region: a simulation may model a non-compliant hotspot.
+        """
+        return cls(read_stations(path, fmt="csv"))
 
     def to_csv(self, path: str | Path) -> None:
-        """Write one hotspot per line: name, lat, lon, cell (hex), then the parameters.
-
-        `from_csv` places a hotspot by lat/lon, or else by a cell of any resolution
-        (its centre); when both are given the point must lie in the cell, so an
-        edited lat/lon next to a stale cell is an error. The parameter columns are
-        optional; blanks take the `SimHotspot` defaults. Lines starting with ``#``
-        are comments. The file also loads as a coverage-prediction hotspot file.
-        """
-        from ._world_io import write_csv
-        write_csv(self, path)
+        """Write one station per line; the file also feeds coverage prediction."""
+        write_stations(self.hotspots, path, fmt="csv")
 
     @classmethod
     def from_geojson(cls, path: str | Path) -> World:
-        """Read a FeatureCollection of Point features; `to_geojson` documents them."""
-        from ._world_io import read_geojson
-        return read_geojson(cls, path)
+        """Read a FeatureCollection of Point features (`coverage_net.radio.read_stations`)."""
+        return cls(read_stations(path, fmt="geojson"))
 
     def to_geojson(self, path: str | Path) -> None:
-        """Write a FeatureCollection, one Point feature per line.
-
-        Properties: name, cell (hex, resolution 12) and the `SimHotspot` parameters.
-        On reading, properties other than these are ignored, missing or null
-        parameters take the defaults, a third coordinate (altitude) is ignored, and
-        a ``cell`` of any resolution must contain the point, or places a feature
-        whose geometry is null.
-        """
-        from ._world_io import write_geojson
-        write_geojson(self, path)
+        """Write a FeatureCollection, one Point feature per line."""
+        write_stations(self.hotspots, path, fmt="geojson")
 
 
 # The generators build Worlds, so they import this module and come last: re-exported

@@ -3,7 +3,8 @@
 Each draws positions from a `numpy.random.Generator` seeded by ``seed`` (the same
 seed gives the same world), places one hotspot in the resolution-12 cell at each,
 and names them ``hs-00000``, ``hs-00001``, ... Keyword ``defaults`` are
-`SimHotspot` parameters shared by all hotspots.
+`coverage_net.radio.Station` parameters shared by all hotspots (``region``,
+``antenna_height_m``, ...; a bad one raises `StationError`).
 """
 
 from __future__ import annotations
@@ -15,9 +16,9 @@ from collections.abc import Sequence
 import numpy as np
 from h3.api import basic_int as h3
 
-from coverage_net.radio import EARTH_RADIUS_M, Terrain, bilinear_elevation_m
+from coverage_net.radio import EARTH_RADIUS_M, Station, Terrain, bilinear_elevation_m
 
-from ._world import CELL_RES, PARAMETERS, SimHotspot, World, WorldError, _latlon, _real
+from ._world import CELL_RES, World, WorldError
 
 __all__ = ["DEFAULT_TOWNS", "clustered", "on_dem", "uniform"]
 
@@ -41,6 +42,25 @@ DEFAULT_TOWNS: tuple[tuple[float, float, float], ...] = (
 )
 
 
+def _real(field: str, value: object) -> float:
+    """A finite number for a generator parameter; the error names it."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise WorldError(f"{field} is {value!r}; it must be a number")
+    result = float(value)
+    if not math.isfinite(result):
+        raise WorldError(f"{field} is {value!r}; it must be finite")
+    return result
+
+
+def _latlon(lat_deg: object, lon_deg: object) -> tuple[float, float]:
+    lat, lon = _real("lat", lat_deg), _real("lon", lon_deg)
+    if not -90.0 <= lat <= 90.0:
+        raise WorldError(f"lat is {lat:g}; it must lie in [-90, 90]")
+    if not -180.0 <= lon <= 180.0:
+        raise WorldError(f"lon is {lon:g}; it must lie in [-180, 180]")
+    return lat, lon
+
+
 def _count(n: object) -> int:
     if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1:
         raise WorldError(f"n is {n!r}; it must be an int >= 1")
@@ -54,18 +74,22 @@ def _positive(field: str, value: object, *, zero: bool = False) -> float:
     return result
 
 
+_PARAMETERS = ("antenna_height_m", "antenna_gain_dbi", "tx_power_dbm", "region",
+               "noise_figure_db")
+
+
 def _check_defaults(defaults: dict) -> dict:
-    unknown = sorted(set(defaults) - set(PARAMETERS))
+    unknown = sorted(set(defaults) - set(_PARAMETERS))
     if unknown:
-        raise WorldError(f"unknown hotspot parameter(s) {', '.join(unknown)}; accepted: "
-                         f"{', '.join(PARAMETERS)}")
-    template = SimHotspot("template", h3.latlng_to_cell(0.0, 0.0, CELL_RES), **defaults)
+        raise WorldError(f"unknown station parameter(s) {', '.join(unknown)}; accepted: "
+                         f"{', '.join(_PARAMETERS)}")
+    template = Station("template", cell=h3.latlng_to_cell(0.0, 0.0, CELL_RES), **defaults)
     return {field: getattr(template, field) for field in defaults}
 
 
 def _world_at(lat_deg: np.ndarray, lon_deg: np.ndarray, defaults: dict) -> World:
     width = max(5, len(str(len(lat_deg) - 1)))
-    return World([SimHotspot(f"hs-{k:0{width}d}", h3.latlng_to_cell(a, o, CELL_RES), **defaults)
+    return World([Station(f"hs-{k:0{width}d}", cell=h3.latlng_to_cell(a, o, CELL_RES), **defaults)
                   for k, (a, o) in enumerate(zip(lat_deg.tolist(), lon_deg.tolist(),
                                                  strict=True))])
 
@@ -88,7 +112,7 @@ def uniform(n: int, *, center: tuple[float, float] = (44.5, -71.5),
     """``n`` hotspots uniform (by area) over a spherical disk around ``center``.
 
     Without ``radius_km`` the disk's area is ``n / density_per_km2``. ``seed`` is
-    anything `numpy.random.default_rng` takes; ``defaults`` are `SimHotspot`
+    anything `numpy.random.default_rng` takes; ``defaults`` are `Station`
     parameters shared by all hotspots.
 
     Examples

@@ -111,7 +111,7 @@ def test_missing_hotspot_file(tmp_path):
     proc = _run("predict", "--hotspots", missing, "--model", "free-space", "--out",
                 tmp_path / "out", cwd=tmp_path)
     assert proc.returncode == 1
-    _assert_one_error_line(proc.stderr, str(missing), "no such hotspot file")
+    _assert_one_error_line(proc.stderr, str(missing), "no such station file")
     assert not (tmp_path / "out").exists()
 
 
@@ -122,7 +122,7 @@ def test_bad_csv_row(tmp_path):
     proc = _run("predict", "--hotspots", csv_path, "--model", "free-space", "--out",
                 tmp_path / "out", cwd=tmp_path)
     assert proc.returncode == 1
-    _assert_one_error_line(proc.stderr, str(csv_path), "line 3", "height_m")
+    _assert_one_error_line(proc.stderr, str(csv_path), "line 3 ('tall')", "height_m")
     assert not (tmp_path / "out").exists()
 
 
@@ -181,7 +181,7 @@ def test_runner_bad_row_is_one_error_line(tmp_path):
                      tmp_path / "out")
     assert result.exit_code == 1
     assert isinstance(result.exception, SystemExit)  # a clean exit, not a crash
-    _assert_one_error_line(result.stderr, str(csv_path), "line 2", "(x)", "30 dBm", "US915")
+    _assert_one_error_line(result.stderr, str(csv_path), "line 2 ('x')", "30 dBm", "US915")
 
 
 @pytest.mark.parametrize(("args", "fragment"), [

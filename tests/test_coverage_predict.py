@@ -20,10 +20,8 @@ from shapely.geometry import Point, Polygon, shape
 from coverage_net.coverage import (
     DEFAULT_CLASSES,
     CoverageError,
-    Hotspot,
     PredictionSettings,
     combine,
-    load_hotspots,
     predict_coverage,
     predict_hotspot,
     write_coverage,
@@ -32,9 +30,11 @@ from coverage_net.radio import (
     FreeSpace,
     Hata,
     Sites,
+    Station,
     Terrain,
     TerrainModel,
     path_loss_db,
+    read_stations,
     sensitivity_dbm,
 )
 
@@ -48,11 +48,12 @@ MAP_SETTINGS = PredictionSettings(res=7, max_range_km=20.0)
 
 
 def _hotspot(lat_lon=MOUNT_WASHINGTON, *, name="h", tx_power_dbm=20.0, gain_dbi=3.0,
-             height_m=10.0, region="US915") -> Hotspot:
-    return Hotspot(name, lat_lon[0], lat_lon[1], height_m, gain_dbi, tx_power_dbm, region)
+             height_m=10.0, region="US915") -> Station:
+    return Station(name, lat_deg=lat_lon[0], lon_deg=lat_lon[1], antenna_height_m=height_m,
+                   antenna_gain_dbi=gain_dbi, tx_power_dbm=tx_power_dbm, region=region)
 
 
-def _distance_m(hotspot: Hotspot, cells: np.ndarray) -> np.ndarray:
+def _distance_m(hotspot: Station, cells: np.ndarray) -> np.ndarray:
     """Great-circle distance from the hotspot to the cells' centres."""
     centres = np.array([h3.cell_to_latlng(h3.int_to_str(c)) for c in cells.tolist()])
     lat1, lon1 = math.radians(hotspot.lat_deg), math.radians(hotspot.lon_deg)
@@ -71,8 +72,8 @@ def _as_dict(result) -> dict[int, float]:
 
 
 @pytest.fixture(scope="module")
-def example_hotspots() -> list[Hotspot]:
-    return load_hotspots(EXAMPLE)
+def example_hotspots() -> list[Station]:
+    return read_stations(EXAMPLE, enforce_eirp_limit=True)
 
 
 @pytest.fixture(scope="module")
@@ -152,7 +153,7 @@ def test_reported_cells_match_the_path_loss_model(model):
     # every RSSI is EIRP minus the model's loss for that cell, computed independently
     loss = path_loss_db(Sites.from_latlon(hotspot.lat_deg, hotspot.lon_deg),
                         Sites.from_cells([h3.int_to_str(c) for c in result.cells.tolist()]),
-                        model, freq_hz=result.freq_hz, tx_height_m=hotspot.height_m,
+                        model, freq_hz=result.freq_hz, tx_height_m=hotspot.antenna_height_m,
                         rx_height_m=settings.rx_height_m)
     np.testing.assert_allclose(result.rssi_dbm, hotspot.eirp_dbm - loss, atol=1e-9)
 
@@ -169,7 +170,7 @@ def test_monotone_model_reports_exactly_the_cells_above_sensitivity():
     disk = disk[_distance_m(hotspot, disk) <= 12_000.0]
     loss = path_loss_db(Sites.from_latlon(hotspot.lat_deg, hotspot.lon_deg),
                         Sites.from_cells([h3.int_to_str(c) for c in disk.tolist()]),
-                        OPEN, freq_hz=result.freq_hz, tx_height_m=hotspot.height_m,
+                        OPEN, freq_hz=result.freq_hz, tx_height_m=hotspot.antenna_height_m,
                         rx_height_m=settings.rx_height_m)
     expected = disk[hotspot.eirp_dbm - loss >= result.sensitivity_dbm]
 
@@ -187,7 +188,9 @@ def test_monotone_model_reports_exactly_the_cells_above_sensitivity():
 
 def test_stronger_transmitter_covers_a_superset(model, powers_dbm):
     settings = PredictionSettings(res=8, max_range_km=12.0)
-    results = [predict_hotspot(_hotspot(tx_power_dbm=p), model, settings)
+    # below the lowest conducted power a station may have, the antenna loses the rest
+    results = [predict_hotspot(_hotspot(tx_power_dbm=max(p, -30.0),
+                                        gain_dbi=3.0 + min(p + 30.0, 0.0)), model, settings)
                for p in powers_dbm]
     cell_sets = [set(r.cells.tolist()) for r in results]
     areas = [_area_km2(r.cells) for r in results]
@@ -327,8 +330,9 @@ def test_combine_does_not_depend_on_hotspot_order(per_hotspot):
 
 
 def test_combine_of_nothing_is_an_empty_map():
-    silent = predict_hotspot(_hotspot(tx_power_dbm=-100.0), OPEN,
-                             PredictionSettings(res=7, max_range_km=5.0))
+    # the weakest station there is, heard through a lossy receive antenna
+    silent = predict_hotspot(_hotspot(tx_power_dbm=-30.0, gain_dbi=-20.0), OPEN,
+                             PredictionSettings(res=7, max_range_km=5.0, rx_gain_dbi=-30.0))
     assert len(silent.cells) == 0 and silent.max_range_m == 0.0
     for cmap in (combine([], 7), combine([silent], 7)):
         assert len(cmap.cells) == len(cmap.best_rssi_dbm) == len(cmap.hotspot_count) == 0
@@ -457,7 +461,7 @@ def test_summary_describes_the_prediction(exported, coverage_map, example_hotspo
     for entry, hotspot, result in zip(summary["hotspots"], example_hotspots,
                                       coverage_map.per_hotspot, strict=True):
         assert (entry["lat"], entry["lon"]) == (hotspot.lat_deg, hotspot.lon_deg)
-        assert entry["height_m"] == hotspot.height_m
+        assert entry["height_m"] == hotspot.antenna_height_m
         assert entry["eirp_dbm"] == pytest.approx(hotspot.eirp_dbm)
         assert entry["region"] == "US915"
         assert entry["spreading_factor"] == 10
@@ -506,7 +510,7 @@ def test_cells_outside_the_dem_are_left_out_by_default(dem_dir):
 
     terrain = Terrain(dem_dir)
     # North Conway sits 6 km from the tile's southern edge (44 N)
-    hotspot = Hotspot("conway", 44.0537, -71.1284, 15.0, 3.0, 20.0, "US915")
+    hotspot = _hotspot((44.0537, -71.1284), name="conway", height_m=15.0)
     skip = predict_hotspot(hotspot, TerrainModel(terrain),
                            PredictionSettings(res=7, max_range_km=25.0))
     flat = predict_hotspot(hotspot, TerrainModel(terrain),
@@ -525,7 +529,7 @@ def test_cells_outside_the_dem_are_left_out_by_default(dem_dir):
 def test_a_hotspot_off_the_dem_is_flagged(dem_dir):
     from coverage_net.radio import Terrain, TerrainModel
 
-    hotspot = Hotspot("boston", 42.36, -71.06, 30.0, 3.0, 20.0, "US915")
+    hotspot = _hotspot((42.36, -71.06), name="boston", height_m=30.0)
     result = predict_hotspot(hotspot, TerrainModel(Terrain(dem_dir)),
                              PredictionSettings(res=6, max_range_km=20.0, outside_dem="flat"))
     assert result.hotspot_outside_dem

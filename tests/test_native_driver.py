@@ -13,7 +13,7 @@ import trio
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from coverage_net.radio import FreeSpace
+from coverage_net.radio import FreeSpace, Station
 from firmware_bridge import (
     BlockingRadio,
     DeviceBusyError,
@@ -33,7 +33,7 @@ from firmware_bridge._serial import open_serial_port
 from radio_sim._channel import Channel
 from radio_sim._devboard import VirtualDevboards
 from radio_sim._engine import RealtimeScheduler
-from radio_sim._world import SimHotspot, World
+from radio_sim._world import World
 
 US915_DR0 = RadioConfig.for_region("US915", data_rate=0)
 # tests must never hang: a generous safety net, not a performance assertion
@@ -43,7 +43,7 @@ SAFETY_S = 20
 @pytest.fixture(params=["core", "sim-devboard"])
 def device(request, tmp_path):
     if request.param == "sim-devboard":  # the simulator's devboard: the driver cannot tell
-        world = World([SimHotspot.at("ttyFW", 44.27, -71.30, region="US915")])
+        world = World([Station("ttyFW", lat_deg=44.27, lon_deg=-71.30, region="US915")])
         boards = VirtualDevboards(world, Channel(world, model=FreeSpace()),
                                   RealtimeScheduler(speed=100.0), tmp_path)
         with boards, boards.air.run_in_thread():

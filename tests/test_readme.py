@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from coverage_net.coverage import load_hotspots
+from coverage_net.radio import read_stations
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text(encoding="utf-8")
@@ -31,7 +31,7 @@ def test_readme_hotspot_csv_example_loads(tmp_path):
     assert block
     path = tmp_path / "hotspots.csv"
     path.write_text(block.group(1), encoding="utf-8")
-    hotspots = load_hotspots(path)
+    hotspots = read_stations(path, enforce_eirp_limit=True)
     assert [h.name for h in hotspots] == ["mt-washington", "gorham"]
     assert hotspots[1].lat_deg == pytest.approx(44.39, abs=0.01)
 

@@ -10,15 +10,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from coverage_net.radio import LORASIM, FreeSpace, LogDistance, time_on_air_s
+from coverage_net.radio import LORASIM, FreeSpace, LogDistance, Station, time_on_air_s
 from radio_sim._channel import Channel, Transmission
 from radio_sim._errors import DutyCycleError, DwellTimeError, SimConfigError
 from radio_sim._scenario import lorasim_preset, run_scenario
-from radio_sim._world import SimHotspot, World
+from radio_sim._world import World
 
 
-def _hs(name, lat, lon, **kw) -> SimHotspot:
-    return SimHotspot(name, h3.str_to_int(h3.latlng_to_cell(lat, lon, 12)), **kw)
+def _hs(name, lat, lon, **kw) -> Station:
+    return Station(name, cell=h3.str_to_int(h3.latlng_to_cell(lat, lon, 12)), **kw)
 
 
 def _tx(pid, sender, start, *, sf=7, freq=868_100_000, payload=20, power=14.0):

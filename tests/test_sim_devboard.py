@@ -12,7 +12,7 @@ import h3
 import pytest
 import trio
 
-from coverage_net.radio import FreeSpace
+from coverage_net.radio import FreeSpace, Station
 from firmware_bridge import (
     DeviceDisconnectedError,
     InvalidParameterError,
@@ -25,7 +25,7 @@ from radio_sim._devboard import SimBackend, VirtualDevboards, serve
 from radio_sim._engine import RealtimeScheduler
 from radio_sim._errors import SimError
 from radio_sim._simradio import FIRMWARE_VERSION, RADIO_CHIP, SimAir, SimRadio, tuned_to
-from radio_sim._world import SimHotspot, World
+from radio_sim._world import World
 
 # a safety net against hangs, never a performance assertion
 SAFETY_S = 20
@@ -36,9 +36,9 @@ OTHER_CHANNEL = RadioConfig.for_region("US915", data_rate=3, channel=1)  # 902.5
 def _world(region: str = "US915") -> World:
     """alpha and charlie 1 km north and south of bravo: equally loud at bravo."""
     km = 1 / 111.195
-    return World([SimHotspot.at("alpha", 44.0 + km, -71.0, region=region),
-                  SimHotspot.at("bravo", 44.0, -71.0, region=region),
-                  SimHotspot.at("charlie", 44.0 - km, -71.0, region=region)])
+    return World([Station("alpha", lat_deg=44.0 + km, lon_deg=-71.0, region=region),
+                  Station("bravo", lat_deg=44.0, lon_deg=-71.0, region=region),
+                  Station("charlie", lat_deg=44.0 - km, lon_deg=-71.0, region=region)])
 
 
 def _channel(world: World, **kw) -> Channel:
@@ -217,7 +217,7 @@ def test_manifest(tmp_path):
 
 
 def test_hotspot_names_must_be_usable_as_file_names(tmp_path):
-    world = World([SimHotspot.at("a/b", 44.0, -71.0)])
+    world = World([Station("a/b", lat_deg=44.0, lon_deg=-71.0)])
     with pytest.raises(ValueError, match="cannot name a port symlink"):
         VirtualDevboards(world, _channel(world), RealtimeScheduler(), tmp_path)
 

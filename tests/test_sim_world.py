@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import re
 from pathlib import Path
 
 import h3
@@ -14,17 +13,16 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from coverage_net.coverage import load_hotspots
-from coverage_net.radio import EARTH_RADIUS_M, Sites, Terrain
+from coverage_net.radio import EARTH_RADIUS_M, Sites, Station, StationError, Terrain, read_stations
 from radio_sim._errors import SimConfigError, SimError
 from radio_sim._world import (
     CELL_RES,
     DEFAULT_TOWNS,
-    SimHotspot,
     World,
     WorldError,
     clustered,
     on_dem,
+    placed,
     uniform,
 )
 
@@ -46,8 +44,9 @@ PLACES = {
 }
 
 
-def _hs(name: str, lat: float, lon: float, **params) -> SimHotspot:
-    return SimHotspot.at(name, lat, lon, **params)
+def _hs(name: str, lat: float, lon: float, **params) -> Station:
+    """A station at this point, as the simulator places it (the centre of its cell)."""
+    return placed(Station(name, lat_deg=lat, lon_deg=lon, **params))
 
 
 def _write(tmp_path: Path, text: str, name: str = "world.csv") -> Path:
@@ -57,7 +56,7 @@ def _write(tmp_path: Path, text: str, name: str = "world.csv") -> Path:
 
 
 def _error(load, path: Path) -> str:
-    with pytest.raises(WorldError) as info:
+    with pytest.raises(StationError) as info:
         load(path)
     return str(info.value)
 
@@ -69,39 +68,27 @@ def _brute_neighbours(world: World, i: int, range_m: float) -> np.ndarray:
     return everyone[(d <= range_m) & (everyone != i)]
 
 
-# --- SimHotspot --------------------------------------------------------------------------
+# --- placing stations ------------------------------------------------------------------
 
 
-def test_hotspot_defaults_canonical_region_and_position():
-    h = SimHotspot("a", SUMMIT_CELL, region="as923")
-    assert (h.height_m, h.gain_dbi, h.tx_power_dbm, h.noise_figure_db) == (10.0, 3.0, 20.0, 6.0)
-    assert h.region == "AS923-1"
-    assert (h.lat_deg, h.lon_deg) == h3.cell_to_latlng(h3.int_to_str(SUMMIT_CELL))
-    assert SimHotspot("a", h3.int_to_str(SUMMIT_CELL)) == SimHotspot("a", SUMMIT_CELL)
-    assert SimHotspot("a", np.uint64(SUMMIT_CELL)).cell == SUMMIT_CELL
-    assert SimHotspot.at("a", *SUMMIT).cell == SUMMIT_CELL
+def test_world_places_each_station_at_the_centre_of_its_res12_cell():
+    coarse = h3.str_to_int(h3.latlng_to_cell(*SUMMIT, 8))
+    given = [Station("point", lat_deg=SUMMIT[0], lon_deg=SUMMIT[1], region="as923"),
+             Station("coarse", cell=coarse, antenna_height_m=4.0),
+             Station("fine", cell=SUMMIT_CELL)]
+    w = World(given)
+    centre = h3.cell_to_latlng(h3.int_to_str(SUMMIT_CELL))
+    assert w.cells[0] == w.cells[2] == SUMMIT_CELL
+    assert w.cells[1] == h3.str_to_int(h3.latlng_to_cell(*h3.cell_to_latlng(
+        h3.int_to_str(coarse)), 12))
+    assert (w.hotspots[0].lat_deg, w.hotspots[0].lon_deg) == centre == (w.lat_deg[0],
+                                                                        w.lon_deg[0])
+    assert w.hotspots[0] == dataclasses.replace(given[0], cell=SUMMIT_CELL, lat_deg=None,
+                                                lon_deg=None)
+    assert w.hotspots[2] is given[2]  # already at a cell centre: kept as it is
+    assert w.hotspots[1].antenna_height_m == 4.0 and w.regions[0] == "AS923-1"
     with pytest.raises(dataclasses.FrozenInstanceError):
-        h.height_m = 3.0  # type: ignore[misc]
-
-
-@pytest.mark.parametrize(("kwargs", "message"), [
-    ({"cell": h3.str_to_int(h3.latlng_to_cell(*SUMMIT, 8))}, "has resolution 8"),
-    ({"cell": 12345}, "not a valid H3 cell"),
-    ({"cell": "zz"}, "not a hexadecimal H3 index"),
-    ({"cell": 1.5}, "cell is 1.5"),
-    ({"height_m": -1}, "height_m is -1; it must be >= 0"),
-    ({"gain_dbi": float("nan")}, "gain_dbi is nan; it must be finite"),
-    ({"tx_power_dbm": True}, "tx_power_dbm is True; it must be a number"),
-    ({"noise_figure_db": "6"}, "noise_figure_db is '6'"),
-    ({"region": "XX999"}, "'XX999' is not a known region"),
-    ({"name": ""}, "name is ''"),
-    ({"name": " padded"}, "name is ' padded'"),
-    ({"name": "two\nlines"}, "printable"),
-])
-def test_hotspot_rejects_bad_fields(kwargs, message):
-    args = {"name": "a", "cell": SUMMIT_CELL} | kwargs
-    with pytest.raises(WorldError, match=re.escape(message)):
-        SimHotspot(**args)
+        w.hotspots[0].antenna_height_m = 3.0  # type: ignore[misc]
 
 
 def test_world_error_is_a_sim_config_error():
@@ -114,8 +101,8 @@ def test_world_error_is_a_sim_config_error():
 
 
 def test_world_columns_are_read_only_and_indexed():
-    hs = [_hs("a", *SUMMIT, region="eu868", gain_dbi=2.0),
-          _hs("b", 44.3, -71.2, height_m=25.0, tx_power_dbm=14.0, noise_figure_db=4.5)]
+    hs = [_hs("a", *SUMMIT, region="eu868", antenna_gain_dbi=2.0),
+          _hs("b", 44.3, -71.2, antenna_height_m=25.0, tx_power_dbm=14.0, noise_figure_db=4.5)]
     w = World(hs)
     assert len(w) == 2 and w.hotspots == tuple(hs) and w.names == ("a", "b")
     assert w.index_of("b") == 1 and w.regions == ("EU868", "US915")
@@ -266,7 +253,7 @@ def test_scale_10k_hotspots_1000_queries():
 def test_csv_round_trip_is_byte_identical(tmp_path):
     w = World([*uniform(40, seed=9, region="eu868", tx_power_dbm=11.5).hotspots,
                _hs("#hash, \"quoted\"", *SUMMIT), _hs("#bare", 44.1, -71.1),
-               _hs("ünïcode", 44.2, -71.2, height_m=0.0)])
+               _hs("ünïcode", 44.2, -71.2, antenna_height_m=0.0)])
     first = tmp_path / "a.csv"
     w.to_csv(first)
     again = World.from_csv(first)
@@ -275,7 +262,7 @@ def test_csv_round_trip_is_byte_identical(tmp_path):
     again.to_csv(second)
     assert first.read_bytes() == second.read_bytes()
     # the same file feeds coverage prediction
-    assert [h.name for h in load_hotspots(first)] == list(w.names)
+    assert [s.name for s in read_stations(first, enforce_eirp_limit=True)] == list(w.names)
 
 
 def test_csv_positions_defaults_and_comments(tmp_path):
@@ -300,52 +287,22 @@ def test_csv_positions_defaults_and_comments(tmp_path):
     assert w.noise_figure_db.tolist() == [6.0] * 4
 
 
-@pytest.mark.parametrize(("text", "message"), [
-    ("", "world.csv: the file is empty"),
-    ("# only a comment\n\n", "world.csv: the file is empty"),
-    (HEADER, "world.csv: no hotspots in the file, only a header"),
-    ("lat,lon\n1,2\n", "line 1: missing column(s) name;"),
-    ("name,lat,height_m\nx,1,2\n", "line 1: missing column(s) lat and lon (or cell);"),
-    ("name,lat,lon,hieght_m\nx,1,2,3\n", "line 1: unknown column(s) 'hieght_m'"),
-    ("name,lat,lon,lat\nx,1,2,3\n", "line 1: column(s) lat appear twice"),
-    (HEADER + "a,44,-71,,10,3,20,US915,6\n# c\nb,44,-71,,ten,3,20,US915,6\n",
-     "line 4 ('b'): height_m is 'ten', not a number"),
-    (HEADER + "a,44,-71,,10,3,20,US915,inf\n", "line 2 ('a'): noise_figure_db is inf; it must "
-                                               "be finite"),
-    (HEADER + "a,44,-71,,-2,3,20,US915,6\n", "line 2 ('a'): height_m is -2; it must be >= 0"),
-    (HEADER + "a,95,-71,,10,3,20,US915,6\n", "line 2 ('a'): lat is 95; it must lie in"),
-    (HEADER + "a,44,abc,,10,3,20,US915,6\n", "line 2 ('a'): lon is 'abc', not a number"),
-    (HEADER + "a,44,,,10,3,20,US915,6\n", "line 2 ('a'): give both lat and lon, or a cell"),
-    (HEADER + "a,,,,10,3,20,US915,6\n", "line 2 ('a'): no position"),
-    (HEADER + "a,,,8c2bzz,10,3,20,US915,6\n", "line 2 ('a'): cell '8c2bzz' is not a valid H3"),
-    (HEADER + "a,,,123456789abcdef,10,3,20,US915,6\n", "is not a valid H3 cell"),
-    (HEADER + f"a,45.5,-71,{h3.latlng_to_cell(*SUMMIT, 9)},10,3,20,US915,6\n",
-     "line 2 ('a'): lat/lon 45.5, -71 lie outside cell"),
-    (HEADER + "a,44,-71,,10,3,20,XX999,6\n", "line 2 ('a'): region: name='XX999' is not a "
-                                             "known region"),
-    (HEADER + "a,44,-71,,10,3,20,US915,6\nb,44,-71,,10,3,20,US915,6\n\na,45,-71,,10,3,20,,\n",
-     "line 5: hotspot name 'a' appears twice (first on line 2)"),
-    (HEADER + ",44,-71,,10,3,20,US915,6\n", "line 2: name is ''"),
-    (HEADER + "a,44,-71,,10,3,20,US915\n", "line 2: has 8 fields, the header has 9"),
-    (HEADER + "a,44,-71,,10,3,20,US915,6,7\n", "line 2: has 10 fields, the header has 9"),
-    (HEADER + 'a,44,-71,,10,3,20,"US915\n', "not valid CSV"),
-])
-def test_csv_errors_name_file_line_and_field(tmp_path, text, message):
-    assert message in _error(World.from_csv, _write(tmp_path, text))
-
-
-def test_csv_missing_and_undecodable_files(tmp_path):
-    assert "no such world file" in _error(World.from_csv, tmp_path / "nope.csv")
-    bad = tmp_path / "latin1.csv"
-    bad.write_bytes(HEADER.encode() + b"caf\xe9,44,-71,,10,3,20,US915,6\n")
-    assert "cannot read the world file" in _error(World.from_csv, bad)
+def test_world_files_are_station_files_with_their_errors(tmp_path):
+    """The checks are the station reader's (tests/test_hotspots.py has them all)."""
+    bad = _write(tmp_path, HEADER + "a,44,-71,,10,3,20,US915,6\nb,44,-71,,ten,3,20,US915,6\n")
+    assert "world.csv line 3 ('b'): height_m is 'ten', not a number" in _error(World.from_csv,
+                                                                               bad)
+    assert "no such station file" in _error(World.from_csv, tmp_path / "nope.csv")
+    data = {"type": "FeatureCollection", "features": [_feature({"name": "a", "region": "XX"})]}
+    assert "w.geojson feature 0 ('a'): region:" in _error(
+        World.from_geojson, _write(tmp_path, json.dumps(data), "w.geojson"))
 
 
 # --- GeoJSON ------------------------------------------------------------------------------
 
 
 def test_geojson_round_trip_is_byte_identical(tmp_path):
-    w = World([*clustered(30, seed=4, height_m=3.5).hotspots, _hs("ünï \"q\"", *SUMMIT)])
+    w = World([*clustered(30, seed=4, antenna_height_m=3.5).hotspots, _hs("ünï \"q\"", *SUMMIT)])
     first = tmp_path / "a.geojson"
     w.to_geojson(first)
     data = json.loads(first.read_text(encoding="utf-8"))
@@ -383,46 +340,6 @@ def test_geojson_from_other_tools(tmp_path):
     assert w.regions == ("US915", "EU868", "US915") and w.gain_dbi.tolist() == [3.0, 2.0, 3.0]
 
 
-@pytest.mark.parametrize(("data", "message"), [
-    ('{"type": "FeatureCollection",\n "features": [,]}', "w.geojson line 2 column 15: not valid"
-                                                        " JSON"),
-    ({"type": "Feature"}, "expected a GeoJSON FeatureCollection"),
-    ({"type": "FeatureCollection", "features": []}, "the FeatureCollection has no features"),
-    ({"type": "FeatureCollection", "features": [{"type": "Polygon"}]},
-     "feature 0: not a GeoJSON Feature"),
-    ({"type": "FeatureCollection", "features": [
-        {"type": "Feature", "geometry": {"type": "LineString"}, "properties": {}}]},
-     "feature 0: geometry must be a Point"),
-    ({"type": "FeatureCollection", "features": [_feature({"name": "a"}, (1,))]},
-     "feature 0: Point coordinates must be [lon, lat]"),
-    ({"type": "FeatureCollection", "features": [_feature(None)]},
-     "feature 0: properties must be an object"),
-    ({"type": "FeatureCollection", "features": [_feature({"name": 7})]},
-     "feature 0: property name is 7"),
-    ({"type": "FeatureCollection", "features": [_feature({"name": "a"}),
-                                                _feature({"name": "a"})]},
-     "feature 1: hotspot name 'a' appears twice (first in feature 0)"),
-    ({"type": "FeatureCollection", "features": [_feature({"name": "a", "height_m": "10"})]},
-     "feature 0 ('a'): height_m is '10'; give a JSON number"),
-    ({"type": "FeatureCollection", "features": [_feature({"name": "a", "region": 915})]},
-     "feature 0 ('a'): region is 915; give a string"),
-    ({"type": "FeatureCollection", "features": [_feature({"name": "a", "region": "XX"})]},
-     "feature 0 ('a'): region: name='XX' is not a known region"),
-    ({"type": "FeatureCollection", "features": [_feature({"name": "a", "cell": "nope"})]},
-     "feature 0 ('a'): cell 'nope' is not a valid H3 cell"),
-    ({"type": "FeatureCollection", "features": [_feature({"name": "a", "cell": 5})]},
-     "feature 0 ('a'): cell is 5; give it as a hex string"),
-    ({"type": "FeatureCollection", "features": [_feature({"name": "a"}, (-71.3, 91.0))]},
-     "feature 0 ('a'): lat is 91; it must lie in [-90, 90]"),
-    ({"type": "FeatureCollection", "features": [
-        _feature({"name": "a", "cell": h3.latlng_to_cell(*SUMMIT, 9)}, (-70.0, 44.0))]},
-     "feature 0 ('a'): lat/lon 44, -70 lie outside cell"),
-])
-def test_geojson_errors_name_file_feature_and_field(tmp_path, data, message):
-    text = data if isinstance(data, str) else json.dumps(data)
-    assert message in _error(World.from_geojson, _write(tmp_path, text, "w.geojson"))
-
-
 # --- generators ---------------------------------------------------------------------------
 
 
@@ -441,19 +358,18 @@ def test_generators_are_deterministic(tmp_path, make):
 
 
 def test_generator_parameters_apply_to_every_hotspot():
-    w = uniform(4, radius_km=1.0, height_m=30.0, gain_dbi=5.0, tx_power_dbm=14.0,
-                region="au915", noise_figure_db=3.0)
-    assert set(w.hotspots) == {dataclasses.replace(w.hotspots[0], name=n, cell=c)
+    w = uniform(4, radius_km=1.0, antenna_height_m=30.0, antenna_gain_dbi=5.0,
+                tx_power_dbm=14.0, region="au915", noise_figure_db=3.0)
+    assert set(w.hotspots) == {dataclasses.replace(w.hotspots[0], name=n, cell=c, lat_deg=None,
+                                                   lon_deg=None)
                                for n, c in zip(w.names, w.cells.tolist(), strict=True)}
-    assert w.hotspots[0].region == "AU915" and w.hotspots[0].height_m == 30.0
+    assert w.hotspots[0].region == "AU915" and w.hotspots[0].antenna_height_m == 30.0
 
 
 @pytest.mark.parametrize(("call", "message"), [
     (lambda: uniform(0), "n is 0"),
     (lambda: uniform(True), "n is True"),
-    (lambda: uniform(3, antenna=2), "unknown hotspot parameter(s) antenna"),
-    (lambda: uniform(3, region="XX"), "not a known region"),
-    (lambda: uniform(3, height_m=-5), "height_m is -5"),
+    (lambda: uniform(3, antenna=2), "unknown station parameter(s) antenna"),
     (lambda: uniform(3, center=(91.0, 0.0)), "lat is 91"),
     (lambda: uniform(3, center=(44.0, -71.0, 0.0)), "center is (44.0, -71.0, 0.0)"),
     (lambda: uniform(3, radius_km=0.0), "radius_km is 0; it must be > 0"),
@@ -473,6 +389,15 @@ def test_generator_errors(call, message):
     with pytest.raises(WorldError) as info:
         call()
     assert message in str(info.value)
+
+
+@pytest.mark.parametrize(("defaults", "message"), [
+    ({"region": "XX"}, "not a known region"),
+    ({"antenna_height_m": -5}, "antenna_height_m is -5"),
+])
+def test_bad_station_defaults_of_a_generator_are_station_errors(defaults, message):
+    with pytest.raises(StationError, match=message):
+        uniform(3, **defaults)
 
 
 def test_uniform_fills_its_disk_evenly():
@@ -522,7 +447,7 @@ def test_on_dem_prefers_high_ground_on_the_real_tile(dem_dir):
     terrain = Terrain(dem_dir)
     bbox = (44.05, 44.95, -71.95, -71.05)
     flat = on_dem(400, terrain, seed=6)
-    high = on_dem(400, terrain, seed=6, prefer_high=1.0, height_m=2.0)
+    high = on_dem(400, terrain, seed=6, prefer_high=1.0, antenna_height_m=2.0)
     assert on_dem(400, terrain, seed=6) == flat
     for w in (flat, high):
         assert np.all((w.lat_deg > bbox[0] - 1e-3) & (w.lat_deg < bbox[1] + 1e-3))

@@ -13,18 +13,17 @@ from coverage_net.coverage import (
     MAX_RANGE_KM,
     PredictionSettings,
     combine,
-    load_hotspots,
     predict_hotspot,
     write_coverage,
 )
-from coverage_net.radio import MODEL_NAMES, Terrain, model_from_name
+from coverage_net.radio import MODEL_NAMES, Terrain, model_from_name, read_stations
 
 
 @click.command()
 @click.option("--hotspots", "hotspots_path", required=True,
               type=click.Path(dir_okay=False, path_type=Path),
-              help="CSV of hotspots: name, lat, lon (or cell), height_m, gain_dbi, "
-                   "tx_power_dbm, region.")
+              help="Station file (CSV, or GeoJSON for .geojson/.json) of hotspots: name, "
+                   "lat, lon (or cell), height_m, gain_dbi, tx_power_dbm, region.")
 @click.option("--dem", "dem_dir", type=click.Path(file_okay=False, path_type=Path),
               help="Directory of SRTM/NASADEM .hgt tiles (or GeoTIFF with rasterio). "
                    "Without it the terrain model sees a smooth 4/3 earth.")
@@ -69,7 +68,7 @@ def predict(hotspots_path, dem_dir, model_name, res, out_dir, spreading_factor, 
             --dem ../shared/data --out out/wm
     """
     console = Console(stderr=True, quiet=quiet, soft_wrap=True)
-    hotspots = load_hotspots(hotspots_path)
+    hotspots = read_stations(hotspots_path, enforce_eirp_limit=True)
     terrain = Terrain(dem_dir) if dem_dir is not None else None
     if model_name == "terrain" and terrain is None:
         console.print("[yellow]note:[/] no --dem given: the terrain model sees a smooth earth")

@@ -1,8 +1,10 @@
-"""Coverage maps: predicted received power of hotspots over H3 cells, exported as GeoJSON."""
+"""Coverage maps: predicted received power of hotspots over H3 cells, exported as GeoJSON.
 
-from ._errors import CoverageError, HotspotFileError
+Hotspots are `coverage_net.radio.Station`s, read with `coverage_net.radio.read_stations`.
+"""
+
+from ._errors import CoverageError
 from ._export import DEFAULT_CLASSES, SignalClass, write_coverage
-from ._hotspots import Hotspot, load_hotspots
 from ._predict import (
     MAX_RANGE_KM,
     CoverageMap,
@@ -14,7 +16,7 @@ from ._predict import (
 )
 
 __all__ = [
-    "CoverageError", "HotspotFileError", "DEFAULT_CLASSES", "SignalClass", "write_coverage",
-    "Hotspot", "load_hotspots", "CoverageMap", "HotspotCoverage", "PredictionSettings",
-    "combine", "predict_coverage", "predict_hotspot", "MAX_RANGE_KM",
+    "CoverageError", "DEFAULT_CLASSES", "SignalClass", "write_coverage", "CoverageMap",
+    "HotspotCoverage", "PredictionSettings", "combine", "predict_coverage", "predict_hotspot",
+    "MAX_RANGE_KM",
 ]

@@ -7,7 +7,3 @@ from coverage_net.errors import CoverageNetError
 
 class CoverageError(CoverageNetError):
     """Base class of every error raised by `coverage_net.coverage`."""
-
-
-class HotspotFileError(CoverageError, ValueError):
-    """A hotspot file is missing, unreadable or has a bad row (the message names the line)."""

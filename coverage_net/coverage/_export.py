@@ -112,7 +112,7 @@ def summary(cmap: CoverageMap, *, model_name: str, dem: str | None) -> dict:
                                        strict=True)},
         "hotspots": [
             {"name": h.hotspot.name, "lat": h.hotspot.lat_deg, "lon": h.hotspot.lon_deg,
-             "height_m": h.hotspot.height_m, "eirp_dbm": h.hotspot.eirp_dbm,
+             "height_m": h.hotspot.antenna_height_m, "eirp_dbm": h.hotspot.eirp_dbm,
              "region": h.hotspot.region, "spreading_factor": h.spreading_factor,
              "freq_hz": h.freq_hz, "sensitivity_dbm": round(h.sensitivity_dbm, 2),
              "cells_evaluated": h.cells_evaluated, "cells_reached": int(len(h.cells)),

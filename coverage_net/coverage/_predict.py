@@ -21,6 +21,7 @@ import numpy as np
 from coverage_net.radio import (
     Model,
     Sites,
+    Station,
     TerrainModel,
     get_region,
     path_loss_db,
@@ -28,7 +29,6 @@ from coverage_net.radio import (
 )
 
 from ._errors import CoverageError
-from ._hotspots import Hotspot
 
 # cells per kernel call: enough to amortise the call, small enough for a smooth progress bar
 _BATCH_CELLS = 4096
@@ -88,7 +88,7 @@ class PredictionSettings:
 class HotspotCoverage:
     """The cells one hotspot reaches, with their received power."""
 
-    hotspot: Hotspot
+    hotspot: Station
     cells: np.ndarray  # uint64 H3 cells reached
     rssi_dbm: np.ndarray
     sensitivity_dbm: float
@@ -112,7 +112,7 @@ class CoverageMap:
     per_hotspot: list[HotspotCoverage] = field(default_factory=list)
 
 
-def _link_budget(hotspot: Hotspot, settings: PredictionSettings) -> tuple[int, float, float]:
+def _link_budget(hotspot: Station, settings: PredictionSettings) -> tuple[int, float, float]:
     region = get_region(hotspot.region)
     uplink = [ch for ch in region.uplink_channels if ch.bandwidth_hz == settings.bandwidth_hz]
     sf = settings.spreading_factor
@@ -144,7 +144,7 @@ def _ring(center: str, k: int) -> list[str]:
         return [c for c in h3.grid_disk(center, k) if c not in inner]
 
 
-def predict_hotspot(hotspot: Hotspot, model: Model, settings: PredictionSettings,
+def predict_hotspot(hotspot: Station, model: Model, settings: PredictionSettings,
                     progress: ProgressCallback | None = None) -> HotspotCoverage:
     """Cells within reach of one hotspot and their best-case RSSI."""
     sf, freq_hz, sens = _link_budget(hotspot, settings)
@@ -183,7 +183,7 @@ def predict_hotspot(hotspot: Hotspot, model: Model, settings: PredictionSettings
             on_dem = terrain.covers(rx.lat_deg, rx.lon_deg)
             outside_count += int((inside & ~on_dem).sum())
             inside &= on_dem
-        loss_db = path_loss_db(tx, rx, model, freq_hz=freq_hz, tx_height_m=hotspot.height_m,
+        loss_db = path_loss_db(tx, rx, model, freq_hz=freq_hz, tx_height_m=hotspot.antenna_height_m,
                                rx_height_m=settings.rx_height_m,
                                num_threads=settings.num_threads)
         rssi = eirp_dbm - loss_db
@@ -220,7 +220,7 @@ def combine(per_hotspot: list[HotspotCoverage], res: int) -> CoverageMap:
                        list(per_hotspot))
 
 
-def predict_coverage(hotspots: list[Hotspot], model: Model, settings: PredictionSettings,
+def predict_coverage(hotspots: list[Station], model: Model, settings: PredictionSettings,
                      progress: ProgressCallback | None = None) -> CoverageMap:
     """Predict every hotspot and merge the results into one map."""
     return combine([predict_hotspot(h, model, settings, progress) for h in hotspots],

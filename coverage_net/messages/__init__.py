@@ -7,6 +7,7 @@ unsigned encoding. `decode` turns untrusted bytes into a verified message or
 raises a `MessageError` subclass that says what was wrong.
 """
 
+from ._announce import announcement_for
 from ._base import (
     DOMAIN_PREFIX,
     MAX_MESSAGE_BYTES,
@@ -33,5 +34,5 @@ __all__ = [
     "Message", "HotspotAnnouncement", "Challenge", "BeaconReport", "WitnessReport",
     # codec
     "decode", "MESSAGE_TYPES", "MAX_MESSAGE_BYTES", "DOMAIN_PREFIX", "short_id",
-    "SHORT_ID_CHARS",
+    "SHORT_ID_CHARS", "announcement_for",
 ]

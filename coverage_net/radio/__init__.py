@@ -1,4 +1,4 @@
-"""Physics and radio facts: regions, LoRa PHY, propagation, terrain (layer 1).
+"""Physics and radio facts: regions, LoRa PHY, propagation, terrain, stations (layer 1).
 
 Nothing here knows about networks. `propagation` is the only module that talks to
 the compiled kernel; everything else is numpy.
@@ -15,6 +15,7 @@ from ._errors import (
     RadioError,
     RegionError,
     ShapeMismatchError,
+    StationError,
     UnknownModelError,
 )
 from ._models import (
@@ -43,6 +44,8 @@ from ._phy import (
 )
 from ._regions import REGIONS, Channel, DataRate, Region, SubBand, get_region
 from ._sites import Sites
+from ._station import STATION_CELL_RES, STATION_LIMITS, Station
+from ._station_io import STATION_COLUMNS, read_stations, write_stations
 from ._terrain import EARTH_RADIUS_M, HgtTile, Mosaic, Terrain, bilinear_elevation_m, read_hgt
 from .propagation import (
     TerrainResult,
@@ -63,7 +66,7 @@ __all__ = [
     "CoverageNetError",
     "RadioError", "InvalidInputError", "InvalidCoordinateError", "InvalidCellError",
     "FrequencyRangeError", "ShapeMismatchError", "UnknownModelError", "RegionError",
-    "DEMError", "KernelUnavailableError",
+    "DEMError", "KernelUnavailableError", "StationError",
     # models
     "Model", "FreeSpace", "LogDistance", "LORASIM", "Hata", "Cost231Hata", "TwoRay",
     "TerrainModel", "MODEL_NAMES", "model_from_name",
@@ -79,4 +82,7 @@ __all__ = [
     "LORASIM_SENSITIVITY_DBM", "BANDWIDTHS_HZ", "SPREADING_FACTORS",
     # regions
     "REGIONS", "Region", "Channel", "DataRate", "SubBand", "get_region",
+    # stations
+    "Station", "STATION_CELL_RES", "STATION_LIMITS", "STATION_COLUMNS", "read_stations",
+    "write_stations",
 ]

@@ -51,6 +51,14 @@ class RegionError(InvalidInputError):
     """An unknown region, or a parameter that the region does not allow."""
 
 
+class StationError(RadioError, ValueError):
+    """A station record or station file that cannot be used.
+
+    From a file, the message names the file, the line (CSV) or feature (GeoJSON),
+    the station and the column at fault.
+    """
+
+
 class DEMError(RadioError):
     """A DEM tile or directory cannot be used (missing, corrupt, wrong size)."""
 
