@@ -47,15 +47,16 @@ def cid(n: int) -> bytes:
     return hashlib.sha256(b"test-%d" % n).digest()
 
 
-def message(n: int, *, topic: str = "witness", epoch: int = 0, source: str | None = "peer-a",
+def message(n: int, *, topic: str = "witness", partition: int = 0, source: str | None = "peer-a",
             data: bytes | None = None) -> StoredMessage:
-    return StoredMessage(content_id=cid(n), topic=topic, epoch=epoch, msg_type="witness_report",
+    return StoredMessage(content_id=cid(n), topic=topic, partition=partition,
+                         msg_type="witness_report",
                          data=data if data is not None else b"encoded-%d" % n,
                          received_ms=1_000 + n, source=source)
 
 
 def put(store: MessageStore, msg: StoredMessage) -> bool:
-    return store.put(msg.content_id, msg.topic, msg.epoch, msg.msg_type, msg.data,
+    return store.put(msg.content_id, msg.topic, msg.partition, msg.msg_type, msg.data,
                      received_ms=msg.received_ms, source=msg.source)
 
 
@@ -80,7 +81,7 @@ def test_errors_share_the_base_and_bad_inputs_are_value_errors():
 
 def test_put_then_get_round_trips(tmp_path):
     with MessageStore.open(tmp_path) as store:
-        msg = message(1, epoch=7, source=None)
+        msg = message(1, partition=7, source=None)
         assert put(store, msg) is True
         assert store.get(msg.content_id) == msg
         assert msg.content_id in store
@@ -109,14 +110,14 @@ def test_duplicate_put_returns_false_and_keeps_one_row_and_the_first_copy(tmp_pa
     assert raw_counts(tmp_path / DEFAULT_FILENAME) == (1, 1)
 
 
-def test_put_many_counts_only_new_messages(tmp_path):
+def test_put_many_returns_the_new_ids_in_input_order(tmp_path):
     with MessageStore.open(tmp_path) as store:
         put(store, message(0))
-        batch = [message(0), message(1), message(2), message(1), message(3)]
-        assert store.put_many(batch) == 3
-        assert store.put_many(batch) == 0
-        assert store.put_many([]) == 0
-        assert store.put_many(message(n) for n in range(3, 6)) == 2
+        batch = [message(2), message(0), message(1), message(2), message(3)]
+        assert store.put_many(batch) == [cid(2), cid(1), cid(3)]
+        assert store.put_many(batch) == []
+        assert store.put_many([]) == []
+        assert store.put_many(message(n) for n in range(5, 2, -1)) == [cid(5), cid(4)]
         assert store.count() == 6
 
 
@@ -133,12 +134,12 @@ def test_put_many_is_all_or_nothing(tmp_path):
 
 def test_reopen_persists(tmp_path):
     with MessageStore.open(tmp_path / "node" / "data") as store:
-        store.put_many(message(n, epoch=n % 3) for n in range(20))
+        store.put_many(message(n, partition=n % 3) for n in range(20))
         path = store.path
     assert path == tmp_path / "node" / "data" / DEFAULT_FILENAME
     with MessageStore.open(tmp_path / "node" / "data") as store:
         assert store.count() == 20
-        assert store.get(cid(5)) == message(5, epoch=2)
+        assert store.get(cid(5)) == message(5, partition=2)
         assert store.schema_version == SCHEMA_VERSION
         assert put(store, message(5)) is False
 
@@ -162,29 +163,29 @@ def test_data_dir_that_is_a_file_is_refused(tmp_path):
 
 @pytest.fixture
 def populated(tmp_path):
-    """Topics a and b, epochs 0..4, 10 messages each: n = 100 * topic + 10 * epoch + i."""
+    """Topics a and b, partitions 0..4, 10 messages each: n = 100 * topic + 10 * partition + i."""
     store = MessageStore.open(tmp_path)
-    store.put_many(message(100 * t + 10 * e + i, topic="ab"[t], epoch=e)
+    store.put_many(message(100 * t + 10 * e + i, topic="ab"[t], partition=e)
                    for t in range(2) for e in range(5) for i in range(10))
     yield store
     store.close()
 
 
-def expected_ids(topic: int, epochs: range) -> list[bytes]:
-    return sorted(cid(100 * topic + 10 * e + i) for e in epochs for i in range(10))
+def expected_ids(topic: int, partitions: range) -> list[bytes]:
+    return sorted(cid(100 * topic + 10 * e + i) for e in partitions for i in range(10))
 
 
-@pytest.mark.parametrize(("epoch_from", "epoch_to"), [(0, 0), (1, 3), (0, 4), (4, 9), (6, 9)])
-def test_ids_returns_the_sorted_inclusive_range_of_one_topic(populated, epoch_from, epoch_to):
-    got = populated.ids(topic="b", epoch_from=epoch_from, epoch_to=epoch_to)
-    assert got == expected_ids(1, range(epoch_from, min(epoch_to, 4) + 1))
+@pytest.mark.parametrize(("lo", "hi"), [(0, 0), (1, 3), (0, 4), (4, 9), (6, 9)])
+def test_ids_returns_the_sorted_inclusive_range_of_one_topic(populated, lo, hi):
+    got = populated.ids(topic="b", partition_from=lo, partition_to=hi)
+    assert got == expected_ids(1, range(lo, min(hi, 4) + 1))
 
 
 @pytest.mark.parametrize("limit", [1, 3, 7, 10, 49, 50, 51])
 def test_ids_pages_with_after(populated, limit):
     pages, after = [], None
     while True:
-        page = populated.ids(topic="a", epoch_from=1, epoch_to=5, after=after, limit=limit)
+        page = populated.ids(topic="a", partition_from=1, partition_to=5, after=after, limit=limit)
         if not page:
             break
         assert len(page) <= limit
@@ -196,8 +197,8 @@ def test_ids_pages_with_after(populated, limit):
 
 
 def test_ids_of_an_unknown_topic_or_after_the_last_id_is_empty(populated):
-    assert populated.ids(topic="c", epoch_from=0, epoch_to=4) == []
-    assert populated.ids(topic="a", epoch_from=0, epoch_to=4, after=b"\xff" * 32) == []
+    assert populated.ids(topic="c", partition_from=0, partition_to=4) == []
+    assert populated.ids(topic="a", partition_from=0, partition_to=4, after=b"\xff" * 32) == []
 
 
 def test_missing_keeps_order_and_drops_repeats(populated):
@@ -213,30 +214,30 @@ def test_missing_handles_more_ids_than_one_query_takes(populated):
     assert populated.missing(asked) == [cid(n) for n in range(-1_200, 150) if n not in stored]
 
 
-def test_count_by_topic_and_epoch(populated):
+def test_count_by_topic_and_partition(populated):
     assert populated.count() == 100
     assert populated.count(topic="a") == 50
-    assert populated.count(epoch=3) == 20
-    assert populated.count(topic="b", epoch=3) == 10
-    assert populated.count(topic="b", epoch=9) == 0
+    assert populated.count(partition=3) == 20
+    assert populated.count(topic="b", partition=3) == 10
+    assert populated.count(topic="b", partition=9) == 0
 
 
 @pytest.mark.parametrize("batch", [1, 3, 256])
-def test_range_yields_messages_by_epoch_then_id(populated, monkeypatch, batch):
+def test_range_yields_messages_by_partition_then_id(populated, monkeypatch, batch):
     monkeypatch.setattr(_store, "_RANGE_BATCH", batch)
-    expected = [message(10 * e + i, topic="a", epoch=e) for e in range(1, 4) for i in range(10)]
-    expected.sort(key=lambda m: (m.epoch, m.content_id))
-    assert list(populated.range(topic="a", epoch_from=1, epoch_to=3)) == expected
+    expected = [message(10 * e + i, topic="a", partition=e) for e in range(1, 4) for i in range(10)]
+    expected.sort(key=lambda m: (m.partition, m.content_id))
+    assert list(populated.range(topic="a", partition_from=1, partition_to=3)) == expected
 
 
 def test_range_allows_writes_while_iterating(populated, monkeypatch):
     monkeypatch.setattr(_store, "_RANGE_BATCH", 4)
     seen = []
-    for m in populated.range(topic="a", epoch_from=0, epoch_to=0):
+    for m in populated.range(topic="a", partition_from=0, partition_to=0):
         seen.append(m.content_id)
-        put(populated, message(5_000 + len(seen), topic="a", epoch=1))
+        put(populated, message(5_000 + len(seen), topic="a", partition=1))
     assert len(seen) == 10
-    assert populated.count(topic="a", epoch=1) == 20
+    assert populated.count(topic="a", partition=1) == 20
 
 
 # -- durability settings and schema ---------------------------------------------------------
@@ -258,13 +259,13 @@ def test_wal_full_sync_and_foreign_keys_are_set(tmp_path):
 def test_sync_index_exists_and_is_used(tmp_path):
     with MessageStore.open(tmp_path) as store:
         conn = store._conn
-        cols = [r[2] for r in conn.execute("PRAGMA index_info(messages_by_topic_epoch)")]
-        assert cols == ["topic", "epoch", "content_id"]
+        cols = [r[2] for r in conn.execute("PRAGMA index_info(messages_by_topic_partition)")]
+        assert cols == ["topic", "partition", "content_id"]
         plan = " ".join(r[3] for r in conn.execute(
-            "EXPLAIN QUERY PLAN SELECT content_id FROM messages WHERE topic = ? AND epoch "
+            "EXPLAIN QUERY PLAN SELECT content_id FROM messages WHERE topic = ? AND partition "
             "BETWEEN ? AND ? AND content_id > ? ORDER BY content_id LIMIT ?",
             ("t", 1, 1, b"", 5)))
-        assert "COVERING INDEX messages_by_topic_epoch" in plan
+        assert "COVERING INDEX messages_by_topic_partition" in plan
 
 
 def test_newer_schema_is_refused_with_both_versions_and_left_untouched(tmp_path):
@@ -331,6 +332,45 @@ def test_migration_versions_must_be_consecutive():
         _schema.latest_version([_schema.Migration(1, ()), _schema.Migration(3, ())])
 
 
+def _version_1_store(path: Path, rows: list[StoredMessage]) -> None:
+    """A store file as the version-1 code wrote it (column ``epoch``), with ``rows``."""
+    with closing(sqlite3.connect(path, isolation_level=None)) as conn:
+        _schema.migrate(conn, path, _schema.MIGRATIONS[:1])
+        conn.executemany(
+            "INSERT INTO messages (content_id, topic, epoch, msg_type, data, received_ms, "
+            "source) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [(m.content_id, m.topic, m.partition, m.msg_type, m.data, m.received_ms, m.source)
+             for m in rows])
+
+
+def test_a_version_1_store_upgrades_in_place(tmp_path):
+    assert SCHEMA_VERSION == 2
+    path = tmp_path / DEFAULT_FILENAME
+    rows = [message(n, topic="ab"[n % 2], partition=n % 3) for n in range(12)]
+    _version_1_store(path, rows)
+    with closing(sqlite3.connect(path)) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == 1
+    with MessageStore.open(tmp_path) as store:
+        assert store.schema_version == 2
+        assert store.count() == 12
+        assert [store.get(m.content_id) for m in rows] == rows
+        assert store.partition_digests(topic="a", partition_from=0, partition_to=2) == {
+            p: _digest(sorted(m.content_id for m in rows if m.topic == "a" and m.partition == p))
+            for p in range(3)}
+        assert store.put_many([message(100, topic="a", partition=5)]) == [cid(100)]
+        conn = store._conn  # white-box: the renamed column, its CHECK and the new index
+        columns = [r[1] for r in conn.execute("PRAGMA table_info(messages)")]
+        assert "partition" in columns and "epoch" not in columns
+        indexes = {r[1] for r in conn.execute("PRAGMA index_list(messages)")}
+        assert "messages_by_topic_partition" in indexes
+        assert "messages_by_topic_epoch" not in indexes
+        with pytest.raises(sqlite3.IntegrityError, match="CHECK"):
+            conn.execute("INSERT INTO messages VALUES (?, 't', -1, 'x', x'01', 0, NULL)",
+                         (cid(200),))
+    with MessageStore.open(tmp_path) as store:  # reopening migrates nothing more
+        assert store.schema_version == 2 and store.count() == 13
+
+
 def test_a_later_migration_is_applied_in_order_on_open(tmp_path, monkeypatch):
     with MessageStore.open(tmp_path) as store:
         put(store, message(1))
@@ -369,7 +409,7 @@ def test_a_failed_migration_is_rolled_back(tmp_path, monkeypatch):
 
 # -- bad inputs and misuse ------------------------------------------------------------------
 
-VALID = dict(content_id=cid(1), topic="witness", epoch=3, msg_type="witness_report",
+VALID = dict(content_id=cid(1), topic="witness", partition=3, msg_type="witness_report",
              data=b"x", received_ms=5, source="peer")
 
 
@@ -383,10 +423,10 @@ VALID = dict(content_id=cid(1), topic="witness", epoch=3, msg_type="witness_repo
     ("topic", "wit\x00ness", InvalidInputError),
     ("topic", "\ud800", InvalidInputError),
     ("topic", "t" * (MAX_TOPIC_CHARS + 1), MessageTooLargeError),
-    ("epoch", -1, InvalidInputError),
-    ("epoch", 2**63, InvalidInputError),
-    ("epoch", 1.0, InvalidInputError),
-    ("epoch", True, InvalidInputError),
+    ("partition", -1, InvalidInputError),
+    ("partition", 2**63, InvalidInputError),
+    ("partition", 1.0, InvalidInputError),
+    ("partition", True, InvalidInputError),
     ("msg_type", "", InvalidInputError),
     ("msg_type", "m" * (MAX_MSG_TYPE_CHARS + 1), MessageTooLargeError),
     ("data", b"", InvalidInputError),
@@ -402,7 +442,7 @@ def test_bad_inputs_are_refused_and_nothing_is_stored(tmp_path, field, value, er
     kwargs = {**VALID, field: value}
     with MessageStore.open(tmp_path) as store:
         with pytest.raises(error, match=field):
-            store.put(kwargs.pop("content_id"), kwargs.pop("topic"), kwargs.pop("epoch"),
+            store.put(kwargs.pop("content_id"), kwargs.pop("topic"), kwargs.pop("partition"),
                       kwargs.pop("msg_type"), kwargs.pop("data"), **kwargs)
         assert store.count() == 0
 
@@ -411,22 +451,22 @@ def test_limits_are_inclusive(tmp_path):
     with MessageStore.open(tmp_path) as store:
         assert store.put(cid(1), "t" * MAX_TOPIC_CHARS, 2**63 - 1, "m" * MAX_MSG_TYPE_CHARS,
                          b"x" * MAX_DATA_BYTES, received_ms=0, source="s" * MAX_SOURCE_CHARS)
-        assert store.get(cid(1)).epoch == 2**63 - 1
+        assert store.get(cid(1)).partition == 2**63 - 1
 
 
 def test_stored_message_checks_its_fields():
-    with pytest.raises(InvalidInputError, match="epoch"):
+    with pytest.raises(InvalidInputError, match="partition"):
         StoredMessage(cid(1), "t", -1, "m", b"x", 0)
     assert "data" not in repr(message(1))  # encoded payloads can be a MiB
 
 
 @pytest.mark.parametrize(("kwargs", "match"), [
-    (dict(epoch_from=3, epoch_to=2), "epoch_from"),
-    (dict(epoch_from=-1, epoch_to=2), "epoch_from"),
-    (dict(epoch_from=0, epoch_to=2, limit=0), "limit"),
-    (dict(epoch_from=0, epoch_to=2, limit=MAX_IDS_LIMIT + 1), "limit"),
-    (dict(epoch_from=0, epoch_to=2, after=b"short"), "after"),
-    (dict(topic="", epoch_from=0, epoch_to=2), "topic"),
+    (dict(partition_from=3, partition_to=2), "partition_from"),
+    (dict(partition_from=-1, partition_to=2), "partition_from"),
+    (dict(partition_from=0, partition_to=2, limit=0), "limit"),
+    (dict(partition_from=0, partition_to=2, limit=MAX_IDS_LIMIT + 1), "limit"),
+    (dict(partition_from=0, partition_to=2, after=b"short"), "after"),
+    (dict(topic="", partition_from=0, partition_to=2), "topic"),
 ])
 def test_bad_queries_are_refused(tmp_path, kwargs, match):
     with MessageStore.open(tmp_path) as store:
@@ -439,8 +479,8 @@ def test_bad_queries_are_refused(tmp_path, kwargs, match):
             store.missing([cid(1), b"short"])
         with pytest.raises(InvalidInputError, match="content_id"):
             b"short" in store  # noqa: B015 - the lookup is what raises
-        with pytest.raises(InvalidInputError, match="epoch"):
-            store.count(epoch=-1)
+        with pytest.raises(InvalidInputError, match="partition"):
+            store.count(partition=-1)
 
 
 def test_closed_store_raises_and_close_is_idempotent(tmp_path):
@@ -450,7 +490,7 @@ def test_closed_store_raises_and_close_is_idempotent(tmp_path):
     assert "closed" in repr(store)
     for call in (lambda: put(store, message(1)), lambda: store.get(cid(1)),
                  lambda: store.count(), lambda: store.schema_version,
-                 lambda: list(store.range(topic="t", epoch_from=0, epoch_to=0))):
+                 lambda: list(store.range(topic="t", partition_from=0, partition_to=0))):
         with pytest.raises(StoreClosedError, match="closed"):
             call()
 
@@ -511,16 +551,16 @@ def test_random_puts_store_each_id_once(tmp_path_factory, batches):
     with MessageStore.open(tmp_path_factory.mktemp("hyp")) as store:
         for batch in batches:
             new = set(batch) - seen
-            msgs = [message(n, epoch=n % 4) for n in batch]
+            msgs = [message(n, partition=n % 4) for n in batch]
             if len(batch) == 1:
                 assert put(store, msgs[0]) is bool(new)
             else:
-                assert store.put_many(msgs) == len(new)
+                assert store.put_many(msgs) == [cid(n) for n in dict.fromkeys(batch) if n in new]
             seen |= new
         assert store.count() == len(seen)
         assert store._conn.execute(
             "SELECT COUNT(DISTINCT content_id) FROM messages").fetchone()[0] == len(seen)
-        assert store.ids(topic="witness", epoch_from=0, epoch_to=3) == sorted(
+        assert store.ids(topic="witness", partition_from=0, partition_to=3) == sorted(
             cid(n) for n in seen)
         assert store.missing(cid(n) for n in range(26)) == [
             cid(n) for n in range(26) if n not in seen]
@@ -538,17 +578,18 @@ class StoreMachine(RuleBasedStateMachine):
 
     ids = st.integers(0, 40)
 
-    @rule(n=ids, epoch=st.integers(0, 3))
-    def put_one(self, n, epoch):
-        msg = message(n, epoch=epoch)
+    @rule(n=ids, partition=st.integers(0, 3))
+    def put_one(self, n, partition):
+        msg = message(n, partition=partition)
         assert put(self.store, msg) is (msg.content_id not in self.model)
         self.model.setdefault(msg.content_id, msg)
 
-    @rule(ns=st.lists(ids, max_size=8), epoch=st.integers(0, 3))
-    def put_batch(self, ns, epoch):
-        msgs = [message(n, epoch=epoch) for n in ns]
+    @rule(ns=st.lists(ids, max_size=8), partition=st.integers(0, 3))
+    def put_batch(self, ns, partition):
+        msgs = [message(n, partition=partition) for n in ns]
         new = {m.content_id for m in msgs} - self.model.keys()
-        assert self.store.put_many(msgs) == len(new)
+        new_ids = self.store.put_many(msgs)
+        assert new_ids == [c for c in dict.fromkeys(m.content_id for m in msgs) if c in new]
         for m in msgs:
             self.model.setdefault(m.content_id, m)
 
@@ -561,17 +602,17 @@ class StoreMachine(RuleBasedStateMachine):
     @rule(limit=st.integers(1, 7), lo=st.integers(0, 3), width=st.integers(0, 3))
     def paginate(self, limit, lo, width):
         pages, after = [], None
-        while page := self.store.ids(topic="witness", epoch_from=lo, epoch_to=lo + width,
+        while page := self.store.ids(topic="witness", partition_from=lo, partition_to=lo + width,
                                      after=after, limit=limit):
             pages.extend(page)
             after = page[-1]
-        assert pages == sorted(c for c, m in self.model.items() if lo <= m.epoch <= lo + width)
+        assert pages == sorted(c for c, m in self.model.items() if lo <= m.partition <= lo + width)
 
     @invariant()
     def same_contents(self):
         assert self.store.count() == len(self.model)
-        got = list(self.store.range(topic="witness", epoch_from=0, epoch_to=3))
-        assert got == sorted(self.model.values(), key=lambda m: (m.epoch, m.content_id))
+        got = list(self.store.range(topic="witness", partition_from=0, partition_to=3))
+        assert got == sorted(self.model.values(), key=lambda m: (m.partition, m.content_id))
 
     def teardown(self):
         self.store.close()
@@ -606,7 +647,7 @@ with MessageStore.open(data_dir) as store:
     while True:
         if mode == "put":
             for m in (message(n), message(n // 2)):
-                store.put(m.content_id, m.topic, m.epoch, m.msg_type, m.data,
+                store.put(m.content_id, m.topic, m.partition, m.msg_type, m.data,
                           received_ms=m.received_ms, source=m.source)
             ack([message(n)])
             n += 1
@@ -670,93 +711,106 @@ def test_kill_9_during_a_burst_loses_nothing_acknowledged(tmp_path, mode):
         with MessageStore.open(data_dir) as store:
             assert store.missing(acked) == []
             assert store.count() == total >= len(acked)
-            for msg in store.range(topic="witness", epoch_from=0, epoch_to=10**6):
+            for msg in store.range(topic="witness", partition_from=0, partition_to=10**6):
                 n = _CRASH_IDS[msg.content_id]  # only messages the writer made
-                assert (msg.epoch, msg.received_ms, msg.data) == (
+                assert (msg.partition, msg.received_ms, msg.data) == (
                     n // 50, n, b"%d;" % n * (1 + n % 300))
 
 
-# -- epoch digests for sync -----------------------------------------------------------------
+# -- partition digests for sync -------------------------------------------------------------
 
 def _digest(ids: list[bytes]) -> tuple[int, bytes]:
     return len(ids), hashlib.sha256(b"".join(sorted(ids))).digest()
 
 
-def test_epoch_digests_of_an_empty_store_or_range_is_empty(tmp_path, populated):
+def test_partition_digests_of_an_empty_store_or_range_is_empty(tmp_path, populated):
     with MessageStore.open(tmp_path / "empty") as store:
-        assert store.epoch_digests(topic="a", epoch_from=0, epoch_to=2**63 - 1) == {}
-    assert populated.epoch_digests(topic="a", epoch_from=5, epoch_to=9) == {}
-    assert populated.epoch_digests(topic="c", epoch_from=0, epoch_to=4) == {}
+        assert store.partition_digests(topic="a", partition_from=0, partition_to=2**63 - 1) == {}
+    assert populated.partition_digests(topic="a", partition_from=5, partition_to=9) == {}
+    assert populated.partition_digests(topic="c", partition_from=0, partition_to=4) == {}
 
 
-@pytest.mark.parametrize(("epoch_from", "epoch_to"), [(0, 0), (1, 3), (0, 4), (4, 9), (3, 3)])
-def test_epoch_digests_cover_the_inclusive_range_of_one_topic(populated, epoch_from, epoch_to):
-    got = populated.epoch_digests(topic="b", epoch_from=epoch_from, epoch_to=epoch_to)
-    epochs = range(epoch_from, min(epoch_to, 4) + 1)
-    assert got == {e: _digest(expected_ids(1, range(e, e + 1))) for e in epochs}
+@pytest.mark.parametrize(("lo", "hi"), [(0, 0), (1, 3), (0, 4), (4, 9), (3, 3)])
+def test_partition_digests_cover_the_inclusive_range_of_one_topic(populated, lo, hi):
+    got = populated.partition_digests(topic="b", partition_from=lo, partition_to=hi)
+    partitions = range(lo, min(hi, 4) + 1)
+    assert got == {e: _digest(expected_ids(1, range(e, e + 1))) for e in partitions}
     # the same digest a peer computes from the ids it was sent
-    for e in epochs:
-        assert got[e] == _digest(populated.ids(topic="b", epoch_from=e, epoch_to=e))
+    for e in partitions:
+        assert got[e] == _digest(populated.ids(topic="b", partition_from=e, partition_to=e))
 
 
-def test_epoch_digests_ignore_insertion_order_and_other_topics(tmp_path):
-    msgs = [message(n, topic="t", epoch=n % 3) for n in range(30)]
+def test_partition_digests_ignore_insertion_order_and_other_topics(tmp_path):
+    msgs = [message(n, topic="t", partition=n % 3) for n in range(30)]
     shuffled = msgs[:]
     random.Random(7).shuffle(shuffled)
     with MessageStore.open(tmp_path / "one") as one, MessageStore.open(tmp_path / "two") as two:
         one.put_many(msgs)
         for m in shuffled:
             put(two, m)
-        put(two, message(999, topic="other", epoch=1))  # another topic: not counted
-        first = one.epoch_digests(topic="t", epoch_from=0, epoch_to=10)
-        assert first == two.epoch_digests(topic="t", epoch_from=0, epoch_to=10)
+        put(two, message(999, topic="other", partition=1))  # another topic: not counted
+        first = one.partition_digests(topic="t", partition_from=0, partition_to=10)
+        assert first == two.partition_digests(topic="t", partition_from=0, partition_to=10)
         assert sorted(first) == [0, 1, 2]
         assert [first[e][0] for e in range(3)] == [10, 10, 10]
 
 
-def test_one_extra_message_changes_only_its_epochs_entry(tmp_path):
+def test_one_extra_message_changes_only_its_partitions_entry(tmp_path):
     with MessageStore.open(tmp_path / "one") as one, MessageStore.open(tmp_path / "two") as two:
         for store in (one, two):
-            store.put_many(message(n, topic="t", epoch=n % 4) for n in range(40))
-        put(two, message(1_000, topic="t", epoch=2))
-        a = one.epoch_digests(topic="t", epoch_from=0, epoch_to=3)
-        b = two.epoch_digests(topic="t", epoch_from=0, epoch_to=3)
+            store.put_many(message(n, topic="t", partition=n % 4) for n in range(40))
+        put(two, message(1_000, topic="t", partition=2))
+        a = one.partition_digests(topic="t", partition_from=0, partition_to=3)
+        b = two.partition_digests(topic="t", partition_from=0, partition_to=3)
         assert [e for e in range(4) if a[e] != b[e]] == [2]
         assert (a[2][0], b[2][0]) == (10, 11)
         assert a[2][1] != b[2][1]
         # a swapped id with the same count still shows up
-        put(one, message(1_001, topic="t", epoch=2))
-        a = one.epoch_digests(topic="t", epoch_from=2, epoch_to=2)
-        b = two.epoch_digests(topic="t", epoch_from=2, epoch_to=2)
+        put(one, message(1_001, topic="t", partition=2))
+        a = one.partition_digests(topic="t", partition_from=2, partition_to=2)
+        b = two.partition_digests(topic="t", partition_from=2, partition_to=2)
         assert a[2][0] == b[2][0] == 11 and a[2][1] != b[2][1]
 
 
-def test_epoch_digests_read_the_covering_index_without_sorting(populated):
+def test_partition_digests_read_the_covering_index_without_sorting(populated):
     statements: list[str] = []
     populated._conn.set_trace_callback(statements.append)  # white-box: the query it ran
     try:
-        populated.epoch_digests(topic="a", epoch_from=1, epoch_to=3)
+        populated.partition_digests(topic="a", partition_from=1, partition_to=3)
     finally:
         populated._conn.set_trace_callback(None)
     (query,) = [s for s in statements if s.lstrip().upper().startswith("SELECT")]
     plan = " ".join(r[3] for r in populated._conn.execute(f"EXPLAIN QUERY PLAN {query}"))
-    assert "COVERING INDEX messages_by_topic_epoch" in plan
+    assert "COVERING INDEX messages_by_topic_partition" in plan
     assert "TEMP B-TREE" not in plan
 
 
 @pytest.mark.parametrize(("kwargs", "match"), [
-    (dict(epoch_from=3, epoch_to=2), "epoch_from"),
-    (dict(epoch_from=-1, epoch_to=2), "epoch_from"),
-    (dict(epoch_from=0, epoch_to=2**63), "epoch_to"),
-    (dict(epoch_from=0, epoch_to=True), "epoch_to"),
-    (dict(epoch_from=0.0, epoch_to=2), "epoch_from"),
-    (dict(topic="", epoch_from=0, epoch_to=2), "topic"),
-    (dict(topic=b"t", epoch_from=0, epoch_to=2), "topic"),
+    (dict(partition_from=3, partition_to=2), "partition_from"),
+    (dict(partition_from=-1, partition_to=2), "partition_from"),
+    (dict(partition_from=0, partition_to=2**63), "partition_to"),
+    (dict(partition_from=0, partition_to=True), "partition_to"),
+    (dict(partition_from=0.0, partition_to=2), "partition_from"),
+    (dict(topic="", partition_from=0, partition_to=2), "topic"),
+    (dict(topic=b"t", partition_from=0, partition_to=2), "topic"),
 ])
-def test_epoch_digests_refuse_bad_queries_like_ids(tmp_path, kwargs, match):
+def test_partition_digests_refuse_bad_queries_like_ids(tmp_path, kwargs, match):
     with MessageStore.open(tmp_path) as store:
         args = {"topic": "t", **kwargs}
         with pytest.raises(InvalidInputError, match=match):
             store.ids(**args)
         with pytest.raises(InvalidInputError, match=match):
-            store.epoch_digests(**args)
+            store.partition_digests(**args)
+
+
+def test_partitions_lists_the_partitions_of_a_topic_from_a_start(populated):
+    assert populated.partitions(topic="a") == [0, 1, 2, 3, 4]
+    assert populated.partitions(topic="b", since_partition=3) == [3, 4]
+    assert populated.partitions(topic="b", since_partition=5) == []
+    assert populated.partitions(topic="c") == []
+    put(populated, message(9_999, topic="b", partition=2**63 - 1))
+    assert populated.partitions(topic="b", since_partition=4) == [4, 2**63 - 1]
+    with pytest.raises(InvalidInputError, match="since_partition"):
+        populated.partitions(topic="a", since_partition=-1)
+    with pytest.raises(InvalidInputError, match="topic"):
+        populated.partitions(topic="")

@@ -5,10 +5,13 @@ A message on the wire is one canonical CBOR map::
     {"type": <type tag>, "version": <int>, <field>: <value>, ..., "signature": <64 bytes>}
 
 Its content id is the SHA-256 of exactly those bytes, so a message has one id
-wherever it is stored. The signature covers ``DOMAIN_PREFIX + type + b"\\0"``
-followed by the same map without the signature; the prefix keeps a signature on
-one message type (or on anything else the key signs) from ever verifying as
-another.
+wherever it is stored. Each type also declares its size limit (`MAX_BYTES`) and
+its sync partition (`sync_partition`): the integer key under which stores group
+messages so that peers can compare them partition by partition.
+
+The signature covers ``DOMAIN_PREFIX + type + b"\\0"`` followed by the same map
+without the signature; the prefix keeps a signature on one message type (or on
+anything else the key signs) from ever verifying as another.
 """
 
 from __future__ import annotations
@@ -23,22 +26,24 @@ from types import MappingProxyType
 from typing import Any, ClassVar, Self
 
 from coverage_net.identity import Keypair, verify_signature
-from coverage_net.messages._cbor import canonical_dumps, strict_loads
+from coverage_net.messages._cbor import MAX_NESTING, canonical_dumps, loads_cbor_item
 from coverage_net.messages._errors import (
     MalformedMessageError,
     OversizeMessageError,
     SignatureError,
     UnknownTypeError,
 )
-from coverage_net.messages._fields import PUBLIC_KEY, SIGNATURE, FieldKind
+from coverage_net.messages._fields import PUBLIC_KEY, SIGNATURE, FieldKind, Integer
 
 __all__ = [
-    "DOMAIN_PREFIX", "MAX_MESSAGE_BYTES", "MESSAGE_TYPES", "SHORT_ID_CHARS", "Message", "decode",
-    "short_id", "spec",
+    "DEFAULT_MAX_BYTES", "DOMAIN_PREFIX", "MAX_MESSAGE_BYTES", "MESSAGE_TYPES", "SHORT_ID_CHARS",
+    "Message", "decode", "short_id", "spec",
 ]
 
-MAX_MESSAGE_BYTES = 4096
-"""Largest encoding accepted; checked before any parsing. Today's messages are < 300 bytes."""
+MAX_MESSAGE_BYTES = 65_536
+"""Largest encoding of any type; checked before any parsing (room for blocks to come)."""
+DEFAULT_MAX_BYTES = 4096
+"""A type's `MAX_BYTES` unless it says otherwise. Today's messages are < 300 bytes."""
 DOMAIN_PREFIX = b"coverage-net/v1/"
 SHORT_ID_CHARS = 12
 """Hex characters of a content id shown in logs (48 bits: unique enough to read, not to key)."""
@@ -79,6 +84,10 @@ def _schema(cls: type[Message]) -> dict[str, FieldKind]:
         schema[f.name] = f.metadata["kind"]
     if schema.get(cls.SIGNER) is not PUBLIC_KEY:
         raise TypeError(f"{cls.__name__}.SIGNER = {cls.SIGNER!r} is not a public-key field")
+    partition = schema.get(cls.PARTITION_FIELD)
+    if not isinstance(partition, Integer) or partition.lo < 0:
+        raise TypeError(f"{cls.__name__}.PARTITION_FIELD = {cls.PARTITION_FIELD!r} is not a "
+                        "non-negative integer field")
     return schema
 
 
@@ -86,20 +95,27 @@ def _schema(cls: type[Message]) -> dict[str, FieldKind]:
 class Message:
     """Base class of all messages: frozen, keyword-only, validated on construction.
 
-    Subclasses set `TYPE` (the wire tag, lowercase snake case) and `SIGNER` (the
-    name of the field holding the public key that signs), declare their fields
-    with `spec(kind)`, and are registered for `decode` by being defined.
-    Constructing a message with a bad value raises MalformedMessageError.
+    Subclasses set `TYPE` (the wire tag, lowercase snake case), `SIGNER` (the
+    name of the field holding the public key that signs) and `PARTITION_FIELD`
+    (the integer field their sync partition derives from, divided by
+    `PARTITION_BUCKET`), may lower or raise `MAX_BYTES` up to `MAX_MESSAGE_BYTES`,
+    declare their fields with `spec(kind)`, and are registered in `MESSAGE_TYPES`
+    for `decode` by being defined. A class defined with ``register=False`` (a
+    test's own type) stays out of `MESSAGE_TYPES`; only its own `from_cbor`
+    decodes it. Constructing a message with a bad value raises MalformedMessageError.
     """
 
     TYPE: ClassVar[str] = ""
     VERSION: ClassVar[int] = 1
     SIGNER: ClassVar[str] = ""
+    PARTITION_FIELD: ClassVar[str] = ""
+    PARTITION_BUCKET: ClassVar[int] = 1
+    MAX_BYTES: ClassVar[int] = DEFAULT_MAX_BYTES
     DOMAIN: ClassVar[bytes] = b""
 
     signature: bytes | None = dataclasses.field(default=None, metadata={"kind": SIGNATURE})
 
-    def __init_subclass__(cls, **kwargs: Any) -> None:
+    def __init_subclass__(cls, *, register: bool = True, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         if not _TYPE_TAG.fullmatch(cls.TYPE):
             raise TypeError(f"{cls.__name__}.TYPE must be a lowercase snake_case tag; "
@@ -109,8 +125,17 @@ class Message:
                             f"{_REGISTRY[cls.TYPE].__qualname__}")
         if not cls.SIGNER:
             raise TypeError(f"{cls.__name__}.SIGNER must name its public-key field")
+        if not cls.PARTITION_FIELD:
+            raise TypeError(f"{cls.__name__}.PARTITION_FIELD must name the integer field its "
+                            "sync partition derives from")
+        for name, value, hi in (("PARTITION_BUCKET", cls.PARTITION_BUCKET, None),
+                                ("MAX_BYTES", cls.MAX_BYTES, MAX_MESSAGE_BYTES)):
+            if type(value) is not int or value < 1 or (hi is not None and value > hi):
+                raise TypeError(f"{cls.__name__}.{name} must be an int in 1..{hi or 'any'}; "
+                                f"got {value!r}")
         cls.DOMAIN = DOMAIN_PREFIX + cls.TYPE.encode("ascii") + b"\x00"
-        _REGISTRY[cls.TYPE] = cls
+        if register:
+            _REGISTRY[cls.TYPE] = cls
 
     def __post_init__(self) -> None:
         if type(self) is Message:
@@ -144,9 +169,9 @@ class Message:
         if self.signature is not None:
             body[_SIGNATURE] = self.signature
         data = canonical_dumps(body)
-        if len(data) > MAX_MESSAGE_BYTES:
+        if len(data) > self.MAX_BYTES:
             raise OversizeMessageError(f"{self.TYPE} encodes to {len(data)} bytes; the limit "
-                                       f"is MAX_MESSAGE_BYTES = {MAX_MESSAGE_BYTES}")
+                                       f"is {type(self).__name__}.MAX_BYTES = {self.MAX_BYTES}")
         return data
 
     def signing_bytes(self) -> bytes:
@@ -157,6 +182,11 @@ class Message:
     def content_id(self) -> bytes:
         """SHA-256 of `to_cbor()` (32 bytes); an unsigned message has a different id."""
         return hashlib.sha256(self.to_cbor()).digest()
+
+    @property
+    def sync_partition(self) -> int:
+        """The store and sync partition: `PARTITION_FIELD`'s value // `PARTITION_BUCKET`."""
+        return getattr(self, self.PARTITION_FIELD) // self.PARTITION_BUCKET
 
     @property
     def short_id(self) -> str:
@@ -195,22 +225,24 @@ class Message:
 
     @classmethod
     def from_cbor(cls, data: bytes) -> Self:
-        """`decode`, and also require the message to be of this class."""
-        message = decode(data)
+        """`decode`, and also require the message to be of this class (registered or not)."""
+        types = _REGISTRY if _REGISTRY.get(cls.TYPE) is cls else {**_REGISTRY, cls.TYPE: cls}
+        message = decode(data, types=types)
         if not isinstance(message, cls):
             raise MalformedMessageError(f"expected a {cls.TYPE} message; got {message.TYPE}")
         return message
 
 
-def decode(data: bytes) -> Message:
+def decode(data: bytes, *, types: Mapping[str, type[Message]] = MESSAGE_TYPES) -> Message:
     """Parse and check a message from untrusted bytes; raise only `MessageError`s.
 
-    In order: size (OversizeMessageError), CBOR well-formedness, a map with a
-    known ``type`` (UnknownTypeError) and ``version``, exactly the schema's
+    In order: size against `MAX_MESSAGE_BYTES` (OversizeMessageError, not
+    parsed), exactly one well-formed CBOR item (`loads_cbor_item`), a map with a
+    ``type`` known in ``types`` (UnknownTypeError) and its ``version``, size
+    against the type's `MAX_BYTES` (OversizeMessageError), exactly the schema's
     fields with exact CBOR types and ranges, canonical form (re-encoding must
-    reproduce the input byte for byte: no trailing bytes, no longer-than-needed
-    integers or floats, sorted keys) (MalformedMessageError), then the signature
-    (SignatureError).
+    reproduce the input byte for byte: no longer-than-needed integers or floats,
+    sorted keys) (MalformedMessageError), then the signature (SignatureError).
     """
     if not isinstance(data, bytes | bytearray | memoryview):
         raise TypeError(f"data must be bytes; got {type(data).__name__}")
@@ -218,11 +250,14 @@ def decode(data: bytes) -> Message:
     if len(data) > MAX_MESSAGE_BYTES:
         raise OversizeMessageError(f"message is {len(data)} bytes; the limit is "
                                    f"MAX_MESSAGE_BYTES = {MAX_MESSAGE_BYTES}; not parsed")
-    body = strict_loads(data)
+    body = loads_cbor_item(data, max_bytes=MAX_MESSAGE_BYTES, max_depth=MAX_NESTING)
     if not isinstance(body, dict):
         raise MalformedMessageError(f"a message is a CBOR map; got {type(body).__name__}")
-    cls = _message_class(body)
+    cls = _message_class(body, types)
     name = cls.__name__
+    if len(data) > cls.MAX_BYTES:
+        raise OversizeMessageError(f"{cls.TYPE} is {len(data)} bytes; the limit is "
+                                   f"{name}.MAX_BYTES = {cls.MAX_BYTES}")
     schema = {**_schema(cls), _SIGNATURE: SIGNATURE}
     given = set(body) - {_TYPE_KEY, _VERSION_KEY}
     missing = sorted(set(schema) - given)
@@ -234,25 +269,21 @@ def decode(data: bytes) -> Message:
     values = {field: kind.check(f"{name}.{field}", body[field], wire=True)
               for field, kind in schema.items()}
     message = cls(**values)
-    encoded = message.to_cbor()
-    if encoded != data:
-        if data.startswith(encoded):
-            raise MalformedMessageError(
-                f"{cls.TYPE}: {len(data) - len(encoded)} trailing byte(s) after the message")
+    if message.to_cbor() != data:
         raise MalformedMessageError(
             f"{cls.TYPE}: not in canonical CBOR form (keys sorted length-first, shortest "
             "integer and float encodings, +0.0 for zero)")
     return message.verify()
 
 
-def _message_class(body: dict[Any, Any]) -> type[Message]:
+def _message_class(body: dict[Any, Any], types: Mapping[str, type[Message]]) -> type[Message]:
     tag = body.get(_TYPE_KEY)
     if type(tag) is not str:
         raise MalformedMessageError(
             f"a message needs a text {_TYPE_KEY!r} field; got {type(tag).__name__}")
-    cls = _REGISTRY.get(tag)
+    cls = types.get(tag)
     if cls is None:
-        known = ", ".join(sorted(_REGISTRY))
+        known = ", ".join(sorted(types))
         raise UnknownTypeError(f"unknown message type {tag[:60]!r}; this node knows: {known}")
     version = body.get(_VERSION_KEY)
     if type(version) is not int:

@@ -1,29 +1,32 @@
-"""The one place that talks to cbor2: canonical encoding and strict decoding.
+"""The one place that talks to cbor2: canonical encoding and the strict network codec.
 
-Messages use a small subset of CBOR: maps with text keys whose values are ints,
-floats, text and byte strings. The decoder is told to refuse everything else it
-would otherwise turn into Python objects (tags such as dates, bignums, regexes or
-shared references; indefinite lengths; duplicate keys; deep nesting), and every
-failure of cbor2 on untrusted bytes becomes a `MalformedMessageError`.
+Everything read from the network is CBOR from a stranger, so every read goes
+through `loads_cbor_item`: exactly one well-formed item, nothing after it, no
+tags (dates, bignums, regexes, shared references...), no indefinite lengths, no
+duplicate map keys, no simple values other than false/true/null, and bounded
+container nesting. Every failure becomes a `MalformedCBORError` that says what was
+wrong, whatever cbor2 raised.
 """
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable, Iterator, Mapping
 
 import cbor2
 
-from coverage_net.messages._errors import MalformedMessageError
+from coverage_net.messages._errors import MalformedCBORError
 
-__all__ = ["MAX_NESTING", "canonical_dumps", "strict_loads"]
+__all__ = ["MAX_NESTING", "canonical_dumps", "loads_cbor_item"]
 
 MAX_NESTING = 4
-"""Deepest container nesting accepted; today's messages are one flat map."""
+"""Default deepest container nesting: a map of lists of lists of byte strings."""
+_REASON_CHARS = 200
 
 
 class _TagRejected(Exception):
     def __init__(self, tag: int) -> None:
-        super().__init__(f"CBOR tag {tag} is not allowed in a message")
+        super().__init__(f"CBOR tag {tag} is not allowed")
 
 
 def _reject_tag_hook(_decoder: object, tag: object) -> object:
@@ -49,6 +52,7 @@ class _RejectEveryTag(Mapping[int, Callable[..., object]]):
 
 
 _NO_TAGS = _RejectEveryTag()
+_PLAIN = (int, float, str, bytes, bool, type(None))
 
 
 def canonical_dumps(value: object) -> bytes:
@@ -56,17 +60,49 @@ def canonical_dumps(value: object) -> bytes:
     return cbor2.dumps(value, canonical=True)
 
 
-def strict_loads(data: bytes) -> object:
-    """Decode one CBOR item; MalformedMessageError for anything outside the subset.
+def loads_cbor_item(data: bytes, *, max_bytes: int, max_depth: int = MAX_NESTING) -> object:
+    """Decode untrusted bytes that must be exactly one CBOR item; raise `MalformedCBORError`.
 
-    Trailing bytes are not detected here; the caller compares the re-encoding.
+    The size is checked before any parsing. ``max_depth`` counts containers: a flat
+    map is depth 1, a map of lists of lists of byte strings is depth 3. The result is
+    built only of dict, list, int, float, str, bytes, bool and None.
     """
+    if not isinstance(data, bytes | bytearray | memoryview):
+        raise TypeError(f"data must be bytes; got {type(data).__name__}")
+    if len(data) > max_bytes:
+        raise MalformedCBORError(f"{len(data)} bytes is over the limit of {max_bytes}; not parsed")
+    if not data:
+        raise MalformedCBORError("empty input; expected one CBOR item")
+    stream = io.BytesIO(data)
     try:
-        return cbor2.loads(
-            data, tag_hook=_reject_tag_hook, semantic_decoders=_NO_TAGS, str_errors="strict",
-            max_depth=MAX_NESTING, allow_indefinite=False, allow_duplicate_keys=False,
-            strict_hashable_types=True)
-    except Exception as exc:  # any failure on untrusted bytes is a malformed message
+        value = cbor2.CBORDecoder(
+            stream, tag_hook=_reject_tag_hook, semantic_decoders=_NO_TAGS, str_errors="strict",
+            max_depth=max_depth, allow_indefinite=False, allow_duplicate_keys=False,
+            strict_hashable_types=True).decode()
+    except Exception as exc:  # any failure on untrusted bytes is malformed input
         cause = exc.__cause__ if isinstance(exc.__cause__, _TagRejected) else exc
         reason = str(cause) or type(cause).__name__
-        raise MalformedMessageError(f"not valid message CBOR: {reason[:200]}") from None
+        raise MalformedCBORError(f"not valid CBOR: {reason[:_REASON_CHARS]}") from None
+    if stream.tell() != len(data):
+        raise MalformedCBORError(
+            f"{len(data) - stream.tell()} trailing byte(s) after one CBOR item of "
+            f"{stream.tell()} bytes")
+    _check_plain(value)
+    return value
+
+
+def _check_plain(value: object) -> None:
+    """Refuse the simple values cbor2 turns into objects (undefined, simple(n))."""
+    if isinstance(value, _PLAIN):
+        return
+    if isinstance(value, list):
+        for item in value:
+            _check_plain(item)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _check_plain(key)
+            _check_plain(item)
+    else:
+        raise MalformedCBORError(f"CBOR value {value!r:.40} is not allowed "
+                                 "(only maps, arrays, integers, floats, text, bytes, "
+                                 "booleans and null)")

@@ -19,12 +19,18 @@ class MalformedMessageError(MessageError, ValueError):
     or a value out of range. Also raised when constructing a message with bad values."""
 
 
+class MalformedCBORError(MalformedMessageError):
+    """Bytes that are not exactly one well-formed CBOR item of the allowed subset: not
+    CBOR, truncated, trailing bytes, a tag, too deeply nested, or over the size limit."""
+
+
 class UnknownTypeError(MessageError, ValueError):
     """The type tag or its version is not one this node understands (upgrade?)."""
 
 
 class OversizeMessageError(MessageError, ValueError):
-    """The encoding is larger than `MAX_MESSAGE_BYTES`; it was not parsed."""
+    """The encoding is larger than its type's `MAX_BYTES`, or larger than
+    `MAX_MESSAGE_BYTES` (then it was not parsed)."""
 
 
 class SignatureError(MessageError):

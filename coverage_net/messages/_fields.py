@@ -23,7 +23,8 @@ from coverage_net.radio import BANDWIDTHS_HZ, SPREADING_FACTORS, RegionError, ge
 __all__ = [
     "ANTENNA_GAIN_DBI", "ANTENNA_HEIGHT_M", "BANDWIDTH_HZ", "EPOCH", "FREQ_HZ", "H3_CELL", "HASH",
     "PUBLIC_KEY", "RADIO_TIME_US", "REGION", "RSSI_DBM", "SIGNATURE", "SNR_DB",
-    "SPREADING_FACTOR", "TX_POWER_DBM", "UNIX_TIME_MS", "FieldKind",
+    "SPREADING_FACTOR", "TX_POWER_DBM", "UNIX_TIME_MS", "FieldKind", "FixedBytes", "H3Cell",
+    "Integer", "IntegerChoice", "ListOf", "Real", "RegionName",
 ]
 
 
@@ -157,6 +158,43 @@ class RegionName(FieldKind):
             raise MalformedMessageError(
                 f"{where} is {value!r}; write the region as {region.name!r}")
         return value
+
+
+@dataclass(frozen=True)
+class ListOf(FieldKind):
+    """A list of up to `max_items` values of one kind: a CBOR array on the wire, a tuple
+    in Python (so a message stays hashable and immutable).
+
+    Each item is checked by `item` exactly as a field of that kind would be, and its
+    position is named in errors. Only scalar item kinds make sense (lists of lists
+    would need their own nesting budget); `__post_init__` refuses a list of lists.
+    """
+
+    item: FieldKind
+    max_items: int
+
+    def __post_init__(self) -> None:
+        if isinstance(self.item, ListOf):
+            raise TypeError("ListOf items must be a scalar kind, not another ListOf")
+        if isinstance(self.max_items, bool) or not isinstance(self.max_items, int) \
+                or self.max_items < 1:
+            raise TypeError(f"ListOf.max_items must be a positive int; got {self.max_items!r}")
+
+    def check(self, where: str, value: object, *, wire: bool) -> tuple[object, ...]:
+        ok = type(value) is list if wire else isinstance(value, list | tuple)
+        if not ok:
+            expected = "a CBOR array" if wire else "a list or tuple"
+            raise MalformedMessageError(f"{where} must be {expected}; got {_got(value)}")
+        if len(value) > self.max_items:
+            raise MalformedMessageError(
+                f"{where} has {len(value)} items; at most {self.max_items} are allowed")
+        return tuple(self.item.check(f"{where}[{index}]", item, wire=wire)
+                     for index, item in enumerate(value))
+
+    def show(self, value: object) -> str:
+        items = [self.item.show(item) for item in value][:3]
+        more = f", ... {len(value) - 3} more" if len(value) > 3 else ""
+        return f"[{', '.join(items)}{more}]"
 
 
 PUBLIC_KEY = FixedBytes(32, "ed25519 public key")

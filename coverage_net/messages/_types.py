@@ -3,6 +3,10 @@
 Times come from the caller's clock (`timestamp_ms`, `host_time_ms`: milliseconds
 since the Unix epoch); nothing here reads the wall clock. A radio timestamp is the
 radio's own free-running microsecond counter, comparable only within one radio.
+
+Sync partitions: a challenge and every report of its round share the challenge's
+`epoch`, so one partition holds a whole round; announcements, which belong to no
+round, are bucketed by `ANNOUNCEMENT_PARTITION_MS` of their own timestamp.
 """
 
 from __future__ import annotations
@@ -29,7 +33,13 @@ from coverage_net.messages._fields import (
     UNIX_TIME_MS,
 )
 
-__all__ = ["BeaconReport", "Challenge", "HotspotAnnouncement", "WitnessReport"]
+__all__ = [
+    "ANNOUNCEMENT_PARTITION_MS", "BeaconReport", "Challenge", "HotspotAnnouncement",
+    "WitnessReport",
+]
+
+ANNOUNCEMENT_PARTITION_MS = 3_600_000
+"""Announcements are synced in one-hour buckets of their `timestamp_ms`."""
 
 
 @dataclass(frozen=True, kw_only=True, repr=False)  # Message.__repr__
@@ -44,6 +54,8 @@ class HotspotAnnouncement(Message):
 
     TYPE: ClassVar[str] = "hotspot_announcement"
     SIGNER: ClassVar[str] = "hotspot_key"
+    PARTITION_FIELD: ClassVar[str] = "timestamp_ms"
+    PARTITION_BUCKET: ClassVar[int] = ANNOUNCEMENT_PARTITION_MS
 
     hotspot_key: bytes = spec(PUBLIC_KEY)
     cell: int = spec(H3_CELL)
@@ -64,6 +76,7 @@ class Challenge(Message):
 
     TYPE: ClassVar[str] = "challenge"
     SIGNER: ClassVar[str] = "challenger_key"
+    PARTITION_FIELD: ClassVar[str] = "epoch"
 
     challenger_key: bytes = spec(PUBLIC_KEY)
     challengee_key: bytes = spec(PUBLIC_KEY)
@@ -78,13 +91,16 @@ class BeaconReport(Message):
 
     `challenge_id` is the content id of the signed `Challenge`; `payload_hash`
     the SHA-256 of the transmitted payload, which witnesses hash the same way.
+    `epoch` repeats the challenge's, so the report is synced with its challenge.
     """
 
     TYPE: ClassVar[str] = "beacon_report"
     SIGNER: ClassVar[str] = "hotspot_key"
+    PARTITION_FIELD: ClassVar[str] = "epoch"
 
     hotspot_key: bytes = spec(PUBLIC_KEY)
     challenge_id: bytes = spec(HASH)
+    epoch: int = spec(EPOCH)
     payload_hash: bytes = spec(HASH)
     freq_hz: int = spec(FREQ_HZ)
     spreading_factor: int = spec(SPREADING_FACTOR)
@@ -101,14 +117,17 @@ class WitnessReport(Message):
     It names the round by `challenge_id` (the content id of the `Challenge`),
     not by the beacon report's id: the round's id is fixed before the beacon, and
     the challengee cannot orphan witnesses by withholding or re-signing its report.
-    Verifiers match witness to beacon by `payload_hash`.
+    Verifiers match witness to beacon by `payload_hash`. `epoch` repeats the
+    challenge's, so the report is synced with its challenge.
     """
 
     TYPE: ClassVar[str] = "witness_report"
     SIGNER: ClassVar[str] = "witness_key"
+    PARTITION_FIELD: ClassVar[str] = "epoch"
 
     witness_key: bytes = spec(PUBLIC_KEY)
     challenge_id: bytes = spec(HASH)
+    epoch: int = spec(EPOCH)
     payload_hash: bytes = spec(HASH)
     rssi_dbm: float = spec(RSSI_DBM)
     snr_db: float = spec(SNR_DB)

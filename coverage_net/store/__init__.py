@@ -1,6 +1,6 @@
 """The message store: every received message stored once, by content id, in SQLite.
 
-Messages are opaque encoded bytes plus the metadata sync needs (topic, epoch, type);
+Messages are opaque encoded bytes plus the metadata sync needs (topic, sync partition, type);
 see `MessageStore`.
 """
 

@@ -33,13 +33,14 @@ class StoredMessage:
     Construction checks types and ranges (`InvalidInputError`), so an instance is
     always insertable; the size limits (`MessageTooLargeError`) are applied when a
     message is put, so that rows stored under older limits can still be read back.
-    ``epoch`` and ``received_ms`` are non-negative 64-bit integers; ``source`` is the
+    ``partition`` (the message's sync partition, `Message.sync_partition`) and
+    ``received_ms`` are non-negative 64-bit integers; ``source`` is the
     peer it came from, or None for messages this node made itself.
     """
 
     content_id: bytes
     topic: str
-    epoch: int
+    partition: int
     msg_type: str
     data: bytes = field(repr=False)
     received_ms: int
@@ -48,7 +49,7 @@ class StoredMessage:
     def __post_init__(self) -> None:
         object.__setattr__(self, "content_id", check_content_id(self.content_id))
         check_text(self.topic, "topic")
-        check_uint64(self.epoch, "epoch")
+        check_uint64(self.partition, "partition")
         check_text(self.msg_type, "msg_type")
         if not isinstance(self.data, _BYTES_LIKE):
             raise InvalidInputError(f"data must be bytes, got {type(self.data).__name__}")

@@ -53,6 +53,14 @@ MIGRATIONS: tuple[Migration, ...] = (
         # Sync asks for the ids of a (topic, epoch range): a covering index answers it.
         "CREATE INDEX messages_by_topic_epoch ON messages (topic, epoch, content_id)",
     )),
+    # The sync key is a per-type partition (a challenge's epoch, or an hour of an
+    # announcement's time), not always an epoch. RENAME COLUMN also rewrites the CHECK
+    # and the index; the index is renamed by rebuilding it, once.
+    Migration(2, (
+        "ALTER TABLE messages RENAME COLUMN epoch TO partition",
+        "DROP INDEX messages_by_topic_epoch",
+        "CREATE INDEX messages_by_topic_partition ON messages (topic, partition, content_id)",
+    )),
 )
 
 

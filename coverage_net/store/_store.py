@@ -33,9 +33,10 @@ _WAL_ATTEMPTS = 50  # with _WAL_RETRY_S, about the busy timeout
 _WAL_RETRY_S = 0.1
 _RANGE_BATCH = 256  # rows per query while `range` iterates
 _IN_CHUNK = 500  # ids per `IN (...)` query, well under SQLite's bound-parameter limit
+_MAX_PARTITION = 2**63 - 1
 _CORRUPT_CODES = (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB)
 
-_COLUMNS = "content_id, topic, epoch, msg_type, data, received_ms, source"
+_COLUMNS = "content_id, topic, partition, msg_type, data, received_ms, source"
 # Only a duplicate content id is ignored; unlike INSERT OR IGNORE, this does not also
 # silently skip rows that break a CHECK or NOT NULL constraint.
 _INSERT = (f"INSERT INTO messages ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?) "
@@ -141,14 +142,14 @@ class MessageStore:
 
     # -- writing --------------------------------------------------------------------
 
-    def put(self, content_id: bytes, topic: str, epoch: int, msg_type: str, data: bytes, *,
-            received_ms: int, source: str | None = None) -> bool:
+    def put(self, content_id: bytes, topic: str, partition: int, msg_type: str, data: bytes,
+            *, received_ms: int, source: str | None = None) -> bool:
         """Store one message; True if it was new, False if its content id was already stored.
 
         The message is committed (and, with ``synchronous=FULL``, on disk) when this
         returns. A duplicate leaves the stored copy unchanged.
         """
-        msg = StoredMessage(content_id, topic, epoch, msg_type, data, received_ms, source)
+        msg = StoredMessage(content_id, topic, partition, msg_type, data, received_ms, source)
         check_limits(msg)
         conn = self._connection()
         with self._errors("put"):
@@ -156,11 +157,13 @@ class MessageStore:
             cursor = conn.execute(_INSERT, _row(msg))
         return cursor.rowcount == 1
 
-    def put_many(self, items: Iterable[StoredMessage]) -> int:
-        """Store messages in one transaction (all or none); return how many were new.
+    def put_many(self, items: Iterable[StoredMessage]) -> list[bytes]:
+        """Store messages in one transaction (all or none); return the ids that were new.
 
-        Every item is checked before anything is written. Duplicates, within the batch
-        or of stored messages, are not counted.
+        The ids come in input order, each once: a message already stored, or repeated
+        earlier in the batch, is not listed. So an ingest loop acts on exactly what it
+        returns, with no separate `missing` query (and no race with another writer).
+        Every item is checked before anything is written.
         """
         rows = []
         for index, item in enumerate(items):
@@ -170,18 +173,20 @@ class MessageStore:
             check_limits(item)
             rows.append(_row(item))
         if not rows:
-            return 0
+            return []
         conn = self._connection()
+        new: list[bytes] = []
         with self._errors("put_many"):
-            before = conn.total_changes
             conn.execute("BEGIN IMMEDIATE")
             try:
-                conn.executemany(_INSERT, rows)
+                for row in rows:
+                    if conn.execute(_INSERT, row).rowcount == 1:
+                        new.append(row[0])
                 conn.execute("COMMIT")
             except BaseException:
                 _schema.rollback(conn)
                 raise
-            return conn.total_changes - before
+        return new
 
     # -- reading --------------------------------------------------------------------
 
@@ -201,29 +206,29 @@ class MessageStore:
             row = conn.execute("SELECT 1 FROM messages WHERE content_id = ?", (cid,)).fetchone()
         return row is not None
 
-    def count(self, topic: str | None = None, epoch: int | None = None) -> int:
-        """How many messages are stored, optionally only of one topic and/or epoch."""
+    def count(self, topic: str | None = None, partition: int | None = None) -> int:
+        """How many messages are stored, optionally only of one topic and/or partition."""
         clauses, params = [], []
         if topic is not None:
             clauses.append("topic = ?")
             params.append(check_text(topic, "topic"))
-        if epoch is not None:
-            clauses.append("epoch = ?")
-            params.append(check_uint64(epoch, "epoch"))
+        if partition is not None:
+            clauses.append("partition = ?")
+            params.append(check_uint64(partition, "partition"))
         where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
         conn = self._connection()
         with self._errors("count"):
             return conn.execute(f"SELECT COUNT(*) FROM messages{where}", params).fetchone()[0]
 
-    def ids(self, *, topic: str, epoch_from: int, epoch_to: int, after: bytes | None = None,
-            limit: int = 1000) -> list[bytes]:
-        """Content ids of ``topic`` with ``epoch_from <= epoch <= epoch_to``, ascending.
+    def ids(self, *, topic: str, partition_from: int, partition_to: int,
+            after: bytes | None = None, limit: int = 1000) -> list[bytes]:
+        """Content ids of ``topic`` in partitions ``partition_from..partition_to``, ascending.
 
         One page of at most ``limit`` ids (1..`MAX_IDS_LIMIT`) greater than ``after``;
         pass the last id of a page as ``after`` to get the next, until a page is empty.
-        Within one epoch the index returns them in order; a wider range is sorted.
+        Within one partition the index returns them in order; a wider range is sorted.
         """
-        params = _range_params(topic, epoch_from, epoch_to)
+        params = _range_params(topic, partition_from, partition_to)
         if isinstance(limit, bool) or not isinstance(limit, int) \
                 or not 1 <= limit <= MAX_IDS_LIMIT:
             raise InvalidInputError(f"limit must be an int in 1..{MAX_IDS_LIMIT}, got {limit!r}")
@@ -232,42 +237,42 @@ class MessageStore:
         conn = self._connection()
         with self._errors("listing ids"):
             rows = conn.execute(
-                "SELECT content_id FROM messages WHERE topic = ? AND epoch BETWEEN ? AND ? "
+                "SELECT content_id FROM messages WHERE topic = ? AND partition BETWEEN ? AND ? "
                 "AND content_id > ? ORDER BY content_id LIMIT ?",
                 (*params, start, limit)).fetchall()
         return [row[0] for row in rows]
 
-    def epoch_digests(self, *, topic: str, epoch_from: int,
-                      epoch_to: int) -> dict[int, tuple[int, bytes]]:
-        """Per epoch of ``topic`` in ``epoch_from..epoch_to``: (count, digest of its ids).
+    def partition_digests(self, *, topic: str, partition_from: int,
+                          partition_to: int) -> dict[int, tuple[int, bytes]]:
+        """Per partition of ``topic`` in ``partition_from..partition_to``: (count, id digest).
 
         The digest is ``sha256(b"".join(sorted content ids))``; ids are all 32 bytes, so
         the concatenation is unambiguous. Two peers compare these for a range and list
-        (with `ids`) only the epochs whose entries differ, instead of exchanging every
-        id. Epochs without messages of ``topic`` are left out, so an empty range is
+        (with `ids`) only the partitions whose entries differ, instead of exchanging every
+        id. Partitions without messages of ``topic`` are left out, so an empty range is
         ``{}``.
 
         One statement reads the range in index order (the covering index yields rows
-        by epoch, then id) and hashes as it goes, so the ids are never held in memory.
+        by partition, then id) and hashes as it goes, so the ids are never held in memory.
         Being one statement, it reads one snapshot: a write landing meanwhile cannot make
-        one epoch's entry disagree with another's. Unlike `range`, nothing is yielded
+        one partition's entry disagree with another's. Unlike `range`, nothing is yielded
         while the statement is open, so holding it open for the whole range is safe.
         """
-        topic, epoch_from, epoch_to = _range_params(topic, epoch_from, epoch_to)
+        topic, partition_from, partition_to = _range_params(topic, partition_from, partition_to)
         digests: dict[int, tuple[int, bytes]] = {}
         current: int | None = None
         count, hasher = 0, hashlib.sha256()
         conn = self._connection()
-        with self._errors("digesting epochs"):
+        with self._errors("digesting partitions"):
             rows = conn.execute(
-                "SELECT epoch, content_id FROM messages WHERE topic = ? "
-                "AND epoch BETWEEN ? AND ? ORDER BY epoch, content_id",
-                (topic, epoch_from, epoch_to))
-            for epoch, content_id in rows:
-                if epoch != current:
+                "SELECT partition, content_id FROM messages WHERE topic = ? "
+                "AND partition BETWEEN ? AND ? ORDER BY partition, content_id",
+                (topic, partition_from, partition_to))
+            for partition, content_id in rows:
+                if partition != current:
                     if current is not None:
                         digests[current] = (count, hasher.digest())
-                    current, count, hasher = epoch, 0, hashlib.sha256()
+                    current, count, hasher = partition, 0, hashlib.sha256()
                 count += 1
                 hasher.update(content_id)
         if current is not None:
@@ -287,31 +292,48 @@ class MessageStore:
                     f"SELECT content_id FROM messages WHERE content_id IN ({marks})", chunk))
         return [cid for cid in wanted if cid not in have]
 
-    def range(self, *, topic: str, epoch_from: int, epoch_to: int) -> Iterator[StoredMessage]:
-        """Messages of ``topic`` with ``epoch_from <= epoch <= epoch_to``, by (epoch, id).
+    def partitions(self, *, topic: str, since_partition: int = 0) -> list[int]:
+        """The partitions at or after ``since_partition`` that hold messages of ``topic``.
+
+        Ascending. Sync uses it to find the recent partitions worth comparing each
+        round; the covering index answers it without reading the messages.
+        """
+        topic, since, _ = _range_params(topic, since_partition, _MAX_PARTITION, "since_partition")
+        conn = self._connection()
+        with self._errors("listing partitions"):
+            rows = conn.execute(
+                "SELECT DISTINCT partition FROM messages WHERE topic = ? AND partition >= ? "
+                "ORDER BY partition", (topic, since)).fetchall()
+        return [row[0] for row in rows]
+
+    def range(self, *, topic: str, partition_from: int,
+              partition_to: int) -> Iterator[StoredMessage]:
+        """Messages of ``topic`` in partitions ``partition_from..partition_to``, by
+        (partition, id).
 
         Reads in batches, so no statement stays open between items: the store can be
         written to while iterating (a message put meanwhile appears if it sorts later).
         """
-        topic, epoch_from, epoch_to = _range_params(topic, epoch_from, epoch_to)
-        return self._iter_range(topic, epoch_from, epoch_to)
+        topic, partition_from, partition_to = _range_params(topic, partition_from, partition_to)
+        return self._iter_range(topic, partition_from, partition_to)
 
-    def _iter_range(self, topic: str, epoch_from: int, epoch_to: int) -> Iterator[StoredMessage]:
-        epoch, after = epoch_from, b""
+    def _iter_range(self, topic: str, partition_from: int,
+                    partition_to: int) -> Iterator[StoredMessage]:
+        partition, after = partition_from, b""
         while True:
             conn = self._connection()
             with self._errors("reading a range"):
                 rows = conn.execute(
                     f"SELECT {_COLUMNS} FROM messages WHERE topic = ? "
-                    "AND (epoch, content_id) > (?, ?) AND epoch <= ? "
-                    "ORDER BY epoch, content_id LIMIT ?",
-                    (topic, epoch, after, epoch_to, _RANGE_BATCH)).fetchall()
+                    "AND (partition, content_id) > (?, ?) AND partition <= ? "
+                    "ORDER BY partition, content_id LIMIT ?",
+                    (topic, partition, after, partition_to, _RANGE_BATCH)).fetchall()
             for row in rows:
                 yield StoredMessage(*row)
             if len(rows) < _RANGE_BATCH:
                 return
             last = rows[-1]
-            epoch, after = last[2], last[0]
+            partition, after = last[2], last[0]
 
     # -- internals ------------------------------------------------------------------
 
@@ -380,16 +402,18 @@ def _set_wal(conn: sqlite3.Connection) -> str:
     raise AssertionError("unreachable")
 
 
-def _range_params(topic: str, epoch_from: int, epoch_to: int) -> tuple[str, int, int]:
+def _range_params(topic: str, partition_from: int, partition_to: int,
+                  from_name: str = "partition_from") -> tuple[str, int, int]:
     check_text(topic, "topic")
-    check_uint64(epoch_from, "epoch_from")
-    check_uint64(epoch_to, "epoch_to")
-    if epoch_from > epoch_to:
-        raise InvalidInputError(f"epoch_from ({epoch_from}) is after epoch_to ({epoch_to})")
-    return topic, epoch_from, epoch_to
+    check_uint64(partition_from, from_name)
+    check_uint64(partition_to, "partition_to")
+    if partition_from > partition_to:
+        raise InvalidInputError(
+            f"partition_from ({partition_from}) is after partition_to ({partition_to})")
+    return topic, partition_from, partition_to
 
 
 def _row(msg: StoredMessage) -> tuple[Any, ...]:
-    return (msg.content_id, msg.topic, msg.epoch, msg.msg_type, msg.data, msg.received_ms,
+    return (msg.content_id, msg.topic, msg.partition, msg.msg_type, msg.data, msg.received_ms,
             msg.source)
 
