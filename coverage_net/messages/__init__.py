@@ -23,7 +23,7 @@ from ._base import (
     short_id,
     spec,
 )
-from ._cbor import MAX_NESTING, loads_cbor_item
+from ._cbor import MAX_NESTING, canonical_dumps, loads_cbor_item
 from ._errors import (
     MalformedCBORError,
     MalformedMessageError,
@@ -64,7 +64,7 @@ __all__ = [
     "PUBLIC_KEY", "HASH", "EPOCH", "UNIX_TIME_MS",
     # codec
     "decode", "MESSAGE_TYPES", "MAX_MESSAGE_BYTES", "DEFAULT_MAX_BYTES", "DOMAIN_PREFIX",
-    "short_id", "SHORT_ID_CHARS", "loads_cbor_item", "MAX_NESTING",
+    "short_id", "SHORT_ID_CHARS", "loads_cbor_item", "canonical_dumps", "MAX_NESTING",
     # from a station record
     "announcement_for",
 ]

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from coverage_net.errors import CoverageNetError
 
-__all__ = ["P2PError", "PeerConfigError", "RequestError", "SyncError"]
+__all__ = ["P2PError", "PeerConfigError", "SyncError", "RequestError", "RequestHandlerError",
+           "DialError"]
 
 
 class P2PError(CoverageNetError):
@@ -20,4 +21,16 @@ class SyncError(P2PError):
 
 
 class RequestError(P2PError):
-    """A request to another peer failed: timeout, refused, reset, or out of protocol."""
+    """A request to another peer failed; ``kind`` says how (see `Libp2pRequests.request`)."""
+
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+class RequestHandlerError(P2PError):
+    """Raised by a request handler to refuse a request; its message goes back to the asker."""
+
+
+class DialError(P2PError):
+    """No address of a peer could be dialed (none known, all refused, or too slow)."""

@@ -50,17 +50,23 @@ def gossip_id(data: bytes) -> bytes:
 
 @dataclass(frozen=True)
 class ProtocolLimits:
-    """Caps for one request/response protocol (checked before a frame is read)."""
+    """Caps for one request/response protocol, the same on both sides of it."""
 
     max_request_bytes: int = 64 * 1024
     max_response_bytes: int = 64 * 1024
     read_timeout_s: float = 5.0
-    """How long a sender may take to deliver one whole frame."""
+    """A whole request frame must arrive within this, from the stream's start."""
+    handler_timeout_s: float = 10.0
+    write_timeout_s: float = 5.0
+    """Writing the whole response frame (an asker that stops reading holds a window)."""
 
     def __post_init__(self) -> None:
-        if self.max_request_bytes <= 0 or self.max_response_bytes <= 0 \
-                or self.read_timeout_s <= 0:
-            raise PeerConfigError(f"protocol limits must be positive; got {self}")
+        for name in ("max_request_bytes", "max_response_bytes", "read_timeout_s",
+                     "handler_timeout_s", "write_timeout_s"):
+            if not getattr(self, name) > 0:
+                raise PeerConfigError(f"{name} must be positive; got {getattr(self, name)}")
+        if max(self.max_request_bytes, self.max_response_bytes) >= 2**62:
+            raise PeerConfigError("payload caps must be below 2**62 bytes")
 
 
 class Network(abc.ABC):

@@ -34,13 +34,14 @@ class P2PServices:
 
 async def start_services(nursery: trio.Nursery, network: Network, store: MessageStore, *,
                          clock_ms: Callable[[], int], sync_interval_s: float = 1.0,
-                         full_sync_interval_s: float = 60.0,
+                         full_sync_interval_s: float = 60.0, request_timeout_s: float = 5.0,
                          metrics: PeerMetrics | None = None) -> P2PServices:
     """Build gossip and sync on ``network`` and ``store``; run them in ``nursery``."""
     metrics = metrics or PeerMetrics()
     gossip = GossipService(network, store, metrics, clock_ms=clock_ms)
     sync = SyncService(network, store, gossip, metrics, interval_s=sync_interval_s,
-                       full_interval_s=full_sync_interval_s)
+                       full_interval_s=full_sync_interval_s,
+                       request_timeout_s=request_timeout_s)
     nursery.start_soon(gossip.run)
     nursery.start_soon(sync.run)
     await trio.lowlevel.checkpoint()

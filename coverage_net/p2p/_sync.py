@@ -35,7 +35,7 @@ import trio
 from coverage_net.messages import MessageError, canonical_dumps, loads_cbor_item
 from coverage_net.store import CONTENT_ID_BYTES, MessageStore
 
-from ._errors import RequestError, SyncError
+from ._errors import RequestError, RequestHandlerError, SyncError
 from ._gossip_service import GossipService, Incoming
 from ._metrics import PeerMetrics
 from ._network import Network, ProtocolLimits
@@ -56,7 +56,7 @@ RECENT_PARTITIONS = 2
 SYNC_LIMITS = ProtocolLimits(max_request_bytes=64 * 1024,
                              max_response_bytes=4 * 1024 * 1024, read_timeout_s=10.0)
 _CBOR_DEPTH = 4
-_REQUEST_TIMEOUT_S = 10.0
+_ATTEMPTS = 2
 _GOSSIP_QUIET_S = 1.0  # periodic sync waits for gossip to pause this long...
 _SYNC_AT_LEAST_S = 10.0  # ...but never longer than this between rounds
 _NEW_PEER_SYNC_ATTEMPTS = 5
@@ -83,13 +83,14 @@ class SyncService:
 
     def __init__(self, network: Network, store: MessageStore, gossip: GossipService,
                  metrics: PeerMetrics, *, interval_s: float = 1.0,
-                 full_interval_s: float = 60.0) -> None:
+                 full_interval_s: float = 60.0, request_timeout_s: float = 5.0) -> None:
         self._network = network
         self._store = store
         self._gossip = gossip
         self._metrics = metrics
         self._interval_s = interval_s
         self._full_interval_s = full_interval_s
+        self._request_timeout_s = request_timeout_s
         self._last_try: dict[str, float] = {}
         self._last_full: dict[str, float] = {}
         network.register_protocol(SYNC_PROTOCOL, self._serve, SYNC_LIMITS)
@@ -103,7 +104,7 @@ class SyncService:
         except (ValueError, TypeError) as exc:
             self._metrics.sync_requests_refused += 1
             logger.info("sync request from %s refused: %s", peer, exc)
-            raise
+            raise RequestHandlerError(str(exc)[:200]) from None
         self._metrics.sync_requests_served += 1
         return encode_sync(response)
 
@@ -166,13 +167,19 @@ class SyncService:
     # -- one round --------------------------------------------------------------------
 
     async def request(self, peer: str, request: dict[str, Any]) -> dict[str, Any]:
-        try:
-            payload = await self._network.request(peer, SYNC_PROTOCOL, encode_sync(request),
-                                                  timeout_s=_REQUEST_TIMEOUT_S)
-            response = decode_sync(payload, max_bytes=SYNC_LIMITS.max_response_bytes)
-        except (RequestError, ValueError) as exc:
-            raise SyncError(f"sync {request.get('op')} with {peer} failed: {exc}") from None
-        return response
+        """One sync exchange; a timeout is retried once (a lost frame, a busy peer)."""
+        for attempt in range(_ATTEMPTS):
+            try:
+                payload = await self._network.request(
+                    peer, SYNC_PROTOCOL, encode_sync(request), timeout_s=self._request_timeout_s)
+                return decode_sync(payload, max_bytes=SYNC_LIMITS.max_response_bytes)
+            except RequestError as exc:
+                if exc.kind == "timeout" and attempt + 1 < _ATTEMPTS:
+                    continue
+                raise SyncError(f"sync {request.get('op')} with {peer} failed: {exc}") from None
+            except ValueError as exc:
+                raise SyncError(f"sync {request.get('op')} with {peer}: {exc}") from None
+        raise AssertionError("unreachable")
 
     async def sync_with(self, peer: str, *, full: bool = True) -> int:
         """Fetch from ``peer`` what it holds and we lack; return how many.

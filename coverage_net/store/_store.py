@@ -68,8 +68,14 @@ class MessageStore:
     # -- lifecycle ------------------------------------------------------------------
 
     @classmethod
-    def open(cls, data_dir: Path | str, *, filename: str = DEFAULT_FILENAME) -> MessageStore:
+    def open(cls, data_dir: Path | str, *, filename: str = DEFAULT_FILENAME,
+             durability: str = "power_loss") -> MessageStore:
         """Open (creating if needed) ``data_dir/filename`` and bring its schema up to date.
+
+        ``durability``: ``"power_loss"`` (default, ``synchronous=FULL``: a commit is
+        on disk when `put` returns) or ``"process_crash"`` (``synchronous=NORMAL``:
+        a commit survives the process being killed, not the machine losing power;
+        for simulations that run many stores in one process).
 
         Refuses, leaving the file untouched, a corrupt file (`StoreCorruptError`, found
         by ``PRAGMA quick_check``, which reads the whole file), an SQLite database that
@@ -95,7 +101,7 @@ class MessageStore:
             with _translate_errors(path, "opening"):
                 _quick_check(conn, path)
                 _schema.check_identity(conn, path, migrations)
-                _configure(conn, path)
+                _configure(conn, path, durability)
                 version = _schema.migrate(conn, path, migrations)
         except BaseException:
             conn.close()
@@ -292,6 +298,15 @@ class MessageStore:
                     f"SELECT content_id FROM messages WHERE content_id IN ({marks})", chunk))
         return [cid for cid in wanted if cid not in have]
 
+    def latest_partition(self, topic: str) -> int | None:
+        """The highest partition holding a message of ``topic``, or None (an index seek)."""
+        topic, _, _ = _range_params(topic, 0, _MAX_PARTITION, "partition")
+        conn = self._connection()
+        with self._errors("reading the latest partition"):
+            (latest,) = conn.execute("SELECT MAX(partition) FROM messages WHERE topic = ?",
+                                     (topic,)).fetchone()
+        return latest
+
     def partitions(self, *, topic: str, since_partition: int = 0) -> list[int]:
         """The partitions at or after ``since_partition`` that hold messages of ``topic``.
 
@@ -371,14 +386,20 @@ def _quick_check(conn: sqlite3.Connection, path: Path) -> None:
         raise StoreCorruptError(path, f"quick_check: {detail}")
 
 
-def _configure(conn: sqlite3.Connection, path: Path) -> None:
+_SYNCHRONOUS = {"power_loss": "FULL", "process_crash": "NORMAL"}
+
+
+def _configure(conn: sqlite3.Connection, path: Path, durability: str) -> None:
+    if durability not in _SYNCHRONOUS:
+        raise InvalidInputError(f"durability must be one of {sorted(_SYNCHRONOUS)}; "
+                                f"got {durability!r}")
     mode = _set_wal(conn)
     if str(mode).lower() != "wal":
         raise StoreError(f"message store {path} cannot use WAL mode (SQLite chose {mode!r}); "
                          "put the data directory on a local file system")
     # In WAL mode FULL syncs the log at every commit: an acknowledged put survives a
-    # power cut, not only a crash of the process.
-    conn.execute("PRAGMA synchronous = FULL")
+    # power cut, not only a crash of the process (NORMAL: only the latter).
+    conn.execute(f"PRAGMA synchronous = {_SYNCHRONOUS[durability]}")
     conn.execute("PRAGMA foreign_keys = ON")
     conn.execute("PRAGMA trusted_schema = OFF")
 

@@ -28,8 +28,9 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 
 import trio
+import trio.testing
 
-from .._errors import RequestError
+from .._errors import RequestError, RequestHandlerError
 from .._network import GossipCallback, Network, ProtocolLimits, RequestHandler, gossip_id
 
 __all__ = ["LinkProfile", "MemoryNetwork", "MemoryEndpoint", "run_deterministic"]
@@ -275,7 +276,7 @@ class MemoryEndpoint(Network):
                       timeout_s: float) -> bytes:
         hub = self._hub
         if peer_id not in self.connected_peers():
-            raise RequestError(f"request to {peer_id}: not connected")
+            raise RequestError("unreachable", f"request to {peer_id}: not connected")
         done = trio.Event()
         result: list[bytes | RequestError] = []
         ident = hashlib.sha256(payload).hexdigest()[:8]
@@ -293,7 +294,7 @@ class MemoryEndpoint(Network):
         with trio.move_on_after(timeout_s):
             await done.wait()
         if not result:
-            raise RequestError(f"request {protocol_id} to {peer_id}: no response after "
+            raise RequestError("timeout", f"request {protocol_id} to {peer_id}: no response after "
                                f"{timeout_s} s")
         if isinstance(result[0], RequestError):
             raise result[0]
@@ -351,19 +352,24 @@ class MemoryEndpoint(Network):
                      reply: Callable[[bytes | RequestError], None]) -> None:
         entry = self._handlers.get(protocol_id)
         if entry is None:
-            reply(RequestError(f"{self._id} does not speak {protocol_id}"))
+            reply(RequestError("unsupported", f"{self._id} does not speak {protocol_id}"))
             return
         handler, limits = entry
         if len(payload) > limits.max_request_bytes:
-            reply(RequestError(f"request of {len(payload)} bytes > {limits.max_request_bytes}"))
+            reply(RequestError("oversize",
+                               f"request of {len(payload)} bytes > {limits.max_request_bytes}"))
             return
         try:
-            response = await handler(source, payload)
-        except Exception as exc:  # the handler refused: the requester gets the reason
-            reply(RequestError(f"{self._id} refused {protocol_id}: {exc}"))
+            with trio.fail_after(limits.handler_timeout_s):
+                response = await handler(source, payload)
+        except RequestHandlerError as exc:  # refused: the requester gets the reason
+            reply(RequestError("refused", f"{self._id} refused {protocol_id}: {exc}"))
+            return
+        except (Exception, trio.TooSlowError):  # as over libp2p: the stream is reset
+            reply(RequestError("reset", f"{protocol_id} to {self._id}: stream reset"))
             return
         if len(response) > limits.max_response_bytes:
-            reply(RequestError(f"response of {len(response)} bytes > "
+            reply(RequestError("oversize", f"response of {len(response)} bytes > "
                                f"{limits.max_response_bytes}"))
             return
         if self.up:
