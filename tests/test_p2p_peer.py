@@ -132,7 +132,7 @@ async def test_burst_of_1000_is_delivered_by_gossip_alone_without_drops(tmp_path
         assert bob.metrics.accepted == len(reports)
         assert dict(alice.metrics.dropped) == {} and dict(bob.metrics.dropped) == {}
         assert alice.metrics.published == len(reports)
-        ids = set(bob.store.ids(topic=WITNESS_TOPIC, epoch_from=0, epoch_to=2**63 - 1,
+        ids = set(bob.store.ids(topic=WITNESS_TOPIC, partition_from=0, partition_to=2**63 - 1,
                                 limit=10_000))
         assert ids == {r.content_id for r in reports}
         nursery.cancel_scope.cancel()

@@ -13,7 +13,7 @@ from ._gossip import GOSSIP_PROTOCOLS, GossipParams
 from ._metrics import REJECT_REASONS, PeerMetrics
 from ._peer import STATUS_FILENAME, Peer, PeerConfig, wall_clock_ms
 from ._sync import IDS_PAGE, MAX_GET_IDS, SYNC_PROTOCOL, answer_sync_request
-from ._topics import EPOCH_LENGTH_MS, TOPIC_PREFIX, TOPICS, epoch_of, topic_of, type_of_topic
+from ._topics import TOPIC_PREFIX, TOPICS, partition_of, topic_of, type_of_topic
 from ._validate import Verdict, check_gossip_payload
 
 __all__ = [
@@ -24,7 +24,7 @@ __all__ = [
     "GOSSIP_PROTOCOLS", "SYNC_PROTOCOL", "IDS_PAGE", "MAX_GET_IDS", "REJECT_REASONS",
     "answer_sync_request",
     # topics and checks
-    "TOPICS", "TOPIC_PREFIX", "EPOCH_LENGTH_MS", "topic_of", "epoch_of", "type_of_topic",
+    "TOPICS", "TOPIC_PREFIX", "topic_of", "partition_of", "type_of_topic",
     "check_gossip_payload", "Verdict",
     # discovery
     "parse_bootstrap", "read_blocklist",

@@ -40,7 +40,7 @@ from ._errors import PeerConfigError, SyncError
 from ._gossip import CoveragePubsub, GossipParams, build_gossip
 from ._metrics import PeerMetrics
 from ._sync import Fetched, SyncService
-from ._topics import TOPICS, epoch_of, topic_of
+from ._topics import TOPICS, partition_of, topic_of
 from ._validate import check_gossip_payload
 
 __all__ = ["Peer", "PeerConfig", "STATUS_FILENAME", "wall_clock_ms"]
@@ -266,10 +266,9 @@ class Peer:
             return 0
         store = self.store
         received_ms = self.config.clock_ms()
-        rows = [StoredMessage(m.content_id, topic, epoch_of(m), m.TYPE, data, received_ms,
+        rows = [StoredMessage(m.content_id, topic, partition_of(m), m.TYPE, data, received_ms,
                               source) for m, topic, data, source in batch]
-        new_ids = set(store.missing(r.content_id for r in rows))
-        store.put_many(rows)
+        new_ids = set(store.put_many(rows))
         new_count = len(new_ids)
         self.metrics.stored += new_count
         self._stored_total += new_count

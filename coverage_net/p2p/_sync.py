@@ -150,7 +150,8 @@ class SyncService:
         fetched_total = 0
         for topic in TOPICS:
             theirs = await self._digests(peer, topic)
-            ours = self._store.epoch_digests(topic=topic, epoch_from=0, epoch_to=MAX_EPOCH)
+            ours = self._store.partition_digests(topic=topic, partition_from=0,
+                                                  partition_to=MAX_EPOCH)
             for epoch, summary in sorted(theirs.items()):
                 if ours.get(epoch) == summary:
                     continue
@@ -221,7 +222,7 @@ def answer_sync_request(store: MessageStore, request: dict[str, Any]) -> dict[st
     op = request.get("op")
     if op == "digests":
         topic, lo, hi = _range(request)
-        digests = store.epoch_digests(topic=topic, epoch_from=lo, epoch_to=hi)
+        digests = store.partition_digests(topic=topic, partition_from=lo, partition_to=hi)
         return {"digests": [[e, n, d] for e, (n, d) in sorted(digests.items())]}
     if op == "ids":
         topic, lo, hi = _range(request)
@@ -231,7 +232,7 @@ def answer_sync_request(store: MessageStore, request: dict[str, Any]) -> dict[st
         limit = request.get("limit", IDS_PAGE)
         if type(limit) is not int or not 1 <= limit <= IDS_PAGE:
             raise ValueError(f"'limit' must be an integer in 1..{IDS_PAGE}")
-        return {"ids": store.ids(topic=topic, epoch_from=lo, epoch_to=hi, after=after,
+        return {"ids": store.ids(topic=topic, partition_from=lo, partition_to=hi, after=after,
                                  limit=limit)}
     if op == "get":
         ids = request.get("ids")

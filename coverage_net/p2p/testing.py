@@ -31,14 +31,15 @@ __all__ = ["witness_reports", "free_tcp_port", "loopback_addr", "PeerProcess", "
 KEY_FILENAME = "key.json"
 
 
-def witness_reports(keypair: Keypair, count: int, *, host_time_ms: int,
+def witness_reports(keypair: Keypair, count: int, *, host_time_ms: int, epoch: int = 0,
                     challenge_id: bytes | None = None, tag: bytes = b"") -> Iterator[WitnessReport]:
-    """``count`` distinct signed witness reports by ``keypair`` (deterministic)."""
+    """``count`` distinct signed witness reports by ``keypair`` (deterministic), all of
+    one challenge of ``epoch`` (so all in sync partition ``epoch``)."""
     challenge = challenge_id or hashlib.sha256(b"challenge" + tag).digest()
     for i in range(count):
         yield WitnessReport(
             witness_key=keypair.public_key, challenge_id=challenge,
-            payload_hash=hashlib.sha256(tag + i.to_bytes(8, "big")).digest(),
+            epoch=epoch, payload_hash=hashlib.sha256(tag + i.to_bytes(8, "big")).digest(),
             rssi_dbm=-100.0 - (i % 20), snr_db=-5.0, freq_hz=868_100_000,
             spreading_factor=9, bandwidth_hz=125_000, radio_timestamp_us=i,
             host_time_ms=host_time_ms + i).sign(keypair)
