@@ -47,7 +47,7 @@ from coverage_net.messages import (
     short_id,
     spec,
 )
-from coverage_net.messages._base import _REGISTRY, _schema
+from coverage_net.messages._base import _schema
 
 FUZZ = settings(max_examples=300, deadline=None, database=None,
                 suppress_health_check=[HealthCheck.too_slow])
@@ -525,18 +525,16 @@ def test_registry_and_type_tags():
 
 
 def test_signer_must_be_a_public_key_field():
-    try:
-        @dataclass(frozen=True, kw_only=True)
-        class Misdeclared(Message):
-            TYPE: ClassVar[str] = "misdeclared_for_test"
-            SIGNER: ClassVar[str] = "epoch"
-            PARTITION_FIELD: ClassVar[str] = "epoch"
-            epoch: int = spec(EPOCH)
+    @dataclass(frozen=True, kw_only=True)
+    class Misdeclared(Message, register=False):
+        TYPE: ClassVar[str] = "test_misdeclared"
+        SIGNER: ClassVar[str] = "epoch"
+        PARTITION_FIELD: ClassVar[str] = "epoch"
+        epoch: int = spec(EPOCH)
 
-        with pytest.raises(TypeError, match="SIGNER = 'epoch' is not a public-key field"):
-            Misdeclared(epoch=1)
-    finally:
-        _REGISTRY.pop("misdeclared_for_test", None)
+    with pytest.raises(TypeError, match="SIGNER = 'epoch' is not a public-key field"):
+        Misdeclared(epoch=1)
+    assert "test_misdeclared" not in MESSAGE_TYPES
 
 
 def test_error_hierarchy():

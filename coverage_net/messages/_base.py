@@ -133,8 +133,8 @@ class Message:
         for name, value, hi in (("PARTITION_BUCKET", cls.PARTITION_BUCKET, None),
                                 ("MAX_BYTES", cls.MAX_BYTES, MAX_MESSAGE_BYTES)):
             if type(value) is not int or value < 1 or (hi is not None and value > hi):
-                raise TypeError(f"{cls.__name__}.{name} must be an int in 1..{hi or 'any'}; "
-                                f"got {value!r}")
+                bound = ">= 1" if hi is None else f"in 1..{hi}"
+                raise TypeError(f"{cls.__name__}.{name} must be an int {bound}; got {value!r}")
         cls.DOMAIN = DOMAIN_PREFIX + cls.TYPE.encode("ascii") + b"\x00"
         if register:
             _REGISTRY[cls.TYPE] = cls
