@@ -49,6 +49,7 @@ def _valid_messages() -> list[bytes]:
                                        antenna_gain_dbi=3.0, antenna_height_m=10.0,
                                        region="EU868", timestamp_ms=T0_MS).sign(HOTSPOT)
     beacon = BeaconReport(hotspot_key=HOTSPOT.public_key, challenge_id=challenge.content_id,
+                          epoch=challenge.epoch,
                           payload_hash=hashlib.sha256(b"p").digest(), freq_hz=868_100_000,
                           spreading_factor=9, bandwidth_hz=125_000, tx_power_dbm=14.0,
                           radio_timestamp_us=1, host_time_ms=T0_MS).sign(HOTSPOT)

@@ -164,7 +164,7 @@ async def test_partition_heals_within_10_s(tmp_path, processes):
             if i in publishers:
                 store = publishers[i].store
                 return {cid for topic in {r_topic} for cid in store.ids(
-                    topic=topic, epoch_from=0, epoch_to=2**63 - 1, limit=10_000)}
+                    topic=topic, partition_from=0, partition_to=2**63 - 1, limit=10_000)}
             return procs[i].content_ids()
 
         r_topic = "/coverage-net/1/witness_report"

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from coverage_net.identity import Keypair
 from coverage_net.messages import (
+    ANNOUNCEMENT_PARTITION_MS,
     MAX_MESSAGE_BYTES,
     BeaconReport,
     Challenge,
@@ -23,7 +24,6 @@ from coverage_net.messages import (
     WitnessReport,
 )
 from coverage_net.p2p import (
-    EPOCH_LENGTH_MS,
     GOSSIP_PROTOCOLS,
     IDS_PAGE,
     MAX_GET_IDS,
@@ -37,8 +37,8 @@ from coverage_net.p2p import (
     Verdict,
     answer_sync_request,
     check_gossip_payload,
-    epoch_of,
     parse_bootstrap,
+    partition_of,
     read_blocklist,
     topic_of,
     type_of_topic,
@@ -68,11 +68,12 @@ SAMPLES: dict[type[Message], tuple[Keypair, Message]] = {
         region="EU868", timestamp_ms=T0_MS)),
     Challenge: (ALICE, CHALLENGE),
     BeaconReport: (BOB, BeaconReport(
-        hotspot_key=BOB.public_key, challenge_id=CHALLENGE_ID, payload_hash=PAYLOAD_HASH,
+        hotspot_key=BOB.public_key, challenge_id=CHALLENGE_ID, epoch=42, payload_hash=PAYLOAD_HASH,
         freq_hz=868_100_000, spreading_factor=9, bandwidth_hz=125_000, tx_power_dbm=14.0,
         radio_timestamp_us=123_456_789, host_time_ms=T0_MS + 1_000)),
     WitnessReport: (ALICE, dataclasses.replace(
-        next(witness_reports(ALICE, 1, host_time_ms=T0_MS + 1_020, challenge_id=CHALLENGE_ID)),
+        next(witness_reports(ALICE, 1, host_time_ms=T0_MS + 1_020, epoch=42,
+                             challenge_id=CHALLENGE_ID)),
         signature=None)),
 }
 TYPES = list(SAMPLES)
@@ -281,59 +282,60 @@ def test_type_of_an_unknown_topic_is_none(name):
     assert type_of_topic(name) is None
 
 
-def test_epoch_of_each_type():
-    assert EPOCH_LENGTH_MS == 3_600_000
+def test_partition_of_each_type():
     challenge = signed(Challenge)
-    assert epoch_of(challenge) == 42  # its own field, not its timestamp
-    assert epoch_of(dataclasses.replace(challenge, epoch=7)) == 7
+    assert partition_of(challenge) == 42  # its own field, not its timestamp
+    assert partition_of(dataclasses.replace(challenge, epoch=7)) == 7
     announcement = signed(HotspotAnnouncement)
-    assert epoch_of(announcement) == T0_MS // EPOCH_LENGTH_MS == 472_222
-    for cls in (BeaconReport, WitnessReport):
-        report = signed(cls)
-        assert epoch_of(report) == report.host_time_ms // EPOCH_LENGTH_MS
+    assert partition_of(announcement) == T0_MS // ANNOUNCEMENT_PARTITION_MS == 472_222
+    for cls in (BeaconReport, WitnessReport):  # with their challenge, whatever their clock
+        assert partition_of(signed(cls)) == 42
     # the bucket edges
-    boundary = 472_223 * EPOCH_LENGTH_MS
+    boundary = 472_223 * ANNOUNCEMENT_PARTITION_MS
     before, at = (dataclasses.replace(announcement, timestamp_ms=boundary + d) for d in (-1, 0))
-    assert (epoch_of(before), epoch_of(at)) == (472_222, 472_223)
-    reports = list(witness_reports(ALICE, 2, host_time_ms=boundary - 1))
-    assert [epoch_of(r) for r in reports] == [472_222, 472_223]
+    assert (partition_of(before), partition_of(at)) == (472_222, 472_223)
+    reports = list(witness_reports(ALICE, 2, host_time_ms=boundary - 1, epoch=9))
+    assert [partition_of(r) for r in reports] == [9, 9]
 
 
 # --- answer_sync_request against a real store -------------------------------------------
 
 
-EPOCH_A = 472_222  # T0_MS // EPOCH_LENGTH_MS
+EPOCH_A = 42  # the samples' challenge epoch
 WITNESS_TOPIC = TOPIC_PREFIX + WitnessReport.TYPE
 
 
 def _put(store: MessageStore, message: Message) -> None:
-    assert store.put(message.content_id, topic_of(message), epoch_of(message), message.TYPE,
+    assert store.put(message.content_id, topic_of(message), partition_of(message), message.TYPE,
                      message.to_cbor(), received_ms=T0_MS)
 
 
 @pytest.fixture
 def store(tmp_path):
-    """Every sample, plus 7 witness reports across an epoch boundary (3 before, 4 after)."""
+    """Every sample, plus 7 witness reports in two epochs (3 in EPOCH_A, 4 in the next)."""
     with MessageStore.open(tmp_path) as opened:
         for cls in TYPES:
             _put(opened, signed(cls))
-        boundary = (EPOCH_A + 1) * EPOCH_LENGTH_MS
-        for report in witness_reports(BOB, 7, host_time_ms=boundary - 3, tag=b"w"):
+        for report in _two_epochs_of_reports():
             _put(opened, report)
         yield opened
 
 
+def _two_epochs_of_reports() -> list[WitnessReport]:
+    return [*witness_reports(BOB, 3, host_time_ms=T0_MS, epoch=EPOCH_A, tag=b"w"),
+            *witness_reports(BOB, 4, host_time_ms=T0_MS, epoch=EPOCH_A + 1, tag=b"w")]
+
+
 def _witness_ids(epochs: set[int]) -> list[bytes]:
-    boundary = (EPOCH_A + 1) * EPOCH_LENGTH_MS
-    reports = [signed(WitnessReport), *witness_reports(BOB, 7, host_time_ms=boundary - 3,
-                                                       tag=b"w")]
-    return sorted(r.content_id for r in reports if epoch_of(r) in epochs)
+    reports = [signed(WitnessReport), *_two_epochs_of_reports()]
+    return sorted(r.content_id for r in reports if partition_of(r) in epochs)
 
 
 def test_digests_match_the_store_and_the_definition(store):
     response = answer_sync_request(store, {"op": "digests", "topic": WITNESS_TOPIC, "from": 0,
                                            "to": MAX_EPOCH})
-    expected = store.epoch_digests(topic=WITNESS_TOPIC, epoch_from=0, epoch_to=MAX_EPOCH)
+    expected = store.partition_digests(topic=WITNESS_TOPIC, partition_from=0,
+                                       partition_to=MAX_EPOCH)
     assert response == {"digests": [[e, n, d] for e, (n, d) in sorted(expected.items())]}
     # independently: per epoch, the count and sha256 of the sorted ids
     by_epoch = {EPOCH_A: _witness_ids({EPOCH_A}), EPOCH_A + 1: _witness_ids({EPOCH_A + 1})}

@@ -40,10 +40,12 @@ __all__ = [
     "Message", "decode", "short_id", "spec",
 ]
 
-MAX_MESSAGE_BYTES = 65_536
-"""Largest encoding of any type; checked before any parsing (room for blocks to come)."""
-DEFAULT_MAX_BYTES = 4096
-"""A type's `MAX_BYTES` unless it says otherwise. Today's messages are < 300 bytes."""
+MAX_MESSAGE_BYTES = 4096
+"""Largest encoding of any type; checked before any parsing. Today's messages are < 300
+bytes. A type that needs more (blocks) raises this ceiling too: gossip and its tests
+size their oversize checks by it."""
+DEFAULT_MAX_BYTES = MAX_MESSAGE_BYTES
+"""A type's `MAX_BYTES` unless it says otherwise (a type may only lower it)."""
 DOMAIN_PREFIX = b"coverage-net/v1/"
 SHORT_ID_CHARS = 12
 """Hex characters of a content id shown in logs (48 bits: unique enough to read, not to key)."""
@@ -98,7 +100,7 @@ class Message:
     Subclasses set `TYPE` (the wire tag, lowercase snake case), `SIGNER` (the
     name of the field holding the public key that signs) and `PARTITION_FIELD`
     (the integer field their sync partition derives from, divided by
-    `PARTITION_BUCKET`), may lower or raise `MAX_BYTES` up to `MAX_MESSAGE_BYTES`,
+    `PARTITION_BUCKET`), may lower `MAX_BYTES` (at most `MAX_MESSAGE_BYTES`),
     declare their fields with `spec(kind)`, and are registered in `MESSAGE_TYPES`
     for `decode` by being defined. A class defined with ``register=False`` (a
     test's own type) stays out of `MESSAGE_TYPES`; only its own `from_cbor`
@@ -131,8 +133,8 @@ class Message:
         for name, value, hi in (("PARTITION_BUCKET", cls.PARTITION_BUCKET, None),
                                 ("MAX_BYTES", cls.MAX_BYTES, MAX_MESSAGE_BYTES)):
             if type(value) is not int or value < 1 or (hi is not None and value > hi):
-                raise TypeError(f"{cls.__name__}.{name} must be an int in 1..{hi or 'any'}; "
-                                f"got {value!r}")
+                bound = ">= 1" if hi is None else f"in 1..{hi}"
+                raise TypeError(f"{cls.__name__}.{name} must be an int {bound}; got {value!r}")
         cls.DOMAIN = DOMAIN_PREFIX + cls.TYPE.encode("ascii") + b"\x00"
         if register:
             _REGISTRY[cls.TYPE] = cls

@@ -31,7 +31,7 @@ __all__ = ["witness_reports", "free_tcp_port", "loopback_addr", "PeerProcess", "
 KEY_FILENAME = "key.json"
 
 
-def witness_reports(keypair: Keypair, count: int, *, host_time_ms: int, epoch: int = 1,
+def witness_reports(keypair: Keypair, count: int, *, host_time_ms: int, epoch: int = 0,
                     challenge_id: bytes | None = None, tag: bytes = b"") -> Iterator[WitnessReport]:
     """``count`` distinct signed witness reports by ``keypair`` in ``epoch`` (deterministic)."""
     challenge = challenge_id or hashlib.sha256(b"challenge" + tag).digest()
