@@ -17,11 +17,12 @@ from pathlib import Path
 
 import multiaddr
 import trio
-from libp2p.abc import IHost, INetConn, INetStream, INetwork, INotifee, PeerInfo
+from libp2p.abc import IHost, PeerInfo
 from libp2p.peer.id import ID
 from libp2p.peer.peerinfo import InvalidAddrError, info_from_p2p_addr
 
 from ._errors import PeerConfigError
+from ._notify import OnConnected
 
 __all__ = ["Connector", "parse_bootstrap", "read_blocklist"]
 
@@ -62,31 +63,6 @@ def read_blocklist(path: Path) -> frozenset[str]:
     return frozenset(ids)
 
 
-class _ConnectionEvents(INotifee):
-    """Forwards connection events to the `Connector` (py-libp2p's notifee interface)."""
-
-    def __init__(self, connector: Connector) -> None:
-        self._connector = connector
-
-    async def opened_stream(self, network: INetwork, stream: INetStream) -> None:
-        pass
-
-    async def closed_stream(self, network: INetwork, stream: INetStream) -> None:
-        pass
-
-    async def connected(self, network: INetwork, conn: INetConn) -> None:
-        self._connector.on_connected(conn.muxed_conn.peer_id)
-
-    async def disconnected(self, network: INetwork, conn: INetConn) -> None:
-        pass
-
-    async def listen(self, network: INetwork, multiaddr: multiaddr.Multiaddr) -> None:
-        pass
-
-    async def listen_close(self, network: INetwork, multiaddr: multiaddr.Multiaddr) -> None:
-        pass
-
-
 class Connector:
     """Dials bootstrap and discovered peers; enforces the blocklist."""
 
@@ -98,7 +74,8 @@ class Connector:
         self._new_peers_send, self._new_peers_receive = trio.open_memory_channel[ID](math.inf)
         self._found_send, self._found_receive = trio.open_memory_channel[PeerInfo](256)
         self._wake = trio.Event()
-        host.get_network().register_notifee(_ConnectionEvents(self))
+        host.get_network().register_notifee(
+            OnConnected(lambda conn: self.on_connected(conn.muxed_conn.peer_id)))
 
     @property
     def new_peers(self) -> trio.MemoryReceiveChannel[ID]:

@@ -50,6 +50,8 @@ class PeerMetrics:
     sync_requests_refused: int = 0
     bad_rpcs: int = 0
     """Gossip RPC frames that could not be decoded or processed; each reset that stream."""
+    requests: Counter[str] = field(default_factory=Counter)
+    """Inbound request/response streams by outcome (`coverage_net.p2p.REQUEST_OUTCOMES`)."""
 
     def reject(self, reason: str) -> None:
         self.rejected[reason] += 1
@@ -69,4 +71,5 @@ class PeerMetrics:
             "bad_rpcs": self.bad_rpcs,
             "rejected": dict(sorted(self.rejected.items())),
             "dropped": dict(sorted(self.dropped.items())),
+            "requests": dict(sorted(self.requests.items())),
         }

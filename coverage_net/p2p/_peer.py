@@ -39,6 +39,7 @@ from ._discovery import Connector, parse_bootstrap, read_blocklist
 from ._errors import PeerConfigError, SyncError
 from ._gossip import CoveragePubsub, GossipParams, build_gossip
 from ._metrics import PeerMetrics
+from ._reqresp import PING_LIMITS, PING_PROTOCOL, Libp2pRequests, ping_handler
 from ._sync import Fetched, SyncService
 from ._topics import TOPICS, epoch_of, topic_of
 from ._validate import check_gossip_payload
@@ -185,6 +186,9 @@ class Peer:
                     self._connector = connector
                     sync = SyncService(host, store, self.metrics,
                                        allowed=lambda p: not connector.is_blocked(p))
+                    requests = Libp2pRequests(host, self.metrics,
+                                              allowed=lambda p: p not in connector.blocked)
+                    requests.register_protocol(PING_PROTOCOL, ping_handler, PING_LIMITS)
                     if cfg.mdns:
                         unroute_mdns = _route_mdns_to(connector)
                     nursery.start_soon(connector.run)
