@@ -50,7 +50,7 @@ from coverage_net.p2p import (
     ping_handler,
     read_frame,
 )
-from coverage_net.p2p.testing import PeerProcess, wait_for
+from coverage_net.p2p.testing import PeerProcess, free_tcp_port, wait_for
 
 PEER_KEY = Keypair.from_seed(b"\x71" * 32)
 CLIENT_KEYS = [Keypair.from_seed(bytes([0x80 + i]) * 32) for i in range(3)]
@@ -211,6 +211,11 @@ async def test_handler_failures_reset_one_stream_and_are_counted():
         with pytest.raises(RequestError) as info:
             await asker.request(CLIENT_KEYS[2].peer_id, PING_PROTOCOL, b"", 5.0)
         assert info.value.kind == "unreachable" and "no known address" in str(info.value)
+        asker.address_book.add(CLIENT_KEYS[2].peer_id, [f"/ip4/127.0.0.1/tcp/{free_tcp_port()}"],
+                               "announced")
+        with pytest.raises(RequestError) as info:  # nothing listens there
+            await asker.request(CLIENT_KEYS[2].peer_id, PING_PROTOCOL, b"", 10.0)
+        assert info.value.kind == "unreachable" and "cannot dial" in str(info.value)
         # The server kept serving through all of it.
         assert await asker.request(server_id, "/coverage-net/test/upper", b"ok", 10.0,
                                    limits=limits) == b"OK"

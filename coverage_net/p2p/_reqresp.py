@@ -19,7 +19,8 @@ of protocol resets that one stream and is counted by reason in
 ``PeerMetrics.requests`` (`REQUEST_OUTCOMES`); the process keeps serving. Each
 frame is written with one ``write`` call and each stream has one writer, so a
 frame is never interleaved with another; a write that fails half-way resets the
-stream rather than leave a torn frame.
+stream rather than leave a torn frame. (Before our handler sees a stream,
+py-libp2p bounds multistream-select by its own negotiation timeout, 10 s.)
 
 The asker's `Libp2pRequests.request` dials the peer by id from the
 `AddressBook` when not connected, bounds the whole exchange by its timeout and
@@ -74,7 +75,7 @@ REQUEST_OUTCOMES = (
     "handler_timeout",    # the handler took longer than handler_timeout_s
     "oversize_response",  # the handler returned more than the protocol's response cap
     "write_failed",       # the response could not be written whole within write_timeout_s
-    "busy",               # the peer already had max_inbound_per_peer requests in flight
+    "busy",               # max_inbound_per_peer (or max_inbound_total) already in flight
     "blocked",            # the asker is on the blocklist
     "unknown_protocol",   # multistream refused a /coverage-net/ protocol nobody registered
 )
@@ -86,7 +87,7 @@ REQUEST_ERROR_KINDS = (
     "oversize",      # request over our cap, or the response declared over it
     "reset",         # the stream failed (reset or ended by the peer) before a whole response
     "refused",       # the peer's handler refused; the message carries its reason
-    "bad_response",  # a frame that is not a response (empty, unknown status byte)
+    "bad_response",  # not a response frame (bad length prefix, empty, unknown status byte)
 )
 
 
@@ -202,20 +203,23 @@ class Libp2pRequests:
 
     def __init__(self, host: IHost, metrics: PeerMetrics, *,
                  allowed: Callable[[str], bool] = lambda _peer: True,
-                 book: AddressBook | None = None, max_inbound_per_peer: int = 128) -> None:
-        if max_inbound_per_peer <= 0:
-            raise PeerConfigError("max_inbound_per_peer must be positive")
+                 book: AddressBook | None = None, max_inbound_per_peer: int = 128,
+                 max_inbound_total: int = 2048) -> None:
+        if not 0 < max_inbound_per_peer <= max_inbound_total:
+            raise PeerConfigError("need 0 < max_inbound_per_peer <= max_inbound_total; got "
+                                  f"{max_inbound_per_peer} and {max_inbound_total}")
         self._host = host
         self._metrics = metrics
         self._allowed = allowed
         self.address_book = book or AddressBook(host, allowed=allowed)
         self._max_inbound = max_inbound_per_peer
+        self._max_inbound_total = max_inbound_total
         self._inflight: collections.Counter[str] = collections.Counter()
         self._protocols: dict[str, _Registration] = {}
         _count_unknown_protocols(host, metrics)
 
     def register_protocol(self, protocol_id: str, handler: Handler,
-                          limits: ProtocolLimits = PING_LIMITS) -> None:
+                          limits: ProtocolLimits) -> None:
         """Serve ``protocol_id`` with ``handler``; its limits also bound our requests."""
         if not protocol_id.startswith("/"):
             raise PeerConfigError(f"a protocol id starts with '/'; got {protocol_id!r}")
@@ -244,6 +248,8 @@ class Libp2pRequests:
         """
         limits = limits or (self._protocols[protocol_id].limits
                             if protocol_id in self._protocols else PING_LIMITS)
+        if not timeout_s > 0:
+            raise ValueError(f"timeout_s must be positive; got {timeout_s}")
         what = f"{protocol_id} request to {peer_id}"
         if len(payload) > limits.max_request_bytes:
             raise RequestError("oversize", f"{what}: {len(payload)} bytes is over the "
@@ -279,7 +285,7 @@ class Libp2pRequests:
             await stream.close_write()
             body = await read_frame(stream.read, limits.max_response_bytes + 1)
         except FrameError as exc:
-            kind = "oversize" if exc.reason == "oversize" else "reset"
+            kind = {"oversize": "oversize", "bad_length": "bad_response"}.get(exc.reason, "reset")
             raise RequestError(kind, f"{what}: response {exc}") from None
         except StreamError as exc:
             raise RequestError("reset", f"{what}: stream failed: {exc or type(exc).__name__}"
@@ -298,7 +304,8 @@ class Libp2pRequests:
         if not self._allowed(peer_id):
             await self._fail(stream, "blocked", peer_id, protocol_id)
             return
-        if self._inflight[peer_id] >= self._max_inbound:
+        if self._inflight[peer_id] >= self._max_inbound \
+                or self._inflight.total() >= self._max_inbound_total:
             await self._fail(stream, "busy", peer_id, protocol_id)
             return
         self._inflight[peer_id] += 1
