@@ -30,7 +30,8 @@ import trio
 
 from ._errors import PeerConfigError
 
-__all__ = ["Network", "ProtocolLimits", "GossipCallback", "RequestHandler", "gossip_id"]
+__all__ = ["Network", "ProtocolLimits", "GossipCallback", "RequestHandler", "gossip_id",
+           "PING_PROTOCOL", "PING_LIMITS", "ping_handler"]
 
 GossipCallback = Callable[[str, str, bytes], bool]
 """``(forwarder peer id, topic, payload) -> accept``; called once per gossip id."""
@@ -67,6 +68,15 @@ class ProtocolLimits:
                 raise PeerConfigError(f"{name} must be positive; got {getattr(self, name)}")
         if max(self.max_request_bytes, self.max_response_bytes) >= 2**62:
             raise PeerConfigError("payload caps must be below 2**62 bytes")
+
+
+PING_PROTOCOL = "/coverage-net/ping/1.0.0"
+PING_LIMITS = ProtocolLimits(max_request_bytes=64 * 1024, max_response_bytes=64 * 1024)
+
+
+async def ping_handler(_peer_id: str, payload: bytes) -> bytes:
+    """The ping protocol: the payload back, so an asker can check liveness and round trip."""
+    return payload
 
 
 class Network(abc.ABC):

@@ -19,7 +19,8 @@ of protocol resets that one stream and is counted by reason in
 ``PeerMetrics.requests`` (`REQUEST_OUTCOMES`); the process keeps serving. Each
 frame is written with one ``write`` call and each stream has one writer, so a
 frame is never interleaved with another; a write that fails half-way resets the
-stream rather than leave a torn frame.
+stream rather than leave a torn frame. (Before our handler sees a stream,
+py-libp2p bounds multistream-select by its own negotiation timeout, 10 s.)
 
 The asker's `Libp2pRequests.request` dials the peer by id from the
 `AddressBook` when not connected, bounds the whole exchange by its timeout and
@@ -43,17 +44,13 @@ from libp2p.protocol_muxer.exceptions import MultiselectClientError, ProtocolNot
 from ._addrbook import AddressBook
 from ._errors import DialError, PeerConfigError, RequestError, RequestHandlerError
 from ._metrics import PeerMetrics
-from ._network import ProtocolLimits
+from ._network import PING_LIMITS, ProtocolLimits
+from ._network import RequestHandler as Handler  # noqa: F401 - the handler type
 
-__all__ = ["Handler", "ProtocolLimits", "Libp2pRequests", "FrameError", "read_frame",
-           "encode_frame", "REQUEST_OUTCOMES", "REQUEST_ERROR_KINDS", "PING_PROTOCOL",
-           "PING_LIMITS", "ping_handler", "STATUS_OK", "STATUS_REFUSED"]
+__all__ = ["Libp2pRequests", "FrameError", "read_frame", "encode_frame", "REQUEST_OUTCOMES",
+           "REQUEST_ERROR_KINDS", "STATUS_OK", "STATUS_REFUSED"]
 
 logger = logging.getLogger(__name__)
-
-Handler = Callable[[str, bytes], Awaitable[bytes]]
-"""(asking peer id in base58, request payload) -> response payload.
-Raise `RequestHandlerError` to refuse with a reason the asker sees."""
 
 STATUS_OK = 0
 STATUS_REFUSED = 1
@@ -75,7 +72,7 @@ REQUEST_OUTCOMES = (
     "handler_timeout",    # the handler took longer than handler_timeout_s
     "oversize_response",  # the handler returned more than the protocol's response cap
     "write_failed",       # the response could not be written whole within write_timeout_s
-    "busy",               # the peer already had max_inbound_per_peer requests in flight
+    "busy",               # max_inbound_per_peer (or max_inbound_total) already in flight
     "blocked",            # the asker is on the blocklist
     "unknown_protocol",   # multistream refused a /coverage-net/ protocol nobody registered
 )
@@ -87,20 +84,8 @@ REQUEST_ERROR_KINDS = (
     "oversize",      # request over our cap, or the response declared over it
     "reset",         # the stream failed (reset or ended by the peer) before a whole response
     "refused",       # the peer's handler refused; the message carries its reason
-    "bad_response",  # a frame that is not a response (empty, unknown status byte)
+    "bad_response",  # not a response frame (bad length prefix, empty, unknown status byte)
 )
-
-
-PING_PROTOCOL = TProtocol("/coverage-net/ping/1.0.0")
-PING_LIMITS = ProtocolLimits(max_request_bytes=64 * 1024, max_response_bytes=64 * 1024)
-
-
-async def ping_handler(_peer_id: str, payload: bytes) -> bytes:
-    """The ping handler: the payload back, so an asker can check liveness and round trip."""
-    return payload
-
-
-# -- frames --------------------------------------------------------------------------
 
 
 class FrameError(Exception):
@@ -182,20 +167,23 @@ class Libp2pRequests:
 
     def __init__(self, host: IHost, metrics: PeerMetrics, *,
                  allowed: Callable[[str], bool] = lambda _peer: True,
-                 book: AddressBook | None = None, max_inbound_per_peer: int = 128) -> None:
-        if max_inbound_per_peer <= 0:
-            raise PeerConfigError("max_inbound_per_peer must be positive")
+                 book: AddressBook | None = None, max_inbound_per_peer: int = 128,
+                 max_inbound_total: int = 2048) -> None:
+        if not 0 < max_inbound_per_peer <= max_inbound_total:
+            raise PeerConfigError("need 0 < max_inbound_per_peer <= max_inbound_total; got "
+                                  f"{max_inbound_per_peer} and {max_inbound_total}")
         self._host = host
         self._metrics = metrics
         self._allowed = allowed
         self.address_book = book or AddressBook(host, allowed=allowed)
         self._max_inbound = max_inbound_per_peer
+        self._max_inbound_total = max_inbound_total
         self._inflight: collections.Counter[str] = collections.Counter()
         self._protocols: dict[str, _Registration] = {}
         _count_unknown_protocols(host, metrics)
 
     def register_protocol(self, protocol_id: str, handler: Handler,
-                          limits: ProtocolLimits = PING_LIMITS) -> None:
+                          limits: ProtocolLimits) -> None:
         """Serve ``protocol_id`` with ``handler``; its limits also bound our requests."""
         if not protocol_id.startswith("/"):
             raise PeerConfigError(f"a protocol id starts with '/'; got {protocol_id!r}")
@@ -224,6 +212,8 @@ class Libp2pRequests:
         """
         limits = limits or (self._protocols[protocol_id].limits
                             if protocol_id in self._protocols else PING_LIMITS)
+        if not timeout_s > 0:
+            raise ValueError(f"timeout_s must be positive; got {timeout_s}")
         what = f"{protocol_id} request to {peer_id}"
         if len(payload) > limits.max_request_bytes:
             raise RequestError("oversize", f"{what}: {len(payload)} bytes is over the "
@@ -259,7 +249,7 @@ class Libp2pRequests:
             await stream.close_write()
             body = await read_frame(stream.read, limits.max_response_bytes + 1)
         except FrameError as exc:
-            kind = "oversize" if exc.reason == "oversize" else "reset"
+            kind = {"oversize": "oversize", "bad_length": "bad_response"}.get(exc.reason, "reset")
             raise RequestError(kind, f"{what}: response {exc}") from None
         except StreamError as exc:
             raise RequestError("reset", f"{what}: stream failed: {exc or type(exc).__name__}"
@@ -278,7 +268,8 @@ class Libp2pRequests:
         if not self._allowed(peer_id):
             await self._fail(stream, "blocked", peer_id, protocol_id)
             return
-        if self._inflight[peer_id] >= self._max_inbound:
+        if self._inflight[peer_id] >= self._max_inbound \
+                or self._inflight.total() >= self._max_inbound_total:
             await self._fail(stream, "busy", peer_id, protocol_id)
             return
         self._inflight[peer_id] += 1

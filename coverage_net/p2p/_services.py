@@ -16,7 +16,7 @@ from coverage_net.store import MessageStore
 
 from ._gossip_service import GossipService
 from ._metrics import PeerMetrics
-from ._network import Network
+from ._network import PING_LIMITS, PING_PROTOCOL, Network, ping_handler
 from ._sync import SyncService
 
 __all__ = ["P2PServices", "start_services"]
@@ -36,8 +36,9 @@ async def start_services(nursery: trio.Nursery, network: Network, store: Message
                          clock_ms: Callable[[], int], sync_interval_s: float = 1.0,
                          full_sync_interval_s: float = 60.0, request_timeout_s: float = 5.0,
                          metrics: PeerMetrics | None = None) -> P2PServices:
-    """Build gossip and sync on ``network`` and ``store``; run them in ``nursery``."""
+    """Build ping, gossip and sync on ``network`` and ``store``; run them in ``nursery``."""
     metrics = metrics or PeerMetrics()
+    network.register_protocol(PING_PROTOCOL, ping_handler, PING_LIMITS)
     gossip = GossipService(network, store, metrics, clock_ms=clock_ms)
     sync = SyncService(network, store, gossip, metrics, interval_s=sync_interval_s,
                        full_interval_s=full_sync_interval_s,

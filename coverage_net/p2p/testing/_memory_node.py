@@ -44,7 +44,8 @@ async def start_memory_node(nursery: trio.Nursery, hub: MemoryNetwork, peer_id: 
 
     async def run(task_status: trio.TaskStatus[MemoryNode] = trio.TASK_STATUS_IGNORED
                   ) -> None:
-        with trio.CancelScope() as scope, MessageStore.open(data_dir, durability="process_crash") as store:
+        with trio.CancelScope() as scope, \
+                MessageStore.open(data_dir, durability="process_crash") as store:
             endpoint = hub.add_node(peer_id)
             async with trio.open_nursery() as inner:
                 p2p = await start_services(
