@@ -31,19 +31,18 @@ from coverage_net.p2p import (
     TOPIC_PREFIX,
     TOPICS,
     GossipParams,
-    PeerConfig,
     PeerConfigError,
     PeerMetrics,
     Verdict,
     answer_sync_request,
     check_gossip_payload,
     parse_bootstrap,
-    partition_of,
     read_blocklist,
     topic_of,
     type_of_topic,
 )
-from coverage_net.p2p._sync import MAX_EPOCH, CborCodec
+from coverage_net.node import PeerConfig
+from coverage_net.p2p._sync import MAX_PARTITION, SYNC_LIMITS, decode_sync, encode_sync
 from coverage_net.p2p.testing import sparse_topology, witness_reports
 from coverage_net.store import MessageStore
 
@@ -284,18 +283,18 @@ def test_type_of_an_unknown_topic_is_none(name):
 
 def test_partition_of_each_type():
     challenge = signed(Challenge)
-    assert partition_of(challenge) == 42  # its own field, not its timestamp
-    assert partition_of(dataclasses.replace(challenge, epoch=7)) == 7
+    assert challenge.sync_partition == 42  # its own field, not its timestamp
+    assert dataclasses.replace(challenge, epoch=7).sync_partition == 7
     announcement = signed(HotspotAnnouncement)
-    assert partition_of(announcement) == T0_MS // ANNOUNCEMENT_PARTITION_MS == 472_222
+    assert announcement.sync_partition == T0_MS // ANNOUNCEMENT_PARTITION_MS == 472_222
     for cls in (BeaconReport, WitnessReport):  # with their challenge, whatever their clock
-        assert partition_of(signed(cls)) == 42
+        assert signed(cls).sync_partition == 42
     # the bucket edges
     boundary = 472_223 * ANNOUNCEMENT_PARTITION_MS
     before, at = (dataclasses.replace(announcement, timestamp_ms=boundary + d) for d in (-1, 0))
-    assert (partition_of(before), partition_of(at)) == (472_222, 472_223)
+    assert (before.sync_partition, at.sync_partition) == (472_222, 472_223)
     reports = list(witness_reports(ALICE, 2, host_time_ms=boundary - 1, epoch=9))
-    assert [partition_of(r) for r in reports] == [9, 9]
+    assert [r.sync_partition for r in reports] == [9, 9]
 
 
 # --- answer_sync_request against a real store -------------------------------------------
@@ -306,7 +305,7 @@ WITNESS_TOPIC = TOPIC_PREFIX + WitnessReport.TYPE
 
 
 def _put(store: MessageStore, message: Message) -> None:
-    assert store.put(message.content_id, topic_of(message), partition_of(message), message.TYPE,
+    assert store.put(message.content_id, topic_of(message), message.sync_partition, message.TYPE,
                      message.to_cbor(), received_ms=T0_MS)
 
 
@@ -328,14 +327,14 @@ def _two_epochs_of_reports() -> list[WitnessReport]:
 
 def _witness_ids(epochs: set[int]) -> list[bytes]:
     reports = [signed(WitnessReport), *_two_epochs_of_reports()]
-    return sorted(r.content_id for r in reports if partition_of(r) in epochs)
+    return sorted(r.content_id for r in reports if r.sync_partition in epochs)
 
 
 def test_digests_match_the_store_and_the_definition(store):
     response = answer_sync_request(store, {"op": "digests", "topic": WITNESS_TOPIC, "from": 0,
-                                           "to": MAX_EPOCH})
+                                           "to": MAX_PARTITION})
     expected = store.partition_digests(topic=WITNESS_TOPIC, partition_from=0,
-                                       partition_to=MAX_EPOCH)
+                                       partition_to=MAX_PARTITION)
     assert response == {"digests": [[e, n, d] for e, (n, d) in sorted(expected.items())]}
     # independently: per epoch, the count and sha256 of the sorted ids
     by_epoch = {EPOCH_A: _witness_ids({EPOCH_A}), EPOCH_A + 1: _witness_ids({EPOCH_A + 1})}
@@ -349,7 +348,7 @@ def test_digests_match_the_store_and_the_definition(store):
                                        "to": EPOCH_A - 1})
     assert none == {"digests": []}
     challenges = answer_sync_request(store, {"op": "digests", "topic": topic(Challenge),
-                                             "from": 0, "to": MAX_EPOCH})
+                                             "from": 0, "to": MAX_PARTITION})
     assert challenges == {"digests": [[42, 1, hashlib.sha256(CHALLENGE_ID).digest()]]}
 
 
@@ -374,13 +373,13 @@ def test_ids_pages_with_limit_and_after(store, limit):
 def test_ids_defaults_and_ranges(store):
     everything = _witness_ids({EPOCH_A, EPOCH_A + 1})
     response = answer_sync_request(store, {"op": "ids", "topic": WITNESS_TOPIC, "from": 0,
-                                           "to": MAX_EPOCH})  # no after, no limit
+                                           "to": MAX_PARTITION})  # no after, no limit
     assert response == {"ids": everything}
     later = answer_sync_request(store, {"op": "ids", "topic": WITNESS_TOPIC, "from": EPOCH_A + 1,
                                         "to": EPOCH_A + 1, "after": everything[0]})
     assert later == {"ids": [i for i in _witness_ids({EPOCH_A + 1}) if i > everything[0]]}
     assert answer_sync_request(store, {"op": "ids", "topic": topic(BeaconReport), "from": 0,
-                                       "to": MAX_EPOCH}) == {"ids": [signed(BeaconReport)
+                                       "to": MAX_PARTITION}) == {"ids": [signed(BeaconReport)
                                                                      .content_id]}
 
 
@@ -399,15 +398,15 @@ def test_get_returns_held_messages_in_order_and_skips_unknown_ids(store):
 
 
 def test_answers_survive_the_codec(store):
-    codec = CborCodec()
-    for request in ({"op": "digests", "topic": WITNESS_TOPIC, "from": 0, "to": MAX_EPOCH},
-                    {"op": "ids", "topic": WITNESS_TOPIC, "from": 0, "to": MAX_EPOCH,
+    limit = SYNC_LIMITS.max_response_bytes
+    for request in ({"op": "digests", "topic": WITNESS_TOPIC, "from": 0, "to": MAX_PARTITION},
+                    {"op": "ids", "topic": WITNESS_TOPIC, "from": 0, "to": MAX_PARTITION,
                      "after": None, "limit": 3},
                     {"op": "get", "ids": _witness_ids({EPOCH_A})}):
-        decoded = codec.decode_request(codec.encode_request(request))
+        decoded = decode_sync(encode_sync(request), max_bytes=SYNC_LIMITS.max_request_bytes)
         assert decoded == request
         response = answer_sync_request(store, decoded)
-        assert codec.decode_response(codec.encode_response(response)) == response
+        assert decode_sync(encode_sync(response), max_bytes=limit) == response
 
 
 DIGESTS = {"op": "digests", "topic": WITNESS_TOPIC, "from": 0, "to": 10}
@@ -423,7 +422,7 @@ IDS = {"op": "ids", "topic": WITNESS_TOPIC, "from": 0, "to": 10}
     ({**IDS, "topic": WitnessReport.TYPE}, "unknown topic"),
     ({**DIGESTS, "from": 5, "to": 4}, "'from' and 'to'"),
     ({**DIGESTS, "from": -1}, "'from' and 'to'"),
-    ({**IDS, "to": MAX_EPOCH + 1}, "'from' and 'to'"),
+    ({**IDS, "to": MAX_PARTITION + 1}, "'from' and 'to'"),
     ({**DIGESTS, "from": "0"}, "'from' and 'to'"),
     ({**DIGESTS, "to": 1.0}, "'from' and 'to'"),
     ({**DIGESTS, "from": True}, "'from' and 'to'"),
@@ -467,9 +466,9 @@ CBOR_VALUES = st.recursive(
 SYNC_VALUES = {
     "op": st.sampled_from(["digests", "ids", "get"]) | CBOR_VALUES,
     "topic": st.sampled_from(TOPICS) | CBOR_VALUES,
-    "from": st.integers(-2, EPOCH_A + 2) | st.sampled_from([MAX_EPOCH, MAX_EPOCH + 1])
+    "from": st.integers(-2, EPOCH_A + 2) | st.sampled_from([MAX_PARTITION, MAX_PARTITION + 1])
     | CBOR_VALUES,
-    "to": st.integers(-2, EPOCH_A + 2) | st.sampled_from([MAX_EPOCH, MAX_EPOCH + 1])
+    "to": st.integers(-2, EPOCH_A + 2) | st.sampled_from([MAX_PARTITION, MAX_PARTITION + 1])
     | CBOR_VALUES,
     "after": st.none() | st.binary(min_size=32, max_size=32) | CBOR_VALUES,
     "limit": st.integers(-1, IDS_PAGE + 1) | CBOR_VALUES,
@@ -495,36 +494,41 @@ def test_random_requests_are_answered_or_refused_with_value_or_type_errors(store
     (key,) = response
     assert key == {"digests": "digests", "ids": "ids", "get": "messages"}[request_["op"]]
     assert isinstance(response[key], list)
-    CborCodec().encode_response(response)
+    assert decode_sync(encode_sync(response), max_bytes=SYNC_LIMITS.max_response_bytes) \
+        == response
 
 
-# --- CborCodec -----------------------------------------------------------------------------
+# --- the sync codec ------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(("payload", "match"), [
-    (b"", "not CBOR"), (b"\xff", "not CBOR"), (b"\xa1\x61", "not CBOR"),
-    (b"\x62\xc3\x28", "not CBOR"),
+    (b"", "not one well-formed CBOR item"), (b"\xff", "not one well-formed CBOR item"),
+    (b"\xa1\x61", "not one well-formed CBOR item"),
+    (b"\x62\xc3\x28", "not one well-formed CBOR item"),
+    (cbor2.dumps({"op": "ids"}) + b"\x00", "not one well-formed CBOR item"),  # trailing
+    (b"\xc1\x1a\x00\x00\x00\x01", "not one well-formed CBOR item"),  # a tag
     (cbor2.dumps([1, 2]), "expected a CBOR map, got list"),
     (cbor2.dumps(7), "expected a CBOR map, got int"),
     (cbor2.dumps("op"), "expected a CBOR map, got str"),
     (cbor2.dumps(None), "expected a CBOR map, got NoneType"),
 ], ids=repr)
-def test_codec_refuses_non_cbor_and_non_maps(payload, match):
-    codec = CborCodec()
+def test_sync_codec_refuses_non_cbor_trailing_bytes_tags_and_non_maps(payload, match):
     with pytest.raises(ValueError, match=match):
-        codec.decode_request(payload)
-    with pytest.raises(ValueError, match=match):
-        codec.decode_response(payload)
+        decode_sync(payload, max_bytes=SYNC_LIMITS.max_request_bytes)
 
 
-def test_codec_round_trips_maps_canonically():
-    codec = CborCodec()
+def test_sync_codec_refuses_oversize_before_parsing():
+    payload = encode_sync({"ids": [bytes(32)] * 100})
+    with pytest.raises(ValueError, match="not one well-formed CBOR item"):
+        decode_sync(payload, max_bytes=len(payload) - 1)
+
+
+def test_sync_codec_round_trips_maps_canonically():
     request = {"to": 5, "op": "ids", "after": None, "topic": TOPICS[0], "from": 1}
-    data = codec.encode_request(request)
+    data = encode_sync(request)
     assert data == cbor2.dumps(request, canonical=True)
-    assert codec.decode_request(data) == request
-    assert codec.decode_response(codec.encode_response({"ids": [bytes(32)]})) == \
-        {"ids": [bytes(32)]}
+    assert decode_sync(data, max_bytes=1024) == request
+    assert decode_sync(encode_sync({"ids": [bytes(32)]}), max_bytes=1024) == {"ids": [bytes(32)]}
 
 
 # --- configuration -------------------------------------------------------------------------

@@ -87,21 +87,25 @@ def loads_cbor_item(data: bytes, *, max_bytes: int, max_depth: int = MAX_NESTING
         raise MalformedCBORError(
             f"{len(data) - stream.tell()} trailing byte(s) after one CBOR item of "
             f"{stream.tell()} bytes")
-    _check_plain(value)
+    _check_plain(value, max_depth)
     return value
 
 
-def _check_plain(value: object) -> None:
-    """Refuse the simple values cbor2 turns into objects (undefined, simple(n))."""
+def _check_plain(value: object, depth_left: int) -> None:
+    """Refuse the simple values cbor2 turns into objects (undefined, simple(n)), and
+    containers nested deeper than allowed (cbor2's own limit misses empty ones)."""
     if isinstance(value, _PLAIN):
         return
+    if isinstance(value, list | dict) and depth_left <= 0:
+        raise MalformedCBORError("not valid CBOR: containers nested too deep "
+                                 "(over the nesting limit)")
     if isinstance(value, list):
         for item in value:
-            _check_plain(item)
+            _check_plain(item, depth_left - 1)
     elif isinstance(value, dict):
         for key, item in value.items():
-            _check_plain(key)
-            _check_plain(item)
+            _check_plain(key, depth_left - 1)
+            _check_plain(item, depth_left - 1)
     else:
         raise MalformedCBORError(f"CBOR value {value!r:.40} is not allowed "
                                  "(only maps, arrays, integers, floats, text, bytes, "

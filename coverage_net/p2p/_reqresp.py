@@ -42,7 +42,7 @@ from libp2p.peer.id import ID
 from libp2p.protocol_muxer.exceptions import MultiselectClientError, ProtocolNotSupportedError
 
 from ._addrbook import AddressBook
-from ._errors import DialError, PeerConfigError, RequestError, RequestHandlerError
+from ._errors import DialError, P2PError, PeerConfigError, RequestError, RequestHandlerError
 from ._metrics import PeerMetrics
 from ._network import PING_LIMITS, ProtocolLimits
 from ._network import RequestHandler as Handler  # noqa: F401 - the handler type
@@ -88,7 +88,7 @@ REQUEST_ERROR_KINDS = (
 )
 
 
-class FrameError(Exception):
+class FrameError(P2PError):
     """A frame could not be read; ``reason`` is one of `REQUEST_OUTCOMES`."""
 
     def __init__(self, reason: str, detail: str) -> None:
