@@ -94,12 +94,12 @@ async def test_burst_of_1000_reaches_all_20_peers(tmp_path, processes):
              for i in range(1, count)]
     _start(processes, procs)
     linked_to_publisher = sum(1 for links_i in topology if 0 in links_i)
-    publisher = Peer(PeerConfig(keypair=keys[0], data_dir=tmp_path / "p0",
-                                listen_addrs=[f"/ip4/127.0.0.1/tcp/{ports[0]}"]))
+    config = PeerConfig(keypair=keys[0], data_dir=tmp_path / "p0",
+                        listen_addrs=[f"/ip4/127.0.0.1/tcp/{ports[0]}"])
     reports = list(witness_reports(keys[0], 1000, host_time_ms=T0_MS))
     expected = {r.content_id for r in reports}
     async with trio.open_nursery() as nursery:
-        await nursery.start(publisher.run)
+        publisher = await nursery.start(run_peer, config)
         await _until(lambda: len(publisher.connected_peers()) >= linked_to_publisher,
                      alive=procs)
         for report in reports:

@@ -184,3 +184,28 @@ async def test_concurrent_writes_to_one_gossip_stream_are_not_interleaved():
     assert all(isinstance(r, rpc_pb2.RPC) for r in received), received
     assert sorted(r.publish[0].data[:1] for r in received) == [b"a", b"b"]
     assert all(len(r.publish[0].data) == 300_000 for r in received)
+
+
+async def test_a_message_republished_by_5_peers_is_one_gossip_message(tmp_path):
+    """The gossip message id is the content id: five peers publishing the same signed
+    message make one message network-wide; the observer validates and stores it once,
+    and drops the other copies in gossipsub's seen-cache (counted as gossip_seen)."""
+    keys = [Keypair.from_seed(bytes([0x40 + i]) * 32) for i in range(6)]
+    (report,) = witness_reports(ALICE, 1, host_time_ms=T0_MS)
+    async with trio.open_nursery() as nursery:
+        observer = await nursery.start(run_peer, _config(keys[5], tmp_path, "obs"))
+        publishers = [await nursery.start(run_peer, _config(
+            k, tmp_path, f"p{i}", bootstrap=[observer.addrs[0]])) for i, k in enumerate(keys[:5])]
+        await _until(lambda: all(p.peer_id in observer.topic_peers(WITNESS_TOPIC)
+                                 for p in publishers))
+        async with trio.open_nursery() as publishing:
+            for publisher in publishers:
+                publishing.start_soon(publisher.publish, report)
+        await _until(lambda: report.content_id in observer.store
+                     and observer.metrics.accepted + observer.metrics.gossip_seen >= 2)
+        await trio.sleep(2)  # let any late copy arrive
+        assert observer.metrics.accepted <= 1  # validated (at most) once; 0 if sync won
+        assert observer.metrics.stored == 1 and observer.metrics.duplicates == 0
+        assert observer.metrics.gossip_seen >= 1  # the other copies: dropped unvalidated
+        assert observer.metrics.accepted + observer.metrics.gossip_seen >= 4
+        nursery.cancel_scope.cancel()

@@ -196,6 +196,7 @@ class RawGossipClient:
         self.host = host
         self.pubsub = pubsub
         self.peer_id = host.get_id().to_base58()
+        self._requests = None
 
     async def connect(self, addr: str) -> None:
         from .._discovery import parse_bootstrap
@@ -209,14 +210,25 @@ class RawGossipClient:
         return await self.pubsub.subscribe(topic)
 
     async def sync_request(self, peer_id: str, request: dict) -> dict:
-        """One request of the sync protocol, as any libp2p node could send it."""
-        from libp2p.peer.id import ID
-        from libp2p.request_response import RequestResponse
+        """One request of the sync protocol, as any libp2p node could send it.
 
-        from .._sync import SYNC_PROTOCOL, CborCodec
+        A refusal comes back as ``{"error": reason}``.
+        """
+        from .._errors import RequestError
+        from .._metrics import PeerMetrics
+        from .._reqresp import Libp2pRequests
+        from .._sync import SYNC_LIMITS, SYNC_PROTOCOL, decode_sync, encode_sync
 
-        return await RequestResponse(self.host).send_request(
-            ID.from_base58(peer_id), [SYNC_PROTOCOL], request, CborCodec())
+        if self._requests is None:
+            self._requests = Libp2pRequests(self.host, PeerMetrics())
+        try:
+            payload = await self._requests.request(peer_id, SYNC_PROTOCOL, encode_sync(request),
+                                             timeout_s=30, limits=SYNC_LIMITS)
+        except RequestError as exc:
+            if exc.kind != "refused":
+                raise
+            return {"error": str(exc)}
+        return decode_sync(payload, max_bytes=SYNC_LIMITS.max_response_bytes)
 
 
 def raw_gossip_client(keypair: Keypair, *, protocols: Sequence[str] | None = None,
