@@ -58,3 +58,10 @@ def test_gossip_bench_quick_delivers_everything(tmp_path):
     assert ours["publish_msgs_per_s"] > 0 and ours["deliveries_per_s"] > 0
     # The stock library's spam protection alone lets about 10 messages/s through.
     assert figures["stock"]["delivered"] < figures["stock"]["messages"]
+
+
+def test_memnet_bench_quick_converges_and_replays(tmp_path):
+    stdout, first = _run_bench("memnet.py", tmp_path)
+    _, again = _run_bench("memnet.py", tmp_path)
+    assert "wall time" in stdout and first["messages"] == 50 and first["nodes"] == 10
+    assert first["trace_digest"] == again["trace_digest"]  # same seed, same run

@@ -7,7 +7,6 @@ same seed gives the same delivery trace.
 
 from __future__ import annotations
 
-import random
 from pathlib import Path
 
 import pytest
@@ -17,10 +16,11 @@ from coverage_net.identity import Keypair
 from coverage_net.messages import WitnessReport
 from coverage_net.p2p import RequestError, SyncError
 from coverage_net.p2p.testing import (
-    LinkProfile,
     MemoryNetwork,
     MemoryNode,
+    memory_keys,
     run_deterministic,
+    run_partition_scenario,
     sparse_topology,
     start_memory_node,
     witness_reports,
@@ -30,7 +30,7 @@ HOST_TIME_MS = 1_767_225_600_000
 
 
 def _keys(count: int) -> list[Keypair]:
-    return [Keypair.from_seed(bytes([31, i % 256, i // 256]) + bytes(29)) for i in range(count)]
+    return memory_keys(count)
 
 
 async def _start(nursery: trio.Nursery, hub: MemoryNetwork, root: Path, keys: list[Keypair],
@@ -98,68 +98,27 @@ def test_subscribe_refuses_unknown_types(tmp_path):
     run_deterministic(main, seed=2)
 
 
-def _lossy_partitioned_run(root: Path, *, seed: int, nodes_n: int, publishers: int,
-                           per_publisher: int) -> tuple[str, float, int, int]:
-    """Publish during a partition on lossy links; heal; wait until every node has all.
-
-    Returns (trace digest, virtual seconds to converge, deliveries, losses).
-    """
-    keys = _keys(nodes_n)
-    reports = _reports(keys, publishers, per_publisher)
-    total = publishers * per_publisher
-    result: list = []
-
-    async def publish(node: MemoryNode, mine: list[WitnessReport], rng: random.Random):
-        for report in mine:
-            await trio.sleep(rng.uniform(0.01, 0.09))
-            await node.p2p.gossip.publish(report)
-
-    async def main():
-        hub = MemoryNetwork(seed=seed, link=LinkProfile(latency_s=(0.005, 0.08), loss=0.10))
-        rng = random.Random(seed)
-        async with trio.open_nursery() as nursery:
-            nodes = await _start(nursery, hub, root, keys,
-                                 sparse_topology(nodes_n, links=2, seed=seed))
-            start = trio.current_time()
-            half = [k.peer_id for k in keys[: nodes_n // 2]]
-            async with trio.open_nursery() as publishing:
-                for p in range(publishers):
-                    publishing.start_soon(publish, nodes[p * (nodes_n // publishers)],
-                                          reports[p], random.Random(rng.random()))
-                await trio.sleep(1.0)
-                hub.partition(half, [k.peer_id for k in keys[nodes_n // 2:]])
-                await trio.sleep(4.0)
-                hub.heal()
-            await _until(lambda: all(n.store.count() == total for n in nodes),
-                         timeout_s=600, poll_s=0.25)
-            result.extend([hub.trace_digest(), trio.current_time() - start, hub.delivered,
-                           hub.lost])
-            nursery.cancel_scope.cancel()
-
-    run_deterministic(main, seed=seed)
-    return tuple(result)
-
-
 def test_lossy_partitioned_network_converges_and_replays_identically(tmp_path):
-    first = _lossy_partitioned_run(tmp_path / "a", seed=7, nodes_n=30, publishers=5,
-                                   per_publisher=40)
-    again = _lossy_partitioned_run(tmp_path / "b", seed=7, nodes_n=30, publishers=5,
-                                   per_publisher=40)
-    other = _lossy_partitioned_run(tmp_path / "c", seed=8, nodes_n=30, publishers=5,
-                                   per_publisher=40)
-    assert first == again
-    assert first[0] != other[0]
-    assert first[3] > 0  # the links really lost transmissions
+    args = {"nodes": 30, "publishers": 5, "per_publisher": 40}
+    first = run_partition_scenario(tmp_path / "a", seed=7, **args)
+    again = run_partition_scenario(tmp_path / "b", seed=7, **args)
+    other = run_partition_scenario(tmp_path / "c", seed=8, **args)
+    assert first.same_run(again)
+    assert first.trace_digest != other.trace_digest
+    assert first.lost > 0  # the links really lost transmissions
 
 
 @pytest.mark.slow
 def test_100_nodes_1000_messages_10pct_loss_partition_heals(tmp_path):
-    """The issue's figure: 100 nodes, 1,000 messages, 10 % loss, a partition that heals."""
-    first = _lossy_partitioned_run(tmp_path / "a", seed=100, nodes_n=100, publishers=10,
-                                   per_publisher=100)
-    again = _lossy_partitioned_run(tmp_path / "b", seed=100, nodes_n=100, publishers=10,
-                                   per_publisher=100)
-    assert first == again
+    """The issue's figure: 100 nodes, 1,000 messages, 10 % loss on every link, a
+    partition that heals: every node ends with every message (the run returns only
+    then), and the same seed replays the identical delivery trace."""
+    args = {"nodes": 100, "publishers": 10, "per_publisher": 100, "loss": 0.10}
+    first = run_partition_scenario(tmp_path / "a", seed=100, **args)
+    again = run_partition_scenario(tmp_path / "b", seed=100, **args)
+    assert first.messages == 1000 and first.nodes == 100
+    assert first.same_run(again)
+    assert first.lost > 0.05 * first.delivered  # about 10 % of transmissions lost
 
 
 def test_crashed_node_catches_up_from_its_store_after_restart(tmp_path):

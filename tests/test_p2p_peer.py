@@ -7,8 +7,6 @@ liveness bounds (`fail_after`), not performance assertions.
 
 from __future__ import annotations
 
-import hashlib
-
 import multiaddr
 import pytest
 import trio
@@ -22,14 +20,14 @@ from libp2p.stream_muxer.yamux.yamux import Yamux
 from libp2p.utils.varint import read_varint_prefixed_bytes_limited
 
 from coverage_net.identity import Keypair
-from coverage_net.messages import Challenge, decode
+from coverage_net.messages import decode
+from coverage_net.node import PeerConfig, run_peer
 from coverage_net.p2p import (
     GossipParams,
     PeerMetrics,
     parse_bootstrap,
     topic_of,
 )
-from coverage_net.node import PeerConfig, run_peer
 from coverage_net.p2p._gossip import build_gossip
 from coverage_net.p2p.testing import raw_gossip_client, witness_reports
 

@@ -23,6 +23,7 @@ from coverage_net.messages import (
     Message,
     WitnessReport,
 )
+from coverage_net.node import PeerConfig
 from coverage_net.p2p import (
     GOSSIP_PROTOCOLS,
     IDS_PAGE,
@@ -41,7 +42,6 @@ from coverage_net.p2p import (
     topic_of,
     type_of_topic,
 )
-from coverage_net.node import PeerConfig
 from coverage_net.p2p._sync import MAX_PARTITION, SYNC_LIMITS, decode_sync, encode_sync
 from coverage_net.p2p.testing import sparse_topology, witness_reports
 from coverage_net.store import MessageStore

@@ -20,10 +20,11 @@ from ._processes import (
     wait_for,
     witness_reports,
 )
+from ._scenario import PartitionRun, memory_keys, run_partition_scenario
 
 __all__ = [
     "LinkProfile", "MemoryEndpoint", "MemoryNetwork", "run_deterministic", "MemoryNode",
-    "start_memory_node",
+    "start_memory_node", "PartitionRun", "run_partition_scenario", "memory_keys",
     "KEY_FILENAME", "PeerProcess", "RawGossipClient", "free_tcp_port", "loopback_addr",
     "raw_gossip_client", "sparse_topology", "wait_for", "witness_reports",
 ]
