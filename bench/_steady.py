@@ -96,22 +96,7 @@ def run_steady(root: Path, params: SteadyParams) -> dict:
     if not 1 <= pubs < n:
         raise ValueError(f"need 1 <= publishers < peers; got {pubs} publishers, {n} peers")
     per_publisher = round(params.rate_per_s * params.seconds / pubs)
-    keys = [Keypair.from_seed(bytes([91, i]) * 16) for i in range(n)]
-    ports = [free_tcp_port() for _ in range(n)]
-    topology = sparse_topology(n, links=2, seed=params.seed)
-    degree = Counter(i for i, links in enumerate(topology) for _ in links)
-    degree.update(j for links in topology for j in links)
-    procs: list[PeerProcess] = []
-    for i in range(n):
-        extra: list[str] = []
-        if i < pubs:
-            extra += ["--rate", str(params.rate_per_s / pubs), "--count", str(per_publisher),
-                      "--phase", str(i / params.rate_per_s), "--tag", f"steady-{i}"]
-        if i == params.profile_index:
-            extra += ["--profile", str(root / f"p{i}" / "profile.pstats")]
-        cls = _ScriptPeerProcess if extra else PeerProcess
-        procs.append(cls(root / f"p{i}", keys[i], port=ports[i], extra_args=extra,
-                         bootstrap=[loopback_addr(keys[j], ports[j]) for j in topology[i]]))
+    procs, degree = _build_network(root, params, per_publisher)
     try:
         for proc in procs:
             proc.start()
@@ -134,29 +119,57 @@ def run_steady(root: Path, params: SteadyParams) -> dict:
         cpu1 = [cpu_seconds(pid) for pid in pids]
         wait1 = [runqueue_wait_seconds(pid) for pid in pids]
         end_s = time.time()
-        expected = per_publisher * pubs * (n - 1)
-        _wait(lambda: all((p.data_dir / PUBLISHED_FILENAME).exists() for p in procs[:pubs]),
-              params.drain_s + 60, procs)
-        drain_until = time.monotonic() + params.drain_s
-        stored_when_done = per_publisher * pubs * n  # every peer stores its own too
-        while time.monotonic() < drain_until and _stored_total(procs) < stored_when_done:
-            time.sleep(1.0)
-        published = {}
-        for i, proc in enumerate(procs[:pubs]):
-            for cid_hex, scheduled_ms, called_ms in json.loads(
-                    (proc.data_dir / PUBLISHED_FILENAME).read_text()):
-                published[bytes.fromhex(cid_hex)] = (i, scheduled_ms, called_ms)
-        rows = [proc.query("SELECT content_id, received_ms, source FROM messages")
-                for proc in procs]
-        statuses = [proc.status() or {} for proc in procs]
+        published, rows, statuses = _drain_and_collect(procs, params, per_publisher)
     finally:
         for proc in procs:
             proc.stop()
-    return _figures(params, published, rows, statuses, expected, degree,
+    return _figures(params, published, rows, statuses, per_publisher * pubs * (n - 1), degree,
                     window=(start_s, end_s), cpu=(cpu0, cpu1), idle=(idle0, idle1),
                     runqueue=(wait0, wait1),
                     profile=root / f"p{params.profile_index}" / "profile.pstats"
                     if params.profile_index is not None else None)
+
+
+def _build_network(root: Path, params: SteadyParams, per_publisher: int
+                   ) -> tuple[list[PeerProcess], Counter[int]]:
+    """The peer processes (not started) and each one's number of links."""
+    n, pubs = params.peers, params.publishers
+    keys = [Keypair.from_seed(bytes([91, i]) * 16) for i in range(n)]
+    ports = [free_tcp_port() for _ in range(n)]
+    topology = sparse_topology(n, links=2, seed=params.seed)
+    degree = Counter(i for i, links in enumerate(topology) for _ in links)
+    degree.update(j for links in topology for j in links)
+    procs: list[PeerProcess] = []
+    for i in range(n):
+        extra: list[str] = []
+        if i < pubs:
+            extra += ["--rate", str(params.rate_per_s / pubs), "--count", str(per_publisher),
+                      "--phase", str(i / params.rate_per_s), "--tag", f"steady-{i}"]
+        if i == params.profile_index:
+            extra += ["--profile", str(root / f"p{i}" / "profile.pstats")]
+        cls = _ScriptPeerProcess if extra else PeerProcess
+        procs.append(cls(root / f"p{i}", keys[i], port=ports[i], extra_args=extra,
+                         bootstrap=[loopback_addr(keys[j], ports[j]) for j in topology[i]]))
+    return procs, degree
+
+
+def _drain_and_collect(procs: list[PeerProcess], params: SteadyParams, per_publisher: int
+                       ) -> tuple[dict, list[list[tuple]], list[dict]]:
+    """Wait (at most ``drain_s``) for late deliveries; what was published, stored, counted."""
+    pubs = params.publishers
+    _wait(lambda: all((p.data_dir / PUBLISHED_FILENAME).exists() for p in procs[:pubs]),
+          params.drain_s + 60, procs)
+    drain_until = time.monotonic() + params.drain_s
+    stored_when_done = per_publisher * pubs * len(procs)  # every peer stores its own too
+    while time.monotonic() < drain_until and _stored_total(procs) < stored_when_done:
+        time.sleep(1.0)
+    published = {}
+    for i, proc in enumerate(procs[:pubs]):
+        for cid_hex, scheduled_ms, called_ms in json.loads(
+                (proc.data_dir / PUBLISHED_FILENAME).read_text()):
+            published[bytes.fromhex(cid_hex)] = (i, scheduled_ms, called_ms)
+    rows = [proc.query("SELECT content_id, received_ms, source FROM messages") for proc in procs]
+    return published, rows, [proc.status() or {} for proc in procs]
 
 
 def _mean(values) -> float | None:
@@ -316,10 +329,35 @@ def summarise_profile(path: Path, delivered: int) -> dict | None:
         "delivered": delivered, "cpu_s": total,
         "areas": [{"area": a, "self_s": round(s, 3), "share": round(s / total, 3) if total else 0,
                    "ms_per_msg": round(1000 * s / per, 3)} for a, s in by_area.most_common()],
+        "calls_per_msg": _key_calls(stats, per),
         "top_self": sorted(rows, key=lambda r: -r["self_s"])[:25],
         "top_ours_cum": sorted((r for r in rows if "coverage_net" in r["where"]),
                                key=lambda r: -r["cum_s"])[:15],
     }
+
+
+_KEY_CALLS = (  # (what it counts, substring of "file:function") -> calls per delivered message
+    ("gossip copies received (seen-check)", "pubsub.py:_is_msg_seen"),
+    ("RPCs read (senderRecord check)", ":maybe_consume_signed_record"),
+    ("ed25519 verify, nacl (libp2p)", ":<built-in method _sodium.crypto_sign_open>"),
+    ("ed25519 verify, ours", "_keypair.py:verify_signature"),
+    ("message decode, ours", "messages/_base.py:decode"),
+    ("protobuf serialisations (RPC writes)", ":<method 'serializetostring'"),
+    ("protobuf parses (RPCs, envelopes, records)", ":<method 'parsefromstring'"),
+    ("SQLite transactions (put_many)", "_store.py:put_many"),
+    ("SQLite statements", ":<method 'execute' of 'sqlite3.connection"),
+    ("status file writes", "_peer.py:_write_status"),
+)
+
+
+def _key_calls(stats: dict, per: int) -> dict[str, float]:
+    counts: Counter[str] = Counter()
+    for (filename, _line, func), (cc, _nc, _tt, _ct, _callers) in stats.items():
+        where = f"{filename}:{func}".lower()
+        for label, needle in _KEY_CALLS:
+            if needle.lower() in where:
+                counts[label] += cc  # primitive calls: a coroutine's resumptions not counted
+    return {label: round(counts[label] / per, 2) for label, _ in _KEY_CALLS}
 
 
 def _short(filename: str) -> str:
@@ -367,6 +405,8 @@ def format_profile(p: dict) -> str:
              "  self CPU by area (stdlib and builtins charged to their caller's area):"]
     lines += [f"    {a['area']:<24} {a['self_s']:8.2f} s  {100 * a['share']:5.1f} %  "
               f"{a['ms_per_msg']:7.3f} ms/msg" for a in p["areas"]]
+    lines.append("  calls per delivered message:")
+    lines += [f"    {n:7.2f}  {label}" for label, n in p["calls_per_msg"].items()]
     lines.append("  top functions by self CPU (calls per delivered message):")
     per = max(p["delivered"], 1)
     lines += [f"    {r['self_s']:7.2f} s  {r['calls'] / per:8.2f}/msg  [{r['area']}] {r['where']}"
