@@ -58,6 +58,8 @@ class SteadyParams:
     seed: int = 5
     profile_index: int | None = None
     """This peer runs under cProfile (and is left out of the CPU means)."""
+    sync_interval_s: float = 1.0
+    """Every peer's ``--sync-interval`` (the CLI's default is 1 s)."""
 
 
 class _ScriptPeerProcess(PeerProcess):
@@ -142,12 +144,14 @@ def _build_network(root: Path, params: SteadyParams, per_publisher: int
     procs: list[PeerProcess] = []
     for i in range(n):
         extra: list[str] = []
+        if params.sync_interval_s != 1.0:
+            extra += ["--sync-interval", str(params.sync_interval_s)]
         if i < pubs:
             extra += ["--rate", str(params.rate_per_s / pubs), "--count", str(per_publisher),
                       "--phase", str(i / params.rate_per_s), "--tag", f"steady-{i}"]
         if i == params.profile_index:
             extra += ["--profile", str(root / f"p{i}" / "profile.pstats")]
-        cls = _ScriptPeerProcess if extra else PeerProcess
+        cls = _ScriptPeerProcess if i < pubs or i == params.profile_index else PeerProcess
         procs.append(cls(root / f"p{i}", keys[i], port=ports[i], extra_args=extra,
                          bootstrap=[loopback_addr(keys[j], ports[j]) for j in topology[i]]))
     return procs, degree
@@ -257,6 +261,9 @@ def _figures(params: SteadyParams, published: dict, rows: list[list[tuple]],
         "latency_p50_by_slice_ms": [percentile(v, 50) if v else None for v in slices],
         "cpu_ms_per_msg_mean": _mean(p["cpu_ms_per_msg"] for p in measured),
         "cpu_ms_per_msg_over_idle_mean": _mean(p["cpu_ms_per_msg_over_idle"] for p in measured),
+        "cpu_ms_per_msg_by_links": {
+            links: _mean(p["cpu_ms_per_msg"] for p in measured if p["links"] == links)
+            for links in sorted({p["links"] for p in measured})},
         "cpu_cores_busy": round(sum(cpu[1][i] - cpu[0][i] for i in range(len(cpu[0])))
                                 / seconds, 2),
         "idle_cpu_ms_per_s_mean": round(sum(p["idle_cpu_ms_per_s"] for p in per_peer)
@@ -394,7 +401,8 @@ def format_detail(f: dict) -> str:
             f"#{p['index']} ({p['links']} links{', publishing' if p['publisher'] else ''}) "
             f"p50 {_ms(p['p50_ms'])} p99 {_ms(p['p99_ms'])}" for p in worst),
         f"        CPU per delivered message over the idle rate: "
-        f"{f['cpu_ms_per_msg_over_idle_mean']} ms/msg/peer",
+        f"{f['cpu_ms_per_msg_over_idle_mean']} ms/msg/peer; by links, in all: " + ", ".join(
+            f"{links}: {ms}" for links, ms in f["cpu_ms_per_msg_by_links"].items()),
         f"        per peer: idle CPU before the window {f['idle_cpu_ms_per_s_mean']} ms/s; "
         f"in the window, waiting for a core {f['runqueue_wait_ms_per_s_mean']} ms/s"])
 

@@ -40,7 +40,7 @@ Publish = Callable[[Message], Awaitable[object]]
 
 
 async def run_peer(keypair: Keypair, data_dir: Path, listen: str, bootstrap: Sequence[str],
-                   body: Callable[[Publish], Awaitable[None]]) -> None:
+                   sync_interval_s: float, body: Callable[[Publish], Awaitable[None]]) -> None:
     """Run a peer and ``body(publish)`` beside it, until cancelled.
 
     The benchmark's only use of the `Peer` API (port it here when that API changes).
@@ -48,7 +48,7 @@ async def run_peer(keypair: Keypair, data_dir: Path, listen: str, bootstrap: Seq
     from coverage_net.p2p import Peer, PeerConfig
 
     peer = Peer(PeerConfig(keypair=keypair, data_dir=data_dir, listen_addrs=[listen],
-                           bootstrap=list(bootstrap)))
+                           bootstrap=list(bootstrap), sync_interval_s=sync_interval_s))
     async with trio.open_nursery() as nursery:
         await nursery.start(peer.run)
         await body(peer.publish)
@@ -105,7 +105,8 @@ async def _main(args: argparse.Namespace) -> None:
 
     async with trio.open_nursery() as nursery:
         with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT, signal.SIGUSR1) as signals:
-            nursery.start_soon(run_peer, keypair, args.data, args.listen, args.bootstrap, body)
+            nursery.start_soon(run_peer, keypair, args.data, args.listen, args.bootstrap,
+                               args.sync_interval, body)
             if args.profile:
                 nursery.start_soon(profile_window, args.data, args.profile)
             async for signum in signals:
@@ -147,7 +148,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--count", type=int, default=0, help="how many it publishes")
     ap.add_argument("--phase", type=float, default=0.0, help="seconds after the go time")
     ap.add_argument("--tag", default="", help="makes this publisher's reports distinct")
-    ap.add_argument("--profile", type=Path, help="write a CPU-time cProfile here at exit")
+    ap.add_argument("--profile", type=Path, help="write a CPU-time cProfile of the window here")
+    ap.add_argument("--sync-interval", type=float, default=1.0,
+                    help="as `coverage-net peer run --sync-interval`")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     logging.getLogger("libp2p").setLevel(logging.CRITICAL)

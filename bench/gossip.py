@@ -158,7 +158,8 @@ def _steady_main(args: argparse.Namespace) -> int:
         publishers=args.publishers or (2 if quick else 4),
         rate_per_s=args.rate or (10.0 if quick else 20.0),
         seconds=args.seconds or (4.0 if quick else 60.0),
-        drain_s=10.0 if quick else 20.0, seed=args.seed, profile_index=args.profile)
+        drain_s=10.0 if quick else 20.0, seed=args.seed, profile_index=args.profile,
+        sync_interval_s=args.sync_interval)
     rates = [float(r) for r in args.rates.split(",")] if args.sweep else [base.rate_per_s]
     print(f"coverage-net gossip steady load  python {platform.python_version()}  "
           f"{base.peers} peer processes ({base.publishers} publishing), "
@@ -201,6 +202,8 @@ def main(argv=None) -> int:
     steady.add_argument("--publishers", type=int, help="peers that publish (default 4)")
     steady.add_argument("--profile", type=int, metavar="INDEX",
                         help="run peer INDEX under cProfile and print where its CPU goes")
+    steady.add_argument("--sync-interval", type=float, default=1.0, metavar="S",
+                        help="every peer's --sync-interval (what idle sync costs)")
     steady.add_argument("--keep", type=Path, metavar="DIR",
                         help="keep the peers' stores, logs and profile under DIR")
     args = ap.parse_args(argv)
