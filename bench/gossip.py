@@ -13,6 +13,14 @@ three fixes in coverage_net.p2p._gossip buy.
 
     python bench/gossip.py            # 20 peers, 1,000 reports
     python bench/gossip.py --quick    # 4 peers, 100 reports (smoke test)
+
+Steady load (see bench/_steady.py): several peers publish at a fixed total rate;
+p50/p99 latency to every other peer's store, CPU per delivered message per peer.
+
+    python bench/gossip.py --steady --rate 20 --seconds 60 --peers 20
+    python bench/gossip.py --steady --profile 10     # peer 10 under cProfile, by area
+    python bench/gossip.py --sweep --rates 10,20,40,80 --seconds 20
+    python bench/gossip.py --steady --quick           # 4 peers, a few seconds (smoke test)
 """
 
 from __future__ import annotations
@@ -20,16 +28,26 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import platform
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import trio
+from _steady import (
+    SteadyParams,
+    format_detail,
+    format_profile,
+    format_run,
+    percentile,
+    run_steady,
+)
 
 from coverage_net.identity import Keypair
-from coverage_net.p2p import Peer, PeerConfig
+from coverage_net.node import PeerConfig, run_peer
 from coverage_net.p2p.testing import (
     PeerProcess,
     free_tcp_port,
@@ -40,11 +58,6 @@ from coverage_net.p2p.testing import (
 )
 
 LIVENESS_S = 900
-
-
-def _percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q / 100 * len(ordered)))]
 
 
 async def _burst(root: Path, peers: int, messages: int, seed: int) -> dict:
@@ -60,12 +73,12 @@ async def _burst(root: Path, peers: int, messages: int, seed: int) -> dict:
             proc.start()
         for proc in procs:
             proc.wait_ready(timeout_s=300)
-        publisher = Peer(PeerConfig(keypair=keys[0], data_dir=root / "p0",
-                                    listen_addrs=[f"/ip4/127.0.0.1/tcp/{ports[0]}"]))
+        config = PeerConfig(keypair=keys[0], data_dir=root / "p0",
+                            listen_addrs=[f"/ip4/127.0.0.1/tcp/{ports[0]}"])
         reports = list(witness_reports(keys[0], messages, host_time_ms=int(time.time() * 1000)))
         published_ms: dict[bytes, int] = {}
         async with trio.open_nursery() as nursery:
-            await nursery.start(publisher.run)
+            publisher = await nursery.start(run_peer, config)
             expected_links = sum(1 for links in topology if 0 in links)
             with trio.fail_after(LIVENESS_S):
                 while len(publisher.connected_peers()) < expected_links:
@@ -104,7 +117,7 @@ async def _burst(root: Path, peers: int, messages: int, seed: int) -> dict:
     return {
         "peers": peers, "messages": messages, "delivery_ratio": delivered / pairs,
         "gossip_delivery_ratio": by_gossip / pairs,
-        "latency_p50_ms": _percentile(latencies, 50), "latency_p99_ms": _percentile(latencies, 99),
+        "latency_p50_ms": percentile(latencies, 50), "latency_p99_ms": percentile(latencies, 99),
         "publish_msgs_per_s": messages / publish_s,
         "all_delivered_s": all_delivered_s,
         "deliveries_per_s": delivered / all_delivered_s, "dropped": dropped,
@@ -137,16 +150,67 @@ async def _stock_baseline(messages: int) -> dict:
             "publish_s": publish_s}
 
 
+def _steady_main(args: argparse.Namespace) -> int:
+    """--steady (one rate) or --sweep (several, each on a fresh network)."""
+    quick = args.quick
+    base = SteadyParams(
+        peers=args.peers or (4 if quick else 20),
+        publishers=args.publishers or (2 if quick else 4),
+        rate_per_s=args.rate or (10.0 if quick else 20.0),
+        seconds=args.seconds or (4.0 if quick else 60.0),
+        drain_s=10.0 if quick else 20.0, seed=args.seed, profile_index=args.profile,
+        sync_interval_s=args.sync_interval)
+    rates = [float(r) for r in args.rates.split(",")] if args.sweep else [base.rate_per_s]
+    print(f"coverage-net gossip steady load  python {platform.python_version()}  "
+          f"{base.peers} peer processes ({base.publishers} publishing), "
+          f"{base.seconds:.0f} s windows, {os.cpu_count()} cores, "
+          f"load average before {os.getloadavg()[0]:.1f}")
+    runs = []
+    for rate in rates:
+        with tempfile.TemporaryDirectory() as tmp:
+            root = args.keep / f"rate-{rate:g}" if args.keep else Path(tmp)
+            run = run_steady(root, replace(base, rate_per_s=rate))
+        runs.append(run)
+        print(format_run(run), flush=True)
+        print(format_detail(run))
+        if run["profile"]:
+            print(format_profile(run["profile"]))
+    passing = [r["rate_per_s"] for r in runs if r["latency_p99_ms"] < 1000]
+    if args.sweep:
+        print(f"highest rate with p99 < 1 s: "
+              f"{f'{max(passing):.0f} msg/s' if passing else 'none of those tried'}")
+    if args.json:
+        args.json.write_text(json.dumps({"steady": runs, "p99_under_1s_max_rate":
+                                         max(passing, default=None)}, indent=1))
+    return 0
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--quick", action="store_true", help="4 peers, 100 reports (smoke test)")
+    ap.add_argument("--quick", action="store_true",
+                    help="4 peers, 100 reports (smoke test); with --steady, 4 peers for 4 s")
     ap.add_argument("--peers", type=int, default=None)
     ap.add_argument("--messages", type=int, default=None)
     ap.add_argument("--seed", type=int, default=5, help="topology seed")
     ap.add_argument("--json", type=Path, help="also write the figures as JSON here")
+    steady = ap.add_argument_group("steady load")
+    steady.add_argument("--steady", action="store_true", help="fixed-rate load, not a burst")
+    steady.add_argument("--sweep", action="store_true", help="--steady at each of --rates")
+    steady.add_argument("--rate", type=float, help="total messages/s (default 20)")
+    steady.add_argument("--rates", default="10,20,40,80", help="for --sweep, comma-separated")
+    steady.add_argument("--seconds", type=float, help="publishing window (default 60)")
+    steady.add_argument("--publishers", type=int, help="peers that publish (default 4)")
+    steady.add_argument("--profile", type=int, metavar="INDEX",
+                        help="run peer INDEX under cProfile and print where its CPU goes")
+    steady.add_argument("--sync-interval", type=float, default=1.0, metavar="S",
+                        help="every peer's --sync-interval (what idle sync costs)")
+    steady.add_argument("--keep", type=Path, metavar="DIR",
+                        help="keep the peers' stores, logs and profile under DIR")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     logging.getLogger("libp2p").setLevel(logging.CRITICAL)  # the baseline's rate-limit spam
+    if args.steady or args.sweep:
+        return _steady_main(args)
     peers = args.peers or (4 if args.quick else 20)
     messages = args.messages or (100 if args.quick else 1000)
     print(f"coverage-net gossip benchmark  python {platform.python_version()}  "

@@ -10,11 +10,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _run_bench(script: str, tmp_path):
-    """Run `bench/<script> --quick --json`; (stdout, the figures it wrote)."""
+def _run_bench(script: str, tmp_path, *extra: str):
+    """Run `bench/<script> --quick --json [extra]`; (stdout, the figures it wrote)."""
     out = tmp_path / "figures.json"
     proc = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / script), "--quick", "--json", str(out)],
+        [sys.executable, str(ROOT / "bench" / script), "--quick", "--json", str(out), *extra],
         capture_output=True, text=True, timeout=600, check=False)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     return proc.stdout, json.loads(out.read_text())
@@ -65,3 +65,16 @@ def test_memnet_bench_quick_converges_and_replays(tmp_path):
     _, again = _run_bench("memnet.py", tmp_path)
     assert "wall time" in stdout and first["messages"] == 50 and first["nodes"] == 10
     assert first["trace_digest"] == again["trace_digest"]  # same seed, same run
+
+
+def test_gossip_bench_steady_quick_measures_latency_and_cpu(tmp_path):
+    stdout, figures = _run_bench("gossip.py", tmp_path, "--steady", "--profile", "3")
+    assert "msg/s" in stdout and "self CPU by area" in stdout
+    (run,) = figures["steady"]
+    assert run["published"] == run["rate_per_s"] * run["seconds"]
+    assert run["delivery_ratio"] == 1.0  # 4 peers on loopback, a few messages a second
+    assert run["latency_p50_ms"] <= run["latency_p99_ms"] <= run["latency_max_ms"]
+    measured = [p for p in run["per_peer"] if not p["profiled"]]
+    assert len(measured) == 3 and all(p["cpu_ms_per_msg"] > 0 for p in measured)
+    areas = {a["area"] for a in run["profile"]["areas"]}
+    assert {"py-libp2p", "sqlite", "signature"} <= areas
