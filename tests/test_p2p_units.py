@@ -695,3 +695,19 @@ def test_sparse_topology_depends_on_the_seed():
     assert len(layouts) == 5
     assert sparse_topology(30, links=2) == sparse_topology(30, links=2, seed=0)
     assert sparse_topology(3, links=2, seed=9) == [[], [0], [0, 1]]
+
+
+def test_digests_for_several_ranges_answer_one_list_per_range(store):
+    single = [answer_sync_request(store, {"op": "digests", "topic": t, "from": 0,
+                                          "to": MAX_PARTITION})["digests"] for t in TOPICS]
+    ranges = [[t, 0, MAX_PARTITION] for t in TOPICS]
+    assert answer_sync_request(store, {"op": "digests", "ranges": ranges}) == {"digests": single}
+
+
+@pytest.mark.parametrize("ranges", [
+    [], "x", [[WITNESS_TOPIC, 0]], [["/no/such/topic", 0, 1]], [[WITNESS_TOPIC, 5, 1]],
+    [[WITNESS_TOPIC, 0, MAX_PARTITION]] * 65,
+], ids=repr)
+def test_bad_ranges_are_refused(store, ranges):
+    with pytest.raises(ValueError):
+        answer_sync_request(store, {"op": "digests", "ranges": ranges})

@@ -32,6 +32,9 @@ _DIAL_TIMEOUT_S = 5.0
 _MIN_BACKOFF_S = 0.25
 _MAX_BACKOFF_S = 2.0
 _DIAL_JITTER_S = 0.4
+_CONNECTED_POLL_S = 2.0  # how soon a dropped bootstrap connection is noticed
+_BLOCKLIST_POLL_S = 2.0  # how soon a blocked peer's new inbound connection is closed
+# (a change of the blocklist wakes both at once)
 
 
 def parse_bootstrap(addr: str) -> PeerInfo:
@@ -132,7 +135,7 @@ class Connector:
             blocked = info.peer_id.to_base58() in self._blocked
             if info.peer_id == self._my_id or blocked or network.get_connections(info.peer_id):
                 backoff = _MIN_BACKOFF_S
-                await self._sleep_or_wake(0.5)
+                await self._sleep_or_wake(_CONNECTED_POLL_S)
                 continue
             await trio.sleep(jitter_s)
             if network.get_connections(info.peer_id) or info.peer_id.to_base58() in self._blocked:
@@ -171,7 +174,7 @@ class Connector:
                         await network.close_peer(peer)
                     except Exception as exc:  # already gone
                         logger.debug("closing %s: %s", peer, exc)
-            await self._sleep_or_wake(0.2)
+            await self._sleep_or_wake(_BLOCKLIST_POLL_S)
 
     async def _sleep_or_wake(self, seconds: float) -> None:
         with trio.move_on_after(seconds):

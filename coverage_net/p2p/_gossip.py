@@ -32,6 +32,12 @@ stream, and `CoveragePubsub` fixes both:
   could interleave and the receiver would read garbage. Whole RPC writes to a
   stream are now serialized, and a write that fails half-way resets the stream
   rather than leaving a torn frame on it.
+
+And one cost: py-libp2p attaches our signed peer record to every RPC, and the
+receiver verifies its ed25519 signature every time, about three times per
+message per peer. `CoveragePubsub.write_msg` sends the record on a stream only
+until it has been sent once (and again if it changes); a receiver that got it
+needs no copy, and an RPC without one is accepted by every libp2p implementation.
 """
 
 from __future__ import annotations
@@ -142,6 +148,8 @@ class CoveragePubsub(Pubsub):
         self._queue_slots = params.outbound_queue_slots
         self._write_locks: weakref.WeakKeyDictionary[INetStream, trio.Lock] = \
             weakref.WeakKeyDictionary()
+        self._records_sent: weakref.WeakKeyDictionary[INetStream, bytes] = \
+            weakref.WeakKeyDictionary()
 
     async def continuously_read_stream(self, stream: INetStream) -> None:
         """py-libp2p's reader, except that no peer's RPC can end the node.
@@ -172,8 +180,14 @@ class CoveragePubsub(Pubsub):
         if lock is None:
             lock = self._write_locks[stream] = trio.Lock()
         async with lock:
+            record = rpc_msg.senderRecord
+            if record and self._records_sent.get(stream) == record:
+                rpc_msg.ClearField("senderRecord")  # the peer verified it once already
             try:
-                return await super().write_msg(stream, rpc_msg)
+                written = await super().write_msg(stream, rpc_msg)
+                if written and record:
+                    self._records_sent[stream] = record
+                return written
             except BaseException:
                 with trio.CancelScope(shield=True):
                     await _reset_quietly(stream)
@@ -186,10 +200,19 @@ class CoveragePubsub(Pubsub):
             # RpcQueue keeps its bound on the PriorityQueue it wraps (py-libp2p 0.8.1).
             queue._queue.max_size = self._queue_slots
 
-    async def push_msg(self, msg_forwarder: ID, msg: rpc_pb2.Message) -> None:
+    def _is_subscribed_to_msg(self, msg: rpc_pb2.Message) -> bool:
+        """Whether a received message is for us: on our topics, and not seen before.
+
+        py-libp2p's reader asks this of every message in an RPC and starts a new
+        task to push each one it accepts, duplicates included, only for `push_msg`
+        to drop them as seen; a copy already seen is dropped here, before the task.
+        """
+        if not super()._is_subscribed_to_msg(msg):
+            return False
         if self._is_msg_seen(msg):
             self._metrics.gossip_seen += 1
-        await super().push_msg(msg_forwarder, msg)
+            return False
+        return True
 
     def notify_subscriptions(self, publish_message: rpc_pb2.Message) -> None:
         """Nothing to do: the topic validator already handed the message to the node."""

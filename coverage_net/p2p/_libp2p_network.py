@@ -8,6 +8,7 @@ imports py-libp2p.
 from __future__ import annotations
 
 import logging
+import os
 import socket
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
@@ -51,6 +52,7 @@ class Libp2pNetwork(Network):
         self._nursery = nursery
         self._libp2p_id: ID = host.get_id()
         self._id = self._libp2p_id.to_base58()
+        self._addrs: list[str] | None = None
         self._new_send, self._new_receive = trio.open_memory_channel[str](1024)
         nursery.start_soon(self._relay_new_peers)
 
@@ -131,8 +133,10 @@ class Libp2pNetwork(Network):
         return peer_id in self._connector.blocked
 
     def listen_addrs(self) -> list[str]:
-        return [f"{a}" if "/p2p/" in str(a) else f"{a}/p2p/{self._id}"
-                for a in self._host.get_addrs()]
+        if self._addrs is None:  # fixed once listening (asked for every status write)
+            self._addrs = [f"{a}" if "/p2p/" in str(a) else f"{a}/p2p/{self._id}"
+                           for a in self._host.get_addrs()]
+        return list(self._addrs)
 
 
 @asynccontextmanager
@@ -141,6 +145,10 @@ async def open_libp2p_network(keypair: Keypair, metrics: PeerMetrics, *,
                               mdns: bool = False, gossip: GossipParams | None = None
                               ) -> AsyncIterator[Libp2pNetwork]:
     """Run a py-libp2p host for ``keypair`` and yield it as a `Network`."""
+    # py-libp2p's yamux sends a WINDOW_UPDATE after every read unless told to batch
+    # them as go-yamux does (when half the window is consumed): a sixth of a busy
+    # peer's CPU went to those frames.
+    os.environ.setdefault("PY_YAMUX_RELEASE_ON_READ", "0")
     for addr in listen_addrs:
         check_listen_addr(addr)
     bootstrap_infos = [parse_bootstrap(a) for a in bootstrap]

@@ -1,7 +1,8 @@
 """The status file (``peer.json``) and the blocklist file watcher: small actors of a node.
 
-``peer.json`` is written atomically every interval: what this node is, whom it is
-connected to, what it holds and its counters. Operators and tests read it.
+``peer.json`` says what this node is, whom it is connected to, what it holds and
+its counters; operators and tests read it. It is written atomically at start and
+then, checked every interval, whenever anything in it has changed.
 """
 
 from __future__ import annotations
@@ -36,24 +37,30 @@ class StatusWriter:
         self._metrics = metrics
         self._clock_ms = clock_ms
         self._interval_s = interval_s
+        self._last: dict[str, object] | None = None
 
-    def write(self) -> None:
+    def write(self, *, force: bool = True) -> None:
+        """Write the file (with ``force=False``, only if anything but the time changed)."""
         status = {
             "peer_id": self._network.local_id, "pid": os.getpid(),
             "addrs": self._network.listen_addrs(),
             "connected": self._network.connected_peers(),
             "stored_total": self._gossip.stored_total,
             "metrics": self._metrics.snapshot(), "network": self._network.status(),
-            "updated_ms": self._clock_ms(),
         }
+        if not force and status == self._last:
+            return
+        self._last = status
+        status = {**status, "updated_ms": self._clock_ms()}
         tmp = self._path.with_suffix(".json.tmp")
-        tmp.write_text(json.dumps(status, indent=1), encoding="utf-8")
+        tmp.write_text(json.dumps(status), encoding="utf-8")
         os.replace(tmp, self._path)
 
     async def run(self) -> None:
+        self.write()
         while True:
-            self.write()
             await trio.sleep(self._interval_s)
+            self.write(force=False)
 
 
 async def watch_blocklist(path: Path, network: Network) -> None:

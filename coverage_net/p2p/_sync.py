@@ -8,7 +8,9 @@ well-formed item, no tags, no trailing bytes):
 - ``{"op": "digests", "topic", "from", "to"}`` ->
   ``{"digests": [[partition, count, sha256], ...]}``:
   per-partition summaries of the content ids held, so two nodes find the
-  partitions where they differ without listing anything else;
+  partitions where they differ without listing anything else; with
+  ``"ranges": [[topic, from, to], ...]`` instead, one list of rows per range
+  (a round asks for every topic in one request);
 - ``{"op": "ids", "topic", "from", "to", "after", "limit"}`` -> ``{"ids": [...]}``:
   one page of content ids, ascending, after ``after``;
 - ``{"op": "get", "ids": [...]}`` -> ``{"messages": [...]}``: the encoded messages
@@ -20,7 +22,9 @@ and must hash to an id asked for; nothing a peer sends is trusted.
 
 Cost is bounded: a routine round compares only the recent partitions of each
 topic (from `RECENT_PARTITIONS` below the newest one held); the whole history is
-reconciled when a peer connects and then at most every `full_interval_s`.
+reconciled when a peer connects and then at most every `full_interval_s`; and
+rounds that find nothing back off, from ``interval_s`` up to 8 s, so an idle
+network costs little.
 """
 
 from __future__ import annotations
@@ -49,6 +53,7 @@ logger = logging.getLogger(__name__)
 
 SYNC_PROTOCOL = "/coverage-net/sync/2.0.0"
 MAX_GET_IDS = 256
+MAX_RANGES = 64
 IDS_PAGE = 1000
 MAX_PARTITION = 2**63 - 1
 RECENT_PARTITIONS = 2
@@ -60,6 +65,7 @@ _ATTEMPTS = 2
 _GOSSIP_QUIET_S = 1.0  # periodic sync waits for gossip to pause this long...
 _SYNC_AT_LEAST_S = 10.0  # ...but never longer than this between rounds
 _NEW_PEER_SYNC_ATTEMPTS = 5
+_IDLE_INTERVAL_LIMIT_S = 8.0  # rounds that find nothing back off up to this
 _NEW_PEER_SYNC_RETRY_S = 0.3
 
 
@@ -114,8 +120,9 @@ class SyncService:
         async with trio.open_nursery() as nursery:
             nursery.start_soon(self._sync_new_peers)
             last_round = trio.current_time()
+            interval = self._interval_s
             while True:
-                await trio.sleep(self._interval_s)
+                await trio.sleep(interval)
                 now = trio.current_time()
                 # While gossip is flowing, sync would mostly fetch what gossip is about
                 # to deliver anyway; wait for a pause (bounded by _SYNC_AT_LEAST_S).
@@ -124,12 +131,17 @@ class SyncService:
                     continue
                 peers = [p for p in self._network.connected_peers()
                          if self._network.supports(p, SYNC_PROTOCOL)]
-                if peers:
-                    last_round = now
-                    # The peer we have gone longest without trying; ties by id.
-                    peer = min(peers, key=lambda p: (self._last_try.get(p, -math.inf), p))
-                    full = now - self._last_full.get(peer, -math.inf) >= self._full_interval_s
-                    await self.sync_once(peer, full=full)
+                if not peers:
+                    continue
+                last_round = now
+                # The peer we have gone longest without trying; ties by id.
+                peer = min(peers, key=lambda p: (self._last_try.get(p, -math.inf), p))
+                full = now - self._last_full.get(peer, -math.inf) >= self._full_interval_s
+                fetched = await self.sync_once(peer, full=full)
+                # Rounds that find nothing back off (an idle network costs little);
+                # one that repairs something brings the pace back.
+                interval = self._interval_s if fetched else \
+                    min(interval * 2, _IDLE_INTERVAL_LIMIT_S)
 
     async def _sync_new_peers(self) -> None:
         async def sync_new(peer: str) -> None:
@@ -137,7 +149,7 @@ class SyncService:
             # dialed at once): retry a few times while the peer is connected.
             for _ in range(_NEW_PEER_SYNC_ATTEMPTS):
                 if self._network.supports(peer, SYNC_PROTOCOL) \
-                        and await self.sync_once(peer, full=True):
+                        and await self.sync_once(peer, full=True) is not None:
                     return
                 await trio.sleep(_NEW_PEER_SYNC_RETRY_S)
                 if peer not in self._network.connected_peers():
@@ -147,8 +159,9 @@ class SyncService:
             async for peer in self._network.new_peers:
                 nursery.start_soon(sync_new, peer)
 
-    async def sync_once(self, peer: str, *, full: bool) -> bool:
-        """One round with ``peer``; False (logged, counted) if it failed."""
+    async def sync_once(self, peer: str, *, full: bool) -> int | None:
+        """One round with ``peer``: how many messages it fetched, or None if it failed
+        (logged and counted)."""
         now = trio.current_time()
         self._last_try[peer] = now
         try:
@@ -156,13 +169,13 @@ class SyncService:
         except SyncError as exc:
             self._metrics.sync_errors += 1
             logger.info("sync with %s failed: %s", peer, exc)
-            return False
+            return None
         if full:
             self._last_full[peer] = now
         self._metrics.sync_rounds += 1
         if fetched:
             logger.info("sync with %s fetched %d message(s)", peer, fetched)
-        return True
+        return fetched
 
     # -- one round --------------------------------------------------------------------
 
@@ -184,37 +197,45 @@ class SyncService:
     async def sync_with(self, peer: str, *, full: bool = True) -> int:
         """Fetch from ``peer`` what it holds and we lack; return how many.
 
-        ``full=False`` compares only recent partitions. SyncError when the peer
-        fails or answers out of protocol.
+        One digests request covers every topic. ``full=False`` compares only recent
+        partitions. SyncError when the peer fails or answers out of protocol.
         """
-        fetched_total = 0
+        ranges = []
         for topic in TOPICS:
             lo = 0
             if not full:
                 newest = self._store.latest_partition(topic)
                 lo = 0 if newest is None else max(0, newest - RECENT_PARTITIONS)
-            theirs = await self._digests(peer, topic, lo)
+            ranges.append([topic, lo, MAX_PARTITION])
+        theirs_by_topic = await self._digests(peer, ranges)
+        fetched_total = 0
+        for (topic, lo, hi), theirs in zip(ranges, theirs_by_topic, strict=True):
             ours = self._store.partition_digests(topic=topic, partition_from=lo,
-                                                 partition_to=MAX_PARTITION)
+                                                 partition_to=hi)
             for partition, summary in sorted(theirs.items()):
                 if ours.get(partition) != summary:
                     fetched_total += await self._sync_partition(peer, topic, partition)
         self._metrics.synced += fetched_total
         return fetched_total
 
-    async def _digests(self, peer: str, topic: str, lo: int) -> dict[int, tuple[int, bytes]]:
-        response = await self.request(
-            peer, {"op": "digests", "topic": topic, "from": lo, "to": MAX_PARTITION})
-        rows = response.get("digests")
-        if not isinstance(rows, list):
-            raise SyncError(f"{peer} sent a digests response without a 'digests' list")
-        digests: dict[int, tuple[int, bytes]] = {}
-        for row in rows:
-            if not (isinstance(row, list) and len(row) == 3 and type(row[0]) is int
-                    and type(row[1]) is int and isinstance(row[2], bytes)):
-                raise SyncError(f"{peer} sent a malformed digest row")
-            digests[row[0]] = (row[1], row[2])
-        return digests
+    async def _digests(self, peer: str, ranges: list[list[Any]]
+                       ) -> list[dict[int, tuple[int, bytes]]]:
+        response = await self.request(peer, {"op": "digests", "ranges": ranges})
+        per_range = response.get("digests")
+        if not isinstance(per_range, list) or len(per_range) != len(ranges):
+            raise SyncError(f"{peer} sent a digests response without one list per range")
+        out = []
+        for rows in per_range:
+            if not isinstance(rows, list):
+                raise SyncError(f"{peer} sent a malformed digests list")
+            digests: dict[int, tuple[int, bytes]] = {}
+            for row in rows:
+                if not (isinstance(row, list) and len(row) == 3 and type(row[0]) is int
+                        and type(row[1]) is int and isinstance(row[2], bytes)):
+                    raise SyncError(f"{peer} sent a malformed digest row")
+                digests[row[0]] = (row[1], row[2])
+            out.append(digests)
+        return out
 
     async def _sync_partition(self, peer: str, topic: str, partition: int) -> int:
         fetched = 0
@@ -260,10 +281,17 @@ def answer_sync_request(store: MessageStore, request: dict[str, Any]) -> dict[st
     if not isinstance(request, dict):
         raise ValueError(f"a sync request is a CBOR map; got {type(request).__name__}")
     op = request.get("op")
+    if op == "digests" and "ranges" in request:
+        ranges = request["ranges"]
+        if not isinstance(ranges, list) or not 1 <= len(ranges) <= MAX_RANGES \
+                or not all(isinstance(r, list) and len(r) == 3 for r in ranges):
+            raise ValueError(f"'ranges' must be a list of 1..{MAX_RANGES} "
+                             "[topic, from, to] lists")
+        keys = ("topic", "from", "to")
+        return {"digests": [_digest_rows(store, *_range(dict(zip(keys, r, strict=True))))
+                            for r in ranges]}
     if op == "digests":
-        topic, lo, hi = _range(request)
-        digests = store.partition_digests(topic=topic, partition_from=lo, partition_to=hi)
-        return {"digests": [[e, n, d] for e, (n, d) in sorted(digests.items())]}
+        return {"digests": _digest_rows(store, *_range(request))}
     if op == "ids":
         topic, lo, hi = _range(request)
         after = request.get("after")
@@ -282,6 +310,11 @@ def answer_sync_request(store: MessageStore, request: dict[str, Any]) -> dict[st
         found = (store.get(cid) for cid in ids)
         return {"messages": [m.data for m in found if m is not None]}
     raise ValueError(f"unknown op {str(op)[:40]!r}; expected digests, ids or get")
+
+
+def _digest_rows(store: MessageStore, topic: str, lo: int, hi: int) -> list[list[Any]]:
+    digests = store.partition_digests(topic=topic, partition_from=lo, partition_to=hi)
+    return [[p, n, d] for p, (n, d) in sorted(digests.items())]
 
 
 def _range(request: dict[str, Any]) -> tuple[str, int, int]:
