@@ -227,3 +227,23 @@ def _incoming(message):
     from coverage_net.p2p import Incoming, topic_of
 
     return Incoming(message, topic_of(message), message.to_cbor(), None)
+
+
+def test_sync_is_only_attempted_with_peers_that_speak_it(tmp_path):
+    """A neighbour that does not advertise the sync protocol is never asked."""
+    keys = _keys(2)
+
+    async def main():
+        hub = MemoryNetwork(seed=9)
+        async with trio.open_nursery() as nursery:
+            await nursery.start(hub.run)
+            node = await start_memory_node(nursery, hub, keys[0].peer_id, tmp_path / "a")
+            bare = hub.add_node(keys[1].peer_id)  # a peer with no services at all
+            hub.connect(node.peer_id, bare.local_id)
+            await trio.sleep(30)
+            assert node.endpoint.connected_peers() == [bare.local_id]
+            assert node.p2p.metrics.sync_rounds == 0 and node.p2p.metrics.sync_errors == 0
+            assert not any(kind == "request" for _, kind, *_ in hub.trace)
+            nursery.cancel_scope.cancel()
+
+    run_deterministic(main, seed=9)

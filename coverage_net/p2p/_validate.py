@@ -9,8 +9,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import cbor2
-
 from coverage_net.messages import (
     MAX_MESSAGE_BYTES,
     Message,
@@ -19,6 +17,7 @@ from coverage_net.messages import (
     SignatureError,
     UnknownTypeError,
     decode,
+    loads_cbor_item,
 )
 
 from ._topics import type_of_topic
@@ -60,8 +59,9 @@ def check_gossip_payload(data: bytes, topic: str) -> Verdict:
 
 
 def _is_cbor(data: bytes) -> bool:
+    """Exactly one well-formed CBOR item and nothing after it (the strict codec)."""
     try:
-        cbor2.loads(data)
-    except Exception:  # any failure on untrusted bytes means "not CBOR"
+        loads_cbor_item(data, max_bytes=MAX_MESSAGE_BYTES)
+    except MessageError:
         return False
     return True
