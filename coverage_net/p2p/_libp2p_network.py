@@ -44,6 +44,7 @@ class Libp2pNetwork(Network):
     def __init__(self, host, pubsub: CoveragePubsub, connector: Connector,
                  requests: Libp2pRequests, metrics: PeerMetrics,
                  nursery: trio.Nursery) -> None:
+        super().__init__(host.get_id().to_base58())
         self._host = host
         self._pubsub = pubsub
         self._connector = connector
@@ -51,22 +52,12 @@ class Libp2pNetwork(Network):
         self._metrics = metrics
         self._nursery = nursery
         self._libp2p_id: ID = host.get_id()
-        self._id = self._libp2p_id.to_base58()
         self._addrs: list[str] | None = None
-        self._new_send, self._new_receive = trio.open_memory_channel[str](1024)
         nursery.start_soon(self._relay_new_peers)
-
-    @property
-    def local_id(self) -> str:
-        return self._id
-
-    @property
-    def new_peers(self) -> trio.MemoryReceiveChannel[str]:
-        return self._new_receive
 
     async def _relay_new_peers(self) -> None:
         async for peer in self._connector.new_peers:
-            await self._new_send.send(peer.to_base58())
+            self._announce_peer(peer.to_base58())
 
     # -- gossip -------------------------------------------------------------------
 
@@ -134,7 +125,7 @@ class Libp2pNetwork(Network):
 
     def listen_addrs(self) -> list[str]:
         if self._addrs is None:  # fixed once listening (asked for every status write)
-            self._addrs = [f"{a}" if "/p2p/" in str(a) else f"{a}/p2p/{self._id}"
+            self._addrs = [f"{a}" if "/p2p/" in str(a) else f"{a}/p2p/{self.local_id}"
                            for a in self._host.get_addrs()]
         return list(self._addrs)
 

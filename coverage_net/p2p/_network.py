@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import abc
 import hashlib
+import math
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 
@@ -82,15 +83,23 @@ async def ping_handler(_peer_id: str, payload: bytes) -> bytes:
 class Network(abc.ABC):
     """One node's view of the network (see the module docstring for the contract)."""
 
-    @property
-    @abc.abstractmethod
-    def local_id(self) -> str:
-        """This node's peer id."""
+    def __init__(self, local_id: str) -> None:
+        self._local_id = local_id
+        self._new_send, self._new_receive = trio.open_memory_channel[str](math.inf)
 
     @property
-    @abc.abstractmethod
+    def local_id(self) -> str:
+        """This node's peer id."""
+        return self._local_id
+
+    @property
     def new_peers(self) -> trio.MemoryReceiveChannel[str]:
         """Every peer this node gets connected to, as it connects (one consumer)."""
+        return self._new_receive
+
+    def _announce_peer(self, peer_id: str) -> None:
+        """For implementations: tell `new_peers` that ``peer_id`` connected."""
+        self._new_send.send_nowait(peer_id)
 
     @abc.abstractmethod
     def set_gossip_callback(self, callback: GossipCallback, topics: Iterable[str]) -> None:

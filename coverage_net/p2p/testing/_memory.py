@@ -22,7 +22,6 @@ from __future__ import annotations
 import hashlib
 import heapq
 import itertools
-import math
 import random
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
@@ -225,6 +224,7 @@ class MemoryEndpoint(Network):
     """One node's side of a `MemoryNetwork` (the `Network` the node's actors use)."""
 
     def __init__(self, hub: MemoryNetwork, peer_id: str) -> None:
+        super().__init__(peer_id)
         self._hub = hub
         self._id = peer_id
         self.up = True
@@ -233,19 +233,10 @@ class MemoryEndpoint(Network):
         self._seen: set[bytes] = set()
         self._handlers: dict[str, tuple[RequestHandler, ProtocolLimits]] = {}
         self._blocked: frozenset[str] = frozenset()
-        self._new_send, self._new_receive = trio.open_memory_channel[str](math.inf)
         self.gossip_duplicates = 0
         self.gossip_forwarded = 0
 
     # -- Network --------------------------------------------------------------------
-
-    @property
-    def local_id(self) -> str:
-        return self._id
-
-    @property
-    def new_peers(self) -> trio.MemoryReceiveChannel[str]:
-        return self._new_receive
 
     def set_gossip_callback(self, callback: GossipCallback, topics: Iterable[str]) -> None:
         self._callback = callback
@@ -326,7 +317,7 @@ class MemoryEndpoint(Network):
 
     def _peer_connected(self, peer_id: str) -> None:
         if peer_id not in self._blocked:
-            self._new_send.send_nowait(peer_id)
+            self._announce_peer(peer_id)
 
     def _forward(self, source: str | None, topic: str, data: bytes, msg_id: bytes) -> None:
         ident = msg_id.hex()[:8]
