@@ -14,7 +14,8 @@ __all__ = ["PeerMetrics", "REJECT_REASONS"]
 
 REJECT_REASONS = (
     "oversize",        # more than MAX_MESSAGE_BYTES; not parsed
-    "not_cbor",        # not a well-formed CBOR item (random bytes, truncated)
+    "not_cbor",        # not exactly one well-formed CBOR item (garbage, truncated, trailing
+                       # bytes, tags such as bignums)
     "bad_schema",      # CBOR, but not a message: wrong/missing/unknown fields, non-canonical
     "unknown_type",    # a message type this node does not know
     "bad_signature",   # forged or altered
