@@ -1,0 +1,431 @@
+"""Network parameters: one TOML file every node loads, hashed so all agree on it.
+
+Consensus will put `NetworkParams.digest()` in the genesis block: a node whose file
+differs in any value computes another digest and cannot join. The digest is the
+SHA-256 of the canonical CBOR encoding (`coverage_net.messages.canonical_dumps`) of
+the *normalized* parameters (`to_dict()`): defaults filled in, region names
+canonical, hex lowercase, validators sorted (they are a set). So equal content gives
+an equal digest whatever the TOML key order, formatting, comments or spelling of
+defaults.
+
+Everything the verifier compares is an integer (ms, Hz, centi-dB, centi-sigma), so a
+verdict never depends on float rounding. Only the propagation model's own parameters
+(e.g. the terrain model's k-factor) are floats: they feed the model, not a comparison.
+Unknown keys are refused, so a typo cannot silently leave a default in force; every
+error names the key path (``regions.US915.beacon.freq_hz``) and what was wrong.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import math
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+
+from coverage_net.identity import PUBLIC_KEY_BYTES
+from coverage_net.messages import canonical_dumps
+from coverage_net.radio import (
+    MODEL_NAMES,
+    CoverageNetError,
+    Model,
+    Region,
+    Terrain,
+    get_region,
+    model_from_name,
+)
+
+from ._errors import ParamsError
+
+__all__ = [
+    "DAY_MS", "BeaconParams", "NetworkParams", "PropagationParams", "VerifierParams",
+    "load_params", "params_from_dict",
+]
+
+DAY_MS = 86_400_000
+"""Milliseconds in a day: the unit of the challenge rate."""
+
+_SHA256_HEX_CHARS = 64
+_MODEL_ALIASES = {"cost231-hata": "cost231"}
+
+ParamValue = int | float | str | bool | None
+
+
+@dataclass(frozen=True)
+class BeaconParams:
+    """The one channel and data rate every hotspot of a region beacons and listens on.
+
+    Hotspot radios and the simulated devboards demodulate one channel and data rate
+    at a time, so the whole region must agree on them.
+    """
+
+    freq_hz: int
+    spreading_factor: int
+    bandwidth_hz: int
+
+
+@dataclass(frozen=True)
+class PropagationParams:
+    """The path-loss model the verifier predicts RSSI with, by its `MODEL_NAMES` name.
+
+    ``params`` holds every parameter of the model (defaults filled in), sorted by name.
+    """
+
+    model: str = "terrain"
+    params: tuple[tuple[str, ParamValue], ...] = ()
+
+    def build_model(self, terrain: Terrain | None = None) -> Model:
+        """The model object; ``terrain`` is used by the terrain model (flat if None)."""
+        return dataclasses.replace(model_from_name(self.model, terrain=terrain),
+                                   **dict(self.params))
+
+
+@dataclass(frozen=True)
+class VerifierParams:
+    """Every verifier threshold, as integers in the unit its name says."""
+
+    rssi_sigma_centi_db: int = 600
+    """Standard deviation of measured minus modelled RSSI, in 0.01 dB."""
+    max_k_sigma_centi: int = 300
+    """How many sigmas (x100) a witness RSSI may sit from the model before it is flagged."""
+    min_distance_res11_cells: int = 8
+    """Witnesses nearer than this many H3 resolution-11 cells to the beaconer are refused."""
+    max_distance_m: int = 100_000
+    """Witnesses farther than this from the beaconer are refused."""
+    freq_tolerance_hz: int = 2_000
+    """How far a witnessed frequency may be from the region's beacon channel."""
+    max_arrival_lag_ms: int = 10_000
+    """Latest a witness report may arrive after the beacon report, by host time."""
+    max_rewarded_witnesses: int = 14
+    """Witnesses rewarded per beacon, chosen in a deterministic order from the entropy."""
+    max_witnesses_per_hotspot_per_epoch: int = 16
+    """Witness reports one hotspot may file per epoch; the rest are refused."""
+
+
+_VERIFIER_MINIMUM = {"freq_tolerance_hz": 0, "min_distance_res11_cells": 0}
+
+_DEFAULT_REGIONS = {
+    # SF10/125 kHz: the slowest rate every region offers on an uplink channel, and
+    # short enough for a ~24-byte beacon under the 400 ms dwell limit of US915/AU915/AS923.
+    "US915": BeaconParams(903_900_000, 10, 125_000),
+    "EU868": BeaconParams(868_100_000, 10, 125_000),
+    "AU915": BeaconParams(916_800_000, 10, 125_000),
+    "AS923-1": BeaconParams(923_200_000, 10, 125_000),
+    "KR920": BeaconParams(922_100_000, 10, 125_000),
+    "IN865": BeaconParams(865_062_500, 10, 125_000),
+}
+_DEFAULT_DEM_TILES = {
+    # NASADEM 3 arc-second tile of the White Mountains, the simulator's terrain
+    "N44W072.hgt": "03548a0306d409a90d2d6fbf94ec1ca8d67d1e2e918d21637bbe40f60f9a30f2",
+}
+
+
+def _default_propagation() -> PropagationParams:
+    return _propagation({}, "propagation")
+
+
+@dataclass(frozen=True)
+class NetworkParams:
+    """The whole parameter tree; build it with `load_params` or `params_from_dict`.
+
+    ``NetworkParams()`` is the default network (mainnet-like times).
+    """
+
+    epoch_length_ms: int = 1_800_000
+    challenges_per_hotspot_per_day: int = 4
+    challenge_window_ms: int = 300_000
+    validators: tuple[bytes, ...] = ()
+    """The challengers: ed25519 public keys, sorted."""
+    regions: Mapping[str, BeaconParams] = field(
+        default_factory=lambda: MappingProxyType(dict(_DEFAULT_REGIONS)))
+    """Beacon channel and data rate by canonical region name (read-only)."""
+    propagation: PropagationParams = field(default_factory=_default_propagation)
+    dem_tiles: Mapping[str, str] = field(
+        default_factory=lambda: MappingProxyType(dict(_DEFAULT_DEM_TILES)))
+    """DEM tile file name -> lowercase sha256 hex of its bytes (read-only)."""
+    verifier: VerifierParams = field(default_factory=VerifierParams)
+
+    def __hash__(self) -> int:
+        # the read-only mappings are unhashable; equal parameters have equal digests
+        return hash(self.digest())
+
+    def beacon(self, region: str) -> BeaconParams:
+        """The beacon channel of a region (any spelling `get_region` accepts)."""
+        try:
+            name = get_region(region).name
+        except CoverageNetError as exc:
+            raise ParamsError(str(exc)) from None
+        if name not in self.regions:
+            raise ParamsError(f"region {name} has no beacon channel in the network parameters; "
+                              f"configured: {', '.join(sorted(self.regions))}")
+        return self.regions[name]
+
+    def to_dict(self) -> dict[str, object]:
+        """The normalized parameters as plain TOML-able data (`params_from_dict` inverts it).
+
+        A model parameter left at None (e.g. the terrain model's sample spacing) is
+        kept as None here; TOML has no null, so omit such a key in a file.
+        """
+        return {
+            "epoch_length_ms": self.epoch_length_ms,
+            "challenges_per_hotspot_per_day": self.challenges_per_hotspot_per_day,
+            "challenge_window_ms": self.challenge_window_ms,
+            "validators": [key.hex() for key in self.validators],
+            "regions": {name: {"beacon": dataclasses.asdict(beacon)}
+                        for name, beacon in sorted(self.regions.items())},
+            "propagation": {"model": self.propagation.model,
+                            "params": dict(self.propagation.params)},
+            "dem_tiles": dict(sorted(self.dem_tiles.items())),
+            "verifier": dataclasses.asdict(self.verifier),
+        }
+
+    def digest(self) -> bytes:
+        """SHA-256 of the canonical CBOR of `to_dict()`: what the genesis block will hold."""
+        return hashlib.sha256(canonical_dumps(self.to_dict())).digest()
+
+
+def load_params(path: str | Path) -> NetworkParams:
+    """Read and check a network parameters TOML file; `ParamsError` names what is wrong."""
+    path = Path(path)
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except OSError as exc:
+        raise ParamsError(f"cannot read network parameters {path}: "
+                          f"{exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ParamsError(f"{path}: not UTF-8 text (byte {exc.start}); "
+                          f"a network parameters file is TOML") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ParamsError(f"{path}: not valid TOML: {exc}") from None
+    try:
+        return params_from_dict(data)
+    except ParamsError as exc:
+        raise ParamsError(f"{path}: {exc}") from None
+
+
+def params_from_dict(data: Mapping[str, object]) -> NetworkParams:
+    """Check and normalize parsed parameters; absent keys take their defaults."""
+    top = _table(data, "")
+    _refuse_unknown(top, {f.name for f in dataclasses.fields(NetworkParams)}, "")
+    defaults = NetworkParams()
+    epoch_ms = _int(top, "epoch_length_ms", defaults.epoch_length_ms, minimum=1)
+    rate = _int(top, "challenges_per_hotspot_per_day",
+                defaults.challenges_per_hotspot_per_day, minimum=1)
+    if rate * epoch_ms > DAY_MS:
+        raise ParamsError(
+            f"challenges_per_hotspot_per_day: {rate} a day with epoch_length_ms={epoch_ms} "
+            f"needs more than one challenge per hotspot per epoch; lower the rate to at most "
+            f"{DAY_MS // epoch_ms} or shorten the epoch")
+    window_ms = _int(top, "challenge_window_ms",
+                     min(defaults.challenge_window_ms, epoch_ms), minimum=1)
+    if window_ms > epoch_ms:
+        raise ParamsError(f"challenge_window_ms: {window_ms} is longer than the epoch "
+                          f"(epoch_length_ms={epoch_ms}); a challenge must close within it")
+    regions = (_regions(top["regions"], "regions") if "regions" in top
+               else defaults.regions)
+    tiles = (_dem_tiles(top["dem_tiles"], "dem_tiles") if "dem_tiles" in top
+             else defaults.dem_tiles)
+    return NetworkParams(
+        epoch_length_ms=epoch_ms,
+        challenges_per_hotspot_per_day=rate,
+        challenge_window_ms=window_ms,
+        validators=_validators(top.get("validators", []), "validators"),
+        regions=MappingProxyType(dict(regions)),
+        propagation=_propagation(top.get("propagation", {}), "propagation"),
+        dem_tiles=MappingProxyType(dict(tiles)),
+        verifier=_verifier(top.get("verifier", {}), "verifier"),
+    )
+
+
+def _join(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key
+
+
+def _table(value: object, path: str) -> Mapping[str, object]:
+    if not isinstance(value, Mapping):
+        where = path or "the top level"
+        raise ParamsError(f"{where}: must be a table, got {type(value).__name__} {value!r}")
+    return value
+
+
+def _refuse_unknown(table: Mapping[str, object], allowed: set[str], path: str) -> None:
+    unknown = sorted(str(key) for key in table if key not in allowed)
+    if unknown:
+        raise ParamsError(f"{_join(path, unknown[0])}: unknown key; "
+                          f"allowed here: {', '.join(sorted(allowed))}")
+
+
+def _int(table: Mapping[str, object], key: str, default: int, *, minimum: int) -> int:
+    value = table.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ParamsError(f"{key}: must be an integer, got {value!r}")
+    if value < minimum:
+        raise ParamsError(f"{key}: must be at least {minimum}, got {value}")
+    return value
+
+
+def _int_at(path: str, table: Mapping[str, object], key: str, default: int, *,
+            minimum: int) -> int:
+    """`_int` inside a nested table: its error names the whole key path."""
+    try:
+        return _int(table, key, default, minimum=minimum)
+    except ParamsError as exc:
+        raise ParamsError(f"{_join(path, str(exc))}") from None
+
+
+def _validators(value: object, path: str) -> tuple[bytes, ...]:
+    if not isinstance(value, list | tuple):
+        raise ParamsError(f"{path}: must be a list of hex ed25519 public keys, got {value!r}")
+    keys = [_hex(item, f"{path}[{i}]", PUBLIC_KEY_BYTES, "an ed25519 public key")
+            for i, item in enumerate(value)]
+    for i, key in enumerate(keys):
+        if key in keys[:i]:
+            raise ParamsError(f"{path}[{i}]: validator {key.hex()} is listed twice")
+    return tuple(sorted(keys))
+
+
+def _hex(value: object, path: str, length: int, what: str) -> bytes:
+    chars = 2 * length
+    if not isinstance(value, str):
+        raise ParamsError(f"{path}: must be {what} as {chars} hex characters, got {value!r}")
+    try:
+        raw = bytes.fromhex(value)
+    except ValueError:
+        raise ParamsError(f"{path}: {value!r} is not hex; {what} is {chars} hex "
+                          f"characters") from None
+    if len(raw) != length:
+        raise ParamsError(f"{path}: {what} is {length} bytes ({chars} hex characters), "
+                          f"got {len(raw)} bytes")
+    return raw
+
+
+def _regions(value: object, path: str) -> dict[str, BeaconParams]:
+    table = _table(value, path)
+    if not table:
+        raise ParamsError(f"{path}: at least one region needs a beacon channel")
+    regions: dict[str, BeaconParams] = {}
+    for key, region_value in table.items():
+        region_path = _join(path, key)
+        try:
+            region = get_region(key)
+        except CoverageNetError as exc:
+            raise ParamsError(f"{region_path}: {exc}") from None
+        if region.name in regions:
+            raise ParamsError(f"{region_path}: region {region.name} is given twice")
+        region_table = _table(region_value, region_path)
+        _refuse_unknown(region_table, {"beacon"}, region_path)
+        if "beacon" not in region_table:
+            raise ParamsError(f"{region_path}.beacon: missing; give freq_hz, "
+                              f"spreading_factor and bandwidth_hz")
+        regions[region.name] = _beacon(region, region_table["beacon"], f"{region_path}.beacon")
+    return regions
+
+
+def _channel_rates(region: Region) -> dict[int, set[int]]:
+    """Every channel centre frequency of the region -> the data rate indices it carries."""
+    rates: dict[int, set[int]] = {}
+    for channel in (*region.uplink_channels, *region.downlink_channels, region.rx2_channel):
+        rates.setdefault(channel.freq_hz, set()).update(channel.data_rates)
+    for freq_hz in region.beacon_freqs_hz:
+        rates.setdefault(freq_hz, set()).add(region.beacon_data_rate)
+    return rates
+
+
+def _beacon(region: Region, value: object, path: str) -> BeaconParams:
+    table = _table(value, path)
+    names = [f.name for f in dataclasses.fields(BeaconParams)]
+    _refuse_unknown(table, set(names), path)
+    for name in names:
+        if name not in table:
+            raise ParamsError(f"{_join(path, name)}: missing")
+    freq_hz, sf, bandwidth_hz = (_int_at(path, table, name, 0, minimum=1)
+                                 for name in names)
+    channels = _channel_rates(region)
+    if freq_hz not in channels:
+        sample = ", ".join(f"{f / 1e6:g} MHz" for f in sorted(channels)[:4])
+        raise ParamsError(
+            f"{path}.freq_hz: {freq_hz} ({freq_hz / 1e6:g} MHz) is not a channel of "
+            f"{region.name}; give a channel centre frequency such as {sample}")
+    try:
+        region.data_rate_for(sf, bandwidth_hz)
+    except CoverageNetError as exc:
+        raise ParamsError(f"{path}.spreading_factor: {exc}") from None
+    offered = {rate.index for rate in region.data_rates
+               if (rate.spreading_factor, rate.bandwidth_hz) == (sf, bandwidth_hz)}
+    if not offered & channels[freq_hz]:
+        raise ParamsError(
+            f"{path}: SF{sf}/{bandwidth_hz // 1000} kHz is not carried on "
+            f"{freq_hz / 1e6:g} MHz in {region.name}; pick a channel that carries it")
+    return BeaconParams(freq_hz, sf, bandwidth_hz)
+
+
+def _propagation(value: object, path: str) -> PropagationParams:
+    table = _table(value, path)
+    _refuse_unknown(table, {"model", "params"}, path)
+    name = table.get("model", PropagationParams.model)
+    if not isinstance(name, str):
+        raise ParamsError(f"{path}.model: must be a model name, got {name!r}")
+    key = name.strip().lower().replace("_", "-")
+    key = _MODEL_ALIASES.get(key, key)
+    if key not in MODEL_NAMES:
+        raise ParamsError(f"{path}.model: unknown path-loss model {name!r}; choose one of: "
+                          f"{', '.join(MODEL_NAMES)}")
+    default_model = model_from_name(key)
+    params_path = f"{path}.params"
+    given = _table(table.get("params", {}), params_path)
+    known = {f.name: getattr(default_model, f.name)
+             for f in dataclasses.fields(default_model) if f.name != "terrain"}
+    _refuse_unknown(given, set(known), params_path)
+    values = {name: _model_value(given.get(name, default), default, _join(params_path, name))
+              for name, default in known.items()}
+    try:
+        dataclasses.replace(default_model, **values)
+    except CoverageNetError as exc:
+        raise ParamsError(f"{params_path}: {exc}") from None
+    return PropagationParams(model=key, params=tuple(sorted(values.items())))
+
+
+def _model_value(value: object, default: ParamValue, path: str) -> ParamValue:
+    """Coerce to the type of the model's default, so `gamma = 2` and `2.0` hash alike."""
+    if isinstance(default, bool) or isinstance(default, str):
+        if type(value) is not type(default):
+            raise ParamsError(f"{path}: must be a {type(default).__name__}, got {value!r}")
+        return value
+    if value is None and default is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ParamsError(f"{path}: must be a number, got {value!r}")
+    if isinstance(default, int):
+        if not isinstance(value, int):
+            raise ParamsError(f"{path}: must be an integer, got {value!r}")
+        return value
+    if not math.isfinite(value):
+        raise ParamsError(f"{path}: must be finite, got {value!r}")
+    return float(value)
+
+
+def _dem_tiles(value: object, path: str) -> dict[str, str]:
+    table = _table(value, path)
+    tiles: dict[str, str] = {}
+    for name, digest in table.items():
+        tile_path = _join(path, str(name))
+        if not isinstance(name, str) or not name.strip():
+            raise ParamsError(f"{tile_path}: a tile needs a file name")
+        tiles[name] = _hex(digest, tile_path, _SHA256_HEX_CHARS // 2, "a sha256").hex()
+    return tiles
+
+
+def _verifier(value: object, path: str) -> VerifierParams:
+    table = _table(value, path)
+    defaults = VerifierParams()
+    names = [f.name for f in dataclasses.fields(VerifierParams)]
+    _refuse_unknown(table, set(names), path)
+    values = {name: _int_at(path, table, name, getattr(defaults, name),
+                             minimum=_VERIFIER_MINIMUM.get(name, 1))
+              for name in names}
+    return VerifierParams(**values)
