@@ -1,4 +1,4 @@
-"""Proof-of-coverage: network parameters and deterministic challenge selection (layer 5).
+"""Proof-of-coverage: network parameters and deterministic challenge selection (layer 4, core).
 
 Everything here is pure and deterministic, so hotspots, the simulator and the
 validators run the same derivations and reach the same answers. It imports only
