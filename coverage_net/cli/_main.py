@@ -21,6 +21,7 @@ from coverage_net.errors import CoverageNetError
 
 from ._bridge import bridge
 from ._keys import keys
+from ._params import params
 from ._peer import peer
 from ._predict import predict
 from ._sim import sim
@@ -95,4 +96,5 @@ main.add_command(predict)
 main.add_command(bridge)
 main.add_command(keys)
 main.add_command(peer)
+main.add_command(params)
 main.add_command(sim)
