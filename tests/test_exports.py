@@ -16,7 +16,8 @@ ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ["coverage_net.radio", "coverage_net.coverage", "coverage_net.cli",
             "firmware_bridge", "firmware_bridge.testing", "radio_sim", "coverage_net.store",
             "coverage_net.identity", "coverage_net.messages", "coverage_net.p2p",
-            "coverage_net.p2p.testing", "coverage_net.node", "coverage_net.errors"]
+            "coverage_net.p2p.testing", "coverage_net.node", "coverage_net.errors",
+            "coverage_net.poc"]
 
 
 @pytest.mark.parametrize("name", PACKAGES)
@@ -49,7 +50,8 @@ def test_implementation_modules_are_private(name):
 BASE_ERRORS = {"coverage_net.radio": "RadioError", "coverage_net.coverage": "CoverageError",
                "coverage_net.identity": "IdentityError", "coverage_net.messages": "MessageError",
                "coverage_net.store": "StoreError", "coverage_net.p2p": "P2PError",
-               "firmware_bridge": "BridgeError", "radio_sim": "SimError"}
+               "firmware_bridge": "BridgeError", "radio_sim": "SimError",
+               "coverage_net.poc": "PocError"}
 
 
 @pytest.mark.parametrize(("name", "base"), BASE_ERRORS.items())
