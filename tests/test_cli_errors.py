@@ -9,6 +9,7 @@ any long-running work, so each takes about as long as the command's start-up.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -22,6 +23,7 @@ from pathlib import Path
 import pytest
 
 from coverage_net.cli._main import main
+from coverage_net.poc import load_params, params_from_dict
 from coverage_net.store import DEFAULT_FILENAME
 from firmware_bridge import PtyDevice
 
@@ -158,6 +160,15 @@ CASES = {
     "sim-serve-bad-world-file": Case(
         lambda t: ["sim", "serve", "--world", _bad_world(t), "--dir", t / "ports"],
         lambda t: "world.csv"),
+    "params-check-bad-value": Case(
+        lambda t: ["params", "check", _write(t / "net.toml", "epoch_length_ms = \"soon\"\n")],
+        lambda t: "epoch_length_ms"),
+    "params-check-bad-toml": Case(
+        lambda t: ["params", "check", _write(t / "net.toml", "[regions\n")],
+        lambda t: "net.toml"),
+    "params-check-missing-file": Case(
+        lambda t: ["params", "check", t / "absent.toml"],
+        lambda t: "absent.toml"),
     "sim-serve-port-dir-under-a-file": Case(
         lambda t: ["sim", "serve", "--world", _good_world(t), "--dir",
                    _write(t / "plain-file", "") / "ports"],
@@ -224,3 +235,13 @@ def test_ctrl_c_ends_quietly_with_status_130(tmp_path):
                 proc.wait()
     assert proc.returncode == 130, err
     assert err == "" and out == ""
+
+
+def test_params_check_prints_the_digest_of_the_sample_and_the_defaults():
+    sample = _run("params", "check", ROOT / "examples" / "network_params.toml")
+    assert sample.returncode == 0, sample.stderr
+    assert f"digest {load_params(ROOT / 'examples' / 'network_params.toml').digest().hex()}" \
+        in sample.stdout
+    defaults = _run("params", "check", "--json")
+    assert defaults.returncode == 0, defaults.stderr
+    assert json.loads(defaults.stdout)["digest"] == params_from_dict({}).digest().hex()

@@ -43,6 +43,8 @@ def check(path: Path | None, as_json: bool) -> None:
     source = str(path) if path is not None else "built-in defaults"
     click.echo(f"{source}: ok")
     click.echo(f"digest {digest}")
-    click.echo(f"epoch {loaded.epoch_length_ms} ms, challenge window {loaded.challenge_window_ms} "
-               f"ms, {loaded.challenges_per_hotspot_per_day} challenges per hotspot per day, "
-               f"{len(loaded.validators)} validator(s), regions {', '.join(sorted(loaded.regions))}")
+    regions = ", ".join(sorted(loaded.regions))
+    click.echo(f"epoch {loaded.epoch_length_ms} ms, challenge window "
+               f"{loaded.challenge_window_ms} ms, {loaded.challenges_per_hotspot_per_day} "
+               f"challenges per hotspot per day, {len(loaded.validators)} validator(s), "
+               f"regions {regions}")

@@ -1,11 +1,32 @@
-"""Proof-of-coverage: network parameters and deterministic challenge selection (layer 4, core).
+"""Proof-of-coverage (layer 4, core): the pure derivations every node shares.
 
-Everything here is pure and deterministic, so hotspots, the simulator and the
-validators run the same derivations and reach the same answers. It imports only
-`coverage_net.radio`, `identity` and `messages`.
+So far: network parameters (checked, normalized, one digest), deterministic
+challenge selection from epoch entropy, challenge secrets sealed to the
+challengee's key, and the beacon payload and transmit power derived from a
+secret. Everything here is pure and deterministic, so hotspots, the simulator
+and the validators run the same derivations and reach the same answers. It
+imports only `coverage_net.radio`, `identity`, `messages` and firmware_bridge's
+LoRaWAN frame helpers.
 """
 
-from ._errors import ParamsError, PocError, SelectionError
+from ._beacon import (
+    BEACON_CODING_RATE,
+    BEACON_FORMAT_VERSION,
+    BEACON_FRAME_BYTES,
+    BEACON_PREAMBLE_SYMBOLS,
+    BEACON_TOKEN_DOMAIN,
+    CHALLENGE_ID_BYTES,
+    CHALLENGE_PREFIX_BYTES,
+    MAX_TOKEN_BYTES,
+    MIN_TOKEN_BYTES,
+    beacon_eirp_centi_dbm,
+    beacon_frame_bytes,
+    beacon_matches,
+    beacon_payload,
+    beacon_tx_power_dbm,
+    parse_beacon,
+)
+from ._errors import BeaconError, ParamsError, PocError, SecretError, SelectionError
 from ._params import (
     DAY_MS,
     BeaconParams,
@@ -14,6 +35,14 @@ from ._params import (
     VerifierParams,
     load_params,
     params_from_dict,
+)
+from ._secret import (
+    SEALED_SECRET_BYTES,
+    SECRET_BYTES,
+    SECRET_HASH_DOMAIN,
+    open_sealed_secret,
+    seal_secret,
+    secret_hash,
 )
 from ._select import (
     ENTROPY_BYTES,
@@ -25,11 +54,19 @@ from ._select import (
 
 __all__ = [
     # errors
-    "PocError", "ParamsError", "SelectionError",
+    "PocError", "ParamsError", "SelectionError", "SecretError", "BeaconError",
     # network parameters
     "NetworkParams", "BeaconParams", "PropagationParams", "VerifierParams", "DAY_MS",
     "load_params", "params_from_dict",
     # challenge selection
     "ENTROPY_BYTES", "challengees_for_epoch", "challenger_for", "challenges_in_epoch",
     "epoch_entropy_from_seed",
+    # secrets
+    "secret_hash", "seal_secret", "open_sealed_secret", "SECRET_BYTES", "SEALED_SECRET_BYTES",
+    "SECRET_HASH_DOMAIN",
+    # beacons
+    "beacon_payload", "parse_beacon", "beacon_matches", "beacon_frame_bytes",
+    "beacon_tx_power_dbm", "beacon_eirp_centi_dbm", "BEACON_FORMAT_VERSION",
+    "BEACON_FRAME_BYTES", "BEACON_CODING_RATE", "BEACON_PREAMBLE_SYMBOLS", "BEACON_TOKEN_DOMAIN",
+    "CHALLENGE_ID_BYTES", "CHALLENGE_PREFIX_BYTES", "MIN_TOKEN_BYTES", "MAX_TOKEN_BYTES",
 ]

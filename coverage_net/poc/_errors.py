@@ -1,8 +1,10 @@
 """Errors of proof-of-coverage: `PocError` is the package's base."""
 
+from __future__ import annotations
+
 from coverage_net.errors import CoverageNetError
 
-__all__ = ["ParamsError", "PocError", "SelectionError"]
+__all__ = ["BeaconError", "ParamsError", "PocError", "SecretError", "SelectionError"]
 
 
 class PocError(CoverageNetError):
@@ -15,3 +17,11 @@ class ParamsError(PocError):
 
 class SelectionError(PocError):
     """Challenge selection was given bad input (entropy, epoch or keys)."""
+
+
+class SecretError(PocError, ValueError):
+    """A challenge secret of the wrong size, or a sealed secret that cannot be opened."""
+
+
+class BeaconError(PocError, ValueError):
+    """A beacon that cannot be derived (bad input, or no room within the dwell time)."""
