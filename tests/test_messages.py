@@ -60,7 +60,8 @@ SECRET_HASH = hashlib.sha256(b"secret").digest()
 PAYLOAD_HASH = hashlib.sha256(b"payload").digest()
 
 CHALLENGE = Challenge(challenger_key=ALICE.public_key, challengee_key=BOB.public_key, epoch=42,
-                      secret_hash=SECRET_HASH, timestamp_ms=1_700_000_000_000)
+                      secret_hash=SECRET_HASH, sealed_secret=bytes(range(80)),
+                      timestamp_ms=1_700_000_000_000)
 CHALLENGE_ID = CHALLENGE.sign(ALICE).content_id
 
 # one unsigned sample per type, and who signs it
@@ -71,8 +72,8 @@ SAMPLES: dict[type[Message], tuple[Keypair, Message]] = {
     Challenge: (ALICE, CHALLENGE),
     BeaconReport: (BOB, BeaconReport(
         hotspot_key=BOB.public_key, challenge_id=CHALLENGE_ID, epoch=42,
-        payload_hash=PAYLOAD_HASH, freq_hz=868_100_000, spreading_factor=9,
-        bandwidth_hz=125_000, tx_power_dbm=14.0,
+        secret=bytes(range(100, 132)), payload_hash=PAYLOAD_HASH, freq_hz=868_100_000,
+        spreading_factor=9, bandwidth_hz=125_000, tx_power_dbm=14.0, eirp_centi_dbm=1_600,
         radio_timestamp_us=123_456_789, host_time_ms=1_700_000_001_000)),
     WitnessReport: (ALICE, WitnessReport(
         witness_key=ALICE.public_key, challenge_id=CHALLENGE_ID, epoch=42,
@@ -161,6 +162,7 @@ ALTERNATIVES = {
     "payload_hash": bytes(32), "freq_hz": 868_300_000, "spreading_factor": 10,
     "bandwidth_hz": 250_000, "tx_power_dbm": 14.5, "radio_timestamp_us": 1,
     "host_time_ms": 1_700_000_000_002, "rssi_dbm": -112.0, "snr_db": -7.0,
+    "sealed_secret": bytes(80), "secret": bytes(32), "eirp_centi_dbm": 1_599,
 }
 
 
@@ -341,6 +343,10 @@ _DELETE = object()
     (HotspotAnnouncement, {"region": b"EU868"}, "region must be a text string"),
     (Challenge, {"epoch": None}, "epoch must be an integer"),
     (Challenge, {"secret_hash": [1, 2]}, "secret_hash must be a byte string"),
+    (Challenge, {"sealed_secret": bytes(48)}, r"sealed_secret must be 80 bytes \(sealed box\)"),
+    (BeaconReport, {"secret": bytes(31)}, r"secret must be 32 bytes \(challenge secret\)"),
+    (BeaconReport, {"eirp_centi_dbm": 6_001}, r"eirp_centi_dbm is 6001; it must lie in"),
+    (BeaconReport, {"eirp_centi_dbm": 16.0}, "eirp_centi_dbm must be an integer"),
     (BeaconReport, {"spreading_factor": 6}, "spreading_factor is 6; it must be one of 7"),
     (BeaconReport, {"bandwidth_hz": 100_000}, "bandwidth_hz is 100000; it must be one of"),
     (BeaconReport, {"freq_hz": 10}, r"freq_hz is 10; it must lie in"),

@@ -50,15 +50,16 @@ LIVENESS_S = 120
 def _valid_messages() -> list[bytes]:
     challenge = Challenge(challenger_key=HOTSPOT.public_key, challengee_key=PEER_KEY.public_key,
                           epoch=3, secret_hash=hashlib.sha256(b"x").digest(),
-                          timestamp_ms=T0_MS).sign(HOTSPOT)
+                          sealed_secret=bytes(80), timestamp_ms=T0_MS).sign(HOTSPOT)
     announcement = HotspotAnnouncement(hotspot_key=HOTSPOT.public_key, cell=0x8A2A1072B59FFFF,
                                        antenna_gain_dbi=3.0, antenna_height_m=10.0,
                                        region="EU868", timestamp_ms=T0_MS).sign(HOTSPOT)
     beacon = BeaconReport(hotspot_key=HOTSPOT.public_key, challenge_id=challenge.content_id,
-                          epoch=challenge.epoch,
+                          epoch=challenge.epoch, secret=bytes(32),
                           payload_hash=hashlib.sha256(b"p").digest(), freq_hz=868_100_000,
                           spreading_factor=9, bandwidth_hz=125_000, tx_power_dbm=14.0,
-                          radio_timestamp_us=1, host_time_ms=T0_MS).sign(HOTSPOT)
+                          eirp_centi_dbm=1_600, radio_timestamp_us=1,
+                          host_time_ms=T0_MS).sign(HOTSPOT)
     return [m.to_cbor() for m in (challenge, announcement, beacon,
                                   *witness_reports(HOTSPOT, 2, host_time_ms=T0_MS))]
 

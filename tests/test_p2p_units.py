@@ -56,7 +56,8 @@ CELL = 0x8A2A1072B59FFFF  # resolution 10
 T0_MS = 1_700_000_000_000
 
 CHALLENGE = Challenge(challenger_key=ALICE.public_key, challengee_key=BOB.public_key, epoch=42,
-                      secret_hash=hashlib.sha256(b"secret").digest(), timestamp_ms=T0_MS)
+                      secret_hash=hashlib.sha256(b"secret").digest(), sealed_secret=bytes(80),
+                      timestamp_ms=T0_MS)
 CHALLENGE_ID = CHALLENGE.sign(ALICE).content_id
 PAYLOAD_HASH = hashlib.sha256(b"payload").digest()
 
@@ -67,8 +68,9 @@ SAMPLES: dict[type[Message], tuple[Keypair, Message]] = {
         region="EU868", timestamp_ms=T0_MS)),
     Challenge: (ALICE, CHALLENGE),
     BeaconReport: (BOB, BeaconReport(
-        hotspot_key=BOB.public_key, challenge_id=CHALLENGE_ID, epoch=42, payload_hash=PAYLOAD_HASH,
-        freq_hz=868_100_000, spreading_factor=9, bandwidth_hz=125_000, tx_power_dbm=14.0,
+        hotspot_key=BOB.public_key, challenge_id=CHALLENGE_ID, epoch=42, secret=bytes(32),
+        payload_hash=PAYLOAD_HASH, freq_hz=868_100_000, spreading_factor=9, bandwidth_hz=125_000,
+        tx_power_dbm=14.0, eirp_centi_dbm=1_600,
         radio_timestamp_us=123_456_789, host_time_ms=T0_MS + 1_000)),
     WitnessReport: (ALICE, dataclasses.replace(
         next(witness_reports(ALICE, 1, host_time_ms=T0_MS + 1_020, epoch=42,

@@ -33,9 +33,11 @@ from ._errors import (
     UnknownTypeError,
 )
 from ._fields import (
+    EIRP_CENTI_DBM,
     EPOCH,
     HASH,
     PUBLIC_KEY,
+    SEALED_SECRET,
     UNIX_TIME_MS,
     FieldKind,
     FixedBytes,
@@ -61,7 +63,7 @@ __all__ = [
     "ANNOUNCEMENT_PARTITION_MS",
     # defining message types
     "spec", "FieldKind", "FixedBytes", "Integer", "IntegerChoice", "Real", "ListOf",
-    "PUBLIC_KEY", "HASH", "EPOCH", "UNIX_TIME_MS",
+    "PUBLIC_KEY", "HASH", "EPOCH", "UNIX_TIME_MS", "SEALED_SECRET", "EIRP_CENTI_DBM",
     # codec
     "decode", "MESSAGE_TYPES", "MAX_MESSAGE_BYTES", "DEFAULT_MAX_BYTES", "DOMAIN_PREFIX",
     "short_id", "SHORT_ID_CHARS", "loads_cbor_item", "canonical_dumps", "MAX_NESTING",

@@ -22,7 +22,8 @@ from coverage_net.radio import BANDWIDTHS_HZ, SPREADING_FACTORS, RegionError, ge
 
 __all__ = [
     "ANTENNA_GAIN_DBI", "ANTENNA_HEIGHT_M", "BANDWIDTH_HZ", "EPOCH", "FREQ_HZ", "H3_CELL", "HASH",
-    "PUBLIC_KEY", "RADIO_TIME_US", "REGION", "RSSI_DBM", "SIGNATURE", "SNR_DB",
+    "EIRP_CENTI_DBM", "PUBLIC_KEY", "RADIO_TIME_US", "REGION", "RSSI_DBM", "SEALED_SECRET",
+    "SECRET", "SIGNATURE", "SNR_DB",
     "SPREADING_FACTOR", "TX_POWER_DBM", "UNIX_TIME_MS", "FieldKind", "FixedBytes", "H3Cell",
     "Integer", "IntegerChoice", "ListOf", "Real", "RegionName",
 ]
@@ -200,6 +201,10 @@ class ListOf(FieldKind):
 PUBLIC_KEY = FixedBytes(32, "ed25519 public key")
 SIGNATURE = FixedBytes(64, "ed25519 signature")
 HASH = FixedBytes(32, "SHA-256 digest")
+# 32-byte ephemeral X25519 key, 16-byte MAC, 32-byte secret: coverage_net.poc.seal_secret's box.
+# Only the size is checked here (messages must not import poc, which imports messages).
+SEALED_SECRET = FixedBytes(80, "sealed box")
+SECRET = FixedBytes(32, "challenge secret")
 # SQLite stores signed 64-bit integers: keep times and epochs inside that
 UNIX_TIME_MS = Integer(0, 2**63 - 1, "milliseconds since the Unix epoch")
 EPOCH = Integer(0, 2**63 - 1, "epoch number")
@@ -210,6 +215,7 @@ BANDWIDTH_HZ = IntegerChoice(BANDWIDTHS_HZ, "LoRa bandwidth in Hz")
 ANTENNA_GAIN_DBI = Real(-20.0, 40.0, "antenna gain in dBi")
 ANTENNA_HEIGHT_M = Real(0.0, 1000.0, "antenna height above ground in metres")
 TX_POWER_DBM = Real(-30.0, 40.0, "transmit power (EIRP) in dBm")
+EIRP_CENTI_DBM = Integer(-3000, 6000, "EIRP in hundredths of a dBm, -30 to +60 dBm")
 RSSI_DBM = Real(-200.0, 30.0, "received signal strength in dBm")
 SNR_DB = Real(-60.0, 60.0, "signal-to-noise ratio in dB")
 H3_CELL = H3Cell()

@@ -19,6 +19,7 @@ from coverage_net.messages._fields import (
     ANTENNA_GAIN_DBI,
     ANTENNA_HEIGHT_M,
     BANDWIDTH_HZ,
+    EIRP_CENTI_DBM,
     EPOCH,
     FREQ_HZ,
     H3_CELL,
@@ -27,6 +28,8 @@ from coverage_net.messages._fields import (
     RADIO_TIME_US,
     REGION,
     RSSI_DBM,
+    SEALED_SECRET,
+    SECRET,
     SNR_DB,
     SPREADING_FACTOR,
     TX_POWER_DBM,
@@ -69,9 +72,13 @@ class HotspotAnnouncement(Message):
 class Challenge(Message):
     """A challenger asks a challengee to beacon in `epoch`; signed by the challenger.
 
-    The secret the beacon payload derives from travels to the challengee over a
-    direct stream; gossip carries only `secret_hash` (its SHA-256), which commits
-    the challenger to it before anyone has heard the beacon.
+    The secret the beacon payload derives from travels with the challenge, by
+    gossip, in `sealed_secret`: a sealed box (``coverage_net.poc.seal_secret``)
+    only the challengee's identity key opens, so nobody else can predict the
+    beacon. `secret_hash` (``coverage_net.poc.secret_hash``) commits the
+    challenger to the secret before anyone has heard the beacon; the beacon
+    report reveals it and anyone checks it against this hash. Only the box's
+    size is checked here: whether it opens is the challengee's business.
     """
 
     TYPE: ClassVar[str] = "challenge"
@@ -82,6 +89,7 @@ class Challenge(Message):
     challengee_key: bytes = spec(PUBLIC_KEY)
     epoch: int = spec(EPOCH)
     secret_hash: bytes = spec(HASH)
+    sealed_secret: bytes = spec(SEALED_SECRET)
     timestamp_ms: int = spec(UNIX_TIME_MS)
 
 
@@ -92,6 +100,11 @@ class BeaconReport(Message):
     `challenge_id` is the content id of the signed `Challenge`; `payload_hash`
     the SHA-256 of the transmitted payload, which witnesses hash the same way.
     `epoch` repeats the challenge's, so the report is synced with its challenge.
+    `secret` reveals the challenge's secret (after the beacon is on the air), so
+    anyone can check it against the challenge's `secret_hash` and re-derive the
+    beacon. `eirp_centi_dbm` is the EIRP the hotspot states it beaconed at, in
+    integer hundredths of a dBm (``coverage_net.poc.beacon_eirp_centi_dbm``), which
+    verifiers judge by; `tx_power_dbm` is the radio's own report.
     """
 
     TYPE: ClassVar[str] = "beacon_report"
@@ -101,11 +114,13 @@ class BeaconReport(Message):
     hotspot_key: bytes = spec(PUBLIC_KEY)
     challenge_id: bytes = spec(HASH)
     epoch: int = spec(EPOCH)
+    secret: bytes = spec(SECRET)
     payload_hash: bytes = spec(HASH)
     freq_hz: int = spec(FREQ_HZ)
     spreading_factor: int = spec(SPREADING_FACTOR)
     bandwidth_hz: int = spec(BANDWIDTH_HZ)
     tx_power_dbm: float = spec(TX_POWER_DBM)
+    eirp_centi_dbm: int = spec(EIRP_CENTI_DBM)
     radio_timestamp_us: int = spec(RADIO_TIME_US)
     host_time_ms: int = spec(UNIX_TIME_MS)
 

@@ -46,8 +46,14 @@ def _key(seed: bytes) -> bytes:
     return Keypair.from_seed(seed).public_key
 
 
+# A real sealed box (coverage_net.poc.seal_secret) is randomised: a fresh ephemeral
+# key each call. The vector uses fixed 80 bytes instead, so the file is deterministic;
+# messages check only the box's size, and the sealing has its own tests.
+SEALED_SECRET = bytes(range(80))
+SECRET = bytes(range(100, 132))
 CHALLENGE = Challenge(challenger_key=_key(ALICE), challengee_key=_key(BOB), epoch=42,
-                      secret_hash=hashlib.sha256(b"secret").digest(), timestamp_ms=T0_MS)
+                      secret_hash=hashlib.sha256(b"secret").digest(),
+                      sealed_secret=SEALED_SECRET, timestamp_ms=T0_MS)
 CHALLENGE_ID = CHALLENGE.sign(Keypair.from_seed(ALICE)).content_id
 PAYLOAD_HASH = hashlib.sha256(b"payload").digest()
 
@@ -61,8 +67,9 @@ SAMPLES: list[tuple[bytes, Message]] = [
         antenna_height_m=8.1, region="US915", timestamp_ms=T0_MS + 3_600_000)),
     (ALICE, CHALLENGE),
     (BOB, BeaconReport(
-        hotspot_key=_key(BOB), challenge_id=CHALLENGE_ID, epoch=42, payload_hash=PAYLOAD_HASH,
-        freq_hz=868_100_000, spreading_factor=9, bandwidth_hz=125_000, tx_power_dbm=14.0,
+        hotspot_key=_key(BOB), challenge_id=CHALLENGE_ID, epoch=42, secret=SECRET,
+        payload_hash=PAYLOAD_HASH, freq_hz=868_100_000, spreading_factor=9, bandwidth_hz=125_000,
+        tx_power_dbm=14.0, eirp_centi_dbm=1_600,
         radio_timestamp_us=123_456_789, host_time_ms=T0_MS + 1_000)),
     (ALICE, WitnessReport(
         witness_key=_key(ALICE), challenge_id=CHALLENGE_ID, epoch=42, payload_hash=PAYLOAD_HASH,
