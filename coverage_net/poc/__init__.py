@@ -51,6 +51,7 @@ from ._select import (
     challenges_in_epoch,
     epoch_entropy_from_seed,
 )
+from ._verdict import REASON_TEXT, Reason, Verdict, VerdictError, verdicts_bytes
 
 __all__ = [
     # errors
@@ -69,4 +70,6 @@ __all__ = [
     "beacon_tx_power_dbm", "beacon_eirp_centi_dbm", "BEACON_FORMAT_VERSION",
     "BEACON_FRAME_BYTES", "BEACON_CODING_RATE", "BEACON_PREAMBLE_SYMBOLS", "BEACON_TOKEN_DOMAIN",
     "CHALLENGE_ID_BYTES", "CHALLENGE_PREFIX_BYTES", "MIN_TOKEN_BYTES", "MAX_TOKEN_BYTES",
+    # verdicts
+    "Verdict", "Reason", "REASON_TEXT", "VerdictError", "verdicts_bytes",
 ]
