@@ -31,6 +31,7 @@ import numpy as np
 from coverage_net.identity import Keypair
 from coverage_net.messages import BeaconReport, Challenge, HotspotAnnouncement, WitnessReport
 from coverage_net.poc import (
+    DAY_MS,
     LinkHistory,
     NetworkParams,
     PathPredictor,
@@ -126,6 +127,9 @@ class ScenarioResult:
     """What the verifier was given, epoch by epoch (kept when `PocScenario.keep_inputs`)."""
     registry: Registry | None = None
     params: NetworkParams | None = None
+    fraud: frozenset[bytes] = frozenset()
+    """Content ids of the attackers' forged reports (not their honest ones)."""
+    epochs_per_day: int = 48
 
     def honest_witness_acceptance(self) -> float:
         honest = [v for v in self.verdicts if v.report_type == WitnessReport.TYPE
@@ -140,16 +144,36 @@ class ScenarioResult:
         return dict(counts)
 
     def attack_reports(self, attack: str) -> list[Verdict]:
+        """The forged reports of the hotspots mounting `attack`."""
         return [v for v in self.verdicts if self.role_of.get(v.hotspot_key) == attack
-                and v.report_type == WitnessReport.TYPE]
+                and v.report_id in self.fraud]
 
     def report_catch_rate(self, attack: str) -> float:
+        """Share of the attack's forged reports judged invalid."""
         mine = self.attack_reports(attack)
         return sum(not v.valid for v in mine) / max(len(mine), 1)
 
+    def caught_hotspots(self, attack: str) -> dict[bytes, bool]:
+        """Per attacking hotspot that forged something: caught within its first day?
+
+        Caught: flagged by the neighbour check within one simulated day of its first
+        forged report, or every forged report of that day judged invalid.
+        """
+        first: dict[bytes, int] = {}
+        for v in self.attack_reports(attack):
+            first[v.hotspot_key] = min(first.get(v.hotspot_key, v.epoch), v.epoch)
+        out = {}
+        for key, e0 in first.items():
+            day = [v for v in self.attack_reports(attack)
+                   if v.hotspot_key == key and v.epoch < e0 + self.epochs_per_day]
+            flagged = self.flagged_at_epoch.get(key)
+            out[key] = ((flagged is not None and flagged < e0 + self.epochs_per_day)
+                        or all(not v.valid for v in day))
+        return out
+
     def hotspot_catch_rate(self, attack: str) -> float:
-        keys = [k for k, r in self.role_of.items() if r == attack]
-        return sum(k in self.flagged_at_epoch for k in keys) / max(len(keys), 1)
+        caught = self.caught_hotspots(attack)
+        return sum(caught.values()) / max(len(caught), 1)
 
     def honest_flagged_rate(self) -> float:
         honest = [k for k, r in self.role_of.items() if r == "honest"]
@@ -186,7 +210,10 @@ class _Sim:
         self.validators = _keys(sc.seed, 3, b"validator")
         self.role = ["honest"] * n
         order = self.rng.permutation(n).tolist()
+        self._pick_ring(base, order, sc.attackers.get("ring", 0))
         for attack in ATTACKS:
+            if attack == "ring":
+                continue
             for _ in range(sc.attackers.get(attack, 0)):
                 self.role[order.pop()] = attack
         unknown = set(sc.attackers) - set(ATTACKS)
@@ -197,7 +224,7 @@ class _Sim:
         self.confederate: dict[int, int] = {}
         self.twin: dict[int, int] = {}
         extra: list[Station] = []
-        for i, role in enumerate(self.role):
+        for i, role in enumerate(self.role[:n]):
             s = stations[i]
             if role == "spoof_5km":
                 self.asserted[i] = self._inside(s.lat_deg, s.lon_deg, 5_000.0)
@@ -212,17 +239,6 @@ class _Sim:
                 self.keys.append(_keys(sc.seed + 7_919 * (i + 1), 1, b"sybil")[0])
                 self.role.append("self_witness")
                 self.asserted.append(self._inside(s.lat_deg, s.lon_deg, 500.0))
-        if self.role.count("ring"):
-            ring = [i for i, r in enumerate(self.role) if r == "ring"]
-            # a ring lives far apart: move its members to spread corners of the tile
-            corners = [(44.1, -71.9), (44.9, -71.1), (44.1, -71.1), (44.9, -71.9), (44.5, -71.5)]
-            for k, i in enumerate(ring):
-                lat, lon = corners[k % len(corners)]
-                lat, lon = _move(lat, lon, 3_000.0 * (k // len(corners)), 1.0)
-                stations[i] = Station(stations[i].name, lat_deg=lat, lon_deg=lon,
-                                      antenna_height_m=10.0, antenna_gain_dbi=3.0,
-                                      tx_power_dbm=20.0, region=_REGION)
-                self.asserted[i] = (lat, lon)
         self.world = World(stations + extra)
         self.n_radio = len(stations)
         options = dict(sc.impairments)
@@ -258,7 +274,39 @@ class _Sim:
         self.sens_dbm = float(sensitivity_dbm(beacon.spreading_factor, beacon.bandwidth_hz, 6.0))
         self.noise_dbm = float(thermal_noise_floor_dbm(beacon.bandwidth_hz, 6.0))
         self.packet_id = 0
+        self.fraud: set[bytes] = set()
         self.heard_before: dict[int, list[tuple[WitnessReport, int]]] = defaultdict(list)
+
+    def _pick_ring(self, world, order: list[int], size: int) -> None:
+        """Ring members: hotspots with no radio path between any two (modelled RSSI at
+        least 20 dB below sensitivity), so every witness they file of each other is forged."""
+        if not size:
+            return
+        b = self.params_beacon()
+        sens = float(sensitivity_dbm(b.spreading_factor, b.bandwidth_hz, 6.0))
+        lat, lon = world.lat_deg, world.lon_deg
+        members: list[int] = []
+        for i in list(order):
+            if len(members) == size:
+                break
+            if members:
+                loss = path_loss_db(Sites.from_latlon(lat[i], lon[i]),
+                                    Sites.from_latlon(lat[members], lon[members]),
+                                    TerrainModel(self.terrain), freq_hz=float(b.freq_hz),
+                                    tx_height_m=10.0, rx_height_m=np.full(len(members), 10.0),
+                                    num_threads=1)
+                if np.any(30.0 - loss + 3.0 + 20.0 > sens):
+                    continue
+            members.append(i)
+            order.remove(i)
+        if len(members) < size:
+            raise ValueError(f"found only {len(members)} hotspots with no path between them")
+        for i in members:
+            self.role[i] = "ring"
+
+    @staticmethod
+    def params_beacon():
+        return NetworkParams().beacon(_REGION)
 
     def _inside(self, lat: float, lon: float, distance_m: float) -> tuple[float, float]:
         """A point `distance_m` away on a seeded bearing that stays on the DEM tile."""
@@ -290,14 +338,17 @@ class _Sim:
         return float(rssi), float(snr)
 
     def witness(self, i: int, ch: Challenge, payload: bytes, t_ms: int, rssi: float,
-                snr: float) -> WitnessReport:
-        return WitnessReport(
+                snr: float, *, fraud: bool = False) -> WitnessReport:
+        report = WitnessReport(
             witness_key=self.keys[i].public_key, challenge_id=ch.content_id, epoch=ch.epoch,
             payload_hash=hashlib.sha256(payload).digest(), rssi_dbm=rssi, snr_db=snr,
             freq_hz=self.beacon.freq_hz, spreading_factor=self.beacon.spreading_factor,
             bandwidth_hz=self.beacon.bandwidth_hz,
             radio_timestamp_us=(t_ms * 1000 + 7_777 * i) % (1 << 32),
             host_time_ms=t_ms + 150 + self.clock_offset_ms[i]).sign(self.keys[i])
+        if fraud:
+            self.fraud.add(report.content_id)
+        return report
 
     def transmit(self, tx: int, payload: bytes, t_s: float, power_dbm: float) -> dict[int, tuple]:
         from radio_sim import Transmission
@@ -384,7 +435,8 @@ def run_poc_scenario(sc: PocScenario,
     in_range = _in_range_honest(sim)
     role_of = {k.public_key: sim.role[i] for i, k in enumerate(sim.keys)}
     return ScenarioResult(verdicts, role_of, beacons, epoch, flagged, in_range, inputs,
-                          sim.registry, params)
+                          sim.registry, params, frozenset(sim.fraud),
+                          DAY_MS // params.epoch_length_ms)
 
 
 def _witnesses(sim: _Sim, ch: Challenge, payload: bytes, tx: int, t_ms: int,
@@ -403,19 +455,19 @@ def _witnesses(sim: _Sim, ch: Challenge, payload: bytes, tx: int, t_ms: int,
                 if aware:
                     rssi, snr = sim.plausible(sim.model_rssi_dbm(tx, j, eirp))
                     if rssi >= sim.sens_dbm:
-                        out.append(sim.witness(j, ch, payload, t_ms, rssi, snr))
+                        out.append(sim.witness(j, ch, payload, t_ms, rssi, snr, fraud=True))
                 else:
-                    out.append(sim.witness(j, ch, payload, t_ms, *got))
+                    out.append(sim.witness(j, ch, payload, t_ms, *got, fraud=True))
         elif role == "invent_rssi":
             # files for every beacon the model puts within reach, heard or not
             model = sim.model_rssi_dbm(tx, j, eirp)
             if aware:
                 if model >= sim.sens_dbm + 3.0:
-                    out.append(sim.witness(j, ch, payload, t_ms, *sim.plausible(model)))
+                    out.append(sim.witness(j, ch, payload, t_ms, *sim.plausible(model), fraud=True))
             elif got is not None or model >= sim.sens_dbm - 20.0:
                 rssi = float(sim.rng.integers(-130, -40))
                 out.append(sim.witness(j, ch, payload, t_ms, rssi,
-                                       min(rssi - sim.noise_dbm, _MAX_SNR_DB)))
+                                       min(rssi - sim.noise_dbm, _MAX_SNR_DB), fraud=True))
         elif role == "relay_30km":
             if got is not None:
                 out.append(sim.witness(j, ch, payload, t_ms, *got))
@@ -424,17 +476,17 @@ def _witnesses(sim: _Sim, ch: Challenge, payload: bytes, tx: int, t_ms: int,
                 if aware:
                     rssi, snr = sim.plausible(sim.model_rssi_dbm(tx, j, eirp))
                     if rssi >= sim.sens_dbm:
-                        out.append(sim.witness(j, ch, payload, t_ms, rssi, snr))
+                        out.append(sim.witness(j, ch, payload, t_ms, rssi, snr, fraud=True))
                 else:
-                    out.append(sim.witness(j, ch, payload, t_ms, *relayed))
+                    out.append(sim.witness(j, ch, payload, t_ms, *relayed, fraud=True))
         elif role == "self_witness":  # j beacons; its sybil (or itself, naive) witnesses
             if tx == j:
                 if aware:
                     twin = sim.twin[j]
                     rssi, snr = sim.plausible(sim.model_rssi_dbm(tx, twin, eirp))
-                    out.append(sim.witness(twin, ch, payload, t_ms, rssi, snr))
+                    out.append(sim.witness(twin, ch, payload, t_ms, rssi, snr, fraud=True))
                 else:
-                    out.append(sim.witness(j, ch, payload, t_ms, -40.0, 10.0))
+                    out.append(sim.witness(j, ch, payload, t_ms, -40.0, 10.0, fraud=True))
             elif got is not None:
                 out.append(sim.witness(j, ch, payload, t_ms, *got))
     ring = [i for i, r in enumerate(sim.role) if r == "ring"]
@@ -448,7 +500,7 @@ def _witnesses(sim: _Sim, ch: Challenge, payload: bytes, tx: int, t_ms: int,
             else:
                 rssi = float(sim.rng.integers(-120, -80))
                 snr = min(rssi - sim.noise_dbm, _MAX_SNR_DB)
-            out.append(sim.witness(j, ch, payload, t_ms, rssi, snr))
+            out.append(sim.witness(j, ch, payload, t_ms, rssi, snr, fraud=True))
     for j in ring:  # ring members also witness honestly what they really hear
         if heard.get(j) is not None and tx not in ring:
             out.append(sim.witness(j, ch, payload, t_ms, *heard[j]))
@@ -474,7 +526,7 @@ def _replays(sim: _Sim, prev: list[tuple[Challenge, bytes, int]], epoch: int,
                 continue
             t_ms = ch.timestamp_ms + 2_000 if sim.sc.model_aware else t0_ms + 60_000
             rssi, snr = sim.plausible(model) if sim.sc.model_aware else (-90.0, 10.0)
-            out.append(sim.witness(i, ch, payload, t_ms, rssi, snr))
+            out.append(sim.witness(i, ch, payload, t_ms, rssi, snr, fraud=True))
     del epoch
     return out
 

@@ -58,6 +58,7 @@ class Reason(StrEnum):
     RSSI_TOO_STRONG = "rssi_too_strong"
     RSSI_TOO_WEAK = "rssi_too_weak"
     SNR_INCONSISTENT = "snr_inconsistent"
+    BELOW_SENSITIVITY = "below_sensitivity"
     NEIGHBOUR_INCONSISTENT = "neighbour_inconsistent"
     HOTSPOT_INCONSISTENT = "hotspot_inconsistent"
     RATE_LIMITED = "rate_limited"
@@ -89,6 +90,7 @@ REASON_TEXT: Mapping[Reason, str] = {
     Reason.RSSI_TOO_STRONG: "the RSSI is more than k sigma above the modelled path",
     Reason.RSSI_TOO_WEAK: "the RSSI is more than k sigma below the modelled path",
     Reason.SNR_INCONSISTENT: "the SNR does not fit the RSSI and the noise floor",
+    Reason.BELOW_SENSITIVITY: "the RSSI is below what a radio can demodulate at this data rate",
     Reason.NEIGHBOUR_INCONSISTENT:
         "the beacon was heard only where the model finds it unlikely, while likely neighbours "
         "heard nothing",

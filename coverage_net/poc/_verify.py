@@ -24,7 +24,7 @@ Checks, in the order a report meets them (the first that fails is its reason):
   the beaconer, same region, the beacon's payload hash and data rate, frequency
   within tolerance, host time within the lag of the beacon's, at least
   ``min_distance_res11_cells`` H3 res-11 cells and at most ``max_distance_m`` away;
-  then the physics of the asserted path: RSSI not above free space, within
+  then the physics of the asserted path: RSSI not above free space, not below sensitivity, within
   ``max_k_sigma`` of the terrain-aware model on both sides, SNR consistent with
   RSSI and the noise floor; then the neighbours (below); then the rate limit.
 
@@ -114,17 +114,16 @@ class LinkHistory:
 class HotspotAssessment:
     """A hotspot's neighbour-consistency figures over the window."""
 
-    improbable_hits: int
-    probable_misses: int
+    anomalies: int
+    """Improbable hits plus probable misses over the window."""
     expected_ppm: int
     links: int
     flagged: bool
 
     def figures(self) -> tuple[tuple[str, int], ...]:
-        return (("hotspot_expected_anomalies_centi", self.expected_ppm // 10_000),
-                ("hotspot_improbable_hits", self.improbable_hits),
-                ("hotspot_links", self.links),
-                ("hotspot_probable_misses", self.probable_misses))
+        return (("hotspot_anomalies", self.anomalies),
+                ("hotspot_expected_anomalies_centi", self.expected_ppm // 10_000),
+                ("hotspot_links", self.links))
 
 
 @dataclass(frozen=True)
@@ -322,6 +321,8 @@ def _judge_round(rnd: _Round, beacon: BeaconReport, payload_hash: bytes, epoch: 
             j.reason = Reason.RSSI_TOO_STRONG
         elif j.figures["deviation_centi_sigma"] < -v.max_k_sigma_centi:
             j.reason = Reason.RSSI_TOO_WEAK
+        elif measured < sens - v.snr_tolerance_centi_db:
+            j.reason = Reason.BELOW_SENSITIVITY
         elif abs(snr - expected_snr) > v.snr_tolerance_centi_db:
             j.reason = Reason.SNR_INCONSISTENT
         if j.reason not in (Reason.TOO_CLOSE, Reason.TOO_FAR):
@@ -384,45 +385,78 @@ def _power_ppm(q_ppm: int, n: int) -> int:
     return result
 
 
-def assess_hotspots(history: LinkHistory, params: NetworkParams) -> dict[bytes, HotspotAssessment]:
-    """Neighbour-consistency figures of every hotspot seen in `history` (see module doc)."""
+def _link_anomalies(history: LinkHistory, params: NetworkParams
+                    ) -> list[tuple[bytes, bytes, int, int]]:
+    """Per judged link: (beaconer, receiver, anomalies observed 0/1, expectation in ppm)."""
     v = params.verifier
     p_low = phi_ppm(-v.likely_margin_centi_sigma)
     p_high = phi_ppm(v.likely_margin_centi_sigma)
     per_link: dict[tuple[bytes, bytes], list[LinkObservation]] = defaultdict(list)
     for o in sorted(history.observations):
         per_link[(o.beaconer_key, o.receiver_key)].append(o)
-    hits: dict[bytes, int] = defaultdict(int)
-    misses: dict[bytes, int] = defaultdict(int)
-    expected: dict[bytes, int] = defaultdict(int)
-    n_links: dict[bytes, int] = defaultdict(int)
+    links = []
     for (tx, rx), obs in sorted(per_link.items()):
         p = obs[-1].p_ppm
         heard = any(o.heard for o in obs)
         n_beacons = sum(1 for o in obs if o.beacon_heard)
-        ends = (tx, rx)
-        for end in ends:
+        if p < p_low:  # an improbable hit?
+            links.append((tx, rx, int(heard), _PPM - _power_ppm(_PPM - p, len(obs))))
+        elif p >= p_high and n_beacons:  # a probable miss?
+            links.append((tx, rx, int(not heard), _power_ppm(_PPM - p, n_beacons)))
+        else:
+            links.append((tx, rx, 0, 0))
+    return links
+
+
+def _assess(links: list[tuple[bytes, bytes, int, int]], excluded: set[bytes],
+            params: NetworkParams) -> dict[bytes, HotspotAssessment]:
+    v = params.verifier
+    hits: dict[bytes, int] = defaultdict(int)
+    expected: dict[bytes, int] = defaultdict(int)
+    n_links: dict[bytes, int] = defaultdict(int)
+    for tx, rx, anomaly, e in links:
+        if tx in excluded or rx in excluded:
+            continue
+        for end in (tx, rx):
             n_links[end] += 1
-        if p < p_low:
-            p_any = _PPM - _power_ppm(_PPM - p, len(obs))
-            for end in ends:
-                expected[end] += p_any
-                hits[end] += int(heard)
-        elif p >= p_high and n_beacons:
-            miss_ppm = _power_ppm(_PPM - p, n_beacons)
-            for end in ends:
-                expected[end] += miss_ppm
-                misses[end] += int(not heard and n_beacons > 0)
+            hits[end] += anomaly
+            expected[end] += e
     out = {}
     z = v.hotspot_z_centi
     for key in sorted(n_links):
-        observed = hits[key] + misses[key]
-        e = expected[key]
+        observed, e = hits[key], expected[key]
         excess = observed * _PPM - e - (v.hotspot_min_anomalies - 1) * _PPM
         flagged = (observed >= v.hotspot_min_anomalies and excess > 0
                    and excess * excess * 10_000 >= z * z * e * _PPM)
-        out[key] = HotspotAssessment(hits[key], misses[key], e, n_links[key], flagged)
+        out[key] = HotspotAssessment(observed, e, n_links[key], flagged)
     return out
+
+
+def assess_hotspots(history: LinkHistory, params: NetworkParams) -> dict[bytes, HotspotAssessment]:
+    """Neighbour-consistency figures of every hotspot seen in `history` (see module doc).
+
+    An anomalous link has two ends, and only one of them may be lying: an honest
+    receiver next to a hotspot that asserts the wrong place misses that hotspot's
+    beacons through no fault of its own. So hotspots are flagged one at a time, the
+    most anomalous first (largest excess over its deviation; ties by key), and the
+    links of a flagged hotspot stop counting against the others.
+    """
+    links = _link_anomalies(history, params)
+    flagged: dict[bytes, HotspotAssessment] = {}
+    while True:
+        current = _assess(links, set(flagged), params)
+        worst = [(-_severity(a), key) for key, a in current.items() if a.flagged]
+        if not worst:
+            break
+        key = min(worst)[1]
+        flagged[key] = current[key]
+    return {**current, **flagged}
+
+
+def _severity(a: HotspotAssessment) -> int:
+    """Excess of anomalies over expectation, in ppm, squared over the expectation (integers)."""
+    excess = a.anomalies * _PPM - a.expected_ppm
+    return excess * excess // max(a.expected_ppm, 1)
 
 
 # --- the epoch ---------------------------------------------------------------------------
@@ -506,8 +540,8 @@ def verify_epoch(epoch: int, *, challenges: Iterable[Challenge],
             if a is not None and a.flagged:
                 out[bid] = Verdict(**{**verdict.__dict__, "valid": False,
                                       "reason": Reason.HOTSPOT_INCONSISTENT,
-                                      "figures": tuple(sorted(dict(verdict.figures)
-                                                              | dict(a.figures()))),
+                                      "figures": tuple(sorted(
+                                          (dict(verdict.figures) | dict(a.figures())).items())),
                                       "rewarded": False})
             elif verdict.valid:
                 out[bid] = Verdict(**{**verdict.__dict__, "rewarded": True})
