@@ -12,6 +12,7 @@ import contextlib
 import dataclasses
 import functools
 import hashlib
+import itertools
 import random
 from pathlib import Path
 
@@ -44,6 +45,8 @@ from coverage_net.poc import (
     SecretError,
     beacon_payload,
     beacon_radio_config,
+    challengees_for_epoch,
+    challenger_for,
     epoch_entropy_from_seed,
     open_sealed_secret,
     params_from_dict,
@@ -382,6 +385,7 @@ def test_non_beacon_frames_and_its_own_beacon_are_not_witnessed():
                 await inbox.send(other)
                 await transmit(h0, beacon_of(other))
                 report = await outbox.receive()
+                await transmit(h0, beacon_of(other))  # the same beacon again: no second report
                 with pytest.raises(trio.WouldBlock):
                     outbox.receive_nowait()
             nursery.cancel_scope.cancel()
@@ -390,8 +394,81 @@ def test_non_beacon_frames_and_its_own_beacon_are_not_witnessed():
     metrics, report, other = run_deterministic(main, seed=5)
     assert metrics.frames_ignored == 2
     assert metrics.own_beacons_ignored == 1
+    assert metrics.repeats_ignored == 1
     assert metrics.witnesses_filed == 1 and report.challenge_id == other.content_id
     assert metrics.beacons_held == 0
+
+
+def run_challengers(validators: list[Keypair], *, start_into_epoch_ms: int, epochs: int,
+                    seed: int) -> tuple[list[Challenge], list[dict], list[PocMetrics]]:
+    """Challengers fed by hand, from ``start_into_epoch_ms`` into epoch 0 to the end of
+    epoch ``epochs - 1``: what they published, their secrets and counters."""
+    params = dataclasses.replace(PARAMS, validators=tuple(sorted(v.public_key
+                                                                 for v in validators)))
+    genesis_ms = T0_MS - start_into_epoch_ms
+    secrets = [{} for _ in validators]
+    metrics = [PocMetrics() for _ in validators]
+    published: list[Challenge] = []
+
+    async def main() -> None:
+        send, receive = trio.open_memory_channel[Message](64)
+        async with trio.open_nursery() as nursery:
+            for i, validator in enumerate(validators):
+                nursery.start_soon(functools.partial(
+                    run_challenger, validator, params,
+                    eligible_hotspots=lambda e: [k.public_key for k in KEYS.values()],
+                    entropy_for=lambda e: epoch_entropy_from_seed(SEED, e),
+                    random_bytes=random.Random(seed + i).randbytes, clock_ms=clock_ms,
+                    publish=send, secrets=secrets[i], metrics=metrics[i],
+                    genesis_ms=genesis_ms))
+            await trio.sleep((genesis_ms + epochs * EPOCH_MS - 1 - clock_ms()) / 1000)
+            while True:
+                try:
+                    published.append(receive.receive_nowait())
+                except trio.WouldBlock:
+                    break
+            nursery.cancel_scope.cancel()
+
+    run_deterministic(main, seed=seed)
+    for challenge in published:
+        challenge.verify()
+        assert 0 <= challenge.timestamp_ms - (genesis_ms + challenge.epoch * EPOCH_MS) \
+            <= EPOCH_MS - WINDOW_MS  # every window closes within its epoch
+    return published, secrets, metrics
+
+
+def test_validators_split_an_epochs_challenges_in_slots_that_do_not_overlap():
+    validators = [VALIDATOR, Keypair.from_seed(b"validator-2".ljust(32, b"\0"))]
+    published, secrets, metrics = run_challengers(validators, start_into_epoch_ms=0,
+                                                  epochs=3, seed=11)
+    hotspots = [k.public_key for k in KEYS.values()]
+    keys = tuple(sorted(v.public_key for v in validators))
+    for epoch in range(3):
+        entropy = epoch_entropy_from_seed(SEED, epoch)
+        issued = sorted((c for c in published if c.epoch == epoch), key=lambda c: c.timestamp_ms)
+        assert [c.challengee_key for c in issued] == challengees_for_epoch(
+            entropy, epoch, hotspots, PARAMS)  # in selection order, one slot each
+        for challenge in issued:
+            assert challenge.challenger_key == challenger_for(
+                entropy, epoch, challenge.challengee_key, keys)
+        gaps = [b.timestamp_ms - a.timestamp_ms for a, b in itertools.pairwise(issued)]
+        assert min(gaps) >= (EPOCH_MS - WINDOW_MS) // 3 > WINDOW_MS
+    assert {c.challenger_key for c in published} == set(keys)  # both took part
+    assert sum(m.challenges_issued for m in metrics) == len(published) == 9
+    # secrets are kept for the epoch and the one before, for a reveal
+    kept = {c.content_id for c in published if c.epoch >= 1}
+    assert set(secrets[0]) | set(secrets[1]) == kept
+    for challenge in published:
+        if challenge.content_id in kept:
+            held = secrets[0].get(challenge.content_id) or secrets[1][challenge.content_id]
+            assert secret_hash(held) == challenge.secret_hash
+
+
+def test_a_challenger_started_late_skips_slots_whose_window_would_outlast_the_epoch():
+    published, _, metrics = run_challengers([VALIDATOR], start_into_epoch_ms=51_000,
+                                            epochs=2, seed=12)
+    assert metrics[0].challenges_skipped_late == 3
+    assert [c.epoch for c in published] == [1, 1, 1]
 
 
 def test_a_seeded_challenger_seals_the_same_box_and_the_challengee_opens_it():

@@ -82,6 +82,8 @@ class PocMetrics:
     held_dropped: int = 0
     frames_ignored: int = 0
     own_beacons_ignored: int = 0
+    repeats_ignored: int = 0
+    """Beacons heard again for a challenge already witnessed (one report each)."""
     challenges_ignored: int = 0
     """Challenges the witness listener will not witness for (bad signature, window, challenger)."""
     refused: collections.Counter[str] = field(default_factory=collections.Counter)
@@ -291,6 +293,8 @@ class _Witness:
         self.metrics = metrics
         self.max_held = max_held
         self.known: dict[bytes, list[Challenge]] = {}
+        self.filed: set[tuple[bytes, bytes]] = set()
+        """(challenge id, payload hash) of every report filed for a known challenge."""
         self.held: collections.deque[_Heard] = collections.deque()
         self.held_changed = trio.Event()
 
@@ -311,6 +315,8 @@ class _Witness:
                 self.known[prefix] = alive
             else:
                 del self.known[prefix]
+        live_ids = {c.content_id for challenges in self.known.values() for c in challenges}
+        self.filed = {key for key in self.filed if key[0] in live_ids}
 
     async def on_packet(self, packet: RxPacket) -> None:
         parsed = parse_beacon(packet.payload) if packet.crc_ok else None
@@ -353,10 +359,15 @@ class _Witness:
             self.metrics.own_beacons_ignored += 1
             return
         packet = heard.packet
+        payload_hash = hashlib.sha256(packet.payload).digest()
+        if (challenge.content_id, payload_hash) in self.filed:
+            self.metrics.repeats_ignored += 1  # a replay, or a second copy: one report
+            return
+        self.filed.add((challenge.content_id, payload_hash))
         report = WitnessReport(
             witness_key=self.keypair.public_key, challenge_id=challenge.content_id,
-            epoch=challenge.epoch, payload_hash=hashlib.sha256(packet.payload).digest(),
-            rssi_dbm=packet.rssi_dbm, snr_db=packet.snr_db, freq_hz=packet.freq_hz,
+            epoch=challenge.epoch, payload_hash=payload_hash, rssi_dbm=packet.rssi_dbm,
+            snr_db=packet.snr_db, freq_hz=packet.freq_hz,
             spreading_factor=packet.spreading_factor, bandwidth_hz=packet.bandwidth_hz,
             radio_timestamp_us=packet.radio_timestamp_us,
             host_time_ms=heard.heard_ms).sign(self.keypair)
