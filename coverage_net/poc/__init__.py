@@ -63,6 +63,7 @@ from ._select import (
     challenges_in_epoch,
     epoch_entropy_from_seed,
 )
+from ._verdict import REASON_TEXT, Reason, Verdict, VerdictError, verdicts_bytes
 
 __all__ = [
     # errors
@@ -84,4 +85,6 @@ __all__ = [
     # actors
     "HotspotIdentity", "PocMetrics", "beacon_radio_config", "run_challenger", "run_beaconer",
     "run_witness_listener", "DEFAULT_MAX_HELD_BEACONS", "MAX_CLOCK_SKEW_MS",
+    # verdicts
+    "Verdict", "Reason", "REASON_TEXT", "VerdictError", "verdicts_bytes",
 ]
