@@ -2,14 +2,18 @@
 
 Each root opens the store, the identity and the network, starts the small actors
 of its process in one nursery and hands each only what it needs. Today: the bare
-peer (`run_peer`); the hotspot, validator and router roots follow. And a whole
-proof-of-coverage network in one process on simulated air (`run_poc_scenario`).
+peer (`run_peer`) and the proof-of-coverage actors a hotspot (`start_hotspot_poc`)
+and a validator (`start_challenger`) add to it; the hotspot, validator and router
+roots follow. And a whole proof-of-coverage network in one process on simulated
+air (`run_poc_scenario`).
 """
 
 from ._peer import PeerConfig, RunningPeer, run_peer, wall_clock_ms
+from ._poc import RunningChallenger, announced_hotspots, start_challenger, start_hotspot_poc
 from ._poc_sim import ATTACKS, EpochInput, PocScenario, ScenarioResult, run_poc_scenario
 
 __all__ = [
     "PeerConfig", "RunningPeer", "run_peer", "wall_clock_ms",
+    "RunningChallenger", "announced_hotspots", "start_challenger", "start_hotspot_poc",
     "ATTACKS", "EpochInput", "PocScenario", "ScenarioResult", "run_poc_scenario",
 ]

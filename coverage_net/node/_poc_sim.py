@@ -395,7 +395,7 @@ def run_poc_scenario(sc: PocScenario,
             t_ms = t0_ms + 10_000 + k * 20_000
             ch = Challenge(challenger_key=v_key, challengee_key=key, epoch=epoch,
                            secret_hash=secret_hash(secret),
-                           sealed_secret=seal_secret(secret, key, ephemeral_seed=hashlib.sha256(
+                           sealed_secret=seal_secret(secret, key, ephemeral_key=hashlib.sha256(
                                b"eph" + secret).digest()),
                            timestamp_ms=t_ms).sign(validator)
             challenges.append(ch)

@@ -4,11 +4,23 @@ So far: network parameters (checked, normalized, one digest), deterministic
 challenge selection from epoch entropy, challenge secrets sealed to the
 challengee's key, and the beacon payload and transmit power derived from a
 secret. Everything here is pure and deterministic, so hotspots, the simulator
-and the validators run the same derivations and reach the same answers. It
-imports only `coverage_net.radio`, `identity`, `messages` and firmware_bridge's
-LoRaWAN frame helpers.
+and the validators run the same derivations and reach the same answers. The
+actors (challenger, beaconer, witness listener) drive them with channels, an
+injected clock and an injected random source; the node wires them to the
+network. It imports only `coverage_net.radio`, `identity`, `messages` and
+firmware_bridge (its LoRaWAN frame helpers and the `Radio` interface).
 """
 
+from ._actors import (
+    DEFAULT_MAX_HELD_BEACONS,
+    MAX_CLOCK_SKEW_MS,
+    HotspotIdentity,
+    PocMetrics,
+    beacon_radio_config,
+    run_beaconer,
+    run_challenger,
+    run_witness_listener,
+)
 from ._beacon import (
     BEACON_CODING_RATE,
     BEACON_FORMAT_VERSION,
@@ -83,6 +95,9 @@ __all__ = [
     # verification
     "verify_epoch", "EpochVerdicts", "LinkHistory", "LinkObservation", "HotspotAssessment",
     "assess_hotspots", "Registry", "RegisteredHotspot", "PathPredictor",
+    # actors
+    "HotspotIdentity", "PocMetrics", "beacon_radio_config", "run_challenger", "run_beaconer",
+    "run_witness_listener", "DEFAULT_MAX_HELD_BEACONS", "MAX_CLOCK_SKEW_MS",
     # verdicts
     "Verdict", "Reason", "REASON_TEXT", "VerdictError", "verdicts_bytes",
 ]

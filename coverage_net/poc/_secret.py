@@ -59,16 +59,15 @@ def secret_hash(secret: bytes) -> bytes:
 
 
 def seal_secret(secret: bytes, challengee_ed25519_public_key: bytes, *,
-                ephemeral_seed: bytes | None = None) -> bytes:
+                ephemeral_key: bytes | None = None) -> bytes:
     """The secret in a sealed box only the holder of the challengee's identity key can open.
 
     The box is randomised (a fresh ephemeral key each call), so it is not a test
     vector; `open_sealed_secret` is its inverse. ``SEALED_SECRET_BYTES`` long.
-    ``ephemeral_seed`` (32 bytes) makes the box reproducible, for simulations that
-    must replay byte for byte: libsodium's sealed-box construction (ephemeral public
-    key, then ``crypto_box`` under nonce = BLAKE2b-192(ephemeral pk || recipient pk))
-    with the ephemeral keypair derived from the seed. Never pass one in production:
-    a reused ephemeral key ties boxes together.
+    ``ephemeral_key`` (32 bytes from the challenger's own random source) replaces
+    libsodium's internal draw, so a challenger run from a seeded generator (the
+    simulator, tests) issues the same challenges every run; the box is the same
+    libsodium sealed box either way.
     """
     secret = _secret(secret)
     key = _bytes("challengee_ed25519_public_key", challengee_ed25519_public_key)
@@ -80,14 +79,18 @@ def seal_secret(secret: bytes, challengee_ed25519_public_key: bytes, *,
     except (nacl.exceptions.CryptoError, nacl.exceptions.RuntimeError, ValueError) as exc:
         raise SecretError(f"challengee_ed25519_public_key {key.hex()} is not a usable ed25519 "
                           f"public key (not a curve point, or of small order): {exc}") from None
-    if ephemeral_seed is None:
+    if ephemeral_key is None:
         return SealedBox(PublicKey(curve_key)).encrypt(secret)
-    seed = _bytes("ephemeral_seed", ephemeral_seed)
-    if len(seed) != 32:
-        raise SecretError(f"ephemeral_seed must be 32 bytes; got {len(seed)}")
-    epk, esk = nacl.bindings.crypto_box_seed_keypair(seed)
-    nonce = hashlib.blake2b(epk + curve_key, digest_size=24).digest()
-    return epk + nacl.bindings.crypto_box(secret, nonce, curve_key, esk)
+    ephemeral_key = _bytes("ephemeral_key", ephemeral_key)
+    if len(ephemeral_key) != SECRET_BYTES:
+        raise SecretError(f"ephemeral_key must be {SECRET_BYTES} bytes (an X25519 secret "
+                          f"key); got {len(ephemeral_key)} bytes")
+    # libsodium's crypto_box_seal with the ephemeral key given: epk || box(m, n, pk, esk)
+    # where the nonce n is BLAKE2b-192(epk || pk)
+    ephemeral_public = nacl.bindings.crypto_scalarmult_base(ephemeral_key)
+    nonce = hashlib.blake2b(ephemeral_public + curve_key,
+                            digest_size=nacl.bindings.crypto_box_NONCEBYTES).digest()
+    return ephemeral_public + nacl.bindings.crypto_box(secret, nonce, curve_key, ephemeral_key)
 
 
 def open_sealed_secret(sealed: bytes, keypair: Keypair) -> bytes:

@@ -78,8 +78,8 @@ __all__ = [
 ]
 
 _PPM = 1_000_000
-_NEAR_FOR_GRID_M = 5_000
-_MAX_REPORTED_SNR_CENTI_DB = 1000  # LoRa radios report packet SNR up to about +10 dB  # beyond this the H3 grid distance check cannot fail
+_NEAR_FOR_GRID_M = 5_000  # beyond this the H3 grid distance check cannot fail
+_MAX_REPORTED_SNR_CENTI_DB = 1000  # LoRa radios report packet SNR up to about +10 dB
 
 BEACON = BeaconReport.TYPE
 WITNESS = WitnessReport.TYPE
@@ -188,8 +188,8 @@ def _challenge_reason(ch: Challenge | None, epoch: int, registry: Registry,
         return Reason.CHALLENGER_NOT_VALIDATOR
     if ch.challengee_key not in registry:
         return Reason.CHALLENGEE_UNKNOWN
-    if (ch.challengee_key not in selected
-            or challenger_for(entropy, epoch, ch.challengee_key, params.validators) != ch.challenger_key):
+    chosen = challenger_for(entropy, epoch, ch.challengee_key, params.validators)
+    if ch.challengee_key not in selected or chosen != ch.challenger_key:
         return Reason.NOT_SELECTED
     return Reason.VALID
 
