@@ -28,7 +28,7 @@ SAMPLE = Path(__file__).resolve().parents[1] / "examples" / "network_params.toml
 VALIDATOR = Keypair.from_seed(b"\x07" * 32).public_key.hex()
 
 # The default network's digest: changing a default changes every genesis block.
-DEFAULT_DIGEST = "7720e298c5bfa1483dc66b52d855c961508ca6719a9b160ca4b4655cd7e0936a"
+DEFAULT_DIGEST = "7a5d8e97e9a218e7819b5804d600587db2c96a7fc87a2827490daba0fee190e3"
 
 
 def _set(data: dict, path: str, value: object) -> dict:
