@@ -7,10 +7,14 @@ import hashlib
 import json
 import subprocess
 import sys
+from decimal import ROUND_HALF_UP, Context, Decimal
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
+from coverage_net.cli._poc import figure_text
 from coverage_net.node import save_verdicts
 from coverage_net.poc import REASON_TEXT, Reason, Verdict
 from coverage_net.store import MessageStore
@@ -18,7 +22,6 @@ from coverage_net.store import MessageStore
 CLI = Path(sys.executable).with_name("coverage-net")
 SAFETY_S = 60  # liveness bound for one process, not a performance assertion
 
-BEACONER = hashlib.sha256(b"beaconer").digest()
 WITNESS = bytes.fromhex("5eed" * 16)
 HEARD = [hashlib.sha256(b"heard-%d" % n).digest() for n in range(2)]
 SILENT = [hashlib.sha256(b"silent-%d" % n).digest() for n in range(3)]
@@ -59,6 +62,32 @@ EXPECTED = {
     "too_weak": ["-134.05 dBm", "-91.50 dBm", "-5.32 sigma", "3.00 km", "40 ms"],
     "neighbours": ["-110.00 dBm", "-112.60 dBm", "0.87 sigma", "45.50 km", "310 ms"],
 }
+
+
+@pytest.mark.parametrize(("name", "value", "shown"), [
+    ("measured_rssi_centi_dbm", -9_700, ("measured RSSI", "-97.00", "dBm")),
+    ("snr_centi_db", 5, ("SNR", "0.05", "dB")),
+    ("margin_centi_sigma", -345, ("margin", "-3.45", "sigma")),
+    ("distance_m", 12_345, ("distance", "12.35", "km")),
+    ("distance_m", 12_344, ("distance", "12.34", "km")),
+    ("distance_m", 4, ("distance", "0.00", "km")),
+    ("beacon_distance_m", 2**64, ("beacon distance", "18446744073709551.62", "km")),
+    ("lag_ms", -15, ("lag", "-15", "ms")),
+    ("freq_hz", 904_600_000, ("frequency", "904600000", "Hz")),
+    ("antenna_height_m", 12, ("antenna height", "12", "m")),
+    ("witness_count", 3, ("witness count", "3", "")),
+])
+def test_figures_are_shown_in_readable_units(name, value, shown):
+    assert figure_text(name, value) == shown
+
+
+@given(value=st.integers(min_value=-(2**70), max_value=2**70))
+def test_scaled_figures_round_half_away_from_zero_exactly(value):
+    for suffix, scale in [("x_centi_dbm", Decimal("0.01")), ("distance_m", Decimal("0.001"))]:
+        _, number, _ = figure_text(suffix, value)
+        exact = (Decimal(value) * scale).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP,
+                                                  context=Context(prec=100))
+        assert Decimal(number) == exact
 
 
 def _run(*args) -> subprocess.CompletedProcess:

@@ -2,13 +2,12 @@
 
 The verdict is read from the node's store exactly as the verifier stored it; figures
 are integers in the unit their names say, and are turned into readable units here
-only, with exact decimal arithmetic (no float rounding on the way to the screen).
+only, in integer arithmetic (no float rounding on the way to the screen).
 """
 
 from __future__ import annotations
 
 import json
-from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
 import click
@@ -17,7 +16,6 @@ from coverage_net.messages import short_id
 from coverage_net.poc import REASON_TEXT, Verdict
 from coverage_net.store import MessageStore
 
-_CENTI = Decimal("0.01")
 # name suffix -> (unit shown, scale of the stored integer); checked in this order
 _UNITS: tuple[tuple[str, str, int], ...] = (
     ("distance_m", "km", -3),
@@ -109,10 +107,15 @@ def figure_text(name: str, value: int) -> tuple[str, str, str]:
 
 
 def _scaled(value: int, scale: int) -> str:
+    """``value * 10**scale`` with two decimals, rounded half away from zero, in integers
+    (exact for any size): -9700, -2 -> "-97.00"; 12345 m, -3 -> "12.35" km."""
     if scale == 0:
         return str(value)
-    # exact: -9700 centi -> -97.00; 12345 m -> 12.35 km (half up, as an operator expects)
-    return str(Decimal(value).scaleb(scale).quantize(_CENTI, rounding=ROUND_HALF_UP))
+    divisor = 10 ** (-scale - 2)  # stored units per hundredth shown
+    hundredths = (2 * abs(value) + divisor) // (2 * divisor)
+    whole, fraction = divmod(hundredths, 100)
+    sign = "-" if value < 0 and hundredths else ""
+    return f"{sign}{whole}.{fraction:02d}"
 
 
 def _label(stem: str) -> str:
