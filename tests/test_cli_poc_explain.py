@@ -38,10 +38,14 @@ def witness(name: str, reason: Reason, *, rewarded: bool = False,
 
 
 VERDICTS = {
+    # the figures poc.verify gives a witness judged by the physics
     "valid": witness("valid", Reason.VALID, rewarded=True, figures={
         "measured_rssi_centi_dbm": -9_700, "modelled_rssi_centi_dbm": -10_045,
+        "free_space_rssi_centi_dbm": -7_012, "deviation_centi_sigma": 57,
         "margin_centi_sigma": 345, "distance_m": 12_345, "lag_ms": 180,
-        "snr_centi_db": -725, "freq_offset_hz": -1_200}),
+        "snr_centi_db": -725, "expected_snr_centi_db": -690, "freq_offset_hz": -1_200,
+        "sensitivity_centi_dbm": -13_250, "neighbours_likely": 4, "neighbours_likely_heard": 2,
+        "hotspot_expected_anomalies_centi": 125}),
     "too_strong": witness("too_strong", Reason.RSSI_TOO_STRONG, figures={
         "measured_rssi_centi_dbm": -6_210, "modelled_rssi_centi_dbm": -11_830,
         "margin_centi_sigma": 704, "distance_m": 31_004, "lag_ms": 95}),
@@ -76,6 +80,7 @@ EXPECTED = {
     ("freq_hz", 904_600_000, ("frequency", "904600000", "Hz")),
     ("antenna_height_m", 12, ("antenna height", "12", "m")),
     ("witness_count", 3, ("witness count", "3", "")),
+    ("hotspot_expected_anomalies_centi", 125, ("hotspot expected anomalies", "1.25", "")),
 ])
 def test_figures_are_shown_in_readable_units(name, value, shown):
     assert figure_text(name, value) == shown
@@ -115,13 +120,20 @@ def test_a_valid_witness_is_explained_line_by_line(data_dir):
         "  verdict     VALID: valid (every check passed)",
         "  rewarded    yes",
         "  figures",
-        "    distance            12.35 km",
-        "    frequency offset    -1200 Hz",
-        "    lag                   180 ms",
-        "    margin               3.45 sigma",
-        "    measured RSSI      -97.00 dBm",
-        "    modelled RSSI     -100.45 dBm",
-        "    SNR                 -7.25 dB",
+        "    deviation                      0.57 sigma",
+        "    distance                      12.35 km",
+        "    expected SNR                  -6.90 dB",
+        "    free space RSSI              -70.12 dBm",
+        "    frequency offset              -1200 Hz",
+        "    hotspot expected anomalies     1.25",
+        "    lag                             180 ms",
+        "    margin                         3.45 sigma",
+        "    measured RSSI                -97.00 dBm",
+        "    modelled RSSI               -100.45 dBm",
+        "    neighbours likely                 4",
+        "    neighbours likely heard           2",
+        "    sensitivity                 -132.50 dBm",
+        "    SNR                           -7.25 dB",
         f"  neighbours that heard it: {' '.join(k.hex()[:12] for k in sorted(HEARD))}",
         "  likely neighbours that stayed silent: none",
     ]

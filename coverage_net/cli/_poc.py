@@ -22,6 +22,7 @@ _UNITS: tuple[tuple[str, str, int], ...] = (
     ("_centi_dbm", "dBm", -2),
     ("_centi_db", "dB", -2),
     ("_centi_sigma", "sigma", -2),
+    ("_centi", "", -2),  # hundredths of a count, e.g. expected anomalies
     ("_ms", "ms", 0),
     ("_hz", "Hz", 0),
     ("_m", "m", 0),
