@@ -2,7 +2,8 @@
 
 A `World` of hotspots on H3 cells, a `Channel` that decides who hears whom
 (path loss from `coverage_net.radio`, noise, collisions, capture, half duplex,
-regional limits), a `Scheduler` in virtual or real time, virtual devboards on
+regional limits, and seeded `Impairments`: fading, measurement and antenna
+gain errors, clock offsets), a `Scheduler` in virtual or real time, virtual devboards on
 ptys that speak the native bridge protocol, and a scenario runner.
 """
 
@@ -17,7 +18,15 @@ from ._channel import (
 )
 from ._devboard import SimBackend, VirtualDevboards, serve
 from ._engine import EventHandle, RealtimeScheduler, Scheduler
-from ._errors import DutyCycleError, DwellTimeError, RegulatoryLimitError, SimConfigError, SimError
+from ._errors import (
+    DutyCycleError,
+    DwellTimeError,
+    ImpairmentError,
+    RegulatoryLimitError,
+    SimConfigError,
+    SimError,
+)
+from ._impairments import FADING_MODELS, Impairments
 from ._scenario import (
     LINK_COLUMNS,
     RunResult,
@@ -35,5 +44,6 @@ __all__ = [
     "RealtimeScheduler", "Scheduler", "DutyCycleError", "DwellTimeError",
     "RegulatoryLimitError", "SimConfigError", "SimError", "LINK_COLUMNS", "RunResult",
     "Scenario", "lorasim_preset", "run_scenario", "scenario_from_args", "SimAir", "SimRadio",
-    "CELL_RES", "World", "WorldError", "clustered", "on_dem", "uniform",
+    "CELL_RES", "World", "WorldError", "clustered", "on_dem", "uniform", "FADING_MODELS",
+    "ImpairmentError", "Impairments",
 ]

@@ -10,6 +10,11 @@ Physics, per receiver j of a packet from i:
 * received power = tx power + gain_i + gain_j - path loss (any
   `coverage_net.radio` model, terrain included) + the link's shadowing (a
   seeded draw that is the same for i->j and j->i);
+* with `impairments=` (`Impairments`, all off by default): the gains are the
+  antennas' true gains (asserted + a fixed per-hotspot error, used both when
+  sending and receiving), the received power carries per-packet Rician fading
+  (it decides reception and interference), and the RSSI and SNR a radio reports
+  carry measurement error and the radio's quantisation;
 * SNR = received power - thermal noise floor (bandwidth, j's noise figure);
 * reception needs the sensitivity of the SF/BW (`sensitivity=`: the textbook
   noise floor + SNR floor, LoRaSim's measured table, or the SX1276 datasheet)
@@ -24,7 +29,8 @@ Physics, per receiver j of a packet from i:
   Goursaud's SIR isolation matrix).
 
 Candidate receivers come from the world's H3 neighbourhoods within the range
-at which the best receiver could still hear the packet, never from all pairs.
+at which the best receiver could still hear the packet (at the fading's largest
+gain), never from all pairs.
 """
 
 from __future__ import annotations
@@ -52,6 +58,7 @@ from coverage_net.radio import (
 )
 
 from ._errors import DutyCycleError, DwellTimeError, SimConfigError
+from ._impairments import Impairments
 from ._world import World
 
 REASONS = ("delivered", "below_sensitivity", "snr_below_floor", "half_duplex",
@@ -148,7 +155,7 @@ class Channel:
                  seed: int = 0, sensitivity: str = "textbook",
                  max_demodulators: int | None = None, max_range_m: float = 100_000.0,
                  report_margin_db: float = 10.0, regulatory_limits: bool = True,
-                 link_cache: int = 4096) -> None:
+                 link_cache: int = 4096, impairments: Impairments | None = None) -> None:
         try:
             self.collision = CollisionModel(collision)
         except ValueError:
@@ -164,8 +171,19 @@ class Channel:
                             ("max_range_m", max_range_m), ("report_margin_db", report_margin_db)):
             if not (math.isfinite(value) and value >= 0):
                 raise SimConfigError(f"{name} must be a finite number >= 0, got {value}")
+        if impairments is None:
+            impairments = Impairments()
+        if not isinstance(impairments, Impairments):
+            raise SimConfigError(f"impairments must be an Impairments, got "
+                                 f"{type(impairments).__name__}")
         self.world = world
         self.model = model
+        self.impairments = impairments
+        # the antennas' true gains; the world keeps what the hotspots assert
+        self.true_gain_dbi = world.gain_dbi
+        if impairments.gain_error_sigma_db > 0:
+            self.true_gain_dbi = world.gain_dbi + impairments.gain_errors_db(
+                np.arange(len(world)))
         self.capture_threshold_db = capture_threshold_db
         self.shadowing_sigma_db = shadowing_sigma_db
         self.seed = seed
@@ -223,8 +241,9 @@ class Channel:
             return self._range_m[key]
         w = self.world
         best_sens = float(np.min(self.sensitivity_dbm(np.arange(len(w)), sf, bw_hz)))
-        budget = (float(w.tx_power_dbm.max()) + 2 * float(w.gain_dbi.max()) - best_sens
-                  + self.report_margin_db + 4.0 * self.shadowing_sigma_db)
+        budget = (float(w.tx_power_dbm.max()) + 2 * float(self.true_gain_dbi.max())
+                  - best_sens + self.report_margin_db + 4.0 * self.shadowing_sigma_db
+                  + self.impairments.fading_max_db)
         model = FreeSpace() if isinstance(self.model, TerrainModel) else self.model
         d = np.geomspace(10.0, self.max_range_m, 200)
         lat0, lon0 = float(np.mean(w.lat_deg)), float(np.mean(w.lon_deg))
@@ -290,9 +309,10 @@ class Channel:
         if self.regulatory_limits:
             self._check_regulations(tx)
         receivers, loss_db = self._link(tx.transmitter, tx)
-        w = self.world
-        rx_dbm = (tx.tx_power_dbm + w.gain_dbi[tx.transmitter] + w.gain_dbi[receivers]
-                  - loss_db)
+        gain = self.true_gain_dbi
+        rx_dbm = tx.tx_power_dbm + gain[tx.transmitter] + gain[receivers] - loss_db
+        if self.impairments.fading != "none":
+            rx_dbm = rx_dbm + self.impairments.fading_db(tx.packet_id, receivers)
         self._on_air[tx.packet_id] = _OnAir(tx, receivers, rx_dbm)
         self._max_airtime_s = max(self._max_airtime_s, tx.airtime_s)
         self.stats["transmissions"] += 1
@@ -340,6 +360,10 @@ class Channel:
         self.stats["receptions"] += len(js)
         for why, n in Counter(reason.tolist()).items():
             self.stats[why] += n
+        imp = self.impairments
+        if not imp.reports_exactly:  # decided on the true figures, reported with errors
+            p = imp.reported_rssi_dbm(tx.packet_id, js, p)
+            snr = imp.reported_snr_db(tx.packet_id, js, snr)
         return ReceptionBatch(tx, js, p, snr, ok, reason)
 
     def _power_at(self, other: _OnAir, js: np.ndarray) -> np.ndarray:

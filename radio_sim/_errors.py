@@ -13,6 +13,11 @@ class SimConfigError(SimError, ValueError):
     """A simulation parameter or input file that cannot be used."""
 
 
+class ImpairmentError(SimConfigError):
+    """An impairment setting (fading, measurement error, gain error, clock offset)
+    that cannot be used."""
+
+
 class RegulatoryLimitError(SimError):
     """A transmission the region's rules forbid now (the radio refuses it)."""
 

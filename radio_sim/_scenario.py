@@ -11,6 +11,10 @@ The `lorasim` preset reproduces LoRaSim's setting (Bor et al. 2016): its
 log-distance constants, its measured sensitivity table, 14 dBm, 20-byte packets,
 SF12/125 kHz, one receiver at the centre, nodes uniformly within its range, and
 the simple collision model.
+
+`Scenario.impairments` (an `Impairments`, or a mapping of its keys) puts fading,
+measurement error and antenna gain error on the air; all off by default, so a
+scenario without them gives the link table it always gave.
 """
 
 from __future__ import annotations
@@ -20,8 +24,8 @@ import math
 import os
 import time
 from collections import Counter
-from collections.abc import Callable
-from dataclasses import asdict, dataclass, replace
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
 import h3
@@ -39,6 +43,7 @@ from coverage_net.radio import (
 from ._channel import REASONS, Channel, ReceptionBatch, Transmission
 from ._engine import Scheduler
 from ._errors import RegulatoryLimitError, SimConfigError
+from ._impairments import Impairments
 from ._world import CELL_RES, World, uniform
 
 DAY_S = 86_400.0
@@ -73,8 +78,14 @@ class Scenario:
     max_range_m: float = 100_000.0
     channel_count: int | None = None  # use only the first k channels carrying the data rate
     regulatory_limits: bool = True  # enforce duty cycle and dwell time on transmit
+    impairments: Impairments = Impairments()  # all off
 
     def __post_init__(self) -> None:
+        if isinstance(self.impairments, Mapping):  # scenario keys, e.g. from a JSON file
+            object.__setattr__(self, "impairments", Impairments.from_mapping(self.impairments))
+        if not isinstance(self.impairments, Impairments):
+            raise SimConfigError(f"impairments must be an Impairments or a mapping of its "
+                                 f"keys, got {type(self.impairments).__name__}")
         if self.model not in MODEL_NAMES:
             raise SimConfigError(f"model {self.model!r} is not one of {list(MODEL_NAMES)}")
         if self.receivers not in ("all", "central"):
@@ -216,7 +227,7 @@ def run_scenario(s: Scenario, out_dir: str | os.PathLike,
                       shadowing_sigma_db=s.shadowing_sigma_db, seed=s.seed,
                       sensitivity=s.sensitivity, max_demodulators=s.max_demodulators,
                       report_margin_db=s.report_margin_db, max_range_m=s.max_range_m,
-                      regulatory_limits=s.regulatory_limits)
+                      regulatory_limits=s.regulatory_limits, impairments=s.impairments)
     rng = np.random.default_rng(s.seed)
     horizon_s = s.days * DAY_S
     rate_per_s = s.beacons_per_day / DAY_S
@@ -305,10 +316,19 @@ def _summary(s, world, counts, witnesses, refused, scheduled, dr, airtime_s, wal
     }
 
 
+_IMPAIRMENT_KEYS = frozenset(f.name for f in fields(Impairments)) - {"seed"}
+
+
 def scenario_from_args(**kwargs) -> Scenario:
-    """A Scenario from CLI-style arguments (None means default)."""
+    """A Scenario from CLI-style arguments (None means default).
+
+    Impairment keys (`fading`, `rssi_error_sigma_db`, ...) may be given flat; their
+    draws are seeded by the scenario's seed."""
     preset = kwargs.pop("preset", None)
     given = {k: v for k, v in kwargs.items() if v is not None}
+    impaired = {k: given.pop(k) for k in _IMPAIRMENT_KEYS & set(given)}
+    if impaired:
+        given["impairments"] = Impairments(seed=given.get("seed", 0), **impaired)
     if preset == "lorasim":
         nodes = given.pop("hotspots", 100)
         return lorasim_preset(nodes, **given)

@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from coverage_net.radio import MODEL_NAMES, model_from_name
-from radio_sim import Channel, World, run_scenario, scenario_from_args
+from radio_sim import FADING_MODELS, Channel, World, run_scenario, scenario_from_args
 from radio_sim import serve as serve_devboards
 
 COLLISION_MODELS = ("simple", "capture", "inter-sf")
@@ -44,6 +44,19 @@ def sim() -> None:
               help="Log-normal shadowing sigma per link [0].")
 @click.option("--density", "density_per_km2", type=click.FloatRange(min=0, min_open=True),
               help="Generated hotspots per km2 [0.01].")
+@click.option("--fading", type=click.Choice(FADING_MODELS),
+              help="Per-packet fast fading of the received power [none].")
+@click.option("--rician-k-db", type=float, help="Rician K factor, dB [6].")
+@click.option("--rssi-error-db", "rssi_error_sigma_db", type=click.FloatRange(min=0),
+              help="Sigma of the error on the reported RSSI [0].")
+@click.option("--rssi-step-db", type=click.FloatRange(min=0),
+              help="Step of the reported RSSI, 1 like an SX1276 [0: exact].")
+@click.option("--snr-error-db", "snr_error_sigma_db", type=click.FloatRange(min=0),
+              help="Sigma of the error on the reported SNR [0].")
+@click.option("--snr-step-db", type=click.FloatRange(min=0),
+              help="Step of the reported SNR, 0.25 like an SX1276 [0: exact].")
+@click.option("--gain-error-db", "gain_error_sigma_db", type=click.FloatRange(min=0),
+              help="Sigma of each hotspot's antenna gain error (true minus asserted) [0].")
 @click.option("--preset", type=click.Choice(["lorasim"]),
               help="LoRaSim's setting: log-distance constants, measured sensitivity, 14 dBm, "
                    "20-byte packets, one receiver, nodes uniformly in range, simple collisions.")

@@ -2,12 +2,18 @@
 
 Each root opens the store, the identity and the network, starts the small actors
 of its process in one nursery and hands each only what it needs. Today: the bare
-peer (`run_peer`); the hotspot, validator and router roots follow. Beside them, the
-glue that stores `poc` verdicts in the store (`save_verdicts`, `load_verdict`).
+peer (`run_peer`); the hotspot, validator and router roots follow. And a whole
+proof-of-coverage network in one process on simulated air (`run_poc_scenario`).
+Beside them, the glue that stores `poc` verdicts in the store (`save_verdicts`,
+`load_verdict`).
 """
 
 from ._peer import PeerConfig, RunningPeer, run_peer, wall_clock_ms
+from ._poc_sim import ATTACKS, EpochInput, PocScenario, ScenarioResult, run_poc_scenario
 from ._verdicts import load_verdict, save_verdicts, verdict_from_row, verdict_row
 
-__all__ = ["PeerConfig", "RunningPeer", "run_peer", "wall_clock_ms",
-           "save_verdicts", "load_verdict", "verdict_row", "verdict_from_row"]
+__all__ = [
+    "PeerConfig", "RunningPeer", "run_peer", "wall_clock_ms",
+    "ATTACKS", "EpochInput", "PocScenario", "ScenarioResult", "run_poc_scenario",
+    "save_verdicts", "load_verdict", "verdict_row", "verdict_from_row",
+]

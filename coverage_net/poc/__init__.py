@@ -36,6 +36,8 @@ from ._params import (
     load_params,
     params_from_dict,
 )
+from ._predict import PathPredictor
+from ._registry import RegisteredHotspot, Registry
 from ._secret import (
     SEALED_SECRET_BYTES,
     SECRET_BYTES,
@@ -52,6 +54,14 @@ from ._select import (
     epoch_entropy_from_seed,
 )
 from ._verdict import REASON_TEXT, Reason, Verdict, VerdictError, verdicts_bytes
+from ._verify import (
+    EpochVerdicts,
+    HotspotAssessment,
+    LinkHistory,
+    LinkObservation,
+    assess_hotspots,
+    verify_epoch,
+)
 
 __all__ = [
     # errors
@@ -70,6 +80,9 @@ __all__ = [
     "beacon_tx_power_dbm", "beacon_eirp_centi_dbm", "BEACON_FORMAT_VERSION",
     "BEACON_FRAME_BYTES", "BEACON_CODING_RATE", "BEACON_PREAMBLE_SYMBOLS", "BEACON_TOKEN_DOMAIN",
     "CHALLENGE_ID_BYTES", "CHALLENGE_PREFIX_BYTES", "MIN_TOKEN_BYTES", "MAX_TOKEN_BYTES",
+    # verification
+    "verify_epoch", "EpochVerdicts", "LinkHistory", "LinkObservation", "HotspotAssessment",
+    "assess_hotspots", "Registry", "RegisteredHotspot", "PathPredictor",
     # verdicts
     "Verdict", "Reason", "REASON_TEXT", "VerdictError", "verdicts_bytes",
 ]

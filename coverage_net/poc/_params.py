@@ -103,6 +103,27 @@ class VerifierParams:
     """Witnesses rewarded per beacon, chosen in a deterministic order from the entropy."""
     max_witnesses_per_hotspot_per_epoch: int = 16
     """Witness reports one hotspot may file per epoch; the rest are refused."""
+    free_space_allowance_centi_db: int = 1200
+    """How far above free space a witness RSSI may be (antenna gain and measurement
+    errors, constructive multipath) before it is refused as impossible."""
+    noise_figure_centi_db: int = 600
+    """Receiver noise figure the verifier assumes for the noise floor and sensitivity."""
+    snr_tolerance_centi_db: int = 600
+    """How far a witness's SNR may sit from RSSI minus the noise floor."""
+    likely_margin_centi_sigma: int = 128
+    """A receiver whose modelled RSSI is this many sigmas (x100) above sensitivity is
+    likely to hear a beacon (1.28 sigma: 90 %); as far below, it is unlikely to."""
+    neighbour_radius_m: int = 20_000
+    """Hotspots this close to a beaconer are the neighbours judged for hearing it."""
+    min_likely_neighbours: int = 3
+    """A beacon is judged by its neighbours only when at least this many are likely hearers."""
+    hotspot_window_epochs: int = 48
+    """Epochs of link history judged for a hotspot's neighbour consistency (48 x 30 min = 1 day)."""
+    hotspot_min_anomalies: int = 4
+    """Improbable hits plus probable misses below this never flag a hotspot."""
+    hotspot_z_centi: int = 400
+    """A hotspot is flagged when its anomalies exceed their expectation by this many
+    (x100) Poisson standard deviations (plus `hotspot_min_anomalies` - 1)."""
 
 
 _VERIFIER_MINIMUM = {"freq_tolerance_hz": 0, "min_distance_res11_cells": 0}

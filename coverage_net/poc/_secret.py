@@ -58,11 +58,17 @@ def secret_hash(secret: bytes) -> bytes:
     return hashlib.sha256(SECRET_HASH_DOMAIN + _secret(secret)).digest()
 
 
-def seal_secret(secret: bytes, challengee_ed25519_public_key: bytes) -> bytes:
+def seal_secret(secret: bytes, challengee_ed25519_public_key: bytes, *,
+                ephemeral_seed: bytes | None = None) -> bytes:
     """The secret in a sealed box only the holder of the challengee's identity key can open.
 
     The box is randomised (a fresh ephemeral key each call), so it is not a test
     vector; `open_sealed_secret` is its inverse. ``SEALED_SECRET_BYTES`` long.
+    ``ephemeral_seed`` (32 bytes) makes the box reproducible, for simulations that
+    must replay byte for byte: libsodium's sealed-box construction (ephemeral public
+    key, then ``crypto_box`` under nonce = BLAKE2b-192(ephemeral pk || recipient pk))
+    with the ephemeral keypair derived from the seed. Never pass one in production:
+    a reused ephemeral key ties boxes together.
     """
     secret = _secret(secret)
     key = _bytes("challengee_ed25519_public_key", challengee_ed25519_public_key)
@@ -74,7 +80,14 @@ def seal_secret(secret: bytes, challengee_ed25519_public_key: bytes) -> bytes:
     except (nacl.exceptions.CryptoError, nacl.exceptions.RuntimeError, ValueError) as exc:
         raise SecretError(f"challengee_ed25519_public_key {key.hex()} is not a usable ed25519 "
                           f"public key (not a curve point, or of small order): {exc}") from None
-    return SealedBox(PublicKey(curve_key)).encrypt(secret)
+    if ephemeral_seed is None:
+        return SealedBox(PublicKey(curve_key)).encrypt(secret)
+    seed = _bytes("ephemeral_seed", ephemeral_seed)
+    if len(seed) != 32:
+        raise SecretError(f"ephemeral_seed must be 32 bytes; got {len(seed)}")
+    epk, esk = nacl.bindings.crypto_box_seed_keypair(seed)
+    nonce = hashlib.blake2b(epk + curve_key, digest_size=24).digest()
+    return epk + nacl.bindings.crypto_box(secret, nonce, curve_key, esk)
 
 
 def open_sealed_secret(sealed: bytes, keypair: Keypair) -> bytes:

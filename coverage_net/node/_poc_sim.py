@@ -1,0 +1,497 @@
+"""A proof-of-coverage network in one process: simulated air, real messages, the real verifier.
+
+`run_poc_scenario` places hotspots on a DEM (radio_sim's world generator), runs
+epochs in virtual time: the epoch's entropy selects challengees and challengers,
+validators sign `Challenge`s with sealed secrets, challengees beacon through the
+radio simulator's `Channel` (terrain, shadowing, per-packet fading, measurement and
+antenna-gain errors, host clock offsets: the simulator's air is *not* the
+verifier's model), hotspots that hear a beacon sign `WitnessReport`s, and
+`coverage_net.poc.verify_epoch` judges every report. Attackers (see `ATTACKS`) are
+hotspots whose reports do not come honestly from their own radio at their asserted
+place, each in a naive form (numbers invented without the model) and a model-aware
+one (numbers made plausible with the verifier's own model).
+
+Everything is seeded: the same `PocScenario` gives the same verdicts byte for byte.
+Messages go straight from the simulated hotspots to the verifier (what gossip would
+deliver to a validator); the gossip and sync path itself is tested on the in-memory
+network elsewhere.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import math
+from collections import defaultdict
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from coverage_net.identity import Keypair
+from coverage_net.messages import BeaconReport, Challenge, HotspotAnnouncement, WitnessReport
+from coverage_net.poc import (
+    LinkHistory,
+    NetworkParams,
+    PathPredictor,
+    Registry,
+    Verdict,
+    beacon_eirp_centi_dbm,
+    beacon_payload,
+    beacon_tx_power_dbm,
+    challengees_for_epoch,
+    challenger_for,
+    epoch_entropy_from_seed,
+    params_from_dict,
+    seal_secret,
+    secret_hash,
+    verify_epoch,
+)
+from coverage_net.radio import (
+    EARTH_RADIUS_M,
+    Sites,
+    Station,
+    Terrain,
+    TerrainModel,
+    path_loss_db,
+    sensitivity_dbm,
+    thermal_noise_floor_dbm,
+    time_on_air_s,
+)
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["ATTACKS", "EpochInput", "PocScenario", "ScenarioResult", "run_poc_scenario"]
+
+ATTACKS = ("spoof_5km", "invent_rssi", "relay_30km", "replay", "self_witness", "ring")
+"""The attacks a scenario can place (see `PocScenario.attackers`)."""
+
+START_MS = 1_767_225_600_000  # 2026-01-01T00:00Z: the scenario's epoch 0 starts here
+_REGION = "US915"
+_RADIO_MAX_DBM = 27
+_STATION_CELL_RES = 12
+_MAX_SNR_DB = 10.0
+
+
+@dataclass(frozen=True)
+class PocScenario:
+    """One run: the world, the impairments of the air, the attackers, the length.
+
+    ``attackers`` maps an attack name from `ATTACKS` to how many hotspots mount it;
+    ``model_aware`` picks the attack form. ``impairments`` are radio_sim's
+    (fading, errors, clock offsets); ``shadowing_sigma_db`` is the persistent
+    per-link shadowing of the air.
+    """
+
+    dem_dir: str
+    hotspots: int = 200
+    beacons: int = 1_000
+    seed: int = 1
+    attackers: Mapping[str, int] = field(default_factory=dict)
+    model_aware: bool = False
+    shadowing_sigma_db: float = 4.0
+    impairments: Mapping[str, object] = field(default_factory=lambda: {
+        "fading": "rician", "rician_k_db": 6.0, "rssi_error_sigma_db": 1.0, "rssi_step_db": 1.0,
+        "snr_error_sigma_db": 0.5, "snr_step_db": 0.25, "gain_error_sigma_db": 1.0,
+        "clock_offset_sigma_ms": 500.0})
+    verifier: Mapping[str, int] = field(default_factory=dict)
+    num_threads: int = 1
+    keep_inputs: bool = False
+
+
+@dataclass(frozen=True)
+class EpochInput:
+    """One epoch's reports as the verifier received them."""
+
+    epoch: int
+    entropy: bytes
+    challenges: tuple[Challenge, ...]
+    beacon_reports: tuple[BeaconReport, ...]
+    witness_reports: tuple[WitnessReport, ...]
+
+
+@dataclass
+class ScenarioResult:
+    """Verdicts of every report, who was who, and the figures the issue asks for."""
+
+    verdicts: list[Verdict]
+    role_of: dict[bytes, str]
+    """Hotspot key -> "honest" or an attack name."""
+    beacons: int
+    epochs: int
+    flagged_at_epoch: dict[bytes, int]
+    in_range_honest: dict[bytes, int]
+    """Attacker key -> honest hotspots within the model's range of its assertion."""
+    epoch_inputs: list[EpochInput] = field(default_factory=list)
+    """What the verifier was given, epoch by epoch (kept when `PocScenario.keep_inputs`)."""
+    registry: Registry | None = None
+    params: NetworkParams | None = None
+
+    def honest_witness_acceptance(self) -> float:
+        honest = [v for v in self.verdicts if v.report_type == WitnessReport.TYPE
+                  and self.role_of.get(v.hotspot_key) == "honest"]
+        return sum(v.valid for v in honest) / max(len(honest), 1)
+
+    def honest_witness_reasons(self) -> dict[str, int]:
+        counts: dict[str, int] = defaultdict(int)
+        for v in self.verdicts:
+            if v.report_type == WitnessReport.TYPE and self.role_of.get(v.hotspot_key) == "honest":
+                counts[str(v.reason)] += 1
+        return dict(counts)
+
+    def attack_reports(self, attack: str) -> list[Verdict]:
+        return [v for v in self.verdicts if self.role_of.get(v.hotspot_key) == attack
+                and v.report_type == WitnessReport.TYPE]
+
+    def report_catch_rate(self, attack: str) -> float:
+        mine = self.attack_reports(attack)
+        return sum(not v.valid for v in mine) / max(len(mine), 1)
+
+    def hotspot_catch_rate(self, attack: str) -> float:
+        keys = [k for k, r in self.role_of.items() if r == attack]
+        return sum(k in self.flagged_at_epoch for k in keys) / max(len(keys), 1)
+
+    def honest_flagged_rate(self) -> float:
+        honest = [k for k, r in self.role_of.items() if r == "honest"]
+        return sum(k in self.flagged_at_epoch for k in honest) / max(len(honest), 1)
+
+
+def _keys(seed: int, n: int, what: bytes) -> list[Keypair]:
+    return [Keypair.from_seed(hashlib.sha256(what + seed.to_bytes(8, "big")
+                                             + i.to_bytes(4, "big")).digest()) for i in range(n)]
+
+
+def _move(lat: float, lon: float, distance_m: float, bearing_rad: float) -> tuple[float, float]:
+    d = distance_m / EARTH_RADIUS_M
+    la, lo = math.radians(lat), math.radians(lon)
+    la2 = math.asin(math.sin(la) * math.cos(d) + math.cos(la) * math.sin(d) * math.cos(bearing_rad))
+    lo2 = lo + math.atan2(math.sin(bearing_rad) * math.sin(d) * math.cos(la),
+                          math.cos(d) - math.sin(la) * math.sin(la2))
+    return math.degrees(la2), math.degrees(lo2)
+
+
+class _Sim:
+    """The running scenario (one object so the attack helpers share its state)."""
+
+    def __init__(self, sc: PocScenario) -> None:
+        from radio_sim import Channel, World, on_dem  # layer 5: the node package picks the sim
+        self.sc = sc
+        self.rng = np.random.default_rng(sc.seed)
+        self.terrain = Terrain(sc.dem_dir)
+        base = on_dem(sc.hotspots, self.terrain, seed=sc.seed, antenna_height_m=10.0,
+                      antenna_gain_dbi=3.0, tx_power_dbm=20.0, region=_REGION)
+        stations = list(base.hotspots)
+        n = len(stations)
+        self.keys = _keys(sc.seed, n, b"hotspot")
+        self.validators = _keys(sc.seed, 3, b"validator")
+        self.role = ["honest"] * n
+        order = self.rng.permutation(n).tolist()
+        for attack in ATTACKS:
+            for _ in range(sc.attackers.get(attack, 0)):
+                self.role[order.pop()] = attack
+        unknown = set(sc.attackers) - set(ATTACKS)
+        if unknown:
+            raise ValueError(f"unknown attacks {sorted(unknown)}; known: {ATTACKS}")
+        # assertions: the truth, except for spoofers (5 km off) and sybils (beside their twin)
+        self.asserted = [(s.lat_deg, s.lon_deg) for s in stations]
+        self.confederate: dict[int, int] = {}
+        self.twin: dict[int, int] = {}
+        extra: list[Station] = []
+        for i, role in enumerate(self.role):
+            s = stations[i]
+            if role == "spoof_5km":
+                self.asserted[i] = self._inside(s.lat_deg, s.lon_deg, 5_000.0)
+            elif role == "relay_30km":  # a confederate radio 30 km away, not announced
+                lat, lon = self._inside(s.lat_deg, s.lon_deg, 30_000.0)
+                self.confederate[i] = n + len(extra)
+                extra.append(Station(f"confederate-{i}", lat_deg=lat, lon_deg=lon,
+                                     antenna_height_m=10.0, antenna_gain_dbi=3.0,
+                                     tx_power_dbm=20.0, region=_REGION))
+            elif role == "self_witness":  # model-aware: a sybil key asserted 500 m away
+                self.twin[i] = len(self.keys)
+                self.keys.append(_keys(sc.seed + 7_919 * (i + 1), 1, b"sybil")[0])
+                self.role.append("self_witness")
+                self.asserted.append(self._inside(s.lat_deg, s.lon_deg, 500.0))
+        if self.role.count("ring"):
+            ring = [i for i, r in enumerate(self.role) if r == "ring"]
+            # a ring lives far apart: move its members to spread corners of the tile
+            corners = [(44.1, -71.9), (44.9, -71.1), (44.1, -71.1), (44.9, -71.9), (44.5, -71.5)]
+            for k, i in enumerate(ring):
+                lat, lon = corners[k % len(corners)]
+                lat, lon = _move(lat, lon, 3_000.0 * (k // len(corners)), 1.0)
+                stations[i] = Station(stations[i].name, lat_deg=lat, lon_deg=lon,
+                                      antenna_height_m=10.0, antenna_gain_dbi=3.0,
+                                      tx_power_dbm=20.0, region=_REGION)
+                self.asserted[i] = (lat, lon)
+        self.world = World(stations + extra)
+        self.n_radio = len(stations)
+        options = dict(sc.impairments)
+        self.impairments = None
+        channel_kwargs: dict[str, object] = {}
+        try:
+            from radio_sim import Impairments
+            self.impairments = Impairments(seed=sc.seed, **options)  # type: ignore[arg-type]
+            channel_kwargs["impairments"] = self.impairments
+        except ImportError:  # pragma: no cover - radio_sim without impairments
+            logger.warning("radio_sim has no Impairments: the air has shadowing only")
+        self.channel = Channel(self.world, model=TerrainModel(self.terrain),
+                               shadowing_sigma_db=sc.shadowing_sigma_db, seed=sc.seed,
+                               **channel_kwargs)
+        self.clock_offset_ms = [self._clock_offset(i) for i in range(len(self.keys))]
+        overrides: dict[str, object] = {"validators": [k.public_key.hex() for k in self.validators]}
+        if sc.verifier:
+            overrides["verifier"] = dict(sc.verifier)
+        self.params: NetworkParams = params_from_dict(overrides)
+        anns = []
+        for i, key in enumerate(self.keys):
+            lat, lon = self.asserted[i]
+            import h3
+            cell = h3.str_to_int(h3.latlng_to_cell(lat, lon, _STATION_CELL_RES))
+            anns.append(HotspotAnnouncement(
+                hotspot_key=key.public_key, cell=cell, antenna_gain_dbi=3.0,
+                antenna_height_m=10.0, region=_REGION, timestamp_ms=START_MS - 1).sign(key))
+        self.registry = Registry(anns)
+        self.index_of = {k.public_key: i for i, k in enumerate(self.keys)}
+        self.predictor = PathPredictor(self.params, self.terrain, num_threads=sc.num_threads)
+        beacon = self.params.beacon(_REGION)
+        self.beacon = beacon
+        self.sens_dbm = float(sensitivity_dbm(beacon.spreading_factor, beacon.bandwidth_hz, 6.0))
+        self.noise_dbm = float(thermal_noise_floor_dbm(beacon.bandwidth_hz, 6.0))
+        self.packet_id = 0
+        self.heard_before: dict[int, list[tuple[WitnessReport, int]]] = defaultdict(list)
+
+    def _inside(self, lat: float, lon: float, distance_m: float) -> tuple[float, float]:
+        """A point `distance_m` away on a seeded bearing that stays on the DEM tile."""
+        for _ in range(64):
+            la, lo = _move(lat, lon, distance_m, float(self.rng.uniform(0, 2 * math.pi)))
+            if 44.02 < la < 44.98 and -71.98 < lo < -71.02:
+                return la, lo
+        raise ValueError(f"no point {distance_m} m from ({lat}, {lon}) stays on the tile")
+
+    def _clock_offset(self, i: int) -> int:
+        if self.impairments is not None and i < self.n_radio:
+            return int(self.impairments.clock_offset_ms(i))
+        sigma = float(self.sc.impairments.get("clock_offset_sigma_ms", 0.0))
+        r = np.random.default_rng([self.sc.seed, 104_729, i]).normal(0.0, sigma)
+        return int(np.clip(r, -3 * sigma, 3 * sigma))
+
+    # --- the model an attacker uses to make numbers plausible -------------------------------
+    def model_rssi_dbm(self, tx: int, rx: int, eirp_dbm: float) -> float:
+        a, b = self.asserted[tx], self.asserted[rx]
+        loss = path_loss_db(Sites.from_latlon(*a), Sites.from_latlon(*b),
+                            TerrainModel(self.terrain), freq_hz=float(self.beacon.freq_hz),
+                            tx_height_m=10.0, rx_height_m=10.0, num_threads=1)
+        return eirp_dbm - float(loss) + 3.0
+
+    def plausible(self, rssi_dbm: float) -> tuple[float, float]:
+        """RSSI/SNR a model-aware attacker files: modelled value, a little noise, radio steps."""
+        rssi = round(rssi_dbm + float(self.rng.normal(0.0, 2.0)))
+        snr = min(round((rssi - self.noise_dbm) * 4) / 4, _MAX_SNR_DB)
+        return float(rssi), float(snr)
+
+    def witness(self, i: int, ch: Challenge, payload: bytes, t_ms: int, rssi: float,
+                snr: float) -> WitnessReport:
+        return WitnessReport(
+            witness_key=self.keys[i].public_key, challenge_id=ch.content_id, epoch=ch.epoch,
+            payload_hash=hashlib.sha256(payload).digest(), rssi_dbm=rssi, snr_db=snr,
+            freq_hz=self.beacon.freq_hz, spreading_factor=self.beacon.spreading_factor,
+            bandwidth_hz=self.beacon.bandwidth_hz,
+            radio_timestamp_us=(t_ms * 1000 + 7_777 * i) % (1 << 32),
+            host_time_ms=t_ms + 150 + self.clock_offset_ms[i]).sign(self.keys[i])
+
+    def transmit(self, tx: int, payload: bytes, t_s: float, power_dbm: float) -> dict[int, tuple]:
+        from radio_sim import Transmission
+        self.packet_id += 1
+        b = self.beacon
+        airtime = float(time_on_air_s(len(payload), b.spreading_factor, b.bandwidth_hz))
+        self.channel.begin(Transmission(self.packet_id, tx, t_s, airtime, b.freq_hz,
+                                        b.spreading_factor, b.bandwidth_hz, 5, power_dbm,
+                                        payload))
+        # an SX127x/SX126x reports packet SNR up to about +10 dB however strong the signal
+        return {r.receiver: (r.rssi_dbm, min(r.snr_db, _MAX_SNR_DB))
+                for r in self.channel.end(self.packet_id) if r.delivered}
+
+
+def run_poc_scenario(sc: PocScenario,
+                     progress: Callable[[int, int], None] | None = None) -> ScenarioResult:
+    """Run `sc` until it has sent ``sc.beacons`` beacons; see the module doc."""
+    sim = _Sim(sc)
+    params = sim.params
+    seed = hashlib.sha256(b"scenario" + sc.seed.to_bytes(8, "big")).digest()
+    history = LinkHistory()
+    verdicts: list[Verdict] = []
+    flagged: dict[bytes, int] = {}
+    beacons = 0
+    epoch = 0
+    prev_round: list[tuple[Challenge, bytes, int]] = []
+    eligible = sim.registry.keys
+    inputs: list[EpochInput] = []
+    while beacons < sc.beacons:
+        entropy = epoch_entropy_from_seed(seed, epoch)
+        t0_ms = START_MS + epoch * params.epoch_length_ms
+        challenges, reports, witnesses = [], [], []
+        rounds_now: list[tuple[Challenge, bytes, int]] = []
+        chosen = challengees_for_epoch(entropy, epoch, eligible, params)
+        for k, key in enumerate(chosen):
+            if beacons >= sc.beacons:
+                break
+            i = sim.index_of[key]
+            if i >= sim.n_radio:  # a sybil has no radio of its own: its twin beacons for it
+                continue
+            v_key = challenger_for(entropy, epoch, key, params.validators)
+            validator = next(v for v in sim.validators if v.public_key == v_key)
+            secret = hashlib.sha256(b"secret" + entropy + key).digest()
+            t_ms = t0_ms + 10_000 + k * 20_000
+            ch = Challenge(challenger_key=v_key, challengee_key=key, epoch=epoch,
+                           secret_hash=secret_hash(secret),
+                           sealed_secret=seal_secret(secret, key, ephemeral_seed=hashlib.sha256(
+                               b"eph" + secret).digest()),
+                           timestamp_ms=t_ms).sign(validator)
+            challenges.append(ch)
+            payload = beacon_payload(secret, ch.content_id, _REGION,
+                                     spreading_factor=sim.beacon.spreading_factor,
+                                     bandwidth_hz=sim.beacon.bandwidth_hz)
+            power = beacon_tx_power_dbm(_REGION, 3.0, _RADIO_MAX_DBM)
+            eirp_centi = beacon_eirp_centi_dbm(_REGION, 3.0, _RADIO_MAX_DBM)
+            beacon_t_ms = t_ms + 2_000
+            heard = sim.transmit(i, payload, (beacon_t_ms - START_MS) / 1000.0, power)
+            beacons += 1
+            reports.append(BeaconReport(
+                hotspot_key=key, challenge_id=ch.content_id, epoch=epoch, secret=secret,
+                payload_hash=hashlib.sha256(payload).digest(), freq_hz=sim.beacon.freq_hz,
+                spreading_factor=sim.beacon.spreading_factor,
+                bandwidth_hz=sim.beacon.bandwidth_hz, tx_power_dbm=float(power),
+                eirp_centi_dbm=eirp_centi, radio_timestamp_us=0,
+                host_time_ms=beacon_t_ms + 100 + sim.clock_offset_ms[i]).sign(sim.keys[i]))
+            rounds_now.append((ch, payload, i))
+            witnesses.extend(_witnesses(sim, ch, payload, i, beacon_t_ms, heard, eirp_centi))
+        witnesses.extend(_replays(sim, prev_round, epoch, t0_ms))
+        if sc.keep_inputs:
+            inputs.append(EpochInput(epoch, entropy, tuple(challenges), tuple(reports),
+                                     tuple(witnesses)))
+        prev_round = rounds_now
+        result = verify_epoch(epoch, challenges=challenges, beacon_reports=reports,
+                              witness_reports=witnesses, registry=sim.registry, params=params,
+                              predictor=sim.predictor, entropy=entropy, history=history)
+        history = result.history
+        verdicts.extend(result.verdicts)
+        for key, a in result.hotspots.items():
+            if a.flagged and key not in flagged:
+                flagged[key] = epoch
+        if progress:
+            progress(beacons, sc.beacons)
+        epoch += 1
+    in_range = _in_range_honest(sim)
+    role_of = {k.public_key: sim.role[i] for i, k in enumerate(sim.keys)}
+    return ScenarioResult(verdicts, role_of, beacons, epoch, flagged, in_range, inputs,
+                          sim.registry, params)
+
+
+def _witnesses(sim: _Sim, ch: Challenge, payload: bytes, tx: int, t_ms: int,
+               heard: dict[int, tuple], eirp_centi: int) -> list[WitnessReport]:
+    out = []
+    aware = sim.sc.model_aware
+    eirp = eirp_centi / 100
+    for j in range(sim.n_radio):
+        role = sim.role[j]
+        got = heard.get(j)
+        if role in ("honest", "ring") or (role == "self_witness" and j not in sim.twin):
+            if got is not None and role != "ring":
+                out.append(sim.witness(j, ch, payload, t_ms, *got))
+        elif role == "spoof_5km":
+            if got is not None:
+                if aware:
+                    rssi, snr = sim.plausible(sim.model_rssi_dbm(tx, j, eirp))
+                    if rssi >= sim.sens_dbm:
+                        out.append(sim.witness(j, ch, payload, t_ms, rssi, snr))
+                else:
+                    out.append(sim.witness(j, ch, payload, t_ms, *got))
+        elif role == "invent_rssi":
+            # files for every beacon the model puts within reach, heard or not
+            model = sim.model_rssi_dbm(tx, j, eirp)
+            if aware:
+                if model >= sim.sens_dbm + 3.0:
+                    out.append(sim.witness(j, ch, payload, t_ms, *sim.plausible(model)))
+            elif got is not None or model >= sim.sens_dbm - 20.0:
+                rssi = float(sim.rng.integers(-130, -40))
+                out.append(sim.witness(j, ch, payload, t_ms, rssi,
+                                       min(rssi - sim.noise_dbm, _MAX_SNR_DB)))
+        elif role == "relay_30km":
+            if got is not None:
+                out.append(sim.witness(j, ch, payload, t_ms, *got))
+            relayed = heard.get(sim.confederate[j])
+            if relayed is not None and got is None:
+                if aware:
+                    rssi, snr = sim.plausible(sim.model_rssi_dbm(tx, j, eirp))
+                    if rssi >= sim.sens_dbm:
+                        out.append(sim.witness(j, ch, payload, t_ms, rssi, snr))
+                else:
+                    out.append(sim.witness(j, ch, payload, t_ms, *relayed))
+        elif role == "self_witness":  # j beacons; its sybil (or itself, naive) witnesses
+            if tx == j:
+                if aware:
+                    twin = sim.twin[j]
+                    rssi, snr = sim.plausible(sim.model_rssi_dbm(tx, twin, eirp))
+                    out.append(sim.witness(twin, ch, payload, t_ms, rssi, snr))
+                else:
+                    out.append(sim.witness(j, ch, payload, t_ms, -40.0, 10.0))
+            elif got is not None:
+                out.append(sim.witness(j, ch, payload, t_ms, *got))
+    ring = [i for i, r in enumerate(sim.role) if r == "ring"]
+    if tx in ring:
+        for j in ring:
+            if j == tx:
+                continue
+            if aware:
+                model = sim.model_rssi_dbm(tx, j, eirp)
+                rssi, snr = sim.plausible(max(model, sim.sens_dbm + 2.0))
+            else:
+                rssi = float(sim.rng.integers(-120, -80))
+                snr = min(rssi - sim.noise_dbm, _MAX_SNR_DB)
+            out.append(sim.witness(j, ch, payload, t_ms, rssi, snr))
+    for j in ring:  # ring members also witness honestly what they really hear
+        if heard.get(j) is not None and tx not in ring:
+            out.append(sim.witness(j, ch, payload, t_ms, *heard[j]))
+    return out
+
+
+def _replays(sim: _Sim, prev: list[tuple[Challenge, bytes, int]], epoch: int,
+             t0_ms: int) -> list[WitnessReport]:
+    """Replayers re-file, one epoch late, witnesses of beacons of the previous epoch.
+
+    Naive: stamped with the time they are filed. Model-aware: back-dated to the
+    original beacon, with a plausible RSSI (which makes them witnesses of a beacon
+    the replayer did not hear at the time: only the neighbours can tell).
+    """
+    out = []
+    replayers = [i for i, r in enumerate(sim.role) if r == "replay"]
+    for i in replayers:
+        for ch, payload, tx in prev:
+            if tx == i:
+                continue
+            model = sim.model_rssi_dbm(tx, i, 30.0)
+            if model < sim.sens_dbm - 10.0:
+                continue
+            t_ms = ch.timestamp_ms + 2_000 if sim.sc.model_aware else t0_ms + 60_000
+            rssi, snr = sim.plausible(model) if sim.sc.model_aware else (-90.0, 10.0)
+            out.append(sim.witness(i, ch, payload, t_ms, rssi, snr))
+    del epoch
+    return out
+
+
+def _in_range_honest(sim: _Sim) -> dict[bytes, int]:
+    """For each attacker, the honest hotspots the model puts in range of its assertion."""
+    out = {}
+    for i, role in enumerate(sim.role):
+        if role == "honest":
+            continue
+        honest = [j for j, r in enumerate(sim.role) if r == "honest"]
+        a = sim.asserted[i]
+        lat = np.asarray([sim.asserted[j][0] for j in honest])
+        lon = np.asarray([sim.asserted[j][1] for j in honest])
+        loss = path_loss_db(Sites.from_latlon(*a), Sites.from_latlon(lat, lon),
+                            TerrainModel(sim.terrain), freq_hz=float(sim.beacon.freq_hz),
+                            tx_height_m=10.0, rx_height_m=np.full(len(honest), 10.0),
+                            num_threads=1)
+        out[sim.keys[i].public_key] = int(np.sum(30.0 - loss + 3.0 >= sim.sens_dbm + 6.0))
+    return out

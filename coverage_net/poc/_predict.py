@@ -1,0 +1,100 @@
+"""The verifier's view of the air: modelled path loss between announced hotspots, batched.
+
+One `PathPredictor.loss_centi_db` call per beacon covers every receiver the
+verifier asks about (its witnesses and the neighbours that should have heard it):
+one kernel call, terrain included. Losses are quantized to integer centi-dB at once,
+so everything downstream compares integers; the kernel computes each path on its
+own, so the result does not depend on the thread count or on which other paths
+share the call.
+
+Hotspots do not move between announcements, so the same links come back every time
+a hotspot beacons; a bounded cache keyed by both ends' assertions and the frequency
+keeps them (a re-announced hotspot has a new key, so nothing stale is reused).
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+
+import numpy as np
+
+from coverage_net.radio import Model, Terrain, TerrainModel, path_loss_db
+
+from ._params import NetworkParams
+from ._registry import Registry
+
+__all__ = ["PathPredictor"]
+
+_LinkKey = tuple[int, float, int, float, int]
+
+
+def _centi(values: np.ndarray) -> np.ndarray:
+    return np.rint(np.asarray(values, dtype=np.float64) * 100.0).astype(np.int64)
+
+
+class PathPredictor:
+    """Path loss between registered hotspots under the network's propagation model.
+
+    ``terrain`` is needed when the parameters name the terrain model (the DEM tiles
+    listed in the parameters). ``num_threads`` is the kernel's OpenMP thread count;
+    verdicts are identical for any value. ``cache_links`` bounds the link cache
+    (0 turns it off).
+    """
+
+    def __init__(self, params: NetworkParams, terrain: Terrain | None = None, *,
+                 num_threads: int | None = 1, cache_links: int = 500_000) -> None:
+        self.model: Model = params.propagation.build_model(terrain)
+        self.is_terrain = isinstance(self.model, TerrainModel)
+        self.num_threads = num_threads
+        self.cache_links = cache_links
+        self._cache: OrderedDict[_LinkKey, int] = OrderedDict()
+        self.kernel_paths = 0
+        """Paths computed by the kernel so far (cache misses)."""
+
+    @staticmethod
+    def _key(registry: Registry, tx: int, rx: int, freq_hz: int) -> _LinkKey:
+        return (registry.cells[tx], float(registry.height_m[tx]),
+                registry.cells[rx], float(registry.height_m[rx]), freq_hz)
+
+    def loss_centi_db(self, registry: Registry, tx: int, receivers: np.ndarray,
+                      freq_hz: int) -> np.ndarray:
+        """Modelled path loss (int64 centi-dB) from hotspot `tx` to each of `receivers`."""
+        receivers = np.asarray(receivers, dtype=np.int64)
+        out = np.empty(receivers.shape, dtype=np.int64)
+        if receivers.size == 0:
+            return out
+        keys = [self._key(registry, tx, int(j), freq_hz) for j in receivers] \
+            if self.cache_links else []
+        missing = []
+        for n, key in enumerate(keys):
+            hit = self._cache.get(key)
+            if hit is None:
+                missing.append(n)
+            else:
+                out[n] = hit
+        if not self.cache_links:
+            missing = list(range(receivers.size))
+        if missing:
+            idx = np.asarray(missing, dtype=np.int64)
+            rx = receivers[idx]
+            sites = registry.sites
+            assert sites is not None
+            loss = path_loss_db(sites[tx:tx + 1], sites[rx], self.model, freq_hz=float(freq_hz),
+                                tx_height_m=registry.height_m[tx:tx + 1],
+                                rx_height_m=registry.height_m[rx], num_threads=self.num_threads)
+            self.kernel_paths += int(idx.size)
+            centi = _centi(loss)
+            out[idx] = centi
+            if self.cache_links:
+                for n, value in zip(missing, centi.tolist(), strict=True):
+                    self._cache[keys[n]] = value
+                while len(self._cache) > self.cache_links:
+                    self._cache.popitem(last=False)
+        return out
+
+    @staticmethod
+    def free_space_loss_centi_db(distance_m: np.ndarray, freq_hz: int) -> np.ndarray:
+        """Free-space loss (int64 centi-dB) over whole-metre distances, floored at 1 m."""
+        d = np.maximum(np.asarray(distance_m, dtype=np.float64), 1.0)
+        return _centi(20.0 * np.log10(4.0 * np.pi * d * float(freq_hz) / 299_792_458.0))
+
