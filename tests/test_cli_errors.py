@@ -169,6 +169,9 @@ CASES = {
     "params-check-missing-file": Case(
         lambda t: ["params", "check", t / "absent.toml"],
         lambda t: "absent.toml"),
+    "poc-explain-no-store": Case(
+        lambda t: ["poc", "explain", "0123456789", "--data", t / "no-store"],
+        lambda t: "no-store"),
     "sim-serve-port-dir-under-a-file": Case(
         lambda t: ["sim", "serve", "--world", _good_world(t), "--dir",
                    _write(t / "plain-file", "") / "ports"],

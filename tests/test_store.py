@@ -344,14 +344,13 @@ def _version_1_store(path: Path, rows: list[StoredMessage]) -> None:
 
 
 def test_a_version_1_store_upgrades_in_place(tmp_path):
-    assert SCHEMA_VERSION == 2
     path = tmp_path / DEFAULT_FILENAME
     rows = [message(n, topic="ab"[n % 2], partition=n % 3) for n in range(12)]
     _version_1_store(path, rows)
     with closing(sqlite3.connect(path)) as conn:
         assert conn.execute("PRAGMA user_version").fetchone()[0] == 1
     with MessageStore.open(tmp_path) as store:
-        assert store.schema_version == 2
+        assert store.schema_version == SCHEMA_VERSION
         assert store.count() == 12
         assert [store.get(m.content_id) for m in rows] == rows
         assert store.partition_digests(topic="a", partition_from=0, partition_to=2) == {
@@ -368,7 +367,7 @@ def test_a_version_1_store_upgrades_in_place(tmp_path):
             conn.execute("INSERT INTO messages VALUES (?, 't', -1, 'x', x'01', 0, NULL)",
                          (cid(200),))
     with MessageStore.open(tmp_path) as store:  # reopening migrates nothing more
-        assert store.schema_version == 2 and store.count() == 13
+        assert store.schema_version == SCHEMA_VERSION and store.count() == 13
 
 
 def test_a_later_migration_is_applied_in_order_on_open(tmp_path, monkeypatch):

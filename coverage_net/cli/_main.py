@@ -23,6 +23,7 @@ from ._bridge import bridge
 from ._keys import keys
 from ._params import params
 from ._peer import peer
+from ._poc import poc
 from ._predict import predict
 from ._sim import sim
 
@@ -98,3 +99,4 @@ main.add_command(keys)
 main.add_command(peer)
 main.add_command(params)
 main.add_command(sim)
+main.add_command(poc)

@@ -82,3 +82,31 @@ class MigrationError(StoreError):
     def __str__(self) -> str:
         return (f"migrating message store {self.path} to schema version {self.version} "
                 f"failed ({self.detail}); the database was left at its previous version")
+
+
+class VerdictNotFoundError(StoreError, LookupError):
+    """No stored verdict has a report id starting with the given hex prefix."""
+
+    def __init__(self, prefix_hex: str, store: str) -> None:
+        super().__init__(prefix_hex, store)
+        self.prefix_hex = prefix_hex
+        self.store = store
+
+    def __str__(self) -> str:
+        return (f"no verdict for report {self.prefix_hex} in message store {self.store}; "
+                "check the id, or whether this node's validator has judged that epoch yet")
+
+
+class AmbiguousReportIdError(StoreError, LookupError):
+    """A report id prefix matches more than one stored verdict."""
+
+    def __init__(self, prefix_hex: str, matches: list[str], more: bool = False) -> None:
+        super().__init__(prefix_hex, matches, more)
+        self.prefix_hex = prefix_hex
+        self.matches = list(matches)
+        self.more = more
+
+    def __str__(self) -> str:
+        shown = ", ".join(self.matches) + (", ..." if self.more else "")
+        return (f"report id prefix {self.prefix_hex} matches several verdicts ({shown}); "
+                "give more hexadecimal characters")

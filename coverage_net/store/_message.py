@@ -109,3 +109,11 @@ def check_uint64(value: object, name: str) -> int:
     if not 0 <= value <= _MAX_INT64:
         raise InvalidInputError(f"{name} must be in 0..{_MAX_INT64}, got {value}")
     return value
+
+
+def where_equal(columns: dict[str, object]) -> tuple[str, list[object]]:
+    """A ``WHERE`` clause (or "") and its parameters matching every column given a
+    value; columns whose value is None are not filtered on. Values are checked already."""
+    present = {name: value for name, value in columns.items() if value is not None}
+    where = " AND ".join(f"{name} = ?" for name in present)
+    return (f" WHERE {where}" if where else ""), list(present.values())

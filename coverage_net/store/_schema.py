@@ -61,6 +61,30 @@ MIGRATIONS: tuple[Migration, ...] = (
         "DROP INDEX messages_by_topic_epoch",
         "CREATE INDEX messages_by_topic_partition ON messages (topic, partition, content_id)",
     )),
+    # Verdicts: the verdict's encoding plus the columns it is looked up by (per epoch for
+    # the rewarder, per hotspot and epoch for an operator). One row per report: a
+    # recomputed verdict replaces the old one.
+    Migration(3, (
+        """
+        CREATE TABLE verdicts (
+            report_id    BLOB    NOT NULL PRIMARY KEY
+                         CHECK (typeof(report_id) = 'blob' AND length(report_id) = 32),
+            challenge_id BLOB    NOT NULL
+                         CHECK (typeof(challenge_id) = 'blob' AND length(challenge_id) = 32),
+            epoch        INTEGER NOT NULL CHECK (typeof(epoch) = 'integer' AND epoch >= 0),
+            report_type  TEXT    NOT NULL
+                         CHECK (typeof(report_type) = 'text' AND report_type <> ''),
+            hotspot_key  BLOB    NOT NULL
+                         CHECK (typeof(hotspot_key) = 'blob' AND length(hotspot_key) > 0),
+            valid        INTEGER NOT NULL CHECK (valid IN (0, 1)),
+            reason       TEXT    NOT NULL CHECK (typeof(reason) = 'text' AND reason <> ''),
+            rewarded     INTEGER NOT NULL CHECK (rewarded IN (0, 1) AND rewarded <= valid),
+            body         BLOB    NOT NULL CHECK (typeof(body) = 'blob' AND length(body) > 0)
+        )
+        """,
+        "CREATE INDEX verdicts_by_epoch ON verdicts (epoch)",
+        "CREATE INDEX verdicts_by_hotspot_epoch ON verdicts (hotspot_key, epoch)",
+    )),
 )
 
 

@@ -13,14 +13,22 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from . import _schema
+from . import _schema, _verdicts
 from ._errors import (
     InvalidInputError,
     StoreClosedError,
     StoreCorruptError,
     StoreError,
 )
-from ._message import StoredMessage, check_content_id, check_limits, check_text, check_uint64
+from ._message import (
+    StoredMessage,
+    check_content_id,
+    check_limits,
+    check_text,
+    check_uint64,
+    where_equal,
+)
+from ._verdicts import VerdictRow
 
 logger = logging.getLogger(__name__)
 
@@ -69,7 +77,7 @@ class MessageStore:
 
     @classmethod
     def open(cls, data_dir: Path | str, *, filename: str = DEFAULT_FILENAME,
-             durability: str = "power_loss") -> MessageStore:
+             durability: str = "power_loss", create: bool = True) -> MessageStore:
         """Open (creating if needed) ``data_dir/filename`` and bring its schema up to date.
 
         ``durability``: ``"power_loss"`` (default, ``synchronous=FULL``: a commit is
@@ -80,12 +88,16 @@ class MessageStore:
         Refuses, leaving the file untouched, a corrupt file (`StoreCorruptError`, found
         by ``PRAGMA quick_check``, which reads the whole file), an SQLite database that
         is not a message store (`NotAMessageStoreError`) and one whose schema is newer
-        than this code (`SchemaVersionError`).
+        than this code (`SchemaVersionError`). With ``create=False`` (tools that only
+        read a node's store) a missing file is a `StoreError`, and nothing is created.
         """
         if (not isinstance(filename, str) or Path(filename).name != filename
                 or filename in ("", ".", "..")):
             raise InvalidInputError(f"filename must be a bare file name, got {filename!r}")
         data_dir = Path(data_dir)
+        if not create and not (data_dir / filename).is_file():
+            raise StoreError(f"there is no message store {data_dir / filename}; point at the "
+                             "data directory of a node that has run")
         try:
             data_dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -180,18 +192,11 @@ class MessageStore:
             rows.append(_row(item))
         if not rows:
             return []
-        conn = self._connection()
         new: list[bytes] = []
-        with self._errors("put_many"):
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                for row in rows:
-                    if conn.execute(_INSERT, row).rowcount == 1:
-                        new.append(row[0])
-                conn.execute("COMMIT")
-            except BaseException:
-                _schema.rollback(conn)
-                raise
+        with self._transaction("put_many") as conn:
+            for row in rows:
+                if conn.execute(_INSERT, row).rowcount == 1:
+                    new.append(row[0])
         return new
 
     # -- reading --------------------------------------------------------------------
@@ -214,14 +219,9 @@ class MessageStore:
 
     def count(self, topic: str | None = None, partition: int | None = None) -> int:
         """How many messages are stored, optionally only of one topic and/or partition."""
-        clauses, params = [], []
-        if topic is not None:
-            clauses.append("topic = ?")
-            params.append(check_text(topic, "topic"))
-        if partition is not None:
-            clauses.append("partition = ?")
-            params.append(check_uint64(partition, "partition"))
-        where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
+        where, params = where_equal({
+            "topic": None if topic is None else check_text(topic, "topic"),
+            "partition": None if partition is None else check_uint64(partition, "partition")})
         conn = self._connection()
         with self._errors("count"):
             return conn.execute(f"SELECT COUNT(*) FROM messages{where}", params).fetchone()[0]
@@ -350,7 +350,61 @@ class MessageStore:
             last = rows[-1]
             partition, after = last[2], last[0]
 
+    # -- verdicts -------------------------------------------------------------------
+
+    def put_verdicts(self, rows: Iterable[VerdictRow]) -> int:
+        """Store verdicts in one transaction (all or none), replacing stored verdicts of the
+        same reports; return how many rows were written.
+
+        Verdicts are recomputed when late reports arrive, so unlike messages the newest
+        copy wins (within one batch too: a later row for a report replaces an earlier).
+        Every row is checked before anything is written.
+        """
+        params = _verdicts.verdict_params(rows)
+        if params:
+            with self._transaction("put_verdicts") as conn:
+                _verdicts.upsert(conn, params)
+        return len(params)
+
+    def verdict_row(self, report_id: bytes) -> VerdictRow | None:
+        """The stored verdict of the report with this content id, or None."""
+        conn = self._connection()
+        with self._errors("reading a verdict"):
+            return _verdicts.select_one(conn, report_id)
+
+    def verdict_rows(self, *, epoch: int | None = None,
+                     hotspot_key: bytes | None = None) -> list[VerdictRow]:
+        """The stored verdicts of one epoch and/or one hotspot (all without either),
+        by (epoch, report id); each filter is answered by an index."""
+        conn = self._connection()
+        with self._errors("listing verdicts"):
+            return _verdicts.select_many(conn, epoch, hotspot_key)
+
+    def verdict_row_by_prefix(self, prefix_hex: str) -> VerdictRow:
+        """The one verdict whose report id starts with ``prefix_hex`` (8 to 64 hex digits,
+        any case), as an operator types it.
+
+        Raises `VerdictNotFoundError` when none matches and `AmbiguousReportIdError`
+        (naming some of the matches) when several do.
+        """
+        conn = self._connection()
+        with self._errors("looking up a verdict"):
+            return _verdicts.select_by_prefix(conn, prefix_hex, str(self._path))
+
     # -- internals ------------------------------------------------------------------
+
+    @contextmanager
+    def _transaction(self, action: str) -> Iterator[sqlite3.Connection]:
+        """One write transaction, taken at once (``BEGIN IMMEDIATE``), rolled back on error."""
+        conn = self._connection()
+        with self._errors(action):
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+                conn.execute("COMMIT")
+            except BaseException:
+                _schema.rollback(conn)
+                raise
 
     def _connection(self) -> sqlite3.Connection:
         if self._conn is None:
