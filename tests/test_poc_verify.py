@@ -1,0 +1,283 @@
+"""`poc.verify_epoch` on a simulated network over the real DEM tile.
+
+The air is radio_sim's (terrain, persistent shadowing 4 dB, Rician fading K = 6 dB,
+RSSI/SNR measurement error and steps, antenna gain error, host clock offsets), not
+the verifier's model, so acceptance is not circular. Scenarios are seeded: every
+figure below is reproducible byte for byte.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import random
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from coverage_net.messages import WitnessReport
+from coverage_net.node import PocScenario, ScenarioResult, run_poc_scenario, save_verdicts
+from coverage_net.poc import (
+    LinkHistory,
+    PathPredictor,
+    Reason,
+    Verdict,
+    verdicts_bytes,
+    verify_epoch,
+)
+from coverage_net.poc._normal import PHI_PPM, PHI_STEP_CENTI, phi_ppm
+from coverage_net.store import MessageStore
+
+CLI = Path(sys.executable).with_name("coverage-net")
+ATTACKS = ("spoof_5km", "invent_rssi", "relay_30km", "replay", "self_witness", "ring")
+ATTACKERS = {a: 3 for a in ATTACKS}
+
+
+def test_phi_table_is_the_normal_cdf():
+    for i, ppm in enumerate(PHI_PPM):
+        z = (i * PHI_STEP_CENTI - 500) / 100
+        assert ppm == round(1e6 * 0.5 * (1 + math.erf(z / math.sqrt(2))))
+    assert phi_ppm(-10_000) == PHI_PPM[0] and phi_ppm(10_000) == PHI_PPM[-1]
+    assert all(a <= b for a, b in zip(PHI_PPM, PHI_PPM[1:], strict=False))
+
+
+# --- the acceptance scenarios (200 hotspots, 1,000 beacons, real tile) --------------------
+
+
+@pytest.fixture(scope="module")
+def naive(dem_dir) -> ScenarioResult:
+    return run_poc_scenario(PocScenario(dem_dir=str(dem_dir), hotspots=200, beacons=1_000,
+                                        attackers=ATTACKERS, seed=1))
+
+
+@pytest.fixture(scope="module")
+def aware(dem_dir) -> ScenarioResult:
+    return run_poc_scenario(PocScenario(dem_dir=str(dem_dir), hotspots=200, beacons=1_000,
+                                        attackers=ATTACKERS, model_aware=True, seed=1))
+
+
+def test_honest_witnesses_accepted_at_least_99_percent(naive, aware):
+    for result in (naive, aware):
+        assert result.beacons == 1_000
+        honest = sum(result.honest_witness_reasons().values())
+        assert honest > 20_000  # ~27 witnesses per beacon: the figure rests on many reports
+        assert result.honest_witness_acceptance() >= 0.99, result.honest_witness_reasons()
+        assert result.honest_flagged_rate() <= 0.01
+
+
+@pytest.mark.parametrize("attack", [a for a in ATTACKS if a != "relay_30km"])
+def test_naive_attacks_caught_for_95_percent_of_their_reports(naive, attack):
+    forged = naive.attack_reports(attack)
+    assert forged, f"the scenario placed no forged {attack} report"
+    assert naive.report_catch_rate(attack) >= 0.95
+
+
+@pytest.mark.xfail(strict=True, reason="measured 94.0 % (188 of 200 relayed reports): the first "
+                   "relayed reports pass the physics until the neighbour check flags the relayer")
+def test_naive_relay_caught_for_95_percent_of_its_reports(naive):
+    assert naive.report_catch_rate("relay_30km") >= 0.95
+
+
+@pytest.mark.parametrize("attack", ["spoof_5km", "replay", "self_witness", "ring"])
+def test_model_aware_attackers_caught_within_a_day(aware, attack):
+    caught = aware.caught_hotspots(attack)
+    assert caught, f"no {attack} hotspot forged anything"
+    assert sum(caught.values()) / len(caught) >= 0.95
+    for key in caught:  # each had honest hotspots in modelled range
+        assert aware.in_range_honest.get(key, 3) >= 3 or attack == "self_witness"
+
+
+@pytest.mark.xfail(strict=True, reason="not caught: a hotspot at its true place that files "
+                   "plausible numbers only for beacons the model says it may hear (invent) or "
+                   "that a confederate heard (relay) looks like an honest one to the physics "
+                   "and to the neighbour statistics (README: what cannot be caught)")
+@pytest.mark.parametrize("attack", ["invent_rssi", "relay_30km"])
+def test_model_aware_invent_and_relay_caught(aware, attack):
+    caught = aware.caught_hotspots(attack)
+    assert caught and sum(caught.values()) / len(caught) >= 0.95
+
+
+def test_naive_reasons_are_the_physics_not_luck(naive):
+    reasons = {str(v.reason) for v in naive.attack_reports("invent_rssi")}
+    assert {"rssi_too_strong", "rssi_above_free_space"} <= reasons
+    assert {str(v.reason) for v in naive.attack_reports("self_witness")} == {"self_witness"}
+    assert {str(v.reason) for v in naive.attack_reports("ring")} <= {
+        "rssi_too_strong", "rssi_above_free_space", "too_far"}
+
+
+# --- determinism -------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def small(dem_dir) -> ScenarioResult:
+    return run_poc_scenario(PocScenario(dem_dir=str(dem_dir), hotspots=80, beacons=60,
+                                        attackers={"spoof_5km": 2, "relay_30km": 2},
+                                        keep_inputs=True, seed=3))
+
+
+def _reverify(result: ScenarioResult, dem_dir, *, threads: int, shuffle_seed: int | None,
+              cache: int) -> bytes:
+    from coverage_net.radio import Terrain
+    predictor = PathPredictor(result.params, Terrain(str(dem_dir)), num_threads=threads,
+                              cache_links=cache)
+    history = LinkHistory()
+    out: list[Verdict] = []
+    rng = random.Random(shuffle_seed)
+    for e in result.epoch_inputs:
+        lists = [list(e.challenges), list(e.beacon_reports), list(e.witness_reports)]
+        if shuffle_seed is not None:
+            for items in lists:
+                rng.shuffle(items)
+        r = verify_epoch(e.epoch, challenges=lists[0], beacon_reports=lists[1],
+                         witness_reports=lists[2], registry=result.registry,
+                         params=result.params, predictor=predictor, entropy=e.entropy,
+                         history=history)
+        history = r.history
+        out.extend(r.verdicts)
+    return verdicts_bytes(out)
+
+
+def test_reverification_gives_the_scenario_verdicts(small, dem_dir):
+    assert _reverify(small, dem_dir, threads=1, shuffle_seed=None, cache=0) \
+        == verdicts_bytes(small.verdicts)
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(shuffle_seed=st.integers(0, 2**32 - 1), threads=st.sampled_from([1, 2]),
+       cache=st.sampled_from([0, 100_000]))
+def test_same_inputs_any_order_any_threads_give_byte_identical_verdicts(
+        small, dem_dir, shuffle_seed, threads, cache):
+    assert _reverify(small, dem_dir, threads=threads, shuffle_seed=shuffle_seed, cache=cache) \
+        == verdicts_bytes(small.verdicts)
+
+
+def test_same_seed_same_verdicts_other_seed_differs(small, dem_dir):
+    again = run_poc_scenario(PocScenario(dem_dir=str(dem_dir), hotspots=80, beacons=60,
+                                         attackers={"spoof_5km": 2, "relay_30km": 2}, seed=3))
+    assert verdicts_bytes(again.verdicts) == verdicts_bytes(small.verdicts)
+    other = run_poc_scenario(PocScenario(dem_dir=str(dem_dir), hotspots=80, beacons=60,
+                                         attackers={"spoof_5km": 2, "relay_30km": 2}, seed=4))
+    assert verdicts_bytes(other.verdicts) != verdicts_bytes(small.verdicts)
+
+
+def test_verdicts_decode_from_their_bytes(small):
+    for v in small.verdicts[:200]:
+        assert Verdict.from_cbor(v.to_cbor()) == v
+
+
+def test_rewarded_witnesses_follow_the_entropy_not_arrival(small):
+    by_round: dict[bytes, list[Verdict]] = {}
+    for v in small.verdicts:
+        if v.report_type == WitnessReport.TYPE:
+            by_round.setdefault(v.challenge_id, []).append(v)
+    for vs in by_round.values():
+        rewarded = [v for v in vs if v.rewarded]
+        assert len(rewarded) == min(14, sum(v.valid for v in vs))
+
+
+# --- neighbour inconsistency and explain, on real verdicts -------------------------------
+
+
+def _neighbour_inconsistent(small: ScenarioResult, dem_dir) -> Verdict:
+    """A round whose likely neighbours all stay silent, heard only by an unlikely witness."""
+    from coverage_net.radio import Terrain
+    predictor = PathPredictor(small.params, Terrain(str(dem_dir)))
+    reg, params = small.registry, small.params
+    beacon_verdicts = {v.report_id: v for v in small.verdicts if v.report_type == "beacon_report"}
+    sens = None
+    for e in small.epoch_inputs:
+        for b in e.beacon_reports:
+            bv = beacon_verdicts[b.content_id]
+            if not bv.valid or (bv.figure("neighbours_likely") or 0) < 3:
+                continue
+            tx = reg.get(b.hotspot_key)
+            everyone = np.arange(len(reg))
+            everyone = everyone[everyone != tx.index]
+            loss = predictor.loss_centi_db(reg, tx.index, everyone, b.freq_hz)
+            modelled = b.eirp_centi_dbm - loss + reg.gain_centi_dbi[everyone]
+            sens = bv.figure("sensitivity_centi_dbm")
+            sigma = params.verifier.rssi_sigma_centi_db
+            margin = (modelled - sens) * 100 // sigma
+            dist = reg.distances_m(tx.index, everyone)
+            pick = [int(j) for j, m, d in zip(everyone, margin, dist, strict=True)
+                    if -250 <= m <= -140 and d <= params.verifier.neighbour_radius_m]
+            if not pick:
+                continue
+            j = pick[0]
+            key = reg.keys[j]
+            keypair = next(k for k in _keys_of(small) if k.public_key == key)
+            rssi = (sens - 200) / 100  # 2 dB under sensitivity: within reach of a real radio
+            w = WitnessReport(
+                witness_key=key, challenge_id=b.challenge_id, epoch=b.epoch,
+                payload_hash=b.payload_hash, rssi_dbm=rssi, snr_db=-15.0, freq_hz=b.freq_hz,
+                spreading_factor=b.spreading_factor, bandwidth_hz=b.bandwidth_hz,
+                radio_timestamp_us=1, host_time_ms=b.host_time_ms + 300).sign(keypair)
+            w = dataclasses.replace(w, snr_db=round(rssi - _noise_dbm(params), 2)).sign(keypair)
+            others = [x for x in e.witness_reports if x.challenge_id != b.challenge_id]
+            r = verify_epoch(e.epoch, challenges=e.challenges, beacon_reports=e.beacon_reports,
+                             witness_reports=[*others, w], registry=reg, params=params,
+                             predictor=predictor, entropy=e.entropy)
+            return r.by_id()[w.content_id]
+    pytest.fail("no round with 3 likely neighbours and an unlikely hotspot in range")
+
+
+def _noise_dbm(params) -> float:
+    from coverage_net.radio import thermal_noise_floor_dbm
+    return float(thermal_noise_floor_dbm(125_000, params.verifier.noise_figure_centi_db / 100))
+
+
+def _keys_of(result: ScenarioResult):
+    from coverage_net.node._poc_sim import _keys
+    seeds = {3: 80}
+    seed, n = next(iter(seeds.items()))
+    return _keys(seed, n, b"hotspot")
+
+
+def _pick(result: ScenarioResult, reason: Reason) -> Verdict:
+    for v in result.verdicts:
+        if v.report_type == WitnessReport.TYPE and v.reason is reason:
+            return v
+    raise AssertionError(f"no {reason} witness in the scenario")
+
+
+def test_a_beacon_heard_only_where_unlikely_is_neighbour_inconsistent(small, dem_dir):
+    v = _neighbour_inconsistent(small, dem_dir)
+    assert v.reason is Reason.NEIGHBOUR_INCONSISTENT
+    assert v.figure("neighbours_likely") >= 3 and v.figure("neighbours_likely_heard") == 0
+    assert v.figure("margin_centi_sigma") <= -128
+    assert len(v.neighbours_silent) == v.figure("neighbours_likely")
+
+
+def _dec(centi: int) -> str:
+    sign = "-" if centi < 0 else ""
+    return f"{sign}{abs(centi) // 100}.{abs(centi) % 100:02d}"
+
+
+def test_poc_explain_prints_the_figures_of_real_verdicts(naive, small, dem_dir, tmp_path):
+    cases = [_pick(naive, Reason.VALID), _pick(naive, Reason.RSSI_TOO_STRONG),
+             _pick(naive, Reason.RSSI_TOO_WEAK), _neighbour_inconsistent(small, dem_dir)]
+    data = tmp_path / "node"
+    with MessageStore.open(data) as store:
+        save_verdicts(store, cases)
+    for v in cases:
+        out = subprocess.run([str(CLI), "poc", "explain", v.report_id.hex()[:12], "--data",
+                              str(data)], capture_output=True, text=True, check=False)
+        assert out.returncode == 0, out.stderr
+        text = out.stdout
+        assert str(v.reason) in text
+        assert ("VALID" in text) and (("INVALID" in text) != v.valid)
+        assert f"{_dec(v.figure('measured_rssi_centi_dbm'))} dBm" in text
+        assert f"{_dec(v.figure('modelled_rssi_centi_dbm'))} dBm" in text
+        assert f"{_dec(v.figure('deviation_centi_sigma'))} sigma" in text
+        km = v.figure("distance_m")
+        assert f"{km // 1000}.{round(km % 1000 / 10):02d} km" in text or \
+            f"{(km + 5) // 1000}." in text
+        assert f"{v.figure('lag_ms')} ms" in text
+    too_strong = cases[1]
+    assert too_strong.figure("deviation_centi_sigma") > 300
+    assert cases[2].figure("deviation_centi_sigma") < -300
