@@ -147,7 +147,8 @@ def test_reverification_gives_the_scenario_verdicts(small, dem_dir):
         == verdicts_bytes(small.verdicts)
 
 
-@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=8, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(shuffle_seed=st.integers(0, 2**32 - 1), threads=st.sampled_from([1, 2]),
        cache=st.sampled_from([0, 100_000]))
 def test_same_inputs_any_order_any_threads_give_byte_identical_verdicts(
