@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -78,3 +80,29 @@ def test_gossip_bench_steady_quick_measures_latency_and_cpu(tmp_path):
     assert len(measured) == 3 and all(p["cpu_ms_per_msg"] > 0 for p in measured)
     areas = {a["area"] for a in run["profile"]["areas"]}
     assert {"py-libp2p", "sqlite", "signature"} <= areas
+
+
+def test_verify_bench_quick_reports_every_rate(tmp_path, dem_dir):
+    stdout, figures = _run_bench("verify.py", tmp_path, "--dem", str(dem_dir))
+    assert "witnesses/s" in stdout and "raw libsodium" in stdout
+    terrain_cold, terrain_warm, closed = figures["verify"]
+    assert (terrain_cold["model"], terrain_cold["link_cache"]) == ("terrain", "cold")
+    assert (terrain_warm["model"], terrain_warm["link_cache"]) == ("terrain", "warm")
+    assert closed["model"] != "terrain"
+    assert terrain_cold["kernel_paths"] > 0 and terrain_warm["kernel_paths"] == 0  # cache warm
+    for row in figures["verify"]:
+        assert row["witness_reports"] > 100 and row["witnesses_per_s"] > 0
+    assert terrain_cold["valid_fraction"] > 0.95  # honest air, the scenario's own model
+    assert figures["verdicts_match_scenario"]  # decoded bytes judged as the objects were
+    ingest = figures["ingest"]
+    assert ingest["ingest_per_s"] > 0 and ingest["libsodium_verify_per_s"] > 0
+    assert ingest["ingest_to_libsodium"] == pytest.approx(
+        ingest["ingest_per_s"] / ingest["libsodium_verify_per_s"])
+
+
+def test_verify_bench_without_the_tile_says_so(tmp_path):
+    proc = subprocess.run([sys.executable, str(ROOT / "bench" / "verify.py"), "--quick",
+                           "--dem", str(tmp_path)], capture_output=True, text=True,
+                          timeout=600, check=False)
+    assert proc.returncode == 2
+    assert "N44W072.hgt is missing" in proc.stderr and "--dem" in proc.stderr

@@ -1,0 +1,300 @@
+"""Verifier throughput on one core: witness verifications/s, and ingest beside raw libsodium.
+
+A proof-of-coverage scenario (`coverage_net.node.run_poc_scenario`, simulated air
+over the real DEM tile) produces real signed reports. Every report is encoded to
+bytes and decoded back (`coverage_net.messages.decode`, outside the timed part),
+then `coverage_net.poc.verify_epoch` runs over every epoch in order, carrying the
+link history, exactly as a validator would. Printed, as witness reports judged per
+second of `verify_epoch`:
+
+* terrain model, fresh `PathPredictor` (cold link cache: every link costs a terrain
+  profile in the kernel);
+* terrain model, the same predictor again (warm: hotspots beacon repeatedly and
+  do not move, so a validator's steady state is this one);
+* a closed-form model (`--closed-form`, default hata-suburban), validators and
+  thresholds unchanged.
+
+Ingest: `decode(bytes)` (parse, canonical check, signature) per second over the
+same witness report bytes, beside the raw libsodium verify rate
+(`crypto_sign_open`) on the same signed bytes, measured in the same run, and
+their ratio. Targets (issue #10): >= 20,000/s terrain, >= 50,000/s closed form,
+ingest >= 70 % of libsodium. A figure below target is printed, not failed.
+Each figure is the best of `--repeat` runs; everything runs on one thread.
+
+    python bench/verify.py                 # 200 hotspots, 600 beacons
+    python bench/verify.py --quick         # 60 hotspots, 40 beacons (smoke test)
+    python bench/verify.py --json -        # also print the figures as one JSON object
+    python bench/verify.py --profile 10    # where a warm terrain pass spends its time
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import dataclasses
+import io
+import json
+import logging
+import os
+import platform
+import pstats
+import sys
+import time
+from functools import partial
+from pathlib import Path
+
+import nacl.bindings
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from coverage_net.messages import WitnessReport, decode
+from coverage_net.node import EpochInput, PocScenario, run_poc_scenario
+from coverage_net.poc import (
+    LinkHistory,
+    NetworkParams,
+    PathPredictor,
+    Registry,
+    VerdictError,
+    params_from_dict,
+    verdicts_bytes,
+    verify_epoch,
+)
+from coverage_net.radio import MODEL_NAMES, Terrain
+
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_DEM = ROOT.parent / "shared" / "data"
+TILE = "N44W072.hgt"
+CLOSED_FORM_MODEL = "hata-suburban"
+"""The closed-form model closest to the simulated air here: it accepts the most honest
+witnesses (about 70 %; log-distance about 6 %), so the verifier does comparable work."""
+NEVER_FLAG = 1 << 62
+TARGET_TERRAIN_PER_S = 20_000
+TARGET_CLOSED_FORM_PER_S = 50_000
+TARGET_INGEST_RATIO = 0.70
+
+logger = logging.getLogger("bench.verify")
+
+
+def best_of(repeat: int, fn, prepare=None):
+    """Best wall time of `repeat` calls of fn(prepare()); `prepare` runs untimed."""
+    best = float("inf")
+    result = None
+    for _ in range(repeat):
+        arg = prepare() if prepare else None
+        t0 = time.perf_counter()
+        result = fn(arg) if prepare else fn()
+        best = min(best, time.perf_counter() - t0)
+    return best, result
+
+
+def encode_inputs(inputs: list[EpochInput]) -> list[tuple[int, bytes, list[bytes], list[bytes],
+                                                          list[bytes]]]:
+    """Each epoch's reports as the bytes gossip would carry."""
+    return [(e.epoch, e.entropy, [c.to_cbor() for c in e.challenges],
+             [b.to_cbor() for b in e.beacon_reports], [w.to_cbor() for w in e.witness_reports])
+            for e in inputs]
+
+
+def decode_inputs(encoded) -> list[EpochInput]:
+    """Fresh decoded messages (nothing cached on them from an earlier pass)."""
+    return [EpochInput(epoch, entropy, tuple(map(decode, ch)), tuple(map(decode, bc)),
+                       tuple(map(decode, wi)))
+            for epoch, entropy, ch, bc, wi in encoded]
+
+
+def verify_all(inputs: list[EpochInput], registry: Registry, params: NetworkParams,
+               predictor: PathPredictor) -> list:
+    """`verify_epoch` over every epoch in order, carrying the history; all verdicts."""
+    history = LinkHistory()
+    verdicts: list = []
+    for e in inputs:
+        result = verify_epoch(e.epoch, challenges=e.challenges, beacon_reports=e.beacon_reports,
+                              witness_reports=e.witness_reports, registry=registry,
+                              params=params, predictor=predictor, entropy=e.entropy,
+                              history=history)
+        history = result.history
+        verdicts.extend(result.verdicts)
+    return verdicts
+
+
+def _meets(rate: float, target: float) -> str:
+    return "meets target" if rate >= target else "below target"
+
+
+def bench_verify(encoded, registry: Registry, params: NetworkParams, terrain: Terrain,
+                 repeat: int, closed_form: str) -> tuple[list[dict], bytes]:
+    """The three verify rows; also the terrain verdicts' bytes (for the consistency check)."""
+    witnesses = sum(len(e[4]) for e in encoded)
+    prepare = partial(decode_inputs, encoded)
+    rows = []
+
+    def row(model: str, cache: str, seconds: float, kernel_paths: int, target: int,
+            verdicts: list):
+        rate = witnesses / seconds
+        judged = [v for v in verdicts if v.report_type == WitnessReport.TYPE]
+        rows.append({"model": model, "link_cache": cache, "witness_reports": witnesses,
+                     "seconds": seconds, "witnesses_per_s": rate, "target_per_s": target,
+                     "meets_target": rate >= target, "kernel_paths": kernel_paths,
+                     "valid_fraction": sum(v.valid for v in judged) / max(len(judged), 1)})
+
+    def cold_pass(inputs, p=params):
+        predictor = PathPredictor(p, terrain, num_threads=1)
+        return predictor, verify_all(inputs, registry, p, predictor)
+
+    # (a) cold: a fresh predictor inside each timed pass (its construction is trivial)
+    t_cold, (warm, verdicts) = best_of(repeat, cold_pass, prepare)
+    row("terrain", "cold", t_cold, warm.kernel_paths, TARGET_TERRAIN_PER_S, verdicts)
+    terrain_bytes = verdicts_bytes(verdicts)
+    # (b) warm: the same predictor again; its link cache now holds every link asked for
+    before = warm.kernel_paths
+    t_warm, verdicts = best_of(repeat, lambda inputs: verify_all(inputs, registry, params, warm),
+                        prepare)
+    row("terrain", "warm", t_warm, (warm.kernel_paths - before) // repeat, TARGET_TERRAIN_PER_S,
+        verdicts)
+    # (c) closed form: same validators and thresholds, another propagation model
+    closed = dataclasses.replace(params, propagation=params_from_dict(
+        {"propagation": {"model": closed_form}}).propagation)
+    note = ""
+    try:
+        t_closed, (predictor, verdicts) = best_of(
+            repeat, lambda inputs: cold_pass(inputs, closed), prepare)
+    except (ValueError, VerdictError) as exc:
+        # verify_epoch fails building the verdict of a valid beacon whose beaconer the
+        # hotspot-level check flags (it sorts the merged figures' names, not the pairs);
+        # the terrain model flags no honest beaconer here, a closed-form one does. Until
+        # that is fixed, time this model with hotspot flagging off (the assessment still
+        # runs): the work is the same but for building those few verdicts.
+        note = f"hotspot flagging off: verify_epoch raised {type(exc).__name__}: {exc}"
+        logger.warning("closed-form pass: %s", note)
+        closed = dataclasses.replace(closed, verifier=dataclasses.replace(
+            closed.verifier, hotspot_min_anomalies=NEVER_FLAG))
+        t_closed, (predictor, verdicts) = best_of(
+            repeat, lambda inputs: cold_pass(inputs, closed), prepare)
+    row(closed_form, "cold", t_closed, predictor.kernel_paths, TARGET_CLOSED_FORM_PER_S,
+        verdicts)
+    rows[-1]["note"] = note
+    return rows, terrain_bytes
+
+
+def bench_ingest(encoded, repeat: int) -> dict:
+    """decode(bytes) per second over the witness reports, beside raw signature verifies."""
+    data = [w for e in encoded for w in e[4]]
+    messages = [decode(b) for b in data]
+    signed = [(m.signature + m.signing_bytes(), m.witness_key) for m in messages]
+    detached = [(m.witness_key, m.signature, m.signing_bytes()) for m in messages]
+
+    def ingest():
+        for b in data:
+            decode(b)
+
+    def libsodium():
+        for sm, pk in signed:
+            nacl.bindings.crypto_sign_open(sm, pk)
+
+    def openssl():  # what coverage_net.identity.verify_signature calls (pyca/cryptography)
+        for pk, sig, msg in detached:
+            Ed25519PublicKey.from_public_bytes(pk).verify(sig, msg)
+
+    n = len(data)
+    t_ingest, _ = best_of(repeat, ingest)
+    t_sodium, _ = best_of(repeat, libsodium)
+    t_openssl, _ = best_of(repeat, openssl)
+    ratio = t_sodium / t_ingest
+    return {"witness_reports": n, "mean_bytes": sum(map(len, data)) / max(n, 1),
+            "ingest_per_s": n / t_ingest, "libsodium_verify_per_s": n / t_sodium,
+            "openssl_verify_per_s": n / t_openssl, "ingest_to_libsodium": ratio,
+            "target_ratio": TARGET_INGEST_RATIO, "meets_target": ratio >= TARGET_INGEST_RATIO}
+
+
+def profile_warm(encoded, registry: Registry, params: NetworkParams, terrain: Terrain,
+                 top: int) -> str:
+    """cProfile of one warm terrain pass: the `top` functions by cumulative time."""
+    predictor = PathPredictor(params, terrain, num_threads=1)
+    verify_all(decode_inputs(encoded), registry, params, predictor)
+    inputs = decode_inputs(encoded)
+    prof = cProfile.Profile()
+    prof.runcall(verify_all, inputs, registry, params, predictor)
+    out = io.StringIO()
+    pstats.Stats(prof, stream=out).sort_stats("cumulative").print_stats(top)
+    return out.getvalue()
+
+
+def print_figures(figures: dict) -> None:
+    print(f"{'verify_epoch':<16}{'link cache':<12}{'witnesses/s':>14}{'target':>10}  "
+          f"{'verdict':<14}{'valid':>7}{'kernel paths':>14}")
+    for r in figures["verify"]:
+        print(f"{r['model']:<16}{r['link_cache']:<12}{r['witnesses_per_s']:>14,.0f}"
+              f"{r['target_per_s']:>10,}  {_meets(r['witnesses_per_s'], r['target_per_s']):<14}"
+              f"{r['valid_fraction']:>7.1%}{r['kernel_paths']:>14,}")
+        if r.get("note"):
+            print(f"  note: {r['note']}")
+    print("valid = witness reports judged valid (a closed-form model is not the air's)")
+    ing = figures["ingest"]
+    print(f"ingest: decode + signature check {ing['ingest_per_s']:,.0f}/s;  raw libsodium "
+          f"verify {ing['libsodium_verify_per_s']:,.0f}/s;  ratio "
+          f"{ing['ingest_to_libsodium']:.0%} (target >= {TARGET_INGEST_RATIO:.0%}: "
+          f"{'meets target' if ing['meets_target'] else 'below target'})")
+    print(f"        raw OpenSSL verify (what decode uses) {ing['openssl_verify_per_s']:,.0f}/s;  "
+          f"{ing['witness_reports']} witness reports, {ing['mean_bytes']:.0f} bytes each")
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--quick", action="store_true", help="60 hotspots, 40 beacons (smoke test)")
+    ap.add_argument("--hotspots", type=int, default=None, help="default 200")
+    ap.add_argument("--beacons", type=int, default=None, help="default 600")
+    ap.add_argument("--closed-form", default=CLOSED_FORM_MODEL, choices=MODEL_NAMES,
+                    metavar="MODEL",
+                    help=f"closed-form model to time (default {CLOSED_FORM_MODEL})")
+    ap.add_argument("--repeat", type=int, default=None, help="best of N (default 3, quick 1)")
+    ap.add_argument("--dem", type=Path, default=Path(os.environ.get("COVERAGE_NET_DEM_DIR",
+                                                                    DEFAULT_DEM)),
+                    help=f"directory holding {TILE} (default ../shared/data)")
+    ap.add_argument("--json", metavar="PATH",
+                    help="also write the figures as one JSON object here ('-': stdout)")
+    ap.add_argument("--profile", type=int, metavar="N",
+                    help="also print the N functions of a warm terrain pass by cumulative time")
+    args = ap.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    if args.closed_form == "terrain":
+        ap.error("--closed-form: terrain is not a closed-form model")
+    if not (args.dem / TILE).is_file():
+        print(f"error: the DEM tile {args.dem / TILE} is missing; the scenario runs on the real "
+              f"tile: pass --dem DIR or set COVERAGE_NET_DEM_DIR", file=sys.stderr)
+        return 2
+    os.environ["COVERAGE_NET_THREADS"] = "1"  # one core: every kernel call single-threaded
+    hotspots = args.hotspots or (60 if args.quick else 200)
+    beacons = args.beacons or (40 if args.quick else 600)
+    repeat = args.repeat or (1 if args.quick else 3)
+    print(f"coverage-net verifier benchmark  python {platform.python_version()}  one core  "
+          f"{hotspots} hotspots, {beacons} beacons on {args.dem / TILE}, best of {repeat}")
+
+    t0 = time.perf_counter()
+    result = run_poc_scenario(PocScenario(dem_dir=str(args.dem), hotspots=hotspots,
+                                          beacons=beacons, num_threads=1, keep_inputs=True))
+    scenario_s = time.perf_counter() - t0
+    registry, params = result.registry, result.params
+    assert registry is not None and params is not None
+    encoded = encode_inputs(result.epoch_inputs)
+    print(f"scenario: {result.epochs} epochs, {sum(len(e[3]) for e in encoded)} beacon reports, "
+          f"{sum(len(e[4]) for e in encoded)} witness reports, built in {scenario_s:.1f} s")
+
+    terrain = Terrain(args.dem)
+    rows, terrain_bytes = bench_verify(encoded, registry, params, terrain, repeat,
+                                       args.closed_form)
+    same = terrain_bytes == verdicts_bytes(result.verdicts)
+    figures = {"hotspots": hotspots, "beacons": result.beacons, "epochs": result.epochs,
+               "repeat": repeat, "verify": rows, "ingest": bench_ingest(encoded, repeat),
+               "verdicts_match_scenario": same}
+    print_figures(figures)
+    print(f"verdicts from decoded bytes identical to the scenario's: {'yes' if same else 'NO'}")
+    if args.profile:
+        print(profile_warm(encoded, registry, params, terrain, args.profile))
+    if args.json == "-":
+        print(json.dumps(figures))
+    elif args.json:
+        Path(args.json).write_text(json.dumps(figures, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
