@@ -48,7 +48,13 @@ def beacon_frame(payload: bytes) -> bytes:
         raise FrameError(f"beacon payload is {len(payload)} bytes; a LoRa packet holds "
                          f"{MAX_LORA_PACKET_BYTES} bytes, one of them the MHDR, so at most "
                          f"{MAX_BEACON_PAYLOAD_BYTES}: shorten the payload")
-    return bytes(MHDR(MType=MTYPE_PROPRIETARY, RFU=0, Major=LORAWAN_MAJOR_R1) / Raw(payload))
+    return _PROPRIETARY_MHDR + payload
+
+
+# the MHDR byte of every beacon (0xE0), built once by the scapy layer that defines it:
+# building a packet per beacon costs ~0.3 ms, concatenating one byte nothing
+_PROPRIETARY_MHDR = bytes(MHDR(MType=MTYPE_PROPRIETARY, RFU=0, Major=LORAWAN_MAJOR_R1))
+assert _PROPRIETARY_MHDR == bytes(MHDR(MType=MTYPE_PROPRIETARY, RFU=0, Major=0) / Raw(b""))
 
 
 def parse_beacon_frame(frame: bytes) -> bytes:

@@ -270,11 +270,15 @@ def decode(data: bytes, *, types: Mapping[str, type[Message]] = MESSAGE_TYPES) -
         raise MalformedMessageError(f"{cls.TYPE}: {'; '.join(parts)}")
     values = {field: kind.check(f"{name}.{field}", body[field], wire=True)
               for field, kind in schema.items()}
-    message = cls(**values)
+    # every value passed the wire check, stricter than __post_init__'s: set them as they are
+    message = object.__new__(cls)
+    for field, value in values.items():
+        object.__setattr__(message, field, value)
     if message.to_cbor() != data:
         raise MalformedMessageError(
             f"{cls.TYPE}: not in canonical CBOR form (keys sorted length-first, shortest "
             "integer and float encodings, +0.0 for zero)")
+    message.__dict__["content_id"] = hashlib.sha256(data).digest()  # the cached_property
     return message.verify()
 
 

@@ -53,6 +53,7 @@ class _RejectEveryTag(Mapping[int, Callable[..., object]]):
 
 _NO_TAGS = _RejectEveryTag()
 _PLAIN = (int, float, str, bytes, bool, type(None))
+_PLAIN_TYPES = frozenset(_PLAIN)
 
 
 def canonical_dumps(value: object) -> bytes:
@@ -96,6 +97,9 @@ def _check_plain(value: object, depth_left: int) -> None:
     containers nested deeper than allowed (cbor2's own limit misses empty ones)."""
     if isinstance(value, _PLAIN):
         return
+    if type(value) is dict and depth_left > 1 and _PLAIN_TYPES.issuperset(
+            map(type, value)) and _PLAIN_TYPES.issuperset(map(type, value.values())):
+        return  # a flat map of plain values (every message): no recursion needed
     if isinstance(value, list | dict) and depth_left <= 0:
         raise MalformedCBORError("not valid CBOR: containers nested too deep "
                                  "(over the nesting limit)")

@@ -70,7 +70,9 @@ class FixedBytes(FieldKind):
 
 
 def _integer(where: str, value: object, meaning: str, *, wire: bool) -> int:
-    exact = type(value) is int
+    if type(value) is int:  # the common case, on the wire and off it
+        return value
+    exact = False
     lenient = not isinstance(value, bool) and isinstance(value, numbers.Integral)
     if not (exact if wire else lenient):
         raise MalformedMessageError(f"{where} must be an integer ({meaning}); got {_got(value)}")

@@ -20,6 +20,7 @@ conducted power = min(radio maximum, floor(region max EIRP - asserted antenna ga
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import math
@@ -94,6 +95,13 @@ def beacon_frame_bytes(region: Region | str, *, spreading_factor: int, bandwidth
     24
     """
     region = _region(region)
+    if type(spreading_factor) is int and type(bandwidth_hz) is int:
+        return _frame_bytes(region, spreading_factor, bandwidth_hz)  # pure: computed once
+    return _frame_bytes.__wrapped__(region, spreading_factor, bandwidth_hz)
+
+
+@functools.lru_cache(maxsize=256)
+def _frame_bytes(region: Region, spreading_factor: int, bandwidth_hz: int) -> int:
     try:
         region.data_rate_for(spreading_factor, bandwidth_hz)
     except RegionError as exc:

@@ -76,6 +76,7 @@ class Registry:
         self.gain_centi_dbi = np.asarray([round(a.antenna_gain_dbi * 100) for a in anns],
                                          dtype=np.int64)
         self.region = tuple(a.region for a in anns)
+        self._near: dict[tuple[int, int], np.ndarray] = {}
         self._hotspots = {
             k: RegisteredHotspot(key=k, index=i, cell=a.cell, cell_res11=_res11(a.cell),
                                  lat_deg=float(self.lat_deg[i]), lon_deg=float(self.lon_deg[i]),
@@ -101,6 +102,12 @@ class Registry:
 
     def near(self, index: int, radius_m: int) -> np.ndarray:
         """Indices of the other hotspots of the same region within `radius_m` (ascending)."""
+        cached = self._near.get((index, radius_m))
+        if cached is None:
+            cached = self._near[(index, radius_m)] = self._find_near(index, radius_m)
+        return cached
+
+    def _find_near(self, index: int, radius_m: int) -> np.ndarray:
         everyone = np.arange(len(self.keys))
         close = everyone[(self.distances_m(index, everyone) <= radius_m) & (everyone != index)]
         region = self.region[index]

@@ -10,6 +10,7 @@ of a dBm, ``*_centi_sigma``: hundredths of a standard deviation, ``distance_m``,
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
@@ -136,6 +137,18 @@ class Verdict:
             if type(value) is not int:
                 raise VerdictError(f"figure {name!r} must be an int, got {value!r}")
 
+    @classmethod
+    def checked_elsewhere(cls, **fields: object) -> Verdict:
+        """A verdict from fields the caller already built correctly (the verifier: sorted
+        integer figures, reason matching validity), without `__post_init__`'s checks,
+        which cost more than the rest of a witness's verification. Decoding never uses it."""
+        verdict = object.__new__(cls)
+        for name, default in _DEFAULTS.items():
+            object.__setattr__(verdict, name, fields.pop(name, default))
+        for name, value in fields.items():
+            object.__setattr__(verdict, name, value)
+        return verdict
+
     def figure(self, name: str) -> int | None:
         """The named figure, or None when this verdict does not carry it."""
         return dict(self.figures).get(name)
@@ -183,6 +196,8 @@ class Verdict:
 
 
 _FIELDS = frozenset(Verdict.__dataclass_fields__)
+_DEFAULTS = {name: f.default for name, f in Verdict.__dataclass_fields__.items()
+             if f.default is not dataclasses.MISSING}
 
 
 def _typed(item: dict, key: str, kind: type) -> object:

@@ -52,10 +52,14 @@ in the order of SHA-256(entropy || report id), never by arrival.
 
 from __future__ import annotations
 
+import functools
+import gc
 import hashlib
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any, NamedTuple, TypeVar
 
 import h3
 import numpy as np
@@ -64,7 +68,7 @@ from coverage_net.messages import BeaconReport, Challenge, WitnessReport
 from coverage_net.radio import get_region, sensitivity_dbm, thermal_noise_floor_dbm
 
 from ._beacon import beacon_payload
-from ._normal import phi_ppm
+from ._normal import PHI_PPM, PHI_STEP_CENTI, phi_ppm
 from ._params import NetworkParams
 from ._predict import PathPredictor
 from ._registry import Registry
@@ -85,8 +89,7 @@ BEACON = BeaconReport.TYPE
 WITNESS = WitnessReport.TYPE
 
 
-@dataclass(frozen=True, order=True)
-class LinkObservation:
+class LinkObservation(NamedTuple):
     """One judged (beaconer -> receiver) link of one beacon: modelled probability, outcome."""
 
     epoch: int
@@ -98,16 +101,78 @@ class LinkObservation:
     """Whether anyone filed a witness for this beacon (a silent beacon says nothing)."""
 
 
+_Link = tuple[bytes, bytes]
+T = TypeVar("T")
+
+
+_Totals = tuple[int, int, int]  # (anomalies, expectation in ppm, links)
+
+
 @dataclass(frozen=True)
 class LinkHistory:
-    """The links judged in recent epochs: the state `verify_epoch` carries from epoch to epoch."""
+    """The links judged in recent epochs: the state `verify_epoch` carries from epoch to epoch.
 
-    observations: tuple[LinkObservation, ...] = ()
+    Per (beaconer, receiver) link: its observations in epoch order and its anomaly
+    figures ``(anomalous 0/1, expectation in ppm)`` for the probability cuts in
+    `cuts`; per hotspot: the sums over its links; per
+    epoch: the links it observed (for expiry). `advance` re-judges only the links
+    that gained or lost an observation, so an epoch costs what changed, not the
+    whole window. Never mutated: each state is a new object.
+    """
 
-    def window(self, epoch: int, epochs: int) -> LinkHistory:
-        """Only the observations of the `epochs` epochs ending at `epoch` (inclusive)."""
-        low = epoch - epochs + 1
-        return LinkHistory(tuple(o for o in self.observations if low <= o.epoch <= epoch))
+    links: Mapping[_Link, tuple[LinkObservation, ...]] = field(default_factory=dict)
+    anomalies: Mapping[_Link, tuple[int, int]] = field(default_factory=dict)
+    totals: Mapping[bytes, _Totals] = field(default_factory=dict)
+    by_epoch: Mapping[int, tuple[_Link, ...]] = field(default_factory=dict)
+    cuts: tuple[int, int] = (0, 0)
+
+    @property
+    def observations(self) -> tuple[LinkObservation, ...]:
+        """Every observation in the window, sorted."""
+        return tuple(sorted(o for obs in self.links.values() for o in obs))
+
+    def advance(self, epoch: int, new: Iterable[LinkObservation], window_epochs: int,
+                cuts: tuple[int, int]) -> LinkHistory:
+        """The window of `window_epochs` epochs ending at `epoch`, with `new` added."""
+        if cuts != self.cuts and self.links:  # other cuts: judge every link again
+            return LinkHistory(cuts=cuts).advance(epoch, (*self.observations, *new),
+                                                  window_epochs, cuts)
+        low = epoch - window_epochs + 1
+        fresh: dict[_Link, list[LinkObservation]] = defaultdict(list)
+        for o in sorted(new):
+            fresh[(o.beaconer_key, o.receiver_key)].append(o)
+        links, anomalies = dict(self.links), dict(self.anomalies)
+        totals, by_epoch = dict(self.totals), dict(self.by_epoch)
+        changed = set(fresh)
+        for old in [e for e in by_epoch if e < low]:
+            changed.update(by_epoch.pop(old))
+        for e in sorted({o.epoch for obs in fresh.values() for o in obs}):
+            by_epoch[e] = tuple(sorted({k for k, obs in fresh.items()
+                                        if any(o.epoch == e for o in obs)}
+                                       | set(by_epoch.get(e, ()))))
+        for link in sorted(changed):
+            before = anomalies.pop(link, None)
+            if before is not None:
+                _add(totals, link, before, -1)
+            obs = tuple(o for o in links.pop(link, ()) if o.epoch >= low) \
+                + tuple(fresh.get(link, ()))
+            if obs:
+                links[link] = obs
+                anomalies[link] = _anomaly(obs, cuts)
+                _add(totals, link, anomalies[link], 1)
+        # plain dicts, copied (fast) by the next advance, never changed once returned
+        return LinkHistory(links, anomalies, totals, by_epoch, cuts)
+
+
+def _add(totals: dict[bytes, _Totals], link: _Link, anomaly: tuple[int, int], sign: int) -> None:
+    a, e = anomaly
+    for end in link:
+        h, x, n = totals.get(end, (0, 0, 0))
+        t = (h + sign * a, x + sign * e, n + sign)
+        if t[2]:
+            totals[end] = t
+        else:
+            totals.pop(end, None)
 
 
 @dataclass(frozen=True)
@@ -120,7 +185,9 @@ class HotspotAssessment:
     links: int
     flagged: bool
 
+    @functools.cached_property
     def figures(self) -> tuple[tuple[str, int], ...]:
+        """The figures a verdict carries, sorted by name."""
         return (("hotspot_anomalies", self.anomalies),
                 ("hotspot_expected_anomalies_centi", self.expected_ppm // 10_000),
                 ("hotspot_links", self.links))
@@ -146,21 +213,42 @@ def _order_key(entropy: bytes, report_id: bytes) -> bytes:
 
 
 def _figs(**values: int) -> tuple[tuple[str, int], ...]:
-    return tuple(sorted((k, int(v)) for k, v in values.items()))
+    return tuple(sorted(values.items()))
 
 
 def _verdict(report: BeaconReport | WitnessReport, epoch: int, reason: Reason,
              figures: tuple[tuple[str, int], ...] = (), **extra: object) -> Verdict:
-    return Verdict(report_id=report.content_id, report_type=report.TYPE,
-                   challenge_id=report.challenge_id, epoch=epoch, hotspot_key=report.signer_key,
-                   valid=reason is Reason.VALID, reason=reason, figures=figures,
-                   **extra)  # type: ignore[arg-type]
+    return Verdict.checked_elsewhere(
+        report_id=report.content_id, report_type=report.TYPE, challenge_id=report.challenge_id,
+        epoch=epoch, hotspot_key=report.signer_key, valid=reason is Reason.VALID, reason=reason,
+        figures=figures, **extra)
 
 
-def _sigma_centi(delta_centi_db: int, sigma_centi_db: int) -> int:
-    """Signed centi-sigma of a centi-dB difference, rounded toward zero (integers only)."""
-    q = abs(delta_centi_db) * 100 // sigma_centi_db
-    return q if delta_centi_db >= 0 else -q
+@lru_cache(maxsize=64)
+def _floors_centi_dbm(spreading_factor: int, bandwidth_hz: int,
+                      noise_figure_centi_db: int) -> tuple[int, int]:
+    """(sensitivity, thermal noise floor) in centi-dBm for this data rate and noise figure."""
+    nf_db = noise_figure_centi_db / 100
+    sens = float(sensitivity_dbm(spreading_factor, bandwidth_hz, nf_db))
+    noise = float(thermal_noise_floor_dbm(bandwidth_hz, nf_db))
+    return round(sens * 100), round(noise * 100)
+
+
+_PHYSICS_REASONS = (Reason.VALID, Reason.TOO_CLOSE, Reason.TOO_FAR, Reason.RSSI_ABOVE_FREE_SPACE,
+                    Reason.RSSI_TOO_STRONG, Reason.RSSI_TOO_WEAK, Reason.BELOW_SENSITIVITY,
+                    Reason.SNR_INCONSISTENT)
+"""The physics checks of a witness, in the order they are applied (code = index)."""
+_HEAD_FIGURES = ("deviation_centi_sigma", "distance_m", "expected_snr_centi_db",
+                 "free_space_rssi_centi_dbm", "freq_offset_hz")
+_TAIL_FIGURES = ("lag_ms", "margin_centi_sigma", "measured_rssi_centi_dbm",
+                 "modelled_rssi_centi_dbm", "neighbours_likely", "neighbours_likely_heard",
+                 "sensitivity_centi_dbm", "snr_centi_db")
+_PHI = np.asarray(PHI_PPM, dtype=np.int64)
+
+
+def _centi_sigma(delta_centi_db: np.ndarray, sigma_centi_db: int) -> np.ndarray:
+    """Signed centi-sigma of centi-dB differences, rounded toward zero (integers only)."""
+    return np.sign(delta_centi_db) * (np.abs(delta_centi_db) * 100 // sigma_centi_db)
 
 
 def _grid_cells(a: int, b: int) -> int:
@@ -230,8 +318,9 @@ class _Judged:
 
     report: WitnessReport
     index: int
-    figures: dict[str, int]
     reason: Reason = Reason.VALID
+    head: tuple[tuple[str, int], ...] = ()
+    tail: tuple[tuple[str, int], ...] = ()
     heard: tuple[bytes, ...] = ()
     silent: tuple[bytes, ...] = ()
 
@@ -275,89 +364,79 @@ def _judge_round(rnd: _Round, beacon: BeaconReport, payload_hash: bytes, epoch: 
             continue
         rx = registry.get(w.witness_key)
         assert rx is not None
-        judged.append(_Judged(w, rx.index, {}))
-    witness_idx = np.asarray([j.index for j in judged], dtype=np.int64)
+        judged.append(_Judged(w, rx.index))
+    witness_idx = np.fromiter((j.index for j in judged), np.int64, len(judged))
     neighbours = registry.near(tx.index, v.neighbour_radius_m)
     receivers = np.union1d(neighbours, witness_idx).astype(np.int64)
     receivers = receivers[receivers != tx.index]
     loss = predictor.loss_centi_db(registry, tx.index, receivers, beacon.freq_hz)
     dist = registry.distances_m(tx.index, receivers)
     sigma = v.rssi_sigma_centi_db
-    sens = int(np.rint(float(sensitivity_dbm(beacon.spreading_factor, beacon.bandwidth_hz,
-                                             v.noise_figure_centi_db / 100)) * 100))
-    noise = int(np.rint(float(thermal_noise_floor_dbm(beacon.bandwidth_hz,
-                                                      v.noise_figure_centi_db / 100)) * 100))
+    sens, noise = _floors_centi_dbm(beacon.spreading_factor, beacon.bandwidth_hz,
+                                    v.noise_figure_centi_db)
     modelled = beacon.eirp_centi_dbm - loss + registry.gain_centi_dbi[receivers]
-    margin = [_sigma_centi(int(m) - sens, sigma) for m in modelled.tolist()]
-    slot = {int(r): n for n, r in enumerate(receivers.tolist())}
+    margin = _centi_sigma(modelled - sens, sigma)
     likely_cut = v.likely_margin_centi_sigma
-    free_space = PathPredictor.free_space_loss_centi_db(dist, beacon.freq_hz)
 
+    # every witness at once: integers in numpy, one reason code each
+    n = len(judged)
+    at = np.searchsorted(receivers, witness_idx)
+    d, mod, marg = dist[at], modelled[at], margin[at]
+    measured = np.rint(np.fromiter((j.report.rssi_dbm for j in judged), float, n) * 100
+                       ).astype(np.int64)
+    snr = np.rint(np.fromiter((j.report.snr_db for j in judged), float, n) * 100
+                  ).astype(np.int64)
+    lag = np.fromiter((j.report.host_time_ms for j in judged), np.int64, n) - beacon.host_time_ms
+    freq_offset = np.fromiter((j.report.freq_hz for j in judged), np.int64, n) - beacon.freq_hz
+    fs_rssi = (beacon.eirp_centi_dbm - PathPredictor.free_space_loss_centi_db(d, beacon.freq_hz)
+               + registry.gain_centi_dbi[witness_idx])
+    deviation = _centi_sigma(measured - mod, sigma)
+    expected_snr = np.minimum(measured - noise, _MAX_REPORTED_SNR_CENTI_DB)
+    too_close = np.zeros(n, dtype=bool)
+    for k in np.flatnonzero(d < _NEAR_FOR_GRID_M).tolist():
+        too_close[k] = _grid_cells(tx.cell_res11, registry.get(  # type: ignore[union-attr]
+            judged[k].report.witness_key).cell_res11) < v.min_distance_res11_cells
+    code = np.select(
+        [too_close, d > v.max_distance_m, measured > fs_rssi + v.free_space_allowance_centi_db,
+         deviation > v.max_k_sigma_centi, deviation < -v.max_k_sigma_centi,
+         measured < sens - v.snr_tolerance_centi_db,
+         np.abs(snr - expected_snr) > v.snr_tolerance_centi_db],
+        np.arange(1, len(_PHYSICS_REASONS)), 0)
     heard_keys = set()
-    for j in judged:
-        n = slot[j.index]
-        d = int(dist[n])
-        measured = round(j.report.rssi_dbm * 100)
-        snr = round(j.report.snr_db * 100)
-        expected_snr = min(measured - noise, _MAX_REPORTED_SNR_CENTI_DB)
-        gain = int(registry.gain_centi_dbi[j.index])
-        fs_rssi = beacon.eirp_centi_dbm - int(free_space[n]) + gain
-        j.figures = dict(
-            distance_m=d, lag_ms=j.report.host_time_ms - beacon.host_time_ms,
-            measured_rssi_centi_dbm=measured, modelled_rssi_centi_dbm=int(modelled[n]),
-            free_space_rssi_centi_dbm=fs_rssi,
-            deviation_centi_sigma=_sigma_centi(measured - int(modelled[n]), sigma),
-            margin_centi_sigma=margin[n], snr_centi_db=snr, expected_snr_centi_db=expected_snr,
-            freq_offset_hz=j.report.freq_hz - beacon.freq_hz)
-        if d < _NEAR_FOR_GRID_M and _grid_cells(
-                tx.cell_res11, registry.get(j.report.witness_key).cell_res11  # type: ignore[union-attr]
-        ) < v.min_distance_res11_cells:
-            j.reason = Reason.TOO_CLOSE
-        elif d > v.max_distance_m:
-            j.reason = Reason.TOO_FAR
-        elif measured > fs_rssi + v.free_space_allowance_centi_db:
-            j.reason = Reason.RSSI_ABOVE_FREE_SPACE
-        elif j.figures["deviation_centi_sigma"] > v.max_k_sigma_centi:
-            j.reason = Reason.RSSI_TOO_STRONG
-        elif j.figures["deviation_centi_sigma"] < -v.max_k_sigma_centi:
-            j.reason = Reason.RSSI_TOO_WEAK
-        elif measured < sens - v.snr_tolerance_centi_db:
-            j.reason = Reason.BELOW_SENSITIVITY
-        elif abs(snr - expected_snr) > v.snr_tolerance_centi_db:
-            j.reason = Reason.SNR_INCONSISTENT
-        if j.reason not in (Reason.TOO_CLOSE, Reason.TOO_FAR):
+    for j, c in zip(judged, code.tolist(), strict=True):
+        j.reason = _PHYSICS_REASONS[c]
+        if c not in (1, 2):  # not too close or too far: evidence the beacon was heard
             heard_keys.add(j.report.witness_key)
 
     # neighbours: who the model says should have heard, and who did
-    likely = [int(r) for n, r in enumerate(receivers.tolist()) if margin[n] >= likely_cut]
-    likely_heard = tuple(sorted(registry.keys[r] for r in likely
-                                if registry.keys[r] in heard_keys))
-    likely_silent = tuple(sorted(registry.keys[r] for r in likely
-                                 if registry.keys[r] not in heard_keys))
-    witnesses_unlikely = bool(judged) and all(
-        j.figures["margin_centi_sigma"] <= -likely_cut for j in judged)
-    inconsistent = (len(likely) >= v.min_likely_neighbours and not likely_heard
-                    and witnesses_unlikely)
-    for j in judged:
-        j.figures.update(neighbours_likely=len(likely), neighbours_likely_heard=len(likely_heard))
-        if inconsistent and j.reason is Reason.VALID:
-            j.reason = Reason.NEIGHBOUR_INCONSISTENT
+    likely_keys = [registry.keys[r] for r in receivers[margin >= likely_cut].tolist()]
+    likely_heard = tuple(sorted(k for k in likely_keys if k in heard_keys))
+    likely_silent = tuple(sorted(k for k in likely_keys if k not in heard_keys))
+    inconsistent = (len(likely_keys) >= v.min_likely_neighbours and not likely_heard
+                    and n > 0 and bool(np.all(marg <= -likely_cut)))
     beacon_heard = bool(heard_keys)
-    for n, r in enumerate(receivers.tolist()):
+    neighbour_set = set(neighbours.tolist())
+    p_ppm = _PHI[np.clip((margin + 500) // PHI_STEP_CENTI, 0, len(_PHI) - 1)].tolist()
+    for r, p in zip(receivers.tolist(), p_ppm, strict=True):
         key = registry.keys[r]
-        if r in set(neighbours.tolist()) or key in heard_keys:
-            p = phi_ppm(margin[n])
+        if r in neighbour_set or key in heard_keys:
             links.append(LinkObservation(epoch, beacon.hotspot_key, key, p, key in heard_keys,
                                          beacon_heard))
-    rnd_figs = _figs(eirp_centi_dbm=beacon.eirp_centi_dbm, witnesses=len(judged),
-                     neighbours_likely=len(likely), neighbours_likely_heard=len(likely_heard),
+    head = np.column_stack([deviation, d, expected_snr, fs_rssi, freq_offset]).tolist()
+    tail = np.column_stack([lag, marg, measured, mod, np.full(n, len(likely_keys)),
+                            np.full(n, len(likely_heard)), np.full(n, sens), snr]).tolist()
+    for j, h, t in zip(judged, head, tail, strict=True):
+        if inconsistent and j.reason is Reason.VALID:
+            j.reason = Reason.NEIGHBOUR_INCONSISTENT
+        j.head = tuple(zip(_HEAD_FIGURES, h, strict=True))
+        j.tail = tuple(zip(_TAIL_FIGURES, t, strict=True))
+        j.heard, j.silent = likely_heard, likely_silent
+    rnd_figs = _figs(eirp_centi_dbm=beacon.eirp_centi_dbm, witnesses=n,
+                     neighbours_likely=len(likely_keys), neighbours_likely_heard=len(likely_heard),
                      sensitivity_centi_dbm=sens)
     out[beacon.content_id] = _verdict(
         beacon, epoch, Reason.NEIGHBOUR_INCONSISTENT if inconsistent else Reason.VALID, rnd_figs,
         neighbours_heard=likely_heard, neighbours_silent=likely_silent)
-    for j in judged:
-        j.figures["sensitivity_centi_dbm"] = sens
-        j.heard, j.silent = likely_heard, likely_silent
     return judged
 
 
@@ -385,51 +464,33 @@ def _power_ppm(q_ppm: int, n: int) -> int:
     return result
 
 
-def _link_anomalies(history: LinkHistory, params: NetworkParams
-                    ) -> list[tuple[bytes, bytes, int, int]]:
-    """Per judged link: (beaconer, receiver, anomalies observed 0/1, expectation in ppm)."""
-    v = params.verifier
-    p_low = phi_ppm(-v.likely_margin_centi_sigma)
-    p_high = phi_ppm(v.likely_margin_centi_sigma)
-    per_link: dict[tuple[bytes, bytes], list[LinkObservation]] = defaultdict(list)
-    for o in sorted(history.observations):
-        per_link[(o.beaconer_key, o.receiver_key)].append(o)
-    links = []
-    for (tx, rx), obs in sorted(per_link.items()):
-        p = obs[-1].p_ppm
-        heard = any(o.heard for o in obs)
-        n_beacons = sum(1 for o in obs if o.beacon_heard)
-        if p < p_low:  # an improbable hit?
-            links.append((tx, rx, int(heard), _PPM - _power_ppm(_PPM - p, len(obs))))
-        elif p >= p_high and n_beacons:  # a probable miss?
-            links.append((tx, rx, int(not heard), _power_ppm(_PPM - p, n_beacons)))
-        else:
-            links.append((tx, rx, 0, 0))
-    return links
+def _cuts(params: NetworkParams) -> tuple[int, int]:
+    """(unlikely, likely) hearing probabilities in ppm: the links' anomaly cuts."""
+    margin = params.verifier.likely_margin_centi_sigma
+    return phi_ppm(-margin), phi_ppm(margin)
 
 
-def _assess(links: list[tuple[bytes, bytes, int, int]], excluded: set[bytes],
-            params: NetworkParams) -> dict[bytes, HotspotAssessment]:
+def _anomaly(obs: tuple[LinkObservation, ...], cuts: tuple[int, int]) -> tuple[int, int]:
+    """(anomalous 0/1, its expectation in ppm) of one link over its observations."""
+    p_low, p_high = cuts
+    p = obs[-1].p_ppm
+    heard = any(o.heard for o in obs)
+    if p < p_low:  # an improbable hit?
+        return int(heard), _PPM - _power_ppm(_PPM - p, len(obs))
+    n_beacons = sum(1 for o in obs if o.beacon_heard)
+    if p >= p_high and n_beacons:  # a probable miss?
+        return int(not heard), _power_ppm(_PPM - p, n_beacons)
+    return 0, 0
+
+
+def _judge_totals(t: _Totals, params: NetworkParams) -> HotspotAssessment:
     v = params.verifier
-    hits: dict[bytes, int] = defaultdict(int)
-    expected: dict[bytes, int] = defaultdict(int)
-    n_links: dict[bytes, int] = defaultdict(int)
-    for tx, rx, anomaly, e in links:
-        if tx in excluded or rx in excluded:
-            continue
-        for end in (tx, rx):
-            n_links[end] += 1
-            hits[end] += anomaly
-            expected[end] += e
-    out = {}
+    observed, e, n = t
+    excess = observed * _PPM - e - (v.hotspot_min_anomalies - 1) * _PPM
     z = v.hotspot_z_centi
-    for key in sorted(n_links):
-        observed, e = hits[key], expected[key]
-        excess = observed * _PPM - e - (v.hotspot_min_anomalies - 1) * _PPM
-        flagged = (observed >= v.hotspot_min_anomalies and excess > 0
-                   and excess * excess * 10_000 >= z * z * e * _PPM)
-        out[key] = HotspotAssessment(observed, e, n_links[key], flagged)
-    return out
+    flagged = (observed >= v.hotspot_min_anomalies and excess > 0
+               and excess * excess * 10_000 >= z * z * e * _PPM)
+    return HotspotAssessment(observed, e, n, flagged)
 
 
 def assess_hotspots(history: LinkHistory, params: NetworkParams) -> dict[bytes, HotspotAssessment]:
@@ -441,15 +502,33 @@ def assess_hotspots(history: LinkHistory, params: NetworkParams) -> dict[bytes, 
     most anomalous first (largest excess over its deviation; ties by key), and the
     links of a flagged hotspot stop counting against the others.
     """
-    links = _link_anomalies(history, params)
+    if history.cuts != _cuts(params):
+        history = LinkHistory(cuts=_cuts(params)).advance(
+            0, history.observations, 1 << 62, _cuts(params))
+    totals = dict(history.totals)
+    current = {key: _judge_totals(t, params) for key, t in totals.items()}
     flagged: dict[bytes, HotspotAssessment] = {}
+    ends: dict[bytes, list[_Link]] | None = None  # built only when someone is flagged
     while True:
-        current = _assess(links, set(flagged), params)
-        worst = [(-_severity(a), key) for key, a in current.items() if a.flagged]
+        worst = [(-_severity(a), key) for key, a in current.items()
+                 if a.flagged and key not in flagged]
         if not worst:
             break
         key = min(worst)[1]
         flagged[key] = current[key]
+        if ends is None:
+            ends = defaultdict(list)
+            for link in history.anomalies:
+                ends[link[0]].append(link)
+                ends[link[1]].append(link)
+        for link in ends[key]:  # its links stop counting against the other end
+            other = link[1] if link[0] == key else link[0]
+            if other in flagged:
+                continue
+            a, e = history.anomalies[link]
+            h, x, n = totals[other]
+            totals[other] = (h - a, x - e, n - 1)
+            current[other] = _judge_totals(totals[other], params)
     return {**current, **flagged}
 
 
@@ -462,6 +541,26 @@ def _severity(a: HotspotAssessment) -> int:
 # --- the epoch ---------------------------------------------------------------------------
 
 
+def _without_cyclic_gc(function: Callable[..., T]) -> Callable[..., T]:
+    """Run `function` with the cyclic garbage collector held off, then restore its state.
+
+    The verifier allocates many small objects and makes no reference cycles, so
+    reference counting frees everything; the collector's passes over the link
+    history would otherwise cost about a third of the time.
+    """
+    @functools.wraps(function)
+    def run(*args: Any, **kwargs: Any) -> T:
+        enabled = gc.isenabled()
+        gc.disable()
+        try:
+            return function(*args, **kwargs)
+        finally:
+            if enabled:
+                gc.enable()
+    return run
+
+
+@_without_cyclic_gc
 def verify_epoch(epoch: int, *, challenges: Iterable[Challenge],
                  beacon_reports: Iterable[BeaconReport],
                  witness_reports: Iterable[WitnessReport], registry: Registry,
@@ -516,8 +615,7 @@ def verify_epoch(epoch: int, *, challenges: Iterable[Challenge],
         judged_all.extend(_judge_round(rnd, valid_beacon[0], valid_beacon[1], epoch, registry,
                                        params, predictor, out, links))
 
-    new_history = LinkHistory(history.window(epoch - 1, v.hotspot_window_epochs - 1).observations
-                              + tuple(sorted(links)))
+    new_history = history.advance(epoch, links, v.hotspot_window_epochs, _cuts(params))
     assessments = assess_hotspots(new_history, params)
 
     # hotspot flags, rate limits, rewards
@@ -525,7 +623,7 @@ def verify_epoch(epoch: int, *, challenges: Iterable[Challenge],
     for j in judged_all:
         a = assessments.get(j.report.witness_key)
         if a is not None:
-            j.figures.update(dict(a.figures()))
+            j.head += a.figures  # "hotspot_*" sort between the head's and the tail's names
             if a.flagged and j.reason is Reason.VALID:
                 j.reason = Reason.HOTSPOT_INCONSISTENT
         per_witness[j.report.witness_key].append(j)
@@ -541,7 +639,7 @@ def verify_epoch(epoch: int, *, challenges: Iterable[Challenge],
                 out[bid] = Verdict(**{**verdict.__dict__, "valid": False,
                                       "reason": Reason.HOTSPOT_INCONSISTENT,
                                       "figures": tuple(sorted(
-                                          (dict(verdict.figures) | dict(a.figures())).items())),
+                                          (dict(verdict.figures) | dict(a.figures)).items())),
                                       "rewarded": False})
             elif verdict.valid:
                 out[bid] = Verdict(**{**verdict.__dict__, "rewarded": True})
@@ -554,7 +652,7 @@ def verify_epoch(epoch: int, *, challenges: Iterable[Challenge],
         rewarded = {j.report.content_id for j in valid[:v.max_rewarded_witnesses]}
         for j in js:
             out[j.report.content_id] = _verdict(
-                j.report, epoch, j.reason, _figs(**j.figures),
+                j.report, epoch, j.reason, j.head + j.tail,
                 rewarded=j.report.content_id in rewarded, neighbours_heard=j.heard,
                 neighbours_silent=j.silent)
     return EpochVerdicts(tuple(out[k] for k in sorted(out)), new_history, assessments)
