@@ -190,7 +190,7 @@ def bench_ingest(encoded, repeat: int) -> dict:
         for sm, pk in signed:
             nacl.bindings.crypto_sign_open(sm, pk)
 
-    def openssl():  # what coverage_net.identity.verify_signature calls (pyca/cryptography)
+    def openssl():  # OpenSSL through pyca/cryptography, for comparison (decode uses libsodium)
         for pk, sig, msg in detached:
             Ed25519PublicKey.from_public_bytes(pk).verify(sig, msg)
 
@@ -233,7 +233,7 @@ def print_figures(figures: dict) -> None:
           f"verify {ing['libsodium_verify_per_s']:,.0f}/s;  ratio "
           f"{ing['ingest_to_libsodium']:.0%} (target >= {TARGET_INGEST_RATIO:.0%}: "
           f"{'meets target' if ing['meets_target'] else 'below target'})")
-    print(f"        raw OpenSSL verify (what decode uses) {ing['openssl_verify_per_s']:,.0f}/s;  "
+    print(f"        raw OpenSSL verify (for comparison) {ing['openssl_verify_per_s']:,.0f}/s;  "
           f"{ing['witness_reports']} witness reports, {ing['mean_bytes']:.0f} bytes each")
 
 
