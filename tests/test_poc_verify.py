@@ -35,6 +35,7 @@ from coverage_net.store import MessageStore
 
 CLI = Path(sys.executable).with_name("coverage-net")
 ATTACKS = ("spoof_5km", "invent_rssi", "relay_30km", "replay", "self_witness", "ring")
+"""The six attacks of issue #10 (``rebroadcast`` is run on its own)."""
 ATTACKERS = {a: 3 for a in ATTACKS}
 
 
@@ -46,50 +47,67 @@ def test_phi_table_is_the_normal_cdf():
     assert all(a <= b for a, b in zip(PHI_PPM, PHI_PPM[1:], strict=False))
 
 
-# --- the acceptance scenarios (200 hotspots, 1,000 beacons, real tile) --------------------
+# --- the acceptance scenarios (200 hotspots, 1,000 beacons, real tile, two seeds) ---------
+
+SEEDS = (1, 2)
+
+
+def _runs(dem_dir, *, model_aware: bool) -> list[ScenarioResult]:
+    return [run_poc_scenario(PocScenario(dem_dir=str(dem_dir), hotspots=200, beacons=1_000,
+                                         attackers=ATTACKERS, model_aware=model_aware, seed=s))
+            for s in SEEDS]
 
 
 @pytest.fixture(scope="module")
-def naive(dem_dir) -> ScenarioResult:
-    return run_poc_scenario(PocScenario(dem_dir=str(dem_dir), hotspots=200, beacons=1_000,
-                                        attackers=ATTACKERS, seed=1))
+def naive(dem_dir) -> list[ScenarioResult]:
+    return _runs(dem_dir, model_aware=False)
 
 
 @pytest.fixture(scope="module")
-def aware(dem_dir) -> ScenarioResult:
-    return run_poc_scenario(PocScenario(dem_dir=str(dem_dir), hotspots=200, beacons=1_000,
-                                        attackers=ATTACKERS, model_aware=True, seed=1))
+def aware(dem_dir) -> list[ScenarioResult]:
+    return _runs(dem_dir, model_aware=True)
+
+
+def _pooled_report_catch(runs: list[ScenarioResult], attack: str) -> float:
+    forged = [v for r in runs for v in r.attack_reports(attack)]
+    assert forged, f"the scenarios placed no forged {attack} report"
+    return sum(not v.valid for v in forged) / len(forged)
+
+
+def _pooled_hotspot_catch(runs: list[ScenarioResult], attack: str) -> float:
+    caught = [c for r in runs for c in r.caught_hotspots(attack).values()]
+    assert caught, f"no {attack} hotspot forged anything"
+    return sum(caught) / len(caught)
 
 
 def test_honest_witnesses_accepted_at_least_99_percent(naive, aware):
-    for result in (naive, aware):
+    for result in (*naive, *aware):
         assert result.beacons == 1_000
         honest = sum(result.honest_witness_reasons().values())
-        assert honest > 20_000  # ~27 witnesses per beacon: the figure rests on many reports
+        assert honest > 20_000  # ~25 witnesses per beacon: the figure rests on many reports
         assert result.honest_witness_acceptance() >= 0.99, result.honest_witness_reasons()
         assert result.honest_flagged_rate() <= 0.01
 
 
-@pytest.mark.parametrize("attack", [a for a in ATTACKS if a != "relay_30km"])
+def test_honest_acceptance_without_attackers(dem_dir):
+    r = run_poc_scenario(PocScenario(dem_dir=str(dem_dir), hotspots=200, beacons=1_000, seed=1))
+    assert r.honest_witness_acceptance() >= 0.99, r.honest_witness_reasons()
+    assert r.honest_flagged_rate() <= 0.01
+
+
+@pytest.mark.parametrize("attack", ATTACKS)
 def test_naive_attacks_caught_for_95_percent_of_their_reports(naive, attack):
-    forged = naive.attack_reports(attack)
-    assert forged, f"the scenario placed no forged {attack} report"
-    assert naive.report_catch_rate(attack) >= 0.95
-
-
-@pytest.mark.xfail(strict=True, reason="measured 94.0 % (188 of 200 relayed reports): the first "
-                   "relayed reports pass the physics until the neighbour check flags the relayer")
-def test_naive_relay_caught_for_95_percent_of_its_reports(naive):
-    assert naive.report_catch_rate("relay_30km") >= 0.95
+    assert _pooled_report_catch(naive, attack) >= 0.95
 
 
 @pytest.mark.parametrize("attack", ["spoof_5km", "replay", "self_witness", "ring"])
 def test_model_aware_attackers_caught_within_a_day(aware, attack):
-    caught = aware.caught_hotspots(attack)
-    assert caught, f"no {attack} hotspot forged anything"
-    assert sum(caught.values()) / len(caught) >= 0.95
-    for key in caught:  # each had honest hotspots in modelled range
-        assert aware.in_range_honest.get(key, 3) >= 3 or attack == "self_witness"
+    """Counted over the attackers with at least 3 honest hotspots in modelled range of
+    their assertion (the issue's condition; a sybil's twin is its neighbour)."""
+    caught = [c for r in aware for key, c in r.caught_hotspots(attack).items()
+              if r.in_range_honest[key] >= 3 or attack == "self_witness"]
+    assert len(caught) >= 4
+    assert sum(caught) / len(caught) >= 0.95
 
 
 @pytest.mark.xfail(strict=True, reason="not caught: a hotspot at its true place that files "
@@ -98,15 +116,25 @@ def test_model_aware_attackers_caught_within_a_day(aware, attack):
                    "and to the neighbour statistics (README: what cannot be caught)")
 @pytest.mark.parametrize("attack", ["invent_rssi", "relay_30km"])
 def test_model_aware_invent_and_relay_caught(aware, attack):
-    caught = aware.caught_hotspots(attack)
-    assert caught and sum(caught.values()) / len(caught) >= 0.95
+    assert _pooled_hotspot_catch(aware, attack) >= 0.95
+
+
+@pytest.mark.xfail(strict=True, reason="a hotspot that rebroadcasts every beacon it hears at "
+                   "once makes the honest hotspots around it witness beacons they cannot hear "
+                   "from the beaconer: ~47 % of honest hotspots flagged (README: limits)")
+def test_rebroadcast_does_not_get_honest_hotspots_flagged(dem_dir):
+    r = run_poc_scenario(PocScenario(dem_dir=str(dem_dir), hotspots=200, beacons=1_000,
+                                     attackers={"rebroadcast": 3}, seed=1))
+    assert _pooled_report_catch([r], "rebroadcast") >= 0.9  # the wormhole itself is caught
+    assert r.honest_flagged_rate() <= 0.01
 
 
 def test_naive_reasons_are_the_physics_not_luck(naive):
-    reasons = {str(v.reason) for v in naive.attack_reports("invent_rssi")}
+    reasons = {str(v.reason) for r in naive for v in r.attack_reports("invent_rssi")}
     assert {"rssi_too_strong", "rssi_above_free_space"} <= reasons
-    assert {str(v.reason) for v in naive.attack_reports("self_witness")} == {"self_witness"}
-    assert {str(v.reason) for v in naive.attack_reports("ring")} <= {
+    assert {str(v.reason) for r in naive for v in r.attack_reports("self_witness")} \
+        == {"self_witness"}
+    assert {str(v.reason) for r in naive for v in r.attack_reports("ring")} <= {
         "rssi_too_strong", "rssi_above_free_space", "too_far"}
 
 
@@ -260,8 +288,8 @@ def _dec(centi: int) -> str:
 
 
 def test_poc_explain_prints_the_figures_of_real_verdicts(naive, small, dem_dir, tmp_path):
-    cases = [_pick(naive, Reason.VALID), _pick(naive, Reason.RSSI_TOO_STRONG),
-             _pick(naive, Reason.RSSI_TOO_WEAK), _neighbour_inconsistent(small, dem_dir)]
+    cases = [_pick(naive[0], Reason.VALID), _pick(naive[0], Reason.RSSI_TOO_STRONG),
+             _pick(naive[0], Reason.RSSI_TOO_WEAK), _neighbour_inconsistent(small, dem_dir)]
     data = tmp_path / "node"
     with MessageStore.open(data) as store:
         save_verdicts(store, cases)

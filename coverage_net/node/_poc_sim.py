@@ -64,8 +64,14 @@ logger = logging.getLogger(__name__)
 
 __all__ = ["ATTACKS", "EpochInput", "PocScenario", "ScenarioResult", "run_poc_scenario"]
 
-ATTACKS = ("spoof_5km", "invent_rssi", "relay_30km", "replay", "self_witness", "ring")
-"""The attacks a scenario can place (see `PocScenario.attackers`)."""
+ATTACKS = ("spoof_5km", "invent_rssi", "relay_30km", "replay", "self_witness", "ring",
+           "rebroadcast")
+"""The attacks a scenario can place (see `PocScenario.attackers` and the README).
+
+``replay`` puts beacons of the previous epoch on the air again (model-aware: and
+files its own witness of them back-dated, with a plausible RSSI); ``rebroadcast``
+puts each beacon it hears on the air again at once (a wormhole the honest hotspots
+around it then witness; same in both forms)."""
 
 START_MS = 1_767_225_600_000  # 2026-01-01T00:00Z: the scenario's epoch 0 starts here
 _REGION = "US915"
@@ -127,26 +133,35 @@ class ScenarioResult:
     """What the verifier was given, epoch by epoch (kept when `PocScenario.keep_inputs`)."""
     registry: Registry | None = None
     params: NetworkParams | None = None
-    fraud: frozenset[bytes] = frozenset()
-    """Content ids of the attackers' forged reports (not their honest ones)."""
+    fraud: Mapping[bytes, bytes] = field(default_factory=dict)
+    """Content id of every forged report (not the attackers' honest ones, but the honest
+    witnesses of a replayed beacon) -> the key of the attacker behind it."""
     epochs_per_day: int = 48
 
+    def _honest_witnesses(self) -> list[Verdict]:
+        """Witness reports by honest hotspots of beacons by honest hotspots (not forged)."""
+        beaconer = {v.challenge_id: v.hotspot_key for v in self.verdicts
+                    if v.report_type == BeaconReport.TYPE}
+        return [v for v in self.verdicts if v.report_type == WitnessReport.TYPE
+                and v.report_id not in self.fraud
+                and self.role_of.get(v.hotspot_key) == "honest"
+                and self.role_of.get(beaconer.get(v.challenge_id, b"")) == "honest"]
+
     def honest_witness_acceptance(self) -> float:
-        honest = [v for v in self.verdicts if v.report_type == WitnessReport.TYPE
-                  and self.role_of.get(v.hotspot_key) == "honest"]
+        """Share of honest witnesses of honest beacons judged valid."""
+        honest = self._honest_witnesses()
         return sum(v.valid for v in honest) / max(len(honest), 1)
 
     def honest_witness_reasons(self) -> dict[str, int]:
         counts: dict[str, int] = defaultdict(int)
-        for v in self.verdicts:
-            if v.report_type == WitnessReport.TYPE and self.role_of.get(v.hotspot_key) == "honest":
-                counts[str(v.reason)] += 1
+        for v in self._honest_witnesses():
+            counts[str(v.reason)] += 1
         return dict(counts)
 
     def attack_reports(self, attack: str) -> list[Verdict]:
         """The forged reports of the hotspots mounting `attack`."""
-        return [v for v in self.verdicts if self.role_of.get(v.hotspot_key) == attack
-                and v.report_id in self.fraud]
+        return [v for v in self.verdicts if v.report_id in self.fraud
+                and self.role_of.get(self.fraud[v.report_id]) == attack]
 
     def report_catch_rate(self, attack: str) -> float:
         """Share of the attack's forged reports judged invalid."""
@@ -157,18 +172,20 @@ class ScenarioResult:
         """Per attacking hotspot that forged something: caught within its first day?
 
         Caught: flagged by the neighbour check within one simulated day of its first
-        forged report, or every forged report of that day judged invalid.
+        forged report, or at least 95 % of its forged reports of that day judged invalid.
         """
         first: dict[bytes, int] = {}
-        for v in self.attack_reports(attack):
-            first[v.hotspot_key] = min(first.get(v.hotspot_key, v.epoch), v.epoch)
+        mine = self.attack_reports(attack)
+        for v in mine:
+            key = self.fraud[v.report_id]
+            first[key] = min(first.get(key, v.epoch), v.epoch)
         out = {}
         for key, e0 in first.items():
-            day = [v for v in self.attack_reports(attack)
-                   if v.hotspot_key == key and v.epoch < e0 + self.epochs_per_day]
+            day = [v for v in mine
+                   if self.fraud[v.report_id] == key and v.epoch < e0 + self.epochs_per_day]
             flagged = self.flagged_at_epoch.get(key)
             out[key] = ((flagged is not None and flagged < e0 + self.epochs_per_day)
-                        or all(not v.valid for v in day))
+                        or sum(not v.valid for v in day) >= 0.95 * len(day))
         return out
 
     def hotspot_catch_rate(self, attack: str) -> float:
@@ -274,7 +291,7 @@ class _Sim:
         self.sens_dbm = float(sensitivity_dbm(beacon.spreading_factor, beacon.bandwidth_hz, 6.0))
         self.noise_dbm = float(thermal_noise_floor_dbm(beacon.bandwidth_hz, 6.0))
         self.packet_id = 0
-        self.fraud: set[bytes] = set()
+        self.fraud: dict[bytes, bytes] = {}
         self.heard_before: dict[int, list[tuple[WitnessReport, int]]] = defaultdict(list)
 
     def _pick_ring(self, world, order: list[int], size: int) -> None:
@@ -338,7 +355,7 @@ class _Sim:
         return float(rssi), float(snr)
 
     def witness(self, i: int, ch: Challenge, payload: bytes, t_ms: int, rssi: float,
-                snr: float, *, fraud: bool = False) -> WitnessReport:
+                snr: float, *, fraud: bool = False, by: int | None = None) -> WitnessReport:
         report = WitnessReport(
             witness_key=self.keys[i].public_key, challenge_id=ch.content_id, epoch=ch.epoch,
             payload_hash=hashlib.sha256(payload).digest(), rssi_dbm=rssi, snr_db=snr,
@@ -347,7 +364,7 @@ class _Sim:
             radio_timestamp_us=(t_ms * 1000 + 7_777 * i) % (1 << 32),
             host_time_ms=t_ms + 150 + self.clock_offset_ms[i]).sign(self.keys[i])
         if fraud:
-            self.fraud.add(report.content_id)
+            self.fraud[report.content_id] = self.keys[i if by is None else by].public_key
         return report
 
     def transmit(self, tx: int, payload: bytes, t_s: float, power_dbm: float) -> dict[int, tuple]:
@@ -374,14 +391,14 @@ def run_poc_scenario(sc: PocScenario,
     flagged: dict[bytes, int] = {}
     beacons = 0
     epoch = 0
-    prev_round: list[tuple[Challenge, bytes, int]] = []
+    prev_round: list[tuple[Challenge, bytes, int, set[int]]] = []
     eligible = sim.registry.keys
     inputs: list[EpochInput] = []
     while beacons < sc.beacons:
         entropy = epoch_entropy_from_seed(seed, epoch)
         t0_ms = START_MS + epoch * params.epoch_length_ms
         challenges, reports, witnesses = [], [], []
-        rounds_now: list[tuple[Challenge, bytes, int]] = []
+        rounds_now: list[tuple[Challenge, bytes, int, set[int]]] = []
         chosen = challengees_for_epoch(entropy, epoch, eligible, params)
         for k, key in enumerate(chosen):
             if beacons >= sc.beacons:
@@ -414,9 +431,10 @@ def run_poc_scenario(sc: PocScenario,
                 bandwidth_hz=sim.beacon.bandwidth_hz, tx_power_dbm=float(power),
                 eirp_centi_dbm=eirp_centi, radio_timestamp_us=0,
                 host_time_ms=beacon_t_ms + 100 + sim.clock_offset_ms[i]).sign(sim.keys[i]))
-            rounds_now.append((ch, payload, i))
+            rounds_now.append((ch, payload, i, set(heard)))
+            witnesses.extend(_rebroadcast(sim, ch, payload, i, beacon_t_ms, heard))
             witnesses.extend(_witnesses(sim, ch, payload, i, beacon_t_ms, heard, eirp_centi))
-        witnesses.extend(_replays(sim, prev_round, epoch, t0_ms))
+        witnesses.extend(_replay_later(sim, prev_round, t0_ms + params.epoch_length_ms // 2))
         if sc.keep_inputs:
             inputs.append(EpochInput(epoch, entropy, tuple(challenges), tuple(reports),
                                      tuple(witnesses)))
@@ -435,7 +453,7 @@ def run_poc_scenario(sc: PocScenario,
     in_range = _in_range_honest(sim)
     role_of = {k.public_key: sim.role[i] for i, k in enumerate(sim.keys)}
     return ScenarioResult(verdicts, role_of, beacons, epoch, flagged, in_range, inputs,
-                          sim.registry, params, frozenset(sim.fraud),
+                          sim.registry, params, dict(sim.fraud),
                           DAY_MS // params.epoch_length_ms)
 
 
@@ -447,7 +465,8 @@ def _witnesses(sim: _Sim, ch: Challenge, payload: bytes, tx: int, t_ms: int,
     for j in range(sim.n_radio):
         role = sim.role[j]
         got = heard.get(j)
-        if role in ("honest", "ring") or (role == "self_witness" and j not in sim.twin):
+        if (role in ("honest", "ring", "replay", "rebroadcast")
+                or (role == "self_witness" and j not in sim.twin)):
             if got is not None and role != "ring":
                 out.append(sim.witness(j, ch, payload, t_ms, *got))
         elif role == "spoof_5km":
@@ -507,27 +526,49 @@ def _witnesses(sim: _Sim, ch: Challenge, payload: bytes, tx: int, t_ms: int,
     return out
 
 
-def _replays(sim: _Sim, prev: list[tuple[Challenge, bytes, int]], epoch: int,
-             t0_ms: int) -> list[WitnessReport]:
-    """Replayers re-file, one epoch late, witnesses of beacons of the previous epoch.
-
-    Naive: stamped with the time they are filed. Model-aware: back-dated to the
-    original beacon, with a plausible RSSI (which makes them witnesses of a beacon
-    the replayer did not hear at the time: only the neighbours can tell).
-    """
+def _rebroadcast(sim: _Sim, ch: Challenge, payload: bytes, tx: int, t_ms: int,
+                 heard: dict[int, tuple]) -> list[WitnessReport]:
+    """A rebroadcaster that heard the beacon puts it on the air again at once (within
+    the lag a witness is allowed), so hotspots around it that missed the original
+    witness it with honest times and real RSSI: only the physics can tell."""
     out = []
-    replayers = [i for i, r in enumerate(sim.role) if r == "replay"]
-    for i in replayers:
-        for ch, payload, tx in prev:
-            if tx == i:
+    for r in (i for i, role in enumerate(sim.role[:sim.n_radio]) if role == "rebroadcast"):
+        if r not in heard or r == tx:
+            continue
+        t2_ms = t_ms + 2_000
+        power = beacon_tx_power_dbm(_REGION, 3.0, _RADIO_MAX_DBM)
+        again = sim.transmit(r, payload, (t2_ms - START_MS) / 1000.0, power)
+        for j, got in sorted(again.items()):
+            if j in heard or j == tx or sim.role[j] != "honest":
                 continue
-            model = sim.model_rssi_dbm(tx, i, 30.0)
-            if model < sim.sens_dbm - 10.0:
+            out.append(sim.witness(j, ch, payload, t2_ms, *got, fraud=True, by=r))
+    return out
+
+
+def _replay_later(sim: _Sim, old: list[tuple[Challenge, bytes, int, set[int]]],
+                  t_ms: int) -> list[WitnessReport]:
+    """Replay: beacons heard one epoch ago go on the air again now; the hotspots around
+    the replayer witness them (naming the old challenge, at today's time). Model-aware,
+    the replayer also files its own witness back-dated to the beacon with a plausible
+    RSSI, as if it had been filed late."""
+    out = []
+    if sim.sc.model_aware:
+        for ch, payload, tx, _ in old:
+            for r in (i for i, role in enumerate(sim.role[:sim.n_radio]) if role == "replay"):
+                model = sim.model_rssi_dbm(tx, r, 30.0)
+                if r != tx and model >= sim.sens_dbm:
+                    out.append(sim.witness(r, ch, payload, ch.timestamp_ms + 2_000,
+                                           *sim.plausible(model), fraud=True))
+    power = beacon_tx_power_dbm(_REGION, 3.0, _RADIO_MAX_DBM)
+    for k, (ch, payload, tx, heard_by) in enumerate(old):
+        for r in (i for i, role in enumerate(sim.role[:sim.n_radio]) if role == "replay"):
+            if r not in heard_by or r == tx:
                 continue
-            t_ms = ch.timestamp_ms + 2_000 if sim.sc.model_aware else t0_ms + 60_000
-            rssi, snr = sim.plausible(model) if sim.sc.model_aware else (-90.0, 10.0)
-            out.append(sim.witness(i, ch, payload, t_ms, rssi, snr, fraud=True))
-    del epoch
+            t2_ms = t_ms + 1_000 * k
+            again = sim.transmit(r, payload, (t2_ms - START_MS) / 1000.0, power)
+            for j, got in sorted(again.items()):
+                if j != tx and sim.role[j] == "honest":
+                    out.append(sim.witness(j, ch, payload, t2_ms, *got, fraud=True, by=r))
     return out
 
 

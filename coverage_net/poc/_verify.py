@@ -405,7 +405,7 @@ def _judge_round(rnd: _Round, beacon: BeaconReport, payload_hash: bytes, epoch: 
     heard_keys = set()
     for j, c in zip(judged, code.tolist(), strict=True):
         j.reason = _PHYSICS_REASONS[c]
-        if c not in (1, 2):  # not too close or too far: evidence the beacon was heard
+        if c not in (1, 2):  # not too close or too far: the hotspot claims to have heard it
             heard_keys.add(j.report.witness_key)
 
     # neighbours: who the model says should have heard, and who did
