@@ -838,3 +838,23 @@ def test_every_truncation_is_refused(value):
     for cut in range(len(data)):
         with pytest.raises(MalformedCBORError):
             loads_cbor_item(data[:cut], max_bytes=len(data))
+
+
+# --- v1 is frozen ---------------------------------------------------------------------------
+
+_schema_spec = importlib.util.spec_from_file_location("make_messages_schema",
+                                                      VECTORS_DIR / "make_messages_schema.py")
+SCHEMA_GEN = importlib.util.module_from_spec(_schema_spec)
+_schema_spec.loader.exec_module(SCHEMA_GEN)
+
+
+def test_v1_schemas_are_frozen():
+    frozen = json.loads((VECTORS_DIR / "messages_v1_schema.json").read_text(encoding="utf-8"))
+    now = json.loads(SCHEMA_GEN.render())
+    for name, schema in frozen["types"].items():
+        assert schema["version"] == 1
+        if now["types"].get(name) != schema:
+            assert now["types"][name]["version"] > 1, (
+                f"{name} changed but is still version 1: v1 is frozen; bump "
+                f"{schema['class']}.VERSION and write a new schema file")
+    assert set(now["types"]) >= set(frozen["types"]), "a v1 message type was removed"
