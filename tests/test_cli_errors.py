@@ -172,6 +172,12 @@ CASES = {
     "poc-explain-no-store": Case(
         lambda t: ["poc", "explain", "0123456789", "--data", t / "no-store"],
         lambda t: "no-store"),
+    "poc-simulate-unknown-attack": Case(
+        lambda t: ["poc", "simulate", "--dem", t, "--attack", "teleport=2"],
+        lambda t: "teleport"),
+    "poc-simulate-dem-without-the-tile": Case(
+        lambda t: ["poc", "simulate", "--dem", t],
+        lambda t: "N44W072.hgt"),
     "sim-serve-port-dir-under-a-file": Case(
         lambda t: ["sim", "serve", "--world", _good_world(t), "--dir",
                    _write(t / "plain-file", "") / "ports"],

@@ -13,7 +13,7 @@ from pathlib import Path
 import click
 
 from coverage_net.messages import short_id
-from coverage_net.poc import REASON_TEXT, Verdict
+from coverage_net.poc import REASON_TEXT, PocError, Verdict
 from coverage_net.store import MessageStore
 
 # name suffix -> (unit shown, scale of the stored integer); checked in this order
@@ -125,3 +125,101 @@ def _label(stem: str) -> str:
 
 def _keys(keys: tuple[bytes, ...]) -> str:
     return " ".join(short_id(key) for key in keys) if keys else "none"
+
+
+def _attack_option(ctx: click.Context, param: click.Parameter,
+                   values: tuple[str, ...]) -> dict[str, int]:
+    from coverage_net.node import ATTACKS
+    attackers: dict[str, int] = {}
+    for value in values:
+        name, _, count = value.partition("=")
+        if name not in ATTACKS:
+            raise PocError(f"--attack {value}: {name!r} is not an attack; choose from "
+                           f"{', '.join(ATTACKS)}")
+        try:
+            attackers[name] = int(count or "3")
+        except ValueError:
+            raise PocError(f"--attack {value}: the count after '=' must be an integer") \
+                from None
+        if attackers[name] < 1:
+            raise PocError(f"--attack {value}: the count must be at least 1")
+    return attackers
+
+
+@poc.command("simulate")
+@click.option("--dem", "dem_dir", required=True,
+              type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="Directory holding the NASADEM tile N44W072.hgt (the White Mountains): "
+                   "hotspots are placed on it and the air runs over its terrain.")
+@click.option("--hotspots", type=click.IntRange(10, 5_000), default=200, show_default=True,
+              help="Hotspots placed on the tile.")
+@click.option("--beacons", type=click.IntRange(1, 1_000_000), default=1_000, show_default=True,
+              help="Stop after this many beacons (each hotspot beacons about 4 times a day).")
+@click.option("--seed", type=click.IntRange(0, 2**32 - 1), default=1, show_default=True,
+              help="Seeds the world, the air and the attackers: same seed, same verdicts.")
+@click.option("--attack", "attackers", multiple=True, callback=_attack_option,
+              metavar="NAME[=COUNT]",
+              help="Place COUNT (default 3) hotspots mounting attack NAME: spoof_5km, "
+                   "invent_rssi, relay_30km, replay, self_witness, ring, rebroadcast. Repeat "
+                   "for several.")
+@click.option("--model-aware", is_flag=True,
+              help="Attackers make their numbers plausible with the verifier's own model.")
+@click.option("--data", "data_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Store every verdict in this node data directory, for `poc explain`.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
+def simulate(dem_dir: Path, hotspots: int, beacons: int, seed: int,
+             attackers: dict[str, int], model_aware: bool, data_dir: Path | None,
+             quiet: bool) -> None:
+    """Run a proof-of-coverage network in one process and judge every report.
+
+    Hotspots on the real terrain, the simulator's air (shadowing, fading,
+    measurement and antenna-gain errors, clock offsets), real signed messages and
+    the real verifier; prints how many honest witnesses were accepted and how
+    many forged reports and attacking hotspots were caught.
+
+    \b
+      coverage-net poc simulate --dem ../shared/data --attack spoof_5km --attack ring \\
+          --data out/poc
+      coverage-net poc explain <id printed above> --data out/poc
+    """
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    from coverage_net.node import PocScenario, run_poc_scenario, save_verdicts
+
+    if not (dem_dir / "N44W072.hgt").exists() and not (dem_dir / "N44W072.hgt.zip").exists():
+        raise PocError(f"--dem {dem_dir} has no N44W072.hgt: the scenario runs on that tile "
+                       "(44-45 N, 72-71 W)")
+    console = Console(stderr=True, quiet=quiet, soft_wrap=True)
+    with Progress("beacons", BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=console, disable=quiet or not console.is_terminal) as progress:
+        task = progress.add_task("poc", total=beacons)
+        result = run_poc_scenario(
+            PocScenario(dem_dir=str(dem_dir), hotspots=hotspots, beacons=beacons, seed=seed,
+                        attackers=attackers, model_aware=model_aware),
+            progress=lambda done, total: progress.update(task, completed=done))
+    honest = result.honest_witness_reasons()
+    click.echo(f"{result.beacons} beacons over {result.epochs} epochs, "
+               f"{len(result.verdicts)} reports judged")
+    click.echo(f"honest witnesses of honest beacons: {sum(honest.values())}, accepted "
+               f"{100 * result.honest_witness_acceptance():.2f} %; honest hotspots flagged "
+               f"{100 * result.honest_flagged_rate():.2f} %")
+    for name, count in sorted(honest.items(), key=lambda kv: -kv[1]):
+        click.echo(f"  {name:<24}{count:>8}")
+    for attack in attackers:
+        forged = result.attack_reports(attack)
+        caught = result.caught_hotspots(attack)
+        click.echo(f"{attack} ({'model-aware' if model_aware else 'naive'}): "
+                   f"{len(forged)} forged reports, {100 * result.report_catch_rate(attack):.1f} %"
+                   f" caught; attacking hotspots caught within a day: "
+                   f"{sum(caught.values())}/{len(caught)}")
+    if data_dir is not None:
+        with MessageStore.open(data_dir) as store:
+            saved = save_verdicts(store, result.verdicts)
+        click.echo(f"stored {saved} verdicts in {data_dir}; for example:")
+        shown: set[str] = set()
+        for v in result.verdicts:
+            if v.report_type == "witness_report" and str(v.reason) not in shown:
+                shown.add(str(v.reason))
+                click.echo(f"  coverage-net poc explain {v.report_id.hex()[:16]} "
+                           f"--data {data_dir}    # {v.reason}")
