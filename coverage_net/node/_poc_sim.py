@@ -471,12 +471,7 @@ def _witnesses(sim: _Sim, ch: Challenge, payload: bytes, tx: int, t_ms: int,
                 out.append(sim.witness(j, ch, payload, t_ms, *got))
         elif role == "spoof_5km":
             if got is not None:
-                if aware:
-                    rssi, snr = sim.plausible(sim.model_rssi_dbm(tx, j, eirp))
-                    if rssi >= sim.sens_dbm:
-                        out.append(sim.witness(j, ch, payload, t_ms, rssi, snr, fraud=True))
-                else:
-                    out.append(sim.witness(j, ch, payload, t_ms, *got, fraud=True))
+                out.extend(_forged(sim, j, ch, payload, t_ms, tx, eirp, got))
         elif role == "invent_rssi":
             # files for every beacon the model puts within reach, heard or not
             model = sim.model_rssi_dbm(tx, j, eirp)
@@ -492,12 +487,7 @@ def _witnesses(sim: _Sim, ch: Challenge, payload: bytes, tx: int, t_ms: int,
                 out.append(sim.witness(j, ch, payload, t_ms, *got))
             relayed = heard.get(sim.confederate[j])
             if relayed is not None and got is None:
-                if aware:
-                    rssi, snr = sim.plausible(sim.model_rssi_dbm(tx, j, eirp))
-                    if rssi >= sim.sens_dbm:
-                        out.append(sim.witness(j, ch, payload, t_ms, rssi, snr, fraud=True))
-                else:
-                    out.append(sim.witness(j, ch, payload, t_ms, *relayed, fraud=True))
+                out.extend(_forged(sim, j, ch, payload, t_ms, tx, eirp, relayed))
         elif role == "self_witness":  # j beacons; its sybil (or itself, naive) witnesses
             if tx == j:
                 if aware:
@@ -524,6 +514,19 @@ def _witnesses(sim: _Sim, ch: Challenge, payload: bytes, tx: int, t_ms: int,
         if heard.get(j) is not None and tx not in ring:
             out.append(sim.witness(j, ch, payload, t_ms, *heard[j]))
     return out
+
+
+def _forged(sim: _Sim, j: int, ch: Challenge, payload: bytes, t_ms: int, tx: int,
+            eirp_dbm: float, measured: tuple) -> list[WitnessReport]:
+    """A witness by `j` built from a reception that is not its own honest one: naive, the
+    measured numbers as they are; model-aware, numbers the verifier's model finds
+    plausible at j's assertion (none when even the model says j cannot hear)."""
+    if not sim.sc.model_aware:
+        return [sim.witness(j, ch, payload, t_ms, *measured, fraud=True)]
+    rssi, snr = sim.plausible(sim.model_rssi_dbm(tx, j, eirp_dbm))
+    if rssi < sim.sens_dbm:
+        return []
+    return [sim.witness(j, ch, payload, t_ms, rssi, snr, fraud=True)]
 
 
 def _rebroadcast(sim: _Sim, ch: Challenge, payload: bytes, tx: int, t_ms: int,
