@@ -12,7 +12,8 @@ Beside them, the glue that stores `poc` verdicts in the store (`save_verdicts`,
 
 from ._peer import PeerConfig, RunningPeer, run_peer, wall_clock_ms
 from ._poc import RunningChallenger, announced_hotspots, start_challenger, start_hotspot_poc
-from ._poc_sim import ATTACKS, EpochInput, PocScenario, ScenarioResult, run_poc_scenario
+from ._poc_results import ATTACKS, EpochInput, PocScenario, ScenarioResult
+from ._poc_sim import run_poc_scenario
 from ._verdicts import load_verdict, save_verdicts, verdict_from_row, verdict_row
 
 __all__ = [

@@ -39,6 +39,7 @@ from ._beacon import (
     parse_beacon,
 )
 from ._errors import BeaconError, ParamsError, PocError, SecretError, SelectionError
+from ._neighbours import HotspotAssessment, LinkHistory, LinkObservation, assess_hotspots
 from ._params import (
     DAY_MS,
     BeaconParams,
@@ -66,14 +67,7 @@ from ._select import (
     epoch_entropy_from_seed,
 )
 from ._verdict import REASON_TEXT, Reason, Verdict, VerdictError, verdicts_bytes
-from ._verify import (
-    EpochVerdicts,
-    HotspotAssessment,
-    LinkHistory,
-    LinkObservation,
-    assess_hotspots,
-    verify_epoch,
-)
+from ._verify import EpochVerdicts, verify_epoch
 
 __all__ = [
     # errors

@@ -1,0 +1,214 @@
+"""Neighbour consistency over time: the link history and the per-hotspot statistics.
+
+Every (beaconer, receiver) link `verify_epoch` judges is kept for
+``hotspot_window_epochs`` in a `LinkHistory`, the state the verifier carries from
+epoch to epoch. A hotspot's anomalies are its improbable hits (links on which it
+heard, or was heard, where the model gives less than the unlikely probability) and
+its probable misses (likely links never heard in the window although the beacon
+was heard by someone); `assess_hotspots` compares them with the model's own
+expectation, in integers (ppm), and flags the hotspots far above it.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import NamedTuple
+
+from ._normal import phi_ppm
+from ._params import NetworkParams
+
+__all__ = [
+    "HotspotAssessment", "LinkHistory", "LinkObservation", "assess_hotspots", "cuts_for",
+]
+
+_PPM = 1_000_000
+
+
+class LinkObservation(NamedTuple):
+    """One judged (beaconer -> receiver) link of one beacon: modelled probability, outcome."""
+
+    epoch: int
+    beaconer_key: bytes
+    receiver_key: bytes
+    p_ppm: int
+    heard: bool
+    beacon_heard: bool
+    """Whether anyone filed a witness for this beacon (a silent beacon says nothing)."""
+
+
+_Link = tuple[bytes, bytes]
+
+
+_Totals = tuple[int, int, int]  # (anomalies, expectation in ppm, links)
+
+
+@dataclass(frozen=True)
+class LinkHistory:
+    """The links judged in recent epochs: the state `verify_epoch` carries from epoch to epoch.
+
+    Per (beaconer, receiver) link: its observations in epoch order and its anomaly
+    figures ``(anomalous 0/1, expectation in ppm)`` for the probability cuts in
+    `cuts`; per hotspot: the sums over its links; per
+    epoch: the links it observed (for expiry). `advance` re-judges only the links
+    that gained or lost an observation, so an epoch costs what changed, not the
+    whole window. Never mutated: each state is a new object.
+    """
+
+    links: Mapping[_Link, tuple[LinkObservation, ...]] = field(default_factory=dict)
+    anomalies: Mapping[_Link, tuple[int, int]] = field(default_factory=dict)
+    totals: Mapping[bytes, _Totals] = field(default_factory=dict)
+    by_epoch: Mapping[int, tuple[_Link, ...]] = field(default_factory=dict)
+    cuts: tuple[int, int] = (0, 0)
+
+    @property
+    def observations(self) -> tuple[LinkObservation, ...]:
+        """Every observation in the window, sorted."""
+        return tuple(sorted(o for obs in self.links.values() for o in obs))
+
+    def advance(self, epoch: int, new: Iterable[LinkObservation], window_epochs: int,
+                cuts: tuple[int, int]) -> LinkHistory:
+        """The window of `window_epochs` epochs ending at `epoch`, with `new` added."""
+        if cuts != self.cuts and self.links:  # other cuts: judge every link again
+            return LinkHistory(cuts=cuts).advance(epoch, (*self.observations, *new),
+                                                  window_epochs, cuts)
+        low = epoch - window_epochs + 1
+        fresh: dict[_Link, list[LinkObservation]] = defaultdict(list)
+        for o in sorted(new):
+            fresh[(o.beaconer_key, o.receiver_key)].append(o)
+        links, anomalies = dict(self.links), dict(self.anomalies)
+        totals, by_epoch = dict(self.totals), dict(self.by_epoch)
+        changed = set(fresh)
+        for old in [e for e in by_epoch if e < low]:
+            changed.update(by_epoch.pop(old))
+        for e in sorted({o.epoch for obs in fresh.values() for o in obs}):
+            by_epoch[e] = tuple(sorted({k for k, obs in fresh.items()
+                                        if any(o.epoch == e for o in obs)}
+                                       | set(by_epoch.get(e, ()))))
+        for link in sorted(changed):
+            before = anomalies.pop(link, None)
+            if before is not None:
+                _add(totals, link, before, -1)
+            obs = tuple(o for o in links.pop(link, ()) if o.epoch >= low) \
+                + tuple(fresh.get(link, ()))
+            if obs:
+                links[link] = obs
+                anomalies[link] = _anomaly(obs, cuts)
+                _add(totals, link, anomalies[link], 1)
+        # plain dicts, copied (fast) by the next advance, never changed once returned
+        return LinkHistory(links, anomalies, totals, by_epoch, cuts)
+
+
+def _add(totals: dict[bytes, _Totals], link: _Link, anomaly: tuple[int, int], sign: int) -> None:
+    a, e = anomaly
+    for end in link:
+        h, x, n = totals.get(end, (0, 0, 0))
+        t = (h + sign * a, x + sign * e, n + sign)
+        if t[2]:
+            totals[end] = t
+        else:
+            totals.pop(end, None)
+
+
+@dataclass(frozen=True)
+class HotspotAssessment:
+    """A hotspot's neighbour-consistency figures over the window."""
+
+    anomalies: int
+    """Improbable hits plus probable misses over the window."""
+    expected_ppm: int
+    links: int
+    flagged: bool
+
+    @functools.cached_property
+    def figures(self) -> tuple[tuple[str, int], ...]:
+        """The figures a verdict carries, sorted by name."""
+        return (("hotspot_anomalies", self.anomalies),
+                ("hotspot_expected_anomalies_centi", self.expected_ppm // 10_000),
+                ("hotspot_links", self.links))
+
+
+# --- hotspots over the window -------------------------------------------------------------
+
+
+def _power_ppm(q_ppm: int, n: int) -> int:
+    result = _PPM
+    for _ in range(n):
+        result = result * q_ppm // _PPM
+    return result
+
+
+def cuts_for(params: NetworkParams) -> tuple[int, int]:
+    """(unlikely, likely) hearing probabilities in ppm: the links' anomaly cuts."""
+    margin = params.verifier.likely_margin_centi_sigma
+    return phi_ppm(-margin), phi_ppm(margin)
+
+
+def _anomaly(obs: tuple[LinkObservation, ...], cuts: tuple[int, int]) -> tuple[int, int]:
+    """(anomalous 0/1, its expectation in ppm) of one link over its observations."""
+    p_low, p_high = cuts
+    p = obs[-1].p_ppm
+    heard = any(o.heard for o in obs)
+    if p < p_low:  # an improbable hit?
+        return int(heard), _PPM - _power_ppm(_PPM - p, len(obs))
+    n_beacons = sum(1 for o in obs if o.beacon_heard)
+    if p >= p_high and n_beacons:  # a probable miss?
+        return int(not heard), _power_ppm(_PPM - p, n_beacons)
+    return 0, 0
+
+
+def _judge_totals(t: _Totals, params: NetworkParams) -> HotspotAssessment:
+    v = params.verifier
+    observed, e, n = t
+    excess = observed * _PPM - e - (v.hotspot_min_anomalies - 1) * _PPM
+    z = v.hotspot_z_centi
+    flagged = (observed >= v.hotspot_min_anomalies and excess > 0
+               and excess * excess * 10_000 >= z * z * e * _PPM)
+    return HotspotAssessment(observed, e, n, flagged)
+
+
+def assess_hotspots(history: LinkHistory, params: NetworkParams) -> dict[bytes, HotspotAssessment]:
+    """Neighbour-consistency figures of every hotspot seen in `history` (see module doc).
+
+    An anomalous link has two ends, and only one of them may be lying: an honest
+    receiver next to a hotspot that asserts the wrong place misses that hotspot's
+    beacons through no fault of its own. So hotspots are flagged one at a time, the
+    most anomalous first (largest excess over its deviation; ties by key), and the
+    links of a flagged hotspot stop counting against the others.
+    """
+    if history.cuts != cuts_for(params):
+        history = LinkHistory(cuts=cuts_for(params)).advance(
+            0, history.observations, 1 << 62, cuts_for(params))
+    totals = dict(history.totals)
+    current = {key: _judge_totals(t, params) for key, t in totals.items()}
+    flagged: dict[bytes, HotspotAssessment] = {}
+    ends: dict[bytes, list[_Link]] | None = None  # built only when someone is flagged
+    while True:
+        worst = [(-_severity(a), key) for key, a in current.items()
+                 if a.flagged and key not in flagged]
+        if not worst:
+            break
+        key = min(worst)[1]
+        flagged[key] = current[key]
+        if ends is None:
+            ends = defaultdict(list)
+            for link in history.anomalies:
+                ends[link[0]].append(link)
+                ends[link[1]].append(link)
+        for link in ends[key]:  # its links stop counting against the other end
+            other = link[1] if link[0] == key else link[0]
+            if other in flagged:
+                continue
+            a, e = history.anomalies[link]
+            h, x, n = totals[other]
+            totals[other] = (h - a, x - e, n - 1)
+            current[other] = _judge_totals(totals[other], params)
+    return {**current, **flagged}
+
+
+def _severity(a: HotspotAssessment) -> int:
+    """Excess of anomalies over expectation, in ppm, squared over the expectation (integers)."""
+    excess = a.anomalies * _PPM - a.expected_ppm
+    return excess * excess // max(a.expected_ppm, 1)
