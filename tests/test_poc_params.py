@@ -28,7 +28,7 @@ SAMPLE = Path(__file__).resolve().parents[1] / "examples" / "network_params.toml
 VALIDATOR = Keypair.from_seed(b"\x07" * 32).public_key.hex()
 
 # The default network's digest: changing a default changes every genesis block.
-DEFAULT_DIGEST = "7a5d8e97e9a218e7819b5804d600587db2c96a7fc87a2827490daba0fee190e3"
+DEFAULT_DIGEST = "1dce841e8d47034989be99ba846a62d7f00100a6f1ffa647323352dad131e52b"
 
 
 def _set(data: dict, path: str, value: object) -> dict:

@@ -310,3 +310,55 @@ def test_poc_explain_prints_the_figures_of_real_verdicts(naive, small, dem_dir, 
     too_strong = cases[1]
     assert too_strong.figure("deviation_centi_sigma") > 300
     assert cases[2].figure("deviation_centi_sigma") < -300
+
+
+# --- one hotspot's radio clock ----------------------------------------------------------
+
+
+def _reverify_epoch(small: ScenarioResult, dem_dir, e, witnesses) -> dict[bytes, Verdict]:
+    from coverage_net.radio import Terrain
+    predictor = PathPredictor(small.params, Terrain(str(dem_dir)))
+    r = verify_epoch(e.epoch, challenges=e.challenges, beacon_reports=e.beacon_reports,
+                     witness_reports=witnesses, registry=small.registry, params=small.params,
+                     predictor=predictor, entropy=e.entropy)
+    return r.by_id()
+
+
+def _busy_witness(small: ScenarioResult):
+    """An epoch and a hotspot with at least 4 valid witness reports in it."""
+    valid = {v.report_id for v in small.verdicts if v.valid}
+    for e in small.epoch_inputs:
+        mine: dict[bytes, list[WitnessReport]] = {}
+        for w in e.witness_reports:
+            if w.content_id in valid:
+                mine.setdefault(w.witness_key, []).append(w)
+        for key, reports in sorted(mine.items()):
+            if len(reports) >= 4 and small.role_of[key] == "honest":
+                return e, key, reports
+    pytest.fail("no hotspot with 4 valid reports in one epoch")
+
+
+def test_a_report_off_the_hotspots_radio_clock_is_refused(small, dem_dir):
+    e, key, reports = _busy_witness(small)
+    keypair = next(k for k in _keys_of(small) if k.public_key == key)
+    odd = reports[1]
+    moved = dataclasses.replace(odd, radio_timestamp_us=(odd.radio_timestamp_us + 5_000_000)
+                                % (1 << 32)).sign(keypair)
+    witnesses = [moved if w is odd else w for w in e.witness_reports]
+    verdicts = _reverify_epoch(small, dem_dir, e, witnesses)
+    assert verdicts[moved.content_id].reason is Reason.RADIO_CLOCK_INCONSISTENT
+    assert all(verdicts[w.content_id].valid for w in reports if w is not odd)
+
+
+def test_a_counter_that_wraps_or_is_absent_is_not_held_against_anyone(small, dem_dir):
+    e, key, reports = _busy_witness(small)
+    keypair = next(k for k in _keys_of(small) if k.public_key == key)
+    mine = {w.content_id for w in reports}
+    for shift in (-reports[0].radio_timestamp_us - 1_000, None):  # wrap / RN2483 (none: 0)
+        changed = {}
+        for w in reports:
+            ts = 0 if shift is None else (w.radio_timestamp_us + shift) % (1 << 32)
+            changed[w.content_id] = dataclasses.replace(w, radio_timestamp_us=ts).sign(keypair)
+        witnesses = [changed.get(w.content_id, w) for w in e.witness_reports]
+        verdicts = _reverify_epoch(small, dem_dir, e, witnesses)
+        assert all(verdicts[changed[i].content_id].valid for i in mine)

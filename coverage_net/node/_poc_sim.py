@@ -230,17 +230,24 @@ class _Sim:
         return float(rssi), float(snr)
 
     def witness(self, i: int, ch: Challenge, payload: bytes, t_ms: int, rssi: float,
-                snr: float, *, fraud: bool = False, by: int | None = None) -> WitnessReport:
+                snr: float, *, fraud: bool = False, by: int | None = None,
+                radio: int | None = None) -> WitnessReport:
         report = WitnessReport(
             witness_key=self.keys[i].public_key, challenge_id=ch.content_id, epoch=ch.epoch,
             payload_hash=hashlib.sha256(payload).digest(), rssi_dbm=rssi, snr_db=snr,
             freq_hz=self.beacon.freq_hz, spreading_factor=self.beacon.spreading_factor,
             bandwidth_hz=self.beacon.bandwidth_hz,
-            radio_timestamp_us=(t_ms * 1000 + 7_777 * i) % (1 << 32),
+            radio_timestamp_us=self.radio_clock_us(i if radio is None else radio, t_ms),
             host_time_ms=t_ms + 150 + self.clock_offset_ms[i]).sign(self.keys[i])
         if fraud:
             self.fraud[report.content_id] = self.keys[i if by is None else by].public_key
         return report
+
+    def radio_clock_us(self, radio: int, t_ms: int) -> int:
+        """Radio `radio`'s free-running 32-bit microsecond counter when it heard at `t_ms`."""
+        start = int.from_bytes(hashlib.sha256(b"radio" + radio.to_bytes(4, "big")).digest()[:4],
+                               "big")
+        return (start + t_ms * 1000) % (1 << 32) or 1
 
     def transmit(self, tx: int, payload: bytes, t_s: float, power_dbm: float) -> dict[int, tuple]:
         from radio_sim import Transmission
@@ -362,7 +369,8 @@ def _witnesses(sim: _Sim, ch: Challenge, payload: bytes, tx: int, t_ms: int,
                 out.append(sim.witness(j, ch, payload, t_ms, *got))
             relayed = heard.get(sim.confederate[j])
             if relayed is not None and got is None:
-                out.extend(_forged(sim, j, ch, payload, t_ms, tx, eirp, relayed))
+                out.extend(_forged(sim, j, ch, payload, t_ms, tx, eirp, relayed,
+                                   radio=sim.confederate[j]))
         elif role == "self_witness":  # j beacons; its sybil (or itself, naive) witnesses
             if tx == j:
                 if aware:
@@ -392,12 +400,13 @@ def _witnesses(sim: _Sim, ch: Challenge, payload: bytes, tx: int, t_ms: int,
 
 
 def _forged(sim: _Sim, j: int, ch: Challenge, payload: bytes, t_ms: int, tx: int,
-            eirp_dbm: float, measured: tuple) -> list[WitnessReport]:
+            eirp_dbm: float, measured: tuple, radio: int | None = None) -> list[WitnessReport]:
     """A witness by `j` built from a reception that is not its own honest one: naive, the
     measured numbers as they are; model-aware, numbers the verifier's model finds
-    plausible at j's assertion (none when even the model says j cannot hear)."""
+    plausible at j's assertion (none when even the model says j cannot hear). `radio`
+    is the radio that heard it, whose clock the naive report carries."""
     if not sim.sc.model_aware:
-        return [sim.witness(j, ch, payload, t_ms, *measured, fraud=True)]
+        return [sim.witness(j, ch, payload, t_ms, *measured, fraud=True, radio=radio)]
     rssi, snr = sim.plausible(sim.model_rssi_dbm(tx, j, eirp_dbm))
     if rssi < sim.sens_dbm:
         return []

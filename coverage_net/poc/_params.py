@@ -121,6 +121,9 @@ class VerifierParams:
     """Epochs of link history judged for a hotspot's neighbour consistency (48 x 30 min = 1 day)."""
     hotspot_min_anomalies: int = 4
     """Improbable hits plus probable misses below this never flag a hotspot."""
+    radio_clock_tolerance_ms: int = 2_000
+    """How far one hotspot's radio-minus-host time may wander within an epoch (host
+    clock steps, radio drift) before a report is taken for another radio's packet."""
     hotspot_z_centi: int = 400
     """A hotspot is flagged when its anomalies exceed their expectation by this many
     (x100) Poisson standard deviations (plus `hotspot_min_anomalies` - 1)."""

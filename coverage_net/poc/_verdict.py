@@ -63,6 +63,7 @@ class Reason(StrEnum):
     NEIGHBOUR_INCONSISTENT = "neighbour_inconsistent"
     HOTSPOT_INCONSISTENT = "hotspot_inconsistent"
     RATE_LIMITED = "rate_limited"
+    RADIO_CLOCK_INCONSISTENT = "radio_clock_inconsistent"
 
 
 REASON_TEXT: Mapping[Reason, str] = {
@@ -98,6 +99,9 @@ REASON_TEXT: Mapping[Reason, str] = {
     Reason.HOTSPOT_INCONSISTENT:
         "this hotspot keeps hearing what its neighbours do not and missing what they hear",
     Reason.RATE_LIMITED: "the witness filed more reports this epoch than the limit",
+    Reason.RADIO_CLOCK_INCONSISTENT:
+        "the radio timestamp does not fit the hotspot's other reports this epoch "
+        "(another radio's packet?)",
 }
 
 

@@ -26,7 +26,8 @@ Checks, in the order a report meets them (the first that fails is its reason):
   ``min_distance_res11_cells`` H3 res-11 cells and at most ``max_distance_m`` away;
   then the physics of the asserted path: RSSI not above free space, not below sensitivity, within
   ``max_k_sigma`` of the terrain-aware model on both sides, SNR consistent with
-  RSSI and the noise floor; then the neighbours (below); then the rate limit.
+  RSSI and the noise floor; then the neighbours (below); then its radio clock
+  against the same hotspot's other reports of the epoch; then the rate limit.
 
 Neighbours. For each beacon the model predicts the RSSI at every announced hotspot
 within ``neighbour_radius_m`` (one batched kernel call with the witnesses). A
@@ -344,6 +345,39 @@ def _judge_round(rnd: _Round, beacon: BeaconReport, payload_hash: bytes, epoch: 
     return judged
 
 
+_RADIO_CLOCK_WRAP_US = 1 << 32  # a Semtech concentrator's counter wraps every 71.6 min
+
+
+def _check_radio_clock(mine: list[_Judged], tolerance_ms: int) -> None:
+    """One hotspot's reports of the epoch against its own radio clock.
+
+    Radio timestamps are free-running per radio (RN2483: none, reported as 0;
+    Semtech: a 32-bit microsecond counter), so they are compared only with the same
+    hotspot's other reports: radio time minus host time (modulo the wrap) is the
+    same for every packet one radio heard, up to the clocks' drift over an epoch.
+    Reports off the offset most of its reports share came from another radio's
+    packets (a relay), and are refused.
+    """
+    stamped = [j for j in mine if j.report.radio_timestamp_us]
+    if len(stamped) < 3:
+        return
+    tolerance_us = tolerance_ms * 1000
+    offsets = [(j.report.radio_timestamp_us - j.report.host_time_ms * 1000) % _RADIO_CLOCK_WRAP_US
+               for j in stamped]
+
+    def near(a: int, b: int) -> bool:
+        d = (a - b) % _RADIO_CLOCK_WRAP_US
+        return min(d, _RADIO_CLOCK_WRAP_US - d) <= tolerance_us
+
+    support = [sum(near(a, b) for b in offsets) for a in offsets]
+    best = max(range(len(offsets)), key=lambda k: (support[k], -offsets[k]))
+    if support[best] * 2 <= len(offsets):
+        return  # no clock most reports agree on: nothing to hold the others to
+    for j, offset in zip(stamped, offsets, strict=True):
+        if not near(offset, offsets[best]) and j.reason is Reason.VALID:
+            j.reason = Reason.RADIO_CLOCK_INCONSISTENT
+
+
 def _firsts(reports: Iterable, key, epoch: int, out: dict[bytes, Verdict]) -> list:
     """The first report per `key` in content-id order; the others are judged duplicates."""
     seen: set[bytes] = set()
@@ -448,6 +482,7 @@ def verify_epoch(epoch: int, *, challenges: Iterable[Challenge],
                 j.reason = Reason.HOTSPOT_INCONSISTENT
         per_witness[j.report.witness_key].append(j)
     for mine in per_witness.values():
+        _check_radio_clock(mine, v.radio_clock_tolerance_ms)
         mine.sort(key=lambda j: j.report.content_id)
         for j in mine[v.max_witnesses_per_hotspot_per_epoch:]:
             if j.reason is Reason.VALID:
