@@ -49,6 +49,9 @@ class PocScenario:
         "clock_offset_sigma_ms": 500.0})
     verifier: Mapping[str, int] = field(default_factory=dict)
     num_threads: int = 1
+    propagation: str = "terrain"
+    """The path-loss model of both the air and the verifier (a `MODEL_NAMES` name); the
+    air adds shadowing and the impairments on top, so the two still differ."""
     keep_inputs: bool = False
 
 

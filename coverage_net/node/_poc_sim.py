@@ -25,6 +25,7 @@ import math
 from collections import defaultdict
 from collections.abc import Callable
 
+import h3
 import numpy as np
 
 from coverage_net.identity import Keypair
@@ -52,7 +53,6 @@ from coverage_net.radio import (
     Sites,
     Station,
     Terrain,
-    TerrainModel,
     path_loss_db,
     sensitivity_dbm,
     thermal_noise_floor_dbm,
@@ -90,10 +90,13 @@ class _Sim:
     """The running scenario (one object so the attack helpers share its state)."""
 
     def __init__(self, sc: PocScenario) -> None:
-        from radio_sim import Channel, World, on_dem  # layer 5: the node package picks the sim
+        from radio_sim import Channel, Impairments, World, on_dem  # layer 5 picks the sim
         self.sc = sc
         self.rng = np.random.default_rng(sc.seed)
         self.terrain = Terrain(sc.dem_dir)
+        # the air's model and the verifier's (by default the terrain model over the tile)
+        self.model = params_from_dict({"propagation": {"model": sc.propagation}}
+                                      ).propagation.build_model(self.terrain)
         base = on_dem(sc.hotspots, self.terrain, seed=sc.seed, antenna_height_m=10.0,
                       antenna_gain_dbi=3.0, tx_power_dbm=20.0, region=_REGION)
         stations = list(base.hotspots)
@@ -133,27 +136,19 @@ class _Sim:
                 self.asserted.append(self._inside(s.lat_deg, s.lon_deg, 500.0))
         self.world = World(stations + extra)
         self.n_radio = len(stations)
-        options = dict(sc.impairments)
-        self.impairments = None
-        channel_kwargs: dict[str, object] = {}
-        try:
-            from radio_sim import Impairments
-            self.impairments = Impairments(seed=sc.seed, **options)  # type: ignore[arg-type]
-            channel_kwargs["impairments"] = self.impairments
-        except ImportError:  # pragma: no cover - radio_sim without impairments
-            logger.warning("radio_sim has no Impairments: the air has shadowing only")
-        self.channel = Channel(self.world, model=TerrainModel(self.terrain),
+        self.impairments = Impairments(seed=sc.seed, **dict(sc.impairments))
+        self.channel = Channel(self.world, model=self.model,
                                shadowing_sigma_db=sc.shadowing_sigma_db, seed=sc.seed,
-                               **channel_kwargs)
+                               impairments=self.impairments)
         self.clock_offset_ms = [self._clock_offset(i) for i in range(len(self.keys))]
-        overrides: dict[str, object] = {"validators": [k.public_key.hex() for k in self.validators]}
+        overrides: dict[str, object] = {"validators": [k.public_key.hex() for k in self.validators],
+                                        "propagation": {"model": sc.propagation}}
         if sc.verifier:
             overrides["verifier"] = dict(sc.verifier)
         self.params: NetworkParams = params_from_dict(overrides)
         anns = []
         for i, key in enumerate(self.keys):
             lat, lon = self.asserted[i]
-            import h3
             cell = h3.str_to_int(h3.latlng_to_cell(lat, lon, _STATION_CELL_RES))
             anns.append(HotspotAnnouncement(
                 hotspot_key=key.public_key, cell=cell, antenna_gain_dbi=3.0,
@@ -184,7 +179,7 @@ class _Sim:
             if members:
                 loss = path_loss_db(Sites.from_latlon(lat[i], lon[i]),
                                     Sites.from_latlon(lat[members], lon[members]),
-                                    TerrainModel(self.terrain), freq_hz=float(b.freq_hz),
+                                    self.model, freq_hz=float(b.freq_hz),
                                     tx_height_m=10.0, rx_height_m=np.full(len(members), 10.0),
                                     num_threads=1)
                 if np.any(30.0 - loss + 3.0 + 20.0 > sens):
@@ -219,7 +214,7 @@ class _Sim:
     def model_rssi_dbm(self, tx: int, rx: int, eirp_dbm: float) -> float:
         a, b = self.asserted[tx], self.asserted[rx]
         loss = path_loss_db(Sites.from_latlon(*a), Sites.from_latlon(*b),
-                            TerrainModel(self.terrain), freq_hz=float(self.beacon.freq_hz),
+                            self.model, freq_hz=float(self.beacon.freq_hz),
                             tx_height_m=10.0, rx_height_m=10.0, num_threads=1)
         return eirp_dbm - float(loss) + 3.0
 
@@ -470,7 +465,7 @@ def _in_range_honest(sim: _Sim) -> dict[bytes, int]:
         lat = np.asarray([sim.asserted[j][0] for j in honest])
         lon = np.asarray([sim.asserted[j][1] for j in honest])
         loss = path_loss_db(Sites.from_latlon(*a), Sites.from_latlon(lat, lon),
-                            TerrainModel(sim.terrain), freq_hz=float(sim.beacon.freq_hz),
+                            sim.model, freq_hz=float(sim.beacon.freq_hz),
                             tx_height_m=10.0, rx_height_m=np.full(len(honest), 10.0),
                             num_threads=1)
         out[sim.keys[i].public_key] = int(np.sum(30.0 - loss + 3.0 >= sim.sens_dbm + 6.0))

@@ -147,10 +147,9 @@ class Verdict:
         integer figures, reason matching validity), without `__post_init__`'s checks,
         which cost more than the rest of a witness's verification. Decoding never uses it."""
         verdict = object.__new__(cls)
-        for name, default in _DEFAULTS.items():
-            object.__setattr__(verdict, name, fields.pop(name, default))
-        for name, value in fields.items():
-            object.__setattr__(verdict, name, value)
+        attributes = verdict.__dict__  # a frozen dataclass's fields live here
+        attributes.update(_DEFAULTS)
+        attributes.update(fields)
         return verdict
 
     def figure(self, name: str) -> int | None:

@@ -53,6 +53,7 @@ in the order of SHA-256(entropy || report id), never by arrival.
 
 from __future__ import annotations
 
+import bisect
 import functools
 import gc
 import hashlib
@@ -364,17 +365,24 @@ def _check_radio_clock(mine: list[_Judged], tolerance_ms: int) -> None:
     tolerance_us = tolerance_ms * 1000
     offsets = [(j.report.radio_timestamp_us - j.report.host_time_ms * 1000) % _RADIO_CLOCK_WRAP_US
                for j in stamped]
+    # how many offsets lie within the tolerance of each (on the circle of the wrap):
+    # sorted twice over, so every window is one contiguous run of the doubled list
+    ordered = sorted(offsets)
+    doubled = ordered + [o + _RADIO_CLOCK_WRAP_US for o in ordered]
 
-    def near(a: int, b: int) -> bool:
-        d = (a - b) % _RADIO_CLOCK_WRAP_US
-        return min(d, _RADIO_CLOCK_WRAP_US - d) <= tolerance_us
+    def support(a: int) -> int:
+        centre = a if a >= tolerance_us else a + _RADIO_CLOCK_WRAP_US
+        return (bisect.bisect_right(doubled, centre + tolerance_us)
+                - bisect.bisect_left(doubled, centre - tolerance_us))
 
-    support = [sum(near(a, b) for b in offsets) for a in offsets]
-    best = max(range(len(offsets)), key=lambda k: (support[k], -offsets[k]))
-    if support[best] * 2 <= len(offsets):
+    counts = [support(a) for a in offsets]
+    best = max(range(len(offsets)), key=lambda k: (counts[k], -offsets[k]))
+    if counts[best] * 2 <= len(offsets):
         return  # no clock most reports agree on: nothing to hold the others to
+    centre = offsets[best]
     for j, offset in zip(stamped, offsets, strict=True):
-        if not near(offset, offsets[best]) and j.reason is Reason.VALID:
+        d = (offset - centre) % _RADIO_CLOCK_WRAP_US
+        if min(d, _RADIO_CLOCK_WRAP_US - d) > tolerance_us and j.reason is Reason.VALID:
             j.reason = Reason.RADIO_CLOCK_INCONSISTENT
 
 
