@@ -85,11 +85,13 @@ def test_gossip_bench_steady_quick_measures_latency_and_cpu(tmp_path):
 def test_verify_bench_quick_reports_every_rate(tmp_path, dem_dir):
     stdout, figures = _run_bench("verify.py", tmp_path, "--dem", str(dem_dir))
     assert "witnesses/s" in stdout and "raw libsodium" in stdout
-    terrain_cold, terrain_warm, closed = figures["verify"]
+    terrain_cold, terrain_warm, closed_cold, closed_warm = figures["verify"]
     assert (terrain_cold["model"], terrain_cold["link_cache"]) == ("terrain", "cold")
     assert (terrain_warm["model"], terrain_warm["link_cache"]) == ("terrain", "warm")
-    assert closed["model"] != "terrain"
-    assert terrain_cold["kernel_paths"] > 0 and terrain_warm["kernel_paths"] == 0  # cache warm
+    assert closed_cold["model"] == closed_warm["model"] == "hata-suburban"
+    for cold, warm in ((terrain_cold, terrain_warm), (closed_cold, closed_warm)):
+        assert cold["kernel_paths"] > 0 and warm["kernel_paths"] == 0  # the cache is warm
+    assert closed_cold["valid_fraction"] > 0.95  # its network's air follows that model
     for row in figures["verify"]:
         assert row["witness_reports"] > 100 and row["witnesses_per_s"] > 0
     assert terrain_cold["valid_fraction"] > 0.95  # honest air, the scenario's own model
