@@ -362,3 +362,18 @@ def test_a_counter_that_wraps_or_is_absent_is_not_held_against_anyone(small, dem
         witnesses = [changed.get(w.content_id, w) for w in e.witness_reports]
         verdicts = _reverify_epoch(small, dem_dir, e, witnesses)
         assert all(verdicts[changed[i].content_id].valid for i in mine)
+
+
+@given(offset_us=st.integers(0, 2**32 - 1), hosts=st.lists(
+    st.integers(0, 1_800_000), min_size=3, max_size=30, unique=True),
+    jump_us=st.integers(3_000_000, 2**32 - 3_000_000))
+def test_radio_clock_one_radio_passes_another_radio_is_caught(offset_us, hosts, jump_us):
+    from coverage_net.poc._radio_clock import off_the_radio_clock
+    wrap = 1 << 32
+    t0 = 1_767_225_600_000
+    one = [((offset_us + (t0 + h) * 1000) % wrap or 1, t0 + h) for h in hosts]
+    assert off_the_radio_clock(one, 2_000) == []  # wraps included: one clock, one offset
+    # a packet of another radio: its clock is jump_us away from this one's (on the wrap)
+    other = ((offset_us + jump_us + (t0 + 900_000) * 1000) % wrap or 1, t0 + 900_000)
+    assert off_the_radio_clock([*one, other], 2_000) == [len(one)]
+    assert off_the_radio_clock([(0, t0 + h) for h in hosts], 2_000) == []  # RN2483: none

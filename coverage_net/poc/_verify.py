@@ -53,7 +53,6 @@ in the order of SHA-256(entropy || report id), never by arrival.
 
 from __future__ import annotations
 
-import bisect
 import functools
 import gc
 import hashlib
@@ -80,6 +79,7 @@ from ._neighbours import (
 from ._normal import PHI_PPM, PHI_STEP_CENTI
 from ._params import NetworkParams
 from ._predict import PathPredictor
+from ._radio_clock import off_the_radio_clock
 from ._registry import Registry
 from ._secret import secret_hash
 from ._select import challengees_for_epoch, challenger_for
@@ -346,46 +346,6 @@ def _judge_round(rnd: _Round, beacon: BeaconReport, payload_hash: bytes, epoch: 
     return judged
 
 
-_RADIO_CLOCK_WRAP_US = 1 << 32  # a Semtech concentrator's counter wraps every 71.6 min
-
-
-def _check_radio_clock(mine: list[_Judged], tolerance_ms: int) -> None:
-    """One hotspot's reports of the epoch against its own radio clock.
-
-    Radio timestamps are free-running per radio (RN2483: none, reported as 0;
-    Semtech: a 32-bit microsecond counter), so they are compared only with the same
-    hotspot's other reports: radio time minus host time (modulo the wrap) is the
-    same for every packet one radio heard, up to the clocks' drift over an epoch.
-    Reports off the offset most of its reports share came from another radio's
-    packets (a relay), and are refused.
-    """
-    stamped = [j for j in mine if j.report.radio_timestamp_us]
-    if len(stamped) < 3:
-        return
-    tolerance_us = tolerance_ms * 1000
-    offsets = [(j.report.radio_timestamp_us - j.report.host_time_ms * 1000) % _RADIO_CLOCK_WRAP_US
-               for j in stamped]
-    # how many offsets lie within the tolerance of each (on the circle of the wrap):
-    # sorted twice over, so every window is one contiguous run of the doubled list
-    ordered = sorted(offsets)
-    doubled = ordered + [o + _RADIO_CLOCK_WRAP_US for o in ordered]
-
-    def support(a: int) -> int:
-        centre = a if a >= tolerance_us else a + _RADIO_CLOCK_WRAP_US
-        return (bisect.bisect_right(doubled, centre + tolerance_us)
-                - bisect.bisect_left(doubled, centre - tolerance_us))
-
-    counts = [support(a) for a in offsets]
-    best = max(range(len(offsets)), key=lambda k: (counts[k], -offsets[k]))
-    if counts[best] * 2 <= len(offsets):
-        return  # no clock most reports agree on: nothing to hold the others to
-    centre = offsets[best]
-    for j, offset in zip(stamped, offsets, strict=True):
-        d = (offset - centre) % _RADIO_CLOCK_WRAP_US
-        if min(d, _RADIO_CLOCK_WRAP_US - d) > tolerance_us and j.reason is Reason.VALID:
-            j.reason = Reason.RADIO_CLOCK_INCONSISTENT
-
-
 def _firsts(reports: Iterable, key, epoch: int, out: dict[bytes, Verdict]) -> list:
     """The first report per `key` in content-id order; the others are judged duplicates."""
     seen: set[bytes] = set()
@@ -490,7 +450,10 @@ def verify_epoch(epoch: int, *, challenges: Iterable[Challenge],
                 j.reason = Reason.HOTSPOT_INCONSISTENT
         per_witness[j.report.witness_key].append(j)
     for mine in per_witness.values():
-        _check_radio_clock(mine, v.radio_clock_tolerance_ms)
+        for k in off_the_radio_clock([(j.report.radio_timestamp_us, j.report.host_time_ms)
+                                      for j in mine], v.radio_clock_tolerance_ms):
+            if mine[k].reason is Reason.VALID:
+                mine[k].reason = Reason.RADIO_CLOCK_INCONSISTENT
         mine.sort(key=lambda j: j.report.content_id)
         for j in mine[v.max_witnesses_per_hotspot_per_epoch:]:
             if j.reason is Reason.VALID:
