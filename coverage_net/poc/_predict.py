@@ -15,10 +15,11 @@ keeps them (a re-announced hotspot has a new key, so nothing stale is reused).
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Iterable
 
 import numpy as np
 
-from coverage_net.radio import Model, Terrain, TerrainModel, path_loss_db
+from coverage_net.radio import InvalidInputError, Model, Terrain, TerrainModel, path_loss_db
 
 from ._params import NetworkParams
 from ._registry import Registry
@@ -91,6 +92,52 @@ class PathPredictor:
                 while len(self._cache) > self.cache_links:
                     self._cache.popitem(last=False)
         return out
+
+    def prefetch(self, registry: Registry,
+                 links: Iterable[tuple[int, np.ndarray, int]]) -> None:
+        """Compute every ``(tx, receivers, freq_hz)`` link not cached yet in one kernel call.
+
+        A validator knows all the beacons of an epoch before it judges them: one call
+        builds one DEM mosaic for all of them instead of one per beacon. Each path is
+        computed on its own and the mosaic is an exact copy of the tiles' grid, so the
+        losses are the same as the per-beacon calls'. Does nothing without a cache, or
+        when the links would not fit in it or in one mosaic (the per-beacon calls then
+        do the work).
+        """
+        if not self.cache_links:
+            return
+        txs: list[int] = []
+        rxs: list[int] = []
+        freqs: list[int] = []
+        keys: list[_LinkKey] = []
+        wanted: set[_LinkKey] = set()
+        for tx, receivers, freq_hz in links:
+            for rx in np.asarray(receivers, dtype=np.int64).tolist():
+                key = self._key(registry, tx, rx, freq_hz)
+                if key not in self._cache and key not in wanted:
+                    wanted.add(key)
+                    keys.append(key)
+                    txs.append(tx)
+                    rxs.append(rx)
+                    freqs.append(freq_hz)
+        if not keys or len(keys) > self.cache_links:
+            return
+        sites = registry.sites
+        assert sites is not None
+        tx_idx, rx_idx = np.asarray(txs, dtype=np.int64), np.asarray(rxs, dtype=np.int64)
+        try:
+            loss = path_loss_db(sites[tx_idx], sites[rx_idx], self.model,
+                                freq_hz=np.asarray(freqs, dtype=np.float64),
+                                tx_height_m=registry.height_m[tx_idx],
+                                rx_height_m=registry.height_m[rx_idx],
+                                num_threads=self.num_threads)
+        except InvalidInputError:  # too wide for one mosaic: leave it to the beacons
+            return
+        self.kernel_paths += len(keys)
+        for key, value in zip(keys, _centi(loss).tolist(), strict=True):
+            self._cache[key] = value
+        while len(self._cache) > self.cache_links:
+            self._cache.popitem(last=False)
 
     @staticmethod
     def free_space_loss_centi_db(distance_m: np.ndarray, freq_hz: int) -> np.ndarray:
