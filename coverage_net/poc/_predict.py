@@ -19,6 +19,7 @@ from collections.abc import Iterable
 
 import numpy as np
 
+from coverage_net.messages import WitnessReport
 from coverage_net.radio import InvalidInputError, Model, Terrain, TerrainModel, path_loss_db
 
 from ._params import NetworkParams
@@ -94,8 +95,11 @@ class PathPredictor:
         return out
 
     def prefetch(self, registry: Registry,
-                 links: Iterable[tuple[int, np.ndarray, int]]) -> None:
-        """Compute every ``(tx, receivers, freq_hz)`` link not cached yet in one kernel call.
+                 beacons: Iterable[tuple[bytes, int, Iterable[WitnessReport]]],
+                 neighbour_radius_m: int) -> None:
+        """Compute, in one kernel call, every link ``(beaconer key, beacon freq_hz, its
+        round's witness reports)`` may need judged: the beaconer to its neighbours within
+        `neighbour_radius_m` and to the announced hotspots that say they heard it.
 
         A validator knows all the beacons of an epoch before it judges them: one call
         builds one DEM mosaic for all of them instead of one per beacon. Each path is
@@ -108,16 +112,23 @@ class PathPredictor:
             return
         txs: list[int] = []
         rxs: list[int] = []
-        freqs: list[int] = []
         keys: list[_LinkKey] = []
         wanted: set[_LinkKey] = set()
-        for tx, receivers, freq_hz in links:
-            for rx in np.asarray(receivers, dtype=np.int64).tolist():
-                key = self._key(registry, tx, rx, freq_hz)
+        freqs: list[int] = []
+        for beaconer, freq_hz, witnesses in beacons:
+            tx = registry.get(beaconer)
+            if tx is None:
+                continue
+            heard = [h.index for h in map(registry.get, (w.witness_key for w in witnesses))
+                     if h is not None]
+            receivers = np.union1d(registry.near(tx.index, neighbour_radius_m),
+                                   np.asarray(heard, dtype=np.int64))
+            for rx in receivers[receivers != tx.index].tolist():
+                key = self._key(registry, tx.index, rx, freq_hz)
                 if key not in self._cache and key not in wanted:
                     wanted.add(key)
                     keys.append(key)
-                    txs.append(tx)
+                    txs.append(tx.index)
                     rxs.append(rx)
                     freqs.append(freq_hz)
         if not keys or len(keys) > self.cache_links:

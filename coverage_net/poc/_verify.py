@@ -346,24 +346,6 @@ def _judge_round(rnd: _Round, beacon: BeaconReport, payload_hash: bytes, epoch: 
     return judged
 
 
-def _links_ahead(rounds: Mapping[bytes, _Round], registry: Registry,
-                 radius_m: int) -> list[tuple[int, np.ndarray, int]]:
-    """Every link the epoch's beacons may need judged: each beaconer to its neighbours
-    and to the hotspots that say they heard it (for `PathPredictor.prefetch`)."""
-    ahead = []
-    for cid in sorted(rounds):
-        rnd = rounds[cid]
-        heard = [h.index for h in map(registry.get, (w.witness_key for w in rnd.witnesses))
-                 if h is not None]
-        for b in rnd.beacons:
-            tx = registry.get(b.hotspot_key)
-            if tx is not None:
-                receivers = np.union1d(registry.near(tx.index, radius_m),
-                                       np.asarray(heard, dtype=np.int64))
-                ahead.append((tx.index, receivers[receivers != tx.index], b.freq_hz))
-    return ahead
-
-
 def _firsts(reports: Iterable, key, epoch: int, out: dict[bytes, Verdict]) -> list:
     """The first report per `key` in content-id order; the others are judged duplicates."""
     seen: set[bytes] = set()
@@ -429,7 +411,9 @@ def verify_epoch(epoch: int, *, challenges: Iterable[Challenge],
 
     selected = set(challengees_for_epoch(entropy, epoch, registry.keys, params)) \
         if len(registry) else set()
-    predictor.prefetch(registry, _links_ahead(rounds, registry, v.neighbour_radius_m))
+    predictor.prefetch(registry, [  # every link the epoch's beacons may need judged
+        (b.hotspot_key, b.freq_hz, rnd.witnesses) for cid in sorted(rounds)
+        for rnd in (rounds[cid],) for b in rnd.beacons], v.neighbour_radius_m)
     out: dict[bytes, Verdict] = {}
     links: list[LinkObservation] = []
     judged_all: list[_Judged] = []
