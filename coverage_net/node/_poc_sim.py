@@ -22,7 +22,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import math
-from collections import defaultdict
 from collections.abc import Callable
 
 import h3
@@ -70,6 +69,21 @@ _REGION = "US915"
 _RADIO_MAX_DBM = 27
 _STATION_CELL_RES = 12
 _MAX_SNR_DB = 10.0
+_GAIN_DBI = 3.0
+
+
+_BEACON = NetworkParams().beacon(_REGION)
+_EIRP_DBM = beacon_eirp_centi_dbm(_REGION, _GAIN_DBI, _RADIO_MAX_DBM) / 100
+
+
+def _rssi_dbm(model, tx: tuple[float, float], rx_lat, rx_lon, eirp_dbm: float) -> np.ndarray:
+    """The propagation model's RSSI at receivers (10 m antennas, the scenario's gain)."""
+    rx_lat = np.atleast_1d(np.asarray(rx_lat, dtype=np.float64))
+    rx_lon = np.atleast_1d(np.asarray(rx_lon, dtype=np.float64))
+    loss = path_loss_db(Sites.from_latlon(*tx), Sites.from_latlon(rx_lat, rx_lon), model,
+                        freq_hz=float(_BEACON.freq_hz), tx_height_m=10.0,
+                        rx_height_m=np.full(rx_lat.shape, 10.0), num_threads=1)
+    return eirp_dbm - loss + _GAIN_DBI
 
 
 def _keys(seed: int, n: int, what: bytes) -> list[Keypair]:
@@ -162,38 +176,28 @@ class _Sim:
         self.noise_dbm = float(thermal_noise_floor_dbm(beacon.bandwidth_hz, 6.0))
         self.packet_id = 0
         self.fraud: dict[bytes, bytes] = {}
-        self.heard_before: dict[int, list[tuple[WitnessReport, int]]] = defaultdict(list)
 
     def _pick_ring(self, world, order: list[int], size: int) -> None:
         """Ring members: hotspots with no radio path between any two (modelled RSSI at
         least 20 dB below sensitivity), so every witness they file of each other is forged."""
         if not size:
             return
-        b = self.params_beacon()
+        b = _BEACON
         sens = float(sensitivity_dbm(b.spreading_factor, b.bandwidth_hz, 6.0))
         lat, lon = world.lat_deg, world.lon_deg
         members: list[int] = []
         for i in list(order):
             if len(members) == size:
                 break
-            if members:
-                loss = path_loss_db(Sites.from_latlon(lat[i], lon[i]),
-                                    Sites.from_latlon(lat[members], lon[members]),
-                                    self.model, freq_hz=float(b.freq_hz),
-                                    tx_height_m=10.0, rx_height_m=np.full(len(members), 10.0),
-                                    num_threads=1)
-                if np.any(30.0 - loss + 3.0 + 20.0 > sens):
-                    continue
+            if members and np.any(_rssi_dbm(self.model, (lat[i], lon[i]), lat[members],
+                                             lon[members], _EIRP_DBM) + 20.0 > sens):
+                continue
             members.append(i)
             order.remove(i)
         if len(members) < size:
             raise ValueError(f"found only {len(members)} hotspots with no path between them")
         for i in members:
             self.role[i] = "ring"
-
-    @staticmethod
-    def params_beacon():
-        return NetworkParams().beacon(_REGION)
 
     def _inside(self, lat: float, lon: float, distance_m: float) -> tuple[float, float]:
         """A point `distance_m` away on a seeded bearing that stays on the DEM tile."""
@@ -212,11 +216,8 @@ class _Sim:
 
     # --- the model an attacker uses to make numbers plausible -------------------------------
     def model_rssi_dbm(self, tx: int, rx: int, eirp_dbm: float) -> float:
-        a, b = self.asserted[tx], self.asserted[rx]
-        loss = path_loss_db(Sites.from_latlon(*a), Sites.from_latlon(*b),
-                            self.model, freq_hz=float(self.beacon.freq_hz),
-                            tx_height_m=10.0, rx_height_m=10.0, num_threads=1)
-        return eirp_dbm - float(loss) + 3.0
+        (lat, lon) = self.asserted[rx]
+        return float(_rssi_dbm(self.model, self.asserted[tx], lat, lon, eirp_dbm)[0])
 
     def plausible(self, rssi_dbm: float) -> tuple[float, float]:
         """RSSI/SNR a model-aware attacker files: modelled value, a little noise, radio steps."""
@@ -464,9 +465,6 @@ def _in_range_honest(sim: _Sim) -> dict[bytes, int]:
         a = sim.asserted[i]
         lat = np.asarray([sim.asserted[j][0] for j in honest])
         lon = np.asarray([sim.asserted[j][1] for j in honest])
-        loss = path_loss_db(Sites.from_latlon(*a), Sites.from_latlon(lat, lon),
-                            sim.model, freq_hz=float(sim.beacon.freq_hz),
-                            tx_height_m=10.0, rx_height_m=np.full(len(honest), 10.0),
-                            num_threads=1)
-        out[sim.keys[i].public_key] = int(np.sum(30.0 - loss + 3.0 >= sim.sens_dbm + 6.0))
+        rssi = _rssi_dbm(sim.model, a, lat, lon, _EIRP_DBM)
+        out[sim.keys[i].public_key] = int(np.sum(rssi >= sim.sens_dbm + 6.0))
     return out

@@ -69,9 +69,7 @@ class Registry:
         lon = self.sites.lon_deg if self.sites is not None else np.zeros(0)
         self.lat_deg = np.asarray(lat, dtype=np.float64)
         self.lon_deg = np.asarray(lon, dtype=np.float64)
-        self._xyz = np.stack([np.cos(np.radians(self.lat_deg)) * np.cos(np.radians(self.lon_deg)),
-                              np.cos(np.radians(self.lat_deg)) * np.sin(np.radians(self.lon_deg)),
-                              np.sin(np.radians(self.lat_deg))], axis=-1)
+        self._xyz = self.sites.xyz if self.sites is not None else np.zeros((0, 3))
         self.height_m = np.asarray([a.antenna_height_m for a in anns], dtype=np.float64)
         self.gain_centi_dbi = np.asarray([round(a.antenna_gain_dbi * 100) for a in anns],
                                          dtype=np.int64)

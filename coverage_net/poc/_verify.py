@@ -1,7 +1,7 @@
 """`verify_epoch`: the verdict on every report of an epoch, from physics and neighbours.
 
-A pure function of (the epoch's challenges, beacon reports, witness reports and
-reveals; the registry of announced hotspots; the network parameters; the
+A pure function of (the epoch's challenges, beacon reports and witness reports;
+the registry of announced hotspots; the network parameters; the
 propagation model; the epoch's entropy; the link history of earlier epochs) to
 (a `Verdict` per report, the new link history). No I/O, clock or randomness, and
 every decision is taken on integers (centi-dB, centi-sigma, metres, ms, ppm), so
@@ -387,17 +387,15 @@ def verify_epoch(epoch: int, *, challenges: Iterable[Challenge],
                  beacon_reports: Iterable[BeaconReport],
                  witness_reports: Iterable[WitnessReport], registry: Registry,
                  params: NetworkParams, predictor: PathPredictor, entropy: bytes,
-                 history: LinkHistory = _EMPTY_HISTORY,
-                 reveals: Mapping[bytes, bytes] | None = None) -> EpochVerdicts:
+                 history: LinkHistory = _EMPTY_HISTORY) -> EpochVerdicts:
     """Verdicts on every beacon and witness report of `epoch` (see the module doc).
 
     `registry` holds the hotspots announced before the epoch (they are the eligible
-    set the entropy selected from). `reveals` maps a challenge id to the secret its
-    challenger revealed after the window, for rounds with no beacon report (kept for
-    the record; a round without a beacon report has nothing to witness). `history`
-    is the previous call's `EpochVerdicts.history`.
+    set the entropy selected from). `history` is the previous call's
+    `EpochVerdicts.history`. A round without a valid beacon report has nothing to
+    witness: its witnesses are `no_valid_beacon` (a challenger's later reveal of the
+    secret would change no verdict, so none is taken).
     """
-    del reveals  # a reveal without a beacon report leaves nothing to judge (see docstring)
     v = params.verifier
     rounds: dict[bytes, _Round] = {}
     for ch in sorted(challenges, key=lambda c: c.content_id):
