@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import random
 import signal
 import socket
 import sqlite3
@@ -49,11 +50,43 @@ def loopback_addr(keypair: Keypair, port: int) -> str:
     return f"/ip4/127.0.0.1/tcp/{port}/p2p/{keypair.peer_id}"
 
 
+EPHEMERAL_RANGE_FILE = Path("/proc/sys/net/ipv4/ip_local_port_range")
+_LOWEST_TEST_PORT = 20_000
+_handed_out: set[int] = set()
+
+
+def _ephemeral_low() -> int:
+    """The first port the kernel may give an outbound connection (Linux default 32768)."""
+    try:
+        return int(EPHEMERAL_RANGE_FILE.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32_768
+
+
 def free_tcp_port() -> int:
-    """A TCP port on 127.0.0.1 that was free a moment ago."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    """A TCP port on 127.0.0.1, free now and outside the kernel's ephemeral range.
+
+    A port the kernel handed out for ``bind(0)`` lies in the ephemeral range, and
+    between this call and the peer's ``listen`` any outbound connection (the peers
+    dial each other all the time) may be given it as its source port: the peer
+    then fails with "Address already in use". Ports below the range are never
+    given to outbound connections, and each is handed out once per process.
+    """
+    low = _LOWEST_TEST_PORT
+    high = max(low + 1_000, _ephemeral_low())
+    rng = random.Random(os.getpid() ^ time.monotonic_ns())
+    for _ in range(1_000):
+        port = rng.randrange(low, high)
+        if port in _handed_out:
+            continue
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _handed_out.add(port)
+        return port
+    raise RuntimeError(f"no free TCP port on 127.0.0.1 in {low}..{high - 1}")
 
 
 class PeerProcess:
