@@ -28,7 +28,7 @@ SAMPLE = Path(__file__).resolve().parents[1] / "examples" / "network_params.toml
 VALIDATOR = Keypair.from_seed(b"\x07" * 32).public_key.hex()
 
 # The default network's digest: changing a default changes every genesis block.
-DEFAULT_DIGEST = "1dce841e8d47034989be99ba846a62d7f00100a6f1ffa647323352dad131e52b"
+DEFAULT_DIGEST = "87a61053e02002774a6048fc583f416605401f9586473d60061c5908768649c3"
 
 
 def _set(data: dict, path: str, value: object) -> dict:

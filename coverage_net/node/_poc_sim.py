@@ -322,8 +322,8 @@ def run_poc_scenario(sc: PocScenario,
                               predictor=sim.predictor, entropy=entropy, history=history)
         history = result.history
         verdicts.extend(result.verdicts)
-        for key, a in result.hotspots.items():
-            if a.flagged and key not in flagged:
+        for key in (*result.hotspots, *result.reciprocity):
+            if key not in flagged and result.flagged(key):
                 flagged[key] = epoch
         if progress:
             progress(beacons, sc.beacons)

@@ -50,6 +50,7 @@ from ._params import (
     params_from_dict,
 )
 from ._predict import PathPredictor
+from ._reciprocity import ReciprocityAssessment, assess_reciprocity
 from ._registry import RegisteredHotspot, Registry
 from ._secret import (
     SEALED_SECRET_BYTES,
@@ -88,7 +89,8 @@ __all__ = [
     "CHALLENGE_ID_BYTES", "CHALLENGE_PREFIX_BYTES", "MIN_TOKEN_BYTES", "MAX_TOKEN_BYTES",
     # verification
     "verify_epoch", "EpochVerdicts", "LinkHistory", "LinkObservation", "HotspotAssessment",
-    "assess_hotspots", "Registry", "RegisteredHotspot", "PathPredictor",
+    "ReciprocityAssessment", "assess_reciprocity", "assess_hotspots", "Registry",
+    "RegisteredHotspot", "PathPredictor",
     # actors
     "HotspotIdentity", "PocMetrics", "beacon_radio_config", "run_challenger", "run_beaconer",
     "run_witness_listener", "DEFAULT_MAX_HELD_BEACONS", "MAX_CLOCK_SKEW_MS",

@@ -19,6 +19,7 @@ from typing import NamedTuple
 
 from ._normal import phi_ppm
 from ._params import NetworkParams
+from ._reciprocity import ReciprocityCut, pair_term_milli, summarise_link
 
 __all__ = [
     "HotspotAssessment", "LinkHistory", "LinkObservation", "assess_hotspots", "cuts_for",
@@ -37,6 +38,10 @@ class LinkObservation(NamedTuple):
     heard: bool
     beacon_heard: bool
     """Whether anyone filed a witness for this beacon (a silent beacon says nothing)."""
+    residual_centi_db: int = 0
+    """Reported minus modelled RSSI when heard (0 when not)."""
+    margin_centi_db: int = 0
+    """Modelled RSSI minus sensitivity."""
 
 
 _Link = tuple[bytes, bytes]
@@ -62,6 +67,10 @@ class LinkHistory:
     totals: Mapping[bytes, _Totals] = field(default_factory=dict)
     by_epoch: Mapping[int, tuple[_Link, ...]] = field(default_factory=dict)
     cuts: tuple[int, int] = (0, 0)
+    pair_terms: Mapping[_Link, int] = field(default_factory=dict)
+    """Per unordered pair ``(a, b)``, ``a < b``, heard at least one way and reported
+    both ways: its reciprocity term (`coverage_net.poc._reciprocity`)."""
+    reciprocity: ReciprocityCut | None = None
 
     @property
     def observations(self) -> tuple[LinkObservation, ...]:
@@ -69,11 +78,14 @@ class LinkHistory:
         return tuple(sorted(o for obs in self.links.values() for o in obs))
 
     def advance(self, epoch: int, new: Iterable[LinkObservation], window_epochs: int,
-                cuts: tuple[int, int]) -> LinkHistory:
-        """The window of `window_epochs` epochs ending at `epoch`, with `new` added."""
-        if cuts != self.cuts and self.links:  # other cuts: judge every link again
-            return LinkHistory(cuts=cuts).advance(epoch, (*self.observations, *new),
-                                                  window_epochs, cuts)
+                cuts: tuple[int, int], reciprocity: ReciprocityCut | None = None
+                ) -> LinkHistory:
+        """The window of `window_epochs` epochs ending at `epoch`, with `new` added
+        (and the pairs' reciprocity terms kept, when `reciprocity` is given)."""
+        if (cuts != self.cuts or reciprocity != self.reciprocity) and self.links:
+            # other cuts: judge every link again
+            return LinkHistory(cuts=cuts, reciprocity=reciprocity).advance(
+                epoch, (*self.observations, *new), window_epochs, cuts, reciprocity)
         low = epoch - window_epochs + 1
         fresh: dict[_Link, list[LinkObservation]] = defaultdict(list)
         for o in sorted(new):
@@ -97,8 +109,18 @@ class LinkHistory:
                 links[link] = obs
                 anomalies[link] = _anomaly(obs, cuts)
                 _add(totals, link, anomalies[link], 1)
+        pair_terms = dict(self.pair_terms)
+        if reciprocity is not None:
+            for a, b in {(min(a, b), max(a, b)) for a, b in changed}:
+                ab, ba = links.get((a, b)), links.get((b, a))
+                term = pair_term_milli(summarise_link(ab), summarise_link(ba), reciprocity) \
+                    if ab and ba else None
+                if term is None:
+                    pair_terms.pop((a, b), None)
+                else:
+                    pair_terms[(a, b)] = term
         # plain dicts, copied (fast) by the next advance, never changed once returned
-        return LinkHistory(links, anomalies, totals, by_epoch, cuts)
+        return LinkHistory(links, anomalies, totals, by_epoch, cuts, pair_terms, reciprocity)
 
 
 def _add(totals: dict[bytes, _Totals], link: _Link, anomaly: tuple[int, int], sign: int) -> None:

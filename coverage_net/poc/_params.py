@@ -127,6 +127,17 @@ class VerifierParams:
     hotspot_z_centi: int = 400
     """A hotspot is flagged when its anomalies exceed their expectation by this many
     (x100) Poisson standard deviations (plus `hotspot_min_anomalies` - 1)."""
+    reciprocity_sigma_centi_db: int = 360
+    """Standard deviation of one RSSI report about the link's true level (fading and
+    measurement error, not the model's error): a link's two directions are compared with it."""
+    reciprocity_miss_floor_ppm: int = 100_000
+    """Chance that a receiver misses a beacon it should hear for reasons other than
+    the path (collisions, its own transmission, a reboot)."""
+    reciprocity_min_links: int = 4
+    """A hotspot with fewer two-way links than this is never flagged for reciprocity."""
+    reciprocity_z_centi: int = 400
+    """A hotspot is flagged when its links' reciprocity terms exceed their expectation
+    by this many (x100) standard deviations."""
 
 
 _VERIFIER_MINIMUM = {"freq_tolerance_hz": 0, "min_distance_res11_cells": 0}

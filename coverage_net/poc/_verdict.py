@@ -62,6 +62,7 @@ class Reason(StrEnum):
     BELOW_SENSITIVITY = "below_sensitivity"
     NEIGHBOUR_INCONSISTENT = "neighbour_inconsistent"
     HOTSPOT_INCONSISTENT = "hotspot_inconsistent"
+    RECIPROCITY_INCONSISTENT = "reciprocity_inconsistent"
     RATE_LIMITED = "rate_limited"
     RADIO_CLOCK_INCONSISTENT = "radio_clock_inconsistent"
 
@@ -98,6 +99,9 @@ REASON_TEXT: Mapping[Reason, str] = {
         "heard nothing",
     Reason.HOTSPOT_INCONSISTENT:
         "this hotspot keeps hearing what its neighbours do not and missing what they hear",
+    Reason.RECIPROCITY_INCONSISTENT:
+        "the signal strengths this hotspot reports disagree with what its neighbours measure "
+        "on the same paths in the other direction (a radio path is the same both ways)",
     Reason.RATE_LIMITED: "the witness filed more reports this epoch than the limit",
     Reason.RADIO_CLOCK_INCONSISTENT:
         "the radio timestamp does not fit the hotspot's other reports this epoch "

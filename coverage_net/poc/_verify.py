@@ -80,6 +80,7 @@ from ._normal import PHI_PPM, PHI_STEP_CENTI
 from ._params import NetworkParams
 from ._predict import PathPredictor
 from ._radio_clock import off_the_radio_clock
+from ._reciprocity import ReciprocityAssessment, assess_reciprocity, reciprocity_cut
 from ._registry import Registry
 from ._secret import secret_hash
 from ._select import challengees_for_epoch, challenger_for
@@ -106,6 +107,12 @@ class EpochVerdicts:
     verdicts: tuple[Verdict, ...]
     history: LinkHistory
     hotspots: Mapping[bytes, HotspotAssessment] = field(default_factory=dict)
+    reciprocity: Mapping[bytes, ReciprocityAssessment] = field(default_factory=dict)
+
+    def flagged(self, hotspot_key: bytes) -> bool:
+        """Whether the hotspot is flagged by its neighbours or by reciprocity this epoch."""
+        a, r = self.hotspots.get(hotspot_key), self.reciprocity.get(hotspot_key)
+        return bool((a is not None and a.flagged) or (r is not None and r.flagged))
 
     def by_id(self) -> dict[bytes, Verdict]:
         return {v.report_id: v for v in self.verdicts}
@@ -323,11 +330,14 @@ def _judge_round(rnd: _Round, beacon: BeaconReport, payload_hash: bytes, epoch: 
     beacon_heard = bool(heard_keys)
     neighbour_set = set(neighbours.tolist())
     p_ppm = _PHI[np.clip((margin + 500) // PHI_STEP_CENTI, 0, len(_PHI) - 1)].tolist()
-    for r, p in zip(receivers.tolist(), p_ppm, strict=True):
+    residual = {j.report.witness_key: m - md for j, m, md
+                in zip(judged, measured.tolist(), mod.tolist(), strict=True)}
+    for r, p, above in zip(receivers.tolist(), p_ppm, (modelled - sens).tolist(), strict=True):
         key = registry.keys[r]
         if r in neighbour_set or key in heard_keys:
-            links.append(LinkObservation(epoch, beacon.hotspot_key, key, p, key in heard_keys,
-                                         beacon_heard))
+            heard = key in heard_keys
+            links.append(LinkObservation(epoch, beacon.hotspot_key, key, p, heard,
+                                         beacon_heard, residual[key] if heard else 0, above))
     head = np.column_stack([deviation, d, expected_snr, fs_rssi, freq_offset]).tolist()
     tail = np.column_stack([lag, marg, measured, mod, np.full(n, len(likely_keys)),
                             np.full(n, len(likely_heard)), np.full(n, sens), snr]).tolist()
@@ -438,8 +448,10 @@ def verify_epoch(epoch: int, *, challenges: Iterable[Challenge],
         judged_all.extend(_judge_round(rnd, valid_beacon[0], valid_beacon[1], epoch, registry,
                                        params, predictor, out, links))
 
-    new_history = history.advance(epoch, links, v.hotspot_window_epochs, cuts_for(params))
+    new_history = history.advance(epoch, links, v.hotspot_window_epochs, cuts_for(params),
+                                  reciprocity_cut(params))
     assessments = assess_hotspots(new_history, params)
+    reciprocity = assess_reciprocity(new_history.pair_terms, params)
 
     # hotspot flags, rate limits, rewards
     per_witness: dict[bytes, list[_Judged]] = defaultdict(list)
@@ -449,6 +461,11 @@ def verify_epoch(epoch: int, *, challenges: Iterable[Challenge],
             j.head += a.figures  # "hotspot_*" sort between the head's and the tail's names
             if a.flagged and j.reason is Reason.VALID:
                 j.reason = Reason.HOTSPOT_INCONSISTENT
+        rec = reciprocity.get(j.report.witness_key)
+        if rec is not None:
+            j.head += rec.figures  # "hotspot_reciprocity_*" after the other "hotspot_*"
+            if rec.flagged and j.reason is Reason.VALID:
+                j.reason = Reason.RECIPROCITY_INCONSISTENT
         per_witness[j.report.witness_key].append(j)
     for mine in per_witness.values():
         for k in off_the_radio_clock([(j.report.radio_timestamp_us, j.report.host_time_ms)
@@ -462,11 +479,15 @@ def verify_epoch(epoch: int, *, challenges: Iterable[Challenge],
     for bid, verdict in list(out.items()):
         if verdict.report_type == BEACON and verdict.valid:
             a = assessments.get(verdict.hotspot_key)
-            if a is not None and a.flagged:
-                out[bid] = Verdict(**{**verdict.__dict__, "valid": False,
-                                      "reason": Reason.HOTSPOT_INCONSISTENT,
-                                      "figures": tuple(sorted(
-                                          (dict(verdict.figures) | dict(a.figures)).items())),
+            rec = reciprocity.get(verdict.hotspot_key)
+            flag = (Reason.HOTSPOT_INCONSISTENT if a is not None and a.flagged else
+                    Reason.RECIPROCITY_INCONSISTENT if rec is not None and rec.flagged else None)
+            if flag is not None:
+                figures = dict(verdict.figures)
+                for assessed in (a, rec):
+                    figures |= dict(assessed.figures) if assessed is not None else {}
+                out[bid] = Verdict(**{**verdict.__dict__, "valid": False, "reason": flag,
+                                      "figures": tuple(sorted(figures.items())),
                                       "rewarded": False})
             elif verdict.valid:
                 out[bid] = Verdict(**{**verdict.__dict__, "rewarded": True})
@@ -482,4 +503,5 @@ def verify_epoch(epoch: int, *, challenges: Iterable[Challenge],
                 j.report, epoch, j.reason, j.head + j.tail,
                 rewarded=j.report.content_id in rewarded, neighbours_heard=j.heard,
                 neighbours_silent=j.silent)
-    return EpochVerdicts(tuple(out[k] for k in sorted(out)), new_history, assessments)
+    return EpochVerdicts(tuple(out[k] for k in sorted(out)), new_history, assessments,
+                         reciprocity)

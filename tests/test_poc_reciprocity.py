@@ -1,0 +1,129 @@
+"""Reciprocity: both directions of a radio path must agree (coverage_net.poc._reciprocity)."""
+
+from __future__ import annotations
+
+import math
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from coverage_net.poc import LinkHistory, LinkObservation, NetworkParams, assess_reciprocity
+from coverage_net.poc._reciprocity import (
+    TERM_CAP_MILLI,
+    TERM_MEAN_MILLI,
+    TERM_VAR_MILLI,
+    LinkSummary,
+    ReciprocityCut,
+    pair_term_milli,
+    reciprocity_cut,
+)
+
+CUT = ReciprocityCut(sigma_centi_db=300, miss_floor_ppm=100_000)
+PARAMS = NetworkParams()
+
+
+def test_capped_chi_square_moments_are_the_committed_constants():
+    a = 3.0
+    pdf = math.exp(-a * a / 2) / math.sqrt(2 * math.pi)
+    inside = math.erf(a / math.sqrt(2))
+    mean = inside - 2 * a * pdf + a * a * (1 - inside)
+    second = 3 * inside - 2 * pdf * (a ** 3 + 3 * a) + a ** 4 * (1 - inside)
+    assert TERM_MEAN_MILLI == round(1000 * mean)
+    assert TERM_VAR_MILLI == round(1000 * (second - mean * mean))
+    assert TERM_CAP_MILLI == 9_000
+
+
+def test_both_ways_heard_term_is_the_standardised_difference_squared():
+    # 2 dB apart, one report each way, sigma 3 dB: z^2 = 4 / (9 * 2) = 0.2222
+    ab = LinkSummary(hits=1, residual_sum_centi_db=200, misses=0, margin_centi_db=1_000)
+    ba = LinkSummary(hits=1, residual_sum_centi_db=0, misses=0, margin_centi_db=1_000)
+    assert pair_term_milli(ab, ba, CUT) == 222
+    # 4 reports each way, 6 dB apart: z^2 = 36 / (9 * 0.5) = 8
+    ab4 = LinkSummary(4, 4 * 300, 0, 1_000)
+    ba4 = LinkSummary(4, 4 * -300, 0, 1_000)
+    assert pair_term_milli(ab4, ba4, CUT) == 8_000
+    # far apart: capped at three sigmas
+    assert pair_term_milli(LinkSummary(4, 8_000, 0, 0), ba4, CUT) == TERM_CAP_MILLI
+
+
+def test_heard_one_way_and_missed_the_other():
+    heard = LinkSummary(hits=3, residual_sum_centi_db=0, misses=0, margin_centi_db=1_500)
+    # the heard way puts the path 15 dB above sensitivity: 4 misses the other way are
+    # (0.1 floor)^4 = 1e-4 likely: about 3.7 sigma, capped at 3
+    assert pair_term_milli(heard, LinkSummary(0, 0, 4, 1_500), CUT) == TERM_CAP_MILLI
+    # one miss is the floor's 10 %: z 1.3, a small term
+    one = pair_term_milli(heard, LinkSummary(0, 0, 1, 1_500), CUT)
+    assert one is not None and 1_500 <= one <= 1_800
+    # at the edge of sensitivity misses are expected: two of them weigh little (z 0.5)
+    assert pair_term_milli(LinkSummary(1, 0, 0, 0), LinkSummary(0, 0, 2, 0), CUT) == 302
+    # nothing heard either way, or one way not reported: nothing to compare
+    assert pair_term_milli(LinkSummary(0, 0, 3, 0), LinkSummary(0, 0, 3, 0), CUT) is None
+    assert pair_term_milli(heard, LinkSummary(0, 0, 0, 0), CUT) is None
+
+
+summaries = st.builds(LinkSummary, st.integers(0, 12), st.integers(-5_000, 5_000),
+                      st.integers(0, 12), st.integers(-3_000, 6_000))
+
+
+@given(summaries, summaries, st.integers(100, 1_000), st.integers(0, 900_000))
+def test_term_is_symmetric_and_bounded(ab, ba, sigma, floor):
+    if ab.hits == 0:
+        ab = ab._replace(residual_sum_centi_db=0)
+    if ba.hits == 0:
+        ba = ba._replace(residual_sum_centi_db=0)
+    cut = ReciprocityCut(sigma, floor)
+    t = pair_term_milli(ab, ba, cut)
+    assert t == pair_term_milli(ba, ab, cut)
+    assert t is None or 0 <= t <= TERM_CAP_MILLI
+    assert t is not None or not (ab.hits and ba.hits)
+
+
+def _key(i: int) -> bytes:
+    return bytes([i]) * 32
+
+
+def _obs(epoch, b, r, *, heard, residual=0, margin=1_000):
+    return LinkObservation(epoch, _key(b), _key(r), 900_000, heard, True,
+                           residual if heard else 0, margin)
+
+
+def _liar_and_neighbours(n_honest: int = 8) -> list[LinkObservation]:
+    """Hotspot 0 claims every neighbour at the model's level; the paths really sit
+    +-7 dB off it, which the neighbours measure (reciprocally, among themselves too)."""
+    obs = []
+    offset = {}
+    for i in range(1, n_honest + 1):
+        for j in range(i + 1, n_honest + 1):
+            offset[(i, j)] = ((i * 7 + j * 3) % 11 - 5) * 100
+    for i in range(1, n_honest + 1):
+        offset[(0, i)] = 700 if i % 2 else -700
+    for (a, b), off in offset.items():
+        for e in range(3):
+            claimed = 0 if a == 0 else off  # the liar files the model's value
+            obs.append(_obs(e, b, a, heard=True, residual=claimed + (e - 1) * 100))
+            obs.append(_obs(e, a, b, heard=True, residual=off - (e - 1) * 100))
+    return obs
+
+
+def test_the_liar_is_flagged_and_its_honest_neighbours_are_not():
+    history = LinkHistory().advance(2, _liar_and_neighbours(), 48, (0, 0), reciprocity_cut(PARAMS))
+    out = assess_reciprocity(history.pair_terms, PARAMS)
+    assert out[_key(0)].flagged and out[_key(0)].links == 8
+    assert not any(out[_key(i)].flagged for i in range(1, 9))
+    assert dict(out[_key(0)].figures)["hotspot_reciprocity_z_centi"] == out[_key(0)].z_centi
+
+
+def test_history_terms_follow_the_window_and_any_order():
+    obs = _liar_and_neighbours()
+    cut = reciprocity_cut(PARAMS)
+    at_once = LinkHistory().advance(2, obs, 48, (0, 0), cut)
+    stepwise = LinkHistory()
+    for e in range(3):
+        stepwise = stepwise.advance(e, [o for o in reversed(obs) if o.epoch == e], 48, (0, 0), cut)
+    assert stepwise.pair_terms == at_once.pair_terms
+    # once the window has moved past every observation, no pair is left
+    assert at_once.advance(100, [], 48, (0, 0), cut).pair_terms == {}
+    # other reciprocity parameters re-judge the whole window
+    wider = at_once.advance(2, [], 48, (0, 0), ReciprocityCut(600, 100_000))
+    assert all(wider.pair_terms[k] <= v for k, v in at_once.pair_terms.items())
+    assert wider.pair_terms != at_once.pair_terms
