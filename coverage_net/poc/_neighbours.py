@@ -17,7 +17,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from ._normal import phi_ppm
+from ._normal import phi_ppm, power_ppm
 from ._params import NetworkParams
 from ._reciprocity import ReciprocityCut, pair_term_milli, summarise_link
 
@@ -155,13 +155,6 @@ class HotspotAssessment:
 # --- hotspots over the window -------------------------------------------------------------
 
 
-def _power_ppm(q_ppm: int, n: int) -> int:
-    result = _PPM
-    for _ in range(n):
-        result = result * q_ppm // _PPM
-    return result
-
-
 def cuts_for(params: NetworkParams) -> tuple[int, int]:
     """(unlikely, likely) hearing probabilities in ppm: the links' anomaly cuts."""
     margin = params.verifier.likely_margin_centi_sigma
@@ -174,10 +167,10 @@ def _anomaly(obs: tuple[LinkObservation, ...], cuts: tuple[int, int]) -> tuple[i
     p = obs[-1].p_ppm
     heard = any(o.heard for o in obs)
     if p < p_low:  # an improbable hit?
-        return int(heard), _PPM - _power_ppm(_PPM - p, len(obs))
+        return int(heard), _PPM - power_ppm(_PPM - p, len(obs))
     n_beacons = sum(1 for o in obs if o.beacon_heard)
     if p >= p_high and n_beacons:  # a probable miss?
-        return int(not heard), _power_ppm(_PPM - p, n_beacons)
+        return int(not heard), power_ppm(_PPM - p, n_beacons)
     return 0, 0
 
 

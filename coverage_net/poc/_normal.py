@@ -8,7 +8,7 @@ written here, so no verdict depends on a machine's libm
 
 from __future__ import annotations
 
-__all__ = ["PHI_PPM", "PHI_STEP_CENTI", "phi_ppm"]
+__all__ = ["PHI_PPM", "PHI_STEP_CENTI", "phi_ppm", "power_ppm"]
 
 PHI_STEP_CENTI = 5
 _LOWEST_CENTI = -500
@@ -46,3 +46,11 @@ def phi_ppm(z_centi_sigma: int) -> int:
     """
     i = (z_centi_sigma - _LOWEST_CENTI) // PHI_STEP_CENTI
     return PHI_PPM[min(max(i, 0), len(PHI_PPM) - 1)]
+
+
+def power_ppm(q_ppm: int, n: int) -> int:
+    """``q ** n`` for a probability in ppm, in ppm (floored at each step: integers only)."""
+    result = 1_000_000
+    for _ in range(n):
+        result = result * q_ppm // 1_000_000
+    return result

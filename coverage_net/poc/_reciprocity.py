@@ -38,7 +38,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from ._normal import PHI_PPM, PHI_STEP_CENTI, phi_ppm
+from ._normal import PHI_PPM, PHI_STEP_CENTI, phi_ppm, power_ppm
 from ._params import NetworkParams
 
 __all__ = [
@@ -95,13 +95,6 @@ def summarise_link(observations: Iterable[object]) -> LinkSummary:
     return LinkSummary(hits, residual, misses, margin)
 
 
-def _power_ppm(q_ppm: int, n: int) -> int:
-    result = _PPM
-    for _ in range(n):
-        result = result * q_ppm // _PPM
-    return result
-
-
 @functools.lru_cache(maxsize=4096)
 def _deviate_sq_milli(tail_ppm: int) -> int:
     """z^2 in thousandths for the normal deviate z whose upper tail is `tail_ppm` (capped)."""
@@ -120,7 +113,7 @@ def _silent_term(heard: LinkSummary, silent: LinkSummary, cut: ReciprocityCut) -
     expected_centi_db = silent.margin_centi_db + heard.residual_sum_centi_db // heard.hits
     miss_ppm = phi_ppm(-(expected_centi_db * 100) // cut.sigma_centi_db)
     q_ppm = cut.miss_floor_ppm + (_PPM - cut.miss_floor_ppm) * miss_ppm // _PPM
-    return _deviate_sq_milli(_power_ppm(q_ppm, silent.misses))
+    return _deviate_sq_milli(power_ppm(q_ppm, silent.misses))
 
 
 def pair_term_milli(ab: LinkSummary, ba: LinkSummary, cut: ReciprocityCut) -> int | None:
