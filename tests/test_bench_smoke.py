@@ -108,3 +108,17 @@ def test_verify_bench_without_the_tile_says_so(tmp_path):
                           timeout=600, check=False)
     assert proc.returncode == 2
     assert "N44W072.hgt is missing" in proc.stderr and "--dem" in proc.stderr
+
+
+def test_poc_attacks_bench_prints_every_attack_in_both_forms(dem_dir):
+    proc = subprocess.run([sys.executable, str(ROOT / "bench" / "poc_attacks.py"), "--seeds", "1",
+                           "--hotspots", "60", "--beacons", "80", "--per-attack", "1",
+                           "--dem", str(dem_dir)],
+                          capture_output=True, text=True, timeout=600, check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    lines = proc.stdout.splitlines()
+    assert lines[0].startswith("naive (seeds 1)") and "honest hotspots flagged" in lines[0]
+    assert lines[7].startswith("model-aware (seeds 1)")
+    for attack in ("spoof_5km", "invent_rssi", "relay_30km", "replay", "self_witness", "ring"):
+        rows = [line for line in lines if line.strip().startswith(attack)]
+        assert len(rows) == 2 and all("forged reports caught" in r for r in rows)

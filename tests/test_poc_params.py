@@ -28,7 +28,7 @@ SAMPLE = Path(__file__).resolve().parents[1] / "examples" / "network_params.toml
 VALIDATOR = Keypair.from_seed(b"\x07" * 32).public_key.hex()
 
 # The default network's digest: changing a default changes every genesis block.
-DEFAULT_DIGEST = "87a61053e02002774a6048fc583f416605401f9586473d60061c5908768649c3"
+DEFAULT_DIGEST = "c16371700238324f626f69c74eaaaa59f94da6dbd9a2f5be4494ea906fd5327b"
 
 
 def _set(data: dict, path: str, value: object) -> dict:

@@ -388,3 +388,38 @@ def test_radio_clock_one_radio_passes_another_radio_is_caught(offset_us, hosts, 
     other = ((offset_us + jump_us + (t0 + 900_000) * 1000) % wrap or 1, t0 + 900_000)
     assert off_the_radio_clock([*one, other], 2_000) == [len(one)]
     assert off_the_radio_clock([(0, t0 + h) for h in hosts], 2_000) == []  # RN2483: none
+
+
+def test_a_witness_whose_beacons_never_come_is_refused_for_unanswered_challenges(small, dem_dir):
+    """The inputs of `small` again, but one hotspot's beacon reports never arrive (a key
+    with no radio): once two of its challenges went unanswered in the window, its valid
+    witness reports become `challenges_unanswered`; before that, and for everyone
+    else, nothing changes."""
+    from coverage_net.radio import Terrain
+    valid = {v.report_id for v in small.verdicts if v.valid}
+    challenged: dict[bytes, list[int]] = {}
+    for e in small.epoch_inputs:
+        for b in e.beacon_reports:
+            challenged.setdefault(b.hotspot_key, []).append(e.epoch)
+    witnessing = {w.witness_key: e.epoch for e in small.epoch_inputs
+                  for w in e.witness_reports if w.content_id in valid}
+    silent = next(k for k, epochs in sorted(challenged.items())
+                  if len(epochs) >= 2 and witnessing.get(k, -1) > epochs[1])
+    second = challenged[silent][1]
+    predictor = PathPredictor(small.params, Terrain(str(dem_dir)))
+    history = LinkHistory()
+    refused, before = [], []
+    for e in small.epoch_inputs:
+        r = verify_epoch(e.epoch, challenges=e.challenges, witness_reports=e.witness_reports,
+                         beacon_reports=[b for b in e.beacon_reports if b.hotspot_key != silent],
+                         registry=small.registry, params=small.params, predictor=predictor,
+                         entropy=e.entropy, history=history)
+        history = r.history
+        for v in r.verdicts:
+            if v.hotspot_key == silent and v.report_type == WitnessReport.TYPE:
+                (refused if e.epoch >= second else before).append(v)
+        assert r.flagged(silent) == (e.epoch >= second)
+    once_valid = [v for v in refused if v.report_id in valid]
+    assert once_valid and all(v.reason is Reason.CHALLENGES_UNANSWERED for v in once_valid)
+    assert dict(refused[0].figures)["hotspot_challenges_unanswered"] >= 2
+    assert all(v.reason is not Reason.CHALLENGES_UNANSWERED for v in before)

@@ -282,8 +282,6 @@ def run_poc_scenario(sc: PocScenario,
             if beacons >= sc.beacons:
                 break
             i = sim.index_of[key]
-            if i >= sim.n_radio:  # a sybil has no radio of its own: its twin beacons for it
-                continue
             v_key = challenger_for(entropy, epoch, key, params.validators)
             validator = next(v for v in sim.validators if v.public_key == v_key)
             secret = hashlib.sha256(b"secret" + entropy + key).digest()
@@ -294,6 +292,8 @@ def run_poc_scenario(sc: PocScenario,
                                b"eph" + secret).digest()),
                            timestamp_ms=t_ms).sign(validator)
             challenges.append(ch)
+            if i >= sim.n_radio:  # a sybil has no radio of its own: nothing goes on the air
+                continue
             payload = beacon_payload(secret, ch.content_id, _REGION,
                                      spreading_factor=sim.beacon.spreading_factor,
                                      bandwidth_hz=sim.beacon.bandwidth_hz)

@@ -11,6 +11,7 @@ expectation, in integers (ppm), and flags the hotspots far above it.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
@@ -20,6 +21,7 @@ from typing import NamedTuple
 from ._normal import phi_ppm, power_ppm
 from ._params import NetworkParams
 from ._reciprocity import ReciprocityCut, pair_term_milli, summarise_link
+from ._unanswered import ChallengeLedger
 
 __all__ = [
     "HotspotAssessment", "LinkHistory", "LinkObservation", "assess_hotspots", "cuts_for",
@@ -71,6 +73,14 @@ class LinkHistory:
     """Per unordered pair ``(a, b)``, ``a < b``, heard at least one way and reported
     both ways: its reciprocity term (`coverage_net.poc._reciprocity`)."""
     reciprocity: ReciprocityCut | None = None
+    ledger: ChallengeLedger = field(default_factory=ChallengeLedger)
+    """Challenges answered or not, and witnessing, per hotspot (`coverage_net.poc._unanswered`)."""
+
+    def with_challenges(self, epoch: int, answered: Mapping[bytes, bool],
+                        witnesses: Iterable[bytes], window_epochs: int) -> LinkHistory:
+        """This history with `epoch`'s challenges and witnesses in its ledger."""
+        return dataclasses.replace(self, ledger=self.ledger.advance(epoch, answered, witnesses,
+                                                                    window_epochs))
 
     @property
     def observations(self) -> tuple[LinkObservation, ...]:
@@ -84,7 +94,7 @@ class LinkHistory:
         (and the pairs' reciprocity terms kept, when `reciprocity` is given)."""
         if (cuts != self.cuts or reciprocity != self.reciprocity) and self.links:
             # other cuts: judge every link again
-            return LinkHistory(cuts=cuts, reciprocity=reciprocity).advance(
+            return LinkHistory(cuts=cuts, reciprocity=reciprocity, ledger=self.ledger).advance(
                 epoch, (*self.observations, *new), window_epochs, cuts, reciprocity)
         low = epoch - window_epochs + 1
         fresh: dict[_Link, list[LinkObservation]] = defaultdict(list)
@@ -120,7 +130,8 @@ class LinkHistory:
                 else:
                     pair_terms[(a, b)] = term
         # plain dicts, copied (fast) by the next advance, never changed once returned
-        return LinkHistory(links, anomalies, totals, by_epoch, cuts, pair_terms, reciprocity)
+        return LinkHistory(links, anomalies, totals, by_epoch, cuts, pair_terms, reciprocity,
+                           self.ledger)
 
 
 def _add(totals: dict[bytes, _Totals], link: _Link, anomaly: tuple[int, int], sign: int) -> None:

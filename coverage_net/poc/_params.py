@@ -133,8 +133,11 @@ class VerifierParams:
     reciprocity_miss_floor_ppm: int = 100_000
     """Chance that a receiver misses a beacon it should hear for reasons other than
     the path (collisions, its own transmission, a reboot)."""
-    reciprocity_min_links: int = 4
+    reciprocity_min_links: int = 6
     """A hotspot with fewer two-way links than this is never flagged for reciprocity."""
+    min_unanswered_challenges: int = 2
+    """A hotspot that witnesses but answered none of at least this many challenges in
+    the window with a valid beacon is flagged (a key with no radio cannot beacon)."""
     reciprocity_z_centi: int = 400
     """A hotspot is flagged when its links' reciprocity terms exceed their expectation
     by this many (x100) standard deviations."""

@@ -63,6 +63,7 @@ class Reason(StrEnum):
     NEIGHBOUR_INCONSISTENT = "neighbour_inconsistent"
     HOTSPOT_INCONSISTENT = "hotspot_inconsistent"
     RECIPROCITY_INCONSISTENT = "reciprocity_inconsistent"
+    CHALLENGES_UNANSWERED = "challenges_unanswered"
     RATE_LIMITED = "rate_limited"
     RADIO_CLOCK_INCONSISTENT = "radio_clock_inconsistent"
 
@@ -102,6 +103,9 @@ REASON_TEXT: Mapping[Reason, str] = {
     Reason.RECIPROCITY_INCONSISTENT:
         "the signal strengths this hotspot reports disagree with what its neighbours measure "
         "on the same paths in the other direction (a radio path is the same both ways)",
+    Reason.CHALLENGES_UNANSWERED:
+        "this hotspot files witness reports but answered none of its recent challenges "
+        "with a beacon (is there a radio where it says it is?)",
     Reason.RATE_LIMITED: "the witness filed more reports this epoch than the limit",
     Reason.RADIO_CLOCK_INCONSISTENT:
         "the radio timestamp does not fit the hotspot's other reports this epoch "

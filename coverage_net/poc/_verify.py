@@ -84,6 +84,7 @@ from ._reciprocity import ReciprocityAssessment, assess_reciprocity, reciprocity
 from ._registry import Registry
 from ._secret import secret_hash
 from ._select import challengees_for_epoch, challenger_for
+from ._unanswered import UnansweredAssessment, assess_unanswered
 from ._verdict import Reason, Verdict
 
 __all__ = ["EpochVerdicts", "verify_epoch"]
@@ -108,11 +109,13 @@ class EpochVerdicts:
     history: LinkHistory
     hotspots: Mapping[bytes, HotspotAssessment] = field(default_factory=dict)
     reciprocity: Mapping[bytes, ReciprocityAssessment] = field(default_factory=dict)
+    unanswered: Mapping[bytes, UnansweredAssessment] = field(default_factory=dict)
 
     def flagged(self, hotspot_key: bytes) -> bool:
-        """Whether the hotspot is flagged by its neighbours or by reciprocity this epoch."""
-        a, r = self.hotspots.get(hotspot_key), self.reciprocity.get(hotspot_key)
-        return bool((a is not None and a.flagged) or (r is not None and r.flagged))
+        """Whether the hotspot is flagged this epoch (neighbours, reciprocity or challenges)."""
+        return any(a is not None and a.flagged for a in (
+            self.hotspots.get(hotspot_key), self.reciprocity.get(hotspot_key),
+            self.unanswered.get(hotspot_key)))
 
     def by_id(self) -> dict[bytes, Verdict]:
         return {v.report_id: v for v in self.verdicts}
@@ -127,6 +130,10 @@ def _order_key(entropy: bytes, report_id: bytes) -> bytes:
 
 def _figs(**values: int) -> tuple[tuple[str, int], ...]:
     return tuple(sorted(values.items()))
+
+
+def _merged(*figures: tuple[tuple[str, int], ...]) -> tuple[tuple[str, int], ...]:
+    return tuple(sorted(item for f in figures for item in f))
 
 
 def _verdict(report: BeaconReport | WitnessReport, epoch: int, reason: Reason,
@@ -424,6 +431,7 @@ def verify_epoch(epoch: int, *, challenges: Iterable[Challenge],
         for rnd in (rounds[cid],) for b in rnd.beacons], v.neighbour_radius_m)
     out: dict[bytes, Verdict] = {}
     links: list[LinkObservation] = []
+    answered: dict[bytes, bool] = {}
     judged_all: list[_Judged] = []
     for cid in sorted(rounds):
         rnd = rounds[cid]
@@ -434,6 +442,7 @@ def verify_epoch(epoch: int, *, challenges: Iterable[Challenge],
             continue
         ch = rnd.challenge
         assert ch is not None
+        answered.setdefault(ch.challengee_key, False)
         valid_beacon: tuple[BeaconReport, bytes] | None = None
         for b in _firsts(rnd.beacons, lambda r: r.hotspot_key, epoch, out):
             b_reason, payload_hash = _beacon_reason(b, ch, registry, params)
@@ -445,13 +454,16 @@ def verify_epoch(epoch: int, *, challenges: Iterable[Challenge],
             for w in rnd.witnesses:
                 out[w.content_id] = _verdict(w, epoch, Reason.NO_VALID_BEACON)
             continue
+        answered[ch.challengee_key] = True
         judged_all.extend(_judge_round(rnd, valid_beacon[0], valid_beacon[1], epoch, registry,
                                        params, predictor, out, links))
 
     new_history = history.advance(epoch, links, v.hotspot_window_epochs, cuts_for(params),
-                                  reciprocity_cut(params))
+                                  reciprocity_cut(params)).with_challenges(
+        epoch, answered, (w.witness_key for w in witnesses), v.hotspot_window_epochs)
     assessments = assess_hotspots(new_history, params)
     reciprocity = assess_reciprocity(new_history.pair_terms, params)
+    unanswered = assess_unanswered(new_history.ledger, params)
 
     # hotspot flags, rate limits, rewards
     per_witness: dict[bytes, list[_Judged]] = defaultdict(list)
@@ -461,6 +473,11 @@ def verify_epoch(epoch: int, *, challenges: Iterable[Challenge],
             j.head += a.figures  # "hotspot_*" sort between the head's and the tail's names
             if a.flagged and j.reason is Reason.VALID:
                 j.reason = Reason.HOTSPOT_INCONSISTENT
+        silent = unanswered.get(j.report.witness_key)
+        if silent is not None and silent.unanswered:  # sort before the other "hotspot_*"
+            j.head = _merged(j.head, silent.figures)
+            if silent.flagged and j.reason is Reason.VALID:
+                j.reason = Reason.CHALLENGES_UNANSWERED
         rec = reciprocity.get(j.report.witness_key)
         if rec is not None:
             j.head += rec.figures  # "hotspot_reciprocity_*" after the other "hotspot_*"
@@ -504,4 +521,4 @@ def verify_epoch(epoch: int, *, challenges: Iterable[Challenge],
                 rewarded=j.report.content_id in rewarded, neighbours_heard=j.heard,
                 neighbours_silent=j.silent)
     return EpochVerdicts(tuple(out[k] for k in sorted(out)), new_history, assessments,
-                         reciprocity)
+                         reciprocity, unanswered)
