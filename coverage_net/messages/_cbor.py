@@ -92,8 +92,11 @@ def _head_length(count: int) -> int:
     """Bytes in the head of an array or map of ``count`` items (1, 2, 3, 5 or 9)."""
     if count < 24:
         return 1
-    return next(1 + n for n, limit in ((1, 2**8), (2, 2**16), (4, 2**32), (8, 2**64))
-                if count < limit)
+    if count < 2**8:
+        return 2
+    if count < 2**16:
+        return 3
+    return 5 if count < 2**32 else 9
 
 
 def loads_cbor_quick(data: bytes, *, max_depth: int = MAX_NESTING) -> object:

@@ -1,14 +1,15 @@
-"""`decode`'s fast path: one re-encoding both proves canonical form and gives the signed bytes.
+"""`decode`'s fast path: one re-encoding proves canonical form and gives the signed bytes.
 
 Ingest is dominated by the signature check, and a validator decodes every report
 it hears, so what `decode` adds around libsodium matters. The strict path builds
 the checked map twice (the canonical-form check, then the signing bytes) and
 cbor2 sorts each map's keys again. Here a type's canonical key order is worked out
 once (`WirePlan`); a received map must list exactly those keys in that order, and
-its checked values are encoded flat, in two runs: the pairs before the
-``signature`` pair and the pairs after it. The wire must equal header + before +
-signature pair + after byte for byte, and the signed encoding is the other header
-+ before + after, so neither is re-sorted and nothing is encoded twice.
+its checked values are encoded once, flat, in that order: the wire must equal the
+map header and that encoding byte for byte. The signed encoding is the same map
+without its ``signature`` pair, so it is cut from the wire around that pair; the
+pair is found by its bytes, which hold the 64-byte signature, and the cut is made
+only where they occur once (otherwise the strict path decides).
 
 The fast path only ever accepts: any doubt (not a map, unknown type, wrong keys,
 a value that fails its check, a byte that differs) returns None, and `decode`
@@ -21,6 +22,7 @@ two paths to that.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from operator import itemgetter
 
 from coverage_net.messages._cbor import (
     canonical_items,
@@ -55,8 +57,10 @@ class WirePlan:
         self._checks: tuple[tuple[Callable[..., object], str], ...] = tuple(
             (_constant(constants[key]) if key in constants else kinds[key].check,
              f"{name}.{key}") for key in self.keys)
-        self._split = 2 * self.keys.index(_SIGNATURE)
-        """Where the signature pair starts in the flat key, value list."""
+        fields = [i for i, key in enumerate(self.keys) if key not in constants]
+        self._field_names = tuple(self.keys[i] for i in fields)
+        self._field_values = itemgetter(*fields)
+        """The fields' values (every key's but type's and version's) from all values."""
         self._header = canonical_map_header(len(self.keys))
         self._unsigned_header = canonical_map_header(len(self.keys) - 1)
         # "signature" and the head of a 64-byte string: the signature pair minus its value
@@ -81,15 +85,18 @@ class WirePlan:
         flat: list[object] = [None] * (2 * len(values))
         flat[0::2] = self.keys
         flat[1::2] = values
-        split = self._split
-        before = canonical_items(flat[:split])
-        after = canonical_items(flat[split + 2:])
-        signature = flat[split + 1]
-        if data != b"".join((self._header, before, self._signature_head, signature, after)):
+        if data != self._header + canonical_items(flat):
             return None
-        fields = dict(zip(self.keys, values, strict=True))
-        del fields[_TYPE_KEY], fields[_VERSION_KEY]
-        return fields, self._unsigned_header + before + after
+        fields = dict(zip(self._field_names, self._field_values(values), strict=True))
+        # the signature pair's place: where its key and head are; the wire holds them, so
+        # only a second occurrence (inside a value) could mislead: then the strict path
+        head = self._signature_head
+        at = data.find(head)
+        if data.find(head, at + 1) != -1:
+            return None
+        end = at + len(head) + SIGNATURE.length
+        unsigned = self._unsigned_header + data[len(self._header):at] + data[end:]
+        return fields, unsigned
 
 
 def _constant(value: object) -> Callable[..., object]:
