@@ -222,6 +222,22 @@ def test_same_values_other_encodings_are_left_to_the_strict_path(cls):
             decode(variant, types=TYPES)
 
 
+def test_a_value_holding_the_signature_pairs_head_is_left_to_the_strict_path():
+    """The signing bytes are cut around the signature pair, found by its key and head: a
+    value that holds those bytes too (before or after the pair) must not mislead the cut."""
+    head = b"\x69signature\x58\x40"
+    witness = WitnessReport(**{**vars(sample(WitnessReport)), "signature": None,
+                               "payload_hash": head.ljust(32, b"\x01")}).sign(KEYS[0])
+    ballot = FastBallot(voter_key=KEYS[0].public_key, round=7, ids=[head.rjust(32, b"\x02")],
+                        weights=[]).sign(KEYS[0])
+    for message in (witness, ballot):
+        data = message.to_cbor()
+        assert data.count(head) == 2
+        assert _parse_fast(data, TYPES) is None
+        check_agreement(data)
+        assert decode(data, types=TYPES) == message
+
+
 @dataclass(frozen=True, kw_only=True, repr=False)
 class SmallBallot(Message, register=False):
     """`FastBallot`'s shape with a low size limit."""
