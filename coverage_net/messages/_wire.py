@@ -7,9 +7,10 @@ cbor2 sorts each map's keys again. Here a type's canonical key order is worked o
 once (`WirePlan`); a received map must list exactly those keys in that order, and
 its checked values are encoded once, flat, in that order: the wire must equal the
 map header and that encoding byte for byte. The signed encoding is the same map
-without its ``signature`` pair, so it is cut from the wire around that pair; the
-pair is found by its bytes, which hold the 64-byte signature, and the cut is made
-only where they occur once (otherwise the strict path decides).
+without its ``signature`` pair, so it is cut from the wire around that pair. The
+pair starts with fixed bytes (the key and the head of a 64-byte string); the cut
+is made only where those occur once in the wire, so it cannot land inside a value
+that happens to hold them (then the strict path re-encodes instead).
 
 The fast path only ever accepts: any doubt (not a map, unknown type, wrong keys,
 a value that fails its check, a byte that differs) returns None, and `decode`
@@ -88,11 +89,11 @@ class WirePlan:
         if data != self._header + canonical_items(flat):
             return None
         fields = dict(zip(self._field_names, self._field_values(values), strict=True))
-        # the signature pair's place: where its key and head are; the wire holds them, so
-        # only a second occurrence (inside a value) could mislead: then the strict path
+        # the signature pair is in the wire (it equals the encoding): where its key and
+        # head occur once, that is the pair; a second occurrence is inside a value
         head = self._signature_head
         at = data.find(head)
-        if data.find(head, at + 1) != -1:
+        if at < 0 or data.find(head, at + 1) != -1:
             return None
         end = at + len(head) + SIGNATURE.length
         unsigned = self._unsigned_header + data[len(self._header):at] + data[end:]
