@@ -26,7 +26,12 @@ from types import MappingProxyType
 from typing import Any, ClassVar, Self
 
 from coverage_net.identity import Keypair, verify_signature
-from coverage_net.messages._cbor import MAX_NESTING, canonical_dumps, loads_cbor_item
+from coverage_net.messages._cbor import (
+    MAX_NESTING,
+    canonical_dumps,
+    loads_cbor_item,
+    loads_cbor_quick,
+)
 from coverage_net.messages._errors import (
     MalformedMessageError,
     OversizeMessageError,
@@ -34,6 +39,7 @@ from coverage_net.messages._errors import (
     UnknownTypeError,
 )
 from coverage_net.messages._fields import PUBLIC_KEY, SIGNATURE, FieldKind, Integer
+from coverage_net.messages._wire import WirePlan
 
 __all__ = [
     "DEFAULT_MAX_BYTES", "DOMAIN_PREFIX", "MAX_MESSAGE_BYTES", "MESSAGE_TYPES", "SHORT_ID_CHARS",
@@ -245,6 +251,10 @@ def decode(data: bytes, *, types: Mapping[str, type[Message]] = MESSAGE_TYPES) -
     fields with exact CBOR types and ranges, canonical form (re-encoding must
     reproduce the input byte for byte: no longer-than-needed integers or floats,
     sorted keys) (MalformedMessageError), then the signature (SignatureError).
+
+    A well-formed message takes a fast path (`WirePlan`) that makes the same
+    checks with one re-encoding; anything it does not accept goes through the
+    strict path above, which names what was wrong.
     """
     if not isinstance(data, bytes | bytearray | memoryview):
         raise TypeError(f"data must be bytes; got {type(data).__name__}")
@@ -252,6 +262,41 @@ def decode(data: bytes, *, types: Mapping[str, type[Message]] = MESSAGE_TYPES) -
     if len(data) > MAX_MESSAGE_BYTES:
         raise OversizeMessageError(f"message is {len(data)} bytes; the limit is "
                                    f"MAX_MESSAGE_BYTES = {MAX_MESSAGE_BYTES}; not parsed")
+    message, unsigned = _parse_fast(data, types) or _parse_strict(data, types)
+    message.__dict__["content_id"] = hashlib.sha256(data).digest()  # the cached_property
+    if not verify_signature(message.signer_key, message.signature, message.DOMAIN + unsigned):
+        message.verify()  # raises the SignatureError that says why
+    return message
+
+
+def _parse_fast(data: bytes, types: Mapping[str, type[Message]]
+                ) -> tuple[Message, bytes] | None:
+    """The message (signature unchecked) and its unsigned canonical map, or None: then
+    `_parse_strict` decides. Accepts only what `_parse_strict` accepts, identically."""
+    body = loads_cbor_quick(data, max_depth=MAX_NESTING)
+    if type(body) is not dict:
+        return None
+    tag = body.get(_TYPE_KEY)
+    cls = types.get(tag) if type(tag) is str else None
+    if cls is None or len(data) > cls.MAX_BYTES:
+        return None
+    checked = _wire_plan(cls).check(data, body)
+    if checked is None:
+        return None
+    values, unsigned = checked
+    message = object.__new__(cls)
+    message.__dict__.update(values)  # frozen: its __setattr__ refuses; the values are checked
+    return message, unsigned
+
+
+@functools.cache
+def _wire_plan(cls: type[Message]) -> WirePlan:
+    return WirePlan(cls.TYPE, cls.VERSION, _schema(cls), cls.__name__)
+
+
+def _parse_strict(data: bytes, types: Mapping[str, type[Message]]) -> tuple[Message, bytes]:
+    """`decode`'s checks up to the signature, one by one, each naming what was wrong:
+    the message (signature unchecked) and its unsigned canonical map."""
     body = loads_cbor_item(data, max_bytes=MAX_MESSAGE_BYTES, max_depth=MAX_NESTING)
     if not isinstance(body, dict):
         raise MalformedMessageError(f"a message is a CBOR map; got {type(body).__name__}")
@@ -281,11 +326,8 @@ def decode(data: bytes, *, types: Mapping[str, type[Message]] = MESSAGE_TYPES) -
         raise MalformedMessageError(
             f"{cls.TYPE}: not in canonical CBOR form (keys sorted length-first, shortest "
             "integer and float encodings, +0.0 for zero)")
-    message.__dict__["content_id"] = hashlib.sha256(data).digest()  # the cached_property
-    signature = full.pop(_SIGNATURE)
-    if not verify_signature(message.signer_key, signature, cls.DOMAIN + canonical_dumps(full)):
-        message.verify()  # raises the SignatureError that says why
-    return message
+    del full[_SIGNATURE]
+    return message, canonical_dumps(full)
 
 
 def _message_class(body: dict[Any, Any], types: Mapping[str, type[Message]]) -> type[Message]:

@@ -11,13 +11,16 @@ wrong, whatever cbor2 raised.
 from __future__ import annotations
 
 import io
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 
 import cbor2
 
 from coverage_net.messages._errors import MalformedCBORError
 
-__all__ = ["MAX_NESTING", "canonical_dumps", "loads_cbor_item"]
+__all__ = [
+    "MAX_NESTING", "canonical_dumps", "canonical_items", "canonical_key_order",
+    "canonical_map_header", "loads_cbor_item", "loads_cbor_quick",
+]
 
 MAX_NESTING = 4
 """Default deepest container nesting: a map of lists of lists of byte strings."""
@@ -59,6 +62,59 @@ _PLAIN_TYPES = frozenset(_PLAIN)
 def canonical_dumps(value: object) -> bytes:
     """Canonical CBOR (RFC 7049 section 3.9): shortest forms, map keys sorted."""
     return cbor2.dumps(value, canonical=True)
+
+
+def canonical_items(items: Sequence[object]) -> bytes:
+    """The canonical encodings of ``items``, one after another, with no header.
+
+    A canonical map is its header followed by its keys and values in canonical key
+    order, so a caller that knows that order (a message's schema) lays the pairs
+    out flat and builds the map, or the map without one pair, from slices; cbor2
+    then encodes the values (shortest integers and floats) without sorting keys.
+    """
+    return cbor2.dumps(items, canonical=True)[_head_length(len(items)):]
+
+
+def canonical_map_header(pairs: int) -> bytes:
+    """The head of a definite-length map of ``pairs`` pairs (major type 5, shortest length)."""
+    length = _head_length(pairs) - 1
+    if length == 0:
+        return bytes([0xA0 | pairs])
+    return bytes([0xA0 | {1: 24, 2: 25, 4: 26, 8: 27}[length]]) + pairs.to_bytes(length, "big")
+
+
+def canonical_key_order(keys: Iterable[str]) -> tuple[str, ...]:
+    """``keys`` in the order `canonical_dumps` writes a map with them (cbor2's own rule)."""
+    return tuple(cbor2.loads(canonical_dumps(dict.fromkeys(keys))))
+
+
+def _head_length(count: int) -> int:
+    """Bytes in the head of an array or map of ``count`` items (1, 2, 3, 5 or 9)."""
+    if count < 24:
+        return 1
+    if count < 2**8:
+        return 2
+    if count < 2**16:
+        return 3
+    return 5 if count < 2**32 else 9
+
+
+def loads_cbor_quick(data: bytes, *, max_depth: int = MAX_NESTING) -> object:
+    """The first CBOR item of ``data`` decoded as `loads_cbor_item` would, or None.
+
+    Without its checks and explanations: trailing bytes are ignored, simple values
+    other than false/true/null pass, and a refusal is just None. Only for a caller
+    that keeps the result after re-encoding it to exactly ``data`` (which no input
+    with trailing bytes, odd values, tags or indefinite lengths survives) and asks
+    `loads_cbor_item` what was wrong otherwise: `decode`'s fast path.
+    """
+    try:
+        return cbor2.loads(
+            data, tag_hook=_reject_tag_hook, semantic_decoders=_NO_TAGS, str_errors="strict",
+            max_depth=max_depth, allow_indefinite=False, allow_duplicate_keys=False,
+            strict_hashable_types=True)
+    except Exception:  # untrusted bytes: any refusal means "take the strict path"
+        return None
 
 
 def loads_cbor_item(data: bytes, *, max_bytes: int, max_depth: int = MAX_NESTING) -> object:

@@ -54,6 +54,8 @@ class FixedBytes(FieldKind):
     meaning: str
 
     def check(self, where: str, value: object, *, wire: bool) -> bytes:
+        if type(value) is bytes and len(value) == self.length:  # the common case, first
+            return value
         ok_types = bytes if wire else (bytes, bytearray, memoryview)
         if not isinstance(value, ok_types) or (wire and type(value) is not bytes):
             raise MalformedMessageError(
@@ -86,6 +88,8 @@ class Integer(FieldKind):
     meaning: str
 
     def check(self, where: str, value: object, *, wire: bool) -> int:
+        if type(value) is int and self.lo <= value <= self.hi:  # the common case, first
+            return value
         value = _integer(where, value, self.meaning, wire=wire)
         if not self.lo <= value <= self.hi:
             raise MalformedMessageError(
@@ -99,6 +103,8 @@ class IntegerChoice(FieldKind):
     meaning: str
 
     def check(self, where: str, value: object, *, wire: bool) -> int:
+        if type(value) is int and value in self.choices:  # the common case, first
+            return value
         value = _integer(where, value, self.meaning, wire=wire)
         if value not in self.choices:
             allowed = ", ".join(map(str, self.choices))
@@ -113,6 +119,8 @@ class Real(FieldKind):
     meaning: str
 
     def check(self, where: str, value: object, *, wire: bool) -> float:
+        if type(value) is float and math.isfinite(value) and self.lo <= value <= self.hi:
+            return value + 0.0  # the common case, first (-0.0 + 0.0 == +0.0, as below)
         if wire:
             if type(value) is not float:
                 raise MalformedMessageError(
