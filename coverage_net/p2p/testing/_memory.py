@@ -11,10 +11,11 @@ every delivery to compare.
 
 Gossip is flooding with a seen-set: a node offers a payload to its gossip
 callback the first time its id (`gossip_id`) arrives, and forwards it to every
-other neighbour if accepted. Requests travel as two events over the same lossy
-link; a lost one surfaces as a timeout. A partition closes the links between
-groups (both sides see the peer disconnect) and healing reopens them (both
-sides see a new peer), as the blocklist does between real processes.
+other neighbour subscribed to the topic if accepted. Requests travel as two
+events over the same lossy link; a lost one surfaces as a timeout. A partition
+closes the links between groups (both sides see the peer disconnect) and healing
+reopens them (both sides see a new peer), as the blocklist does between real
+processes.
 """
 
 from __future__ import annotations
@@ -82,6 +83,8 @@ class MemoryNetwork:
         self.lost = 0
         self._endpoints: dict[str, MemoryEndpoint] = {}
         self._links: dict[frozenset[str], LinkProfile] = {}
+        self._adjacent: dict[str, set[str]] = {}
+        """Node -> the nodes it has a link to (open or cut): forwarding asks per message."""
         self._groups: dict[str, int] | None = None
         self._events: list[tuple[float, int, Callable[[], None]]] = []
         self._seq = itertools.count()
@@ -108,6 +111,8 @@ class MemoryNetwork:
             raise ValueError("a node cannot link to itself")
         pair = frozenset((a, b))
         self._links[pair] = link or self.default_link
+        self._adjacent.setdefault(a, set()).add(b)
+        self._adjacent.setdefault(b, set()).add(a)
         self._announce(pair)
 
     def partition(self, *groups: Iterable[str]) -> None:
@@ -125,14 +130,17 @@ class MemoryNetwork:
         """The node vanishes: nothing reaches it or leaves it; its requests fail."""
         self._endpoints[peer_id].up = False
 
-    def neighbours(self, peer_id: str) -> list[str]:
-        """Nodes linked to ``peer_id`` whose link is open now and who are up, sorted."""
+    def neighbours(self, peer_id: str, *, topic: str | None = None) -> list[str]:
+        """Nodes linked to ``peer_id`` whose link is open now and who are up, sorted;
+        with ``topic``, only those subscribed to it."""
         out = []
-        for pair in self._links:
-            if peer_id in pair and self._link_open(pair):
-                (other,) = pair - {peer_id}
-                if self._endpoints.get(other) is not None and self._endpoints[other].up:
-                    out.append(other)
+        for other in self._adjacent.get(peer_id, ()):
+            endpoint = self._endpoints.get(other)
+            if endpoint is None or not endpoint.up \
+                    or (topic is not None and topic not in endpoint._topics):
+                continue
+            if self._groups is None or self._link_open(frozenset((peer_id, other))):
+                out.append(other)
         return sorted(out)
 
     def trace_digest(self) -> str:
@@ -320,13 +328,19 @@ class MemoryEndpoint(Network):
             self._announce_peer(peer_id)
 
     def _forward(self, source: str | None, topic: str, data: bytes, msg_id: bytes) -> None:
+        """Send to every neighbour subscribed to `topic` but the one it came from: as in
+        gossipsub, whose mesh is per topic, a peer that does not subscribe (a hotspot
+        that only publishes its reports) is neither sent nor asked to relay it."""
         ident = msg_id.hex()[:8]
-        for peer in self.connected_peers():
-            if peer != source:
+        hub = self._hub
+        if not self.up:
+            return
+        for peer in hub.neighbours(self._id, topic=topic):
+            if peer != source and peer not in self._blocked:
                 self.gossip_forwarded += 1
-                self._hub._transmit(self._id, peer, "gossip", ident,
-                                    lambda p=peer: self._hub._endpoints[p]._receive(
-                                        self._id, topic, data, msg_id))
+                hub._transmit(self._id, peer, "gossip", ident,
+                              lambda p=peer: hub._endpoints[p]._receive(
+                                  self._id, topic, data, msg_id))
 
     def _receive(self, source: str, topic: str, data: bytes, msg_id: bytes) -> None:
         if source in self._blocked or topic not in self._topics or self._callback is None:
