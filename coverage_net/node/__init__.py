@@ -5,20 +5,29 @@ of its process in one nursery and hands each only what it needs. Today: the bare
 peer (`run_peer`) and the proof-of-coverage actors a hotspot (`start_hotspot_poc`)
 and a validator (`start_challenger`) add to it; the hotspot, validator and router
 roots follow. And a whole proof-of-coverage network in one process on simulated
-air (`run_poc_scenario`).
+air (`run_poc_scenario`), its reports handed to the verifier directly or gossiped over
+the in-memory network in virtual time.
 Beside them, the glue that stores `poc` verdicts in the store (`save_verdicts`,
 `load_verdict`).
 """
 
 from ._peer import PeerConfig, RunningPeer, run_peer, wall_clock_ms
 from ._poc import RunningChallenger, announced_hotspots, start_challenger, start_hotspot_poc
-from ._poc_results import ATTACKS, EpochInput, PocScenario, ScenarioResult
+from ._poc_results import (
+    ATTACKS,
+    TRANSPORTS,
+    EpochInput,
+    PocScenario,
+    ScenarioResult,
+    TransportFigures,
+)
 from ._poc_sim import run_poc_scenario
 from ._verdicts import load_verdict, save_verdicts, verdict_from_row, verdict_row
 
 __all__ = [
     "PeerConfig", "RunningPeer", "run_peer", "wall_clock_ms",
     "RunningChallenger", "announced_hotspots", "start_challenger", "start_hotspot_poc",
-    "ATTACKS", "EpochInput", "PocScenario", "ScenarioResult", "run_poc_scenario",
+    "ATTACKS", "TRANSPORTS", "EpochInput", "PocScenario", "ScenarioResult", "TransportFigures",
+    "run_poc_scenario",
     "save_verdicts", "load_verdict", "verdict_row", "verdict_from_row",
 ]

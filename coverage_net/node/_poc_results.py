@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from coverage_net.messages import BeaconReport, Challenge, WitnessReport
 from coverage_net.poc import NetworkParams, Registry, Verdict
 
-__all__ = ["ATTACKS", "EpochInput", "PocScenario", "ScenarioResult"]
+__all__ = ["ATTACKS", "TRANSPORTS", "EpochInput", "PocScenario", "ScenarioResult",
+           "TransportFigures"]
 
 ATTACKS = ("spoof_5km", "invent_rssi", "relay_30km", "replay", "self_witness", "ring",
            "rebroadcast")
@@ -24,6 +25,11 @@ ATTACKS = ("spoof_5km", "invent_rssi", "relay_30km", "replay", "self_witness", "
 files its own witness of them back-dated, with a plausible RSSI); ``rebroadcast``
 puts each beacon it hears on the air again at once (a wormhole the honest hotspots
 around it then witness; same in both forms)."""
+
+
+TRANSPORTS = ("direct", "memory")
+"""How reports reach the verifier: handed over as produced, or gossiped over
+`coverage_net.p2p.testing.MemoryNetwork` in virtual time (see `PocScenario.transport`)."""
 
 
 @dataclass(frozen=True)
@@ -53,6 +59,43 @@ class PocScenario:
     """The path-loss model of both the air and the verifier (a `MODEL_NAMES` name); the
     air adds shadowing and the impairments on top, so the two still differ."""
     keep_inputs: bool = False
+    transport: str = "direct"
+    """"direct": each epoch's messages go straight to the verifier. "memory": every
+    message is published by its author's endpoint on the in-memory network at its
+    simulated time, and one validator judges what its gossip callback received."""
+    link_loss: float = 0.0
+    """Loss probability of every link of the in-memory network (transport "memory")."""
+
+    def __post_init__(self) -> None:
+        if self.transport not in TRANSPORTS:
+            raise ValueError(f"transport must be one of {TRANSPORTS}; got {self.transport!r}")
+        if not 0.0 <= self.link_loss < 1.0:
+            raise ValueError(f"link_loss must be in [0, 1); got {self.link_loss}")
+        if self.link_loss and self.transport != "memory":
+            raise ValueError("link_loss needs transport='memory' (the direct transport "
+                             "loses nothing)")
+
+
+@dataclass(frozen=True)
+class TransportFigures:
+    """How the scenario's messages travelled to the verifying validator."""
+
+    transport: str
+    published: int
+    """Challenges, beacon and witness reports put on the network."""
+    delivered: int
+    """Of those, decoded by the verifying validator before its last verification (a
+    late one is judged with the epoch in whose window it arrived)."""
+    lost: int
+    """Published but never judged (``published - delivered``)."""
+    undecodable: int
+    """Payloads that reached the verifier and failed `coverage_net.messages.decode`."""
+    virtual_s: float
+    """Virtual time simulated, from epoch 0's start to the last verification."""
+    link_transmissions: int = 0
+    """Hop-by-hop gossip transmissions that arrived (the in-memory network's count)."""
+    link_losses: int = 0
+    """Hop-by-hop transmissions the links lost."""
 
 
 @dataclass(frozen=True)
@@ -86,9 +129,13 @@ class ScenarioResult:
     """Content id of every forged report (not the attackers' honest ones, but the honest
     witnesses of a replayed beacon) -> the key of the attacker behind it."""
     epochs_per_day: int = 48
+    transport: TransportFigures | None = None
 
     def _honest_witnesses(self) -> list[Verdict]:
-        """Witness reports by honest hotspots of beacons by honest hotspots (not forged)."""
+        """Witness reports by honest hotspots of beacons by honest hotspots (not forged).
+
+        Over the reports that reached the verifier: a witness whose beacon report was
+        lost on the way has no beaconer here and is not counted."""
         beaconer = {v.challenge_id: v.hotspot_key for v in self.verdicts
                     if v.report_type == BeaconReport.TYPE}
         return [v for v in self.verdicts if v.report_type == WitnessReport.TYPE

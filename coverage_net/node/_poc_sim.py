@@ -12,9 +12,10 @@ place, each in a naive form (numbers invented without the model) and a model-awa
 one (numbers made plausible with the verifier's own model).
 
 Everything is seeded: the same `PocScenario` gives the same verdicts byte for byte.
-Messages go straight from the simulated hotspots to the verifier (what gossip would
-deliver to a validator); the gossip and sync path itself is tested on the in-memory
-network elsewhere.
+By default messages go straight from the simulated hotspots to the verifier (what
+gossip would deliver to a validator); with ``transport="memory"`` they travel by
+gossip over the in-memory network in virtual time (`_poc_memnet`), lossy if asked,
+and the verifier judges what reached it.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import h3
 import numpy as np
@@ -31,11 +32,9 @@ from coverage_net.identity import Keypair
 from coverage_net.messages import BeaconReport, Challenge, HotspotAnnouncement, WitnessReport
 from coverage_net.poc import (
     DAY_MS,
-    LinkHistory,
     NetworkParams,
     PathPredictor,
     Registry,
-    Verdict,
     beacon_eirp_centi_dbm,
     beacon_payload,
     beacon_tx_power_dbm,
@@ -45,7 +44,6 @@ from coverage_net.poc import (
     params_from_dict,
     seal_secret,
     secret_hash,
-    verify_epoch,
 )
 from coverage_net.radio import (
     EARTH_RADIUS_M,
@@ -58,7 +56,8 @@ from coverage_net.radio import (
     time_on_air_s,
 )
 
-from ._poc_results import ATTACKS, EpochInput, PocScenario, ScenarioResult
+from ._poc_judge import EpochJudge
+from ._poc_results import ATTACKS, EpochInput, PocScenario, ScenarioResult, TransportFigures
 
 logger = logging.getLogger(__name__)
 
@@ -175,6 +174,7 @@ class _Sim:
         self.sens_dbm = float(sensitivity_dbm(beacon.spreading_factor, beacon.bandwidth_hz, 6.0))
         self.noise_dbm = float(thermal_noise_floor_dbm(beacon.bandwidth_hz, 6.0))
         self.packet_id = 0
+        self.beacons_sent = 0
         self.fraud: dict[bytes, bytes] = {}
 
     def _pick_ring(self, world, order: list[int], size: int) -> None:
@@ -260,26 +260,56 @@ class _Sim:
 
 def run_poc_scenario(sc: PocScenario,
                      progress: Callable[[int, int], None] | None = None) -> ScenarioResult:
-    """Run `sc` until it has sent ``sc.beacons`` beacons; see the module doc."""
+    """Run `sc` until it has sent ``sc.beacons`` beacons; see the module doc.
+
+    ``sc.transport`` says how the reports reach the verifier: "direct" hands each
+    epoch's messages straight to it; "memory" publishes every message by gossip on
+    the in-memory network, in virtual time, and the verifier judges what it received.
+    """
     sim = _Sim(sc)
-    params = sim.params
+    report = None if progress is None else (lambda: progress(sim.beacons_sent, sc.beacons))
+    judge = EpochJudge(sim.registry, sim.params, sim.predictor, keep_inputs=sc.keep_inputs,
+                       after_each=report)
+    epochs = _epochs(sim)
+    if sc.transport == "memory":
+        # the testing tier's network, imported only when a scenario asks for it
+        from ._poc_memnet import carry_over_memory_network
+        transport = carry_over_memory_network(
+            epochs, judge, hotspot_keys=[k.public_key for k in sim.keys],
+            validator_keys=[k.public_key for k in sim.validators], seed=sc.seed,
+            link_loss=sc.link_loss, start_ms=START_MS,
+            epoch_length_ms=sim.params.epoch_length_ms)
+    else:
+        published = 0
+        for inp in epochs:
+            published += len(inp.challenges) + len(inp.beacon_reports) + len(inp.witness_reports)
+            judge(inp)
+        transport = TransportFigures(
+            "direct", published=published, delivered=published, lost=0, undecodable=0,
+            virtual_s=judge.epochs * sim.params.epoch_length_ms / 1000)
+    in_range = _in_range_honest(sim)
+    role_of = {k.public_key: sim.role[i] for i, k in enumerate(sim.keys)}
+    return ScenarioResult(judge.verdicts, role_of, sim.beacons_sent, judge.epochs, judge.flagged,
+                          in_range, judge.inputs, sim.registry, sim.params, dict(sim.fraud),
+                          DAY_MS // sim.params.epoch_length_ms, transport)
+
+
+def _epochs(sim: _Sim) -> Iterator[EpochInput]:
+    """Every message the network produces, epoch by epoch, until ``sc.beacons`` beacons
+    have gone on the air (counted in ``sim.beacons_sent``)."""
+    sc, params = sim.sc, sim.params
     seed = hashlib.sha256(b"scenario" + sc.seed.to_bytes(8, "big")).digest()
-    history = LinkHistory()
-    verdicts: list[Verdict] = []
-    flagged: dict[bytes, int] = {}
-    beacons = 0
     epoch = 0
     prev_round: list[tuple[Challenge, bytes, int, set[int]]] = []
     eligible = sim.registry.keys
-    inputs: list[EpochInput] = []
-    while beacons < sc.beacons:
+    while sim.beacons_sent < sc.beacons:
         entropy = epoch_entropy_from_seed(seed, epoch)
         t0_ms = START_MS + epoch * params.epoch_length_ms
         challenges, reports, witnesses = [], [], []
         rounds_now: list[tuple[Challenge, bytes, int, set[int]]] = []
         chosen = challengees_for_epoch(entropy, epoch, eligible, params)
         for k, key in enumerate(chosen):
-            if beacons >= sc.beacons:
+            if sim.beacons_sent >= sc.beacons:
                 break
             i = sim.index_of[key]
             v_key = challenger_for(entropy, epoch, key, params.validators)
@@ -301,7 +331,7 @@ def run_poc_scenario(sc: PocScenario,
             eirp_centi = beacon_eirp_centi_dbm(_REGION, 3.0, _RADIO_MAX_DBM)
             beacon_t_ms = t_ms + 2_000
             heard = sim.transmit(i, payload, (beacon_t_ms - START_MS) / 1000.0, power)
-            beacons += 1
+            sim.beacons_sent += 1
             reports.append(BeaconReport(
                 hotspot_key=key, challenge_id=ch.content_id, epoch=epoch, secret=secret,
                 payload_hash=hashlib.sha256(payload).digest(), freq_hz=sim.beacon.freq_hz,
@@ -313,26 +343,9 @@ def run_poc_scenario(sc: PocScenario,
             witnesses.extend(_rebroadcast(sim, ch, payload, i, beacon_t_ms, heard))
             witnesses.extend(_witnesses(sim, ch, payload, i, beacon_t_ms, heard, eirp_centi))
         witnesses.extend(_replay_later(sim, prev_round, t0_ms + params.epoch_length_ms // 2))
-        if sc.keep_inputs:
-            inputs.append(EpochInput(epoch, entropy, tuple(challenges), tuple(reports),
-                                     tuple(witnesses)))
         prev_round = rounds_now
-        result = verify_epoch(epoch, challenges=challenges, beacon_reports=reports,
-                              witness_reports=witnesses, registry=sim.registry, params=params,
-                              predictor=sim.predictor, entropy=entropy, history=history)
-        history = result.history
-        verdicts.extend(result.verdicts)
-        for key in (*result.hotspots, *result.reciprocity):
-            if key not in flagged and result.flagged(key):
-                flagged[key] = epoch
-        if progress:
-            progress(beacons, sc.beacons)
+        yield EpochInput(epoch, entropy, tuple(challenges), tuple(reports), tuple(witnesses))
         epoch += 1
-    in_range = _in_range_honest(sim)
-    role_of = {k.public_key: sim.role[i] for i, k in enumerate(sim.keys)}
-    return ScenarioResult(verdicts, role_of, beacons, epoch, flagged, in_range, inputs,
-                          sim.registry, params, dict(sim.fraud),
-                          DAY_MS // params.epoch_length_ms)
 
 
 def _witnesses(sim: _Sim, ch: Challenge, payload: bytes, tx: int, t_ms: int,

@@ -1,0 +1,151 @@
+"""The proof-of-coverage scenario carried by gossip over the in-memory network.
+
+Issue #10's acceptance scenario (200 hotspots, 1,000 beacons, the real tile,
+attackers) with every challenge and report published by its author's endpoint on
+`MemoryNetwork` in virtual time and judged by a validator from what its gossip
+callback decoded. With lossless links the verdicts must be the direct run's byte
+for byte (`verify_epoch` does not depend on arrival order); with lossy links the
+honest figure holds over what arrived; one seed gives one run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import trio
+
+from coverage_net.node import PocScenario, ScenarioResult, run_poc_scenario
+from coverage_net.p2p import TOPICS
+from coverage_net.p2p.testing import MemoryNetwork, run_deterministic
+from coverage_net.poc import verdicts_bytes
+
+CLI = Path(sys.executable).with_name("coverage-net")
+ATTACKERS = {a: 3 for a in ("spoof_5km", "invent_rssi", "relay_30km", "replay",
+                            "self_witness", "ring")}
+"""The six attacks of issue #10, three hotspots each (as in test_poc_verify)."""
+
+
+@pytest.fixture(scope="module")
+def scenario(dem_dir) -> PocScenario:
+    return PocScenario(dem_dir=str(dem_dir), hotspots=200, beacons=1_000, seed=1,
+                       attackers=ATTACKERS, model_aware=False)
+
+
+@pytest.fixture(scope="module")
+def direct(scenario) -> ScenarioResult:
+    return run_poc_scenario(scenario)
+
+
+@pytest.fixture(scope="module")
+def gossiped(scenario) -> ScenarioResult:
+    return run_poc_scenario(dataclasses.replace(scenario, transport="memory"))
+
+
+@pytest.fixture(scope="module")
+def lossy(scenario) -> ScenarioResult:
+    return run_poc_scenario(dataclasses.replace(scenario, transport="memory", link_loss=0.01))
+
+
+def test_lossless_gossip_gives_the_direct_verdicts_byte_for_byte(direct, gossiped):
+    assert verdicts_bytes(gossiped.verdicts) == verdicts_bytes(direct.verdicts)
+    assert gossiped.flagged_at_epoch == direct.flagged_at_epoch
+    assert gossiped.honest_witness_acceptance() >= 0.99
+    t = gossiped.transport
+    assert t.transport == "memory" and t.lost == 0 and t.undecodable == 0
+    assert t.published == t.delivered == direct.transport.published
+    # every epoch judged a grace period after its end, in virtual time
+    assert t.virtual_s >= direct.epochs * direct.params.epoch_length_ms / 1000
+    assert t.link_transmissions >= t.published  # at least one hop each, relays on top
+
+
+def test_lossy_links_lose_reports_but_not_the_honest_figure(lossy):
+    t = lossy.transport
+    assert t.link_losses > 0 and t.lost > 0
+    assert t.delivered + t.lost == t.published
+    assert len(lossy.verdicts) < t.published  # only what arrived is judged
+    assert lossy.honest_witness_acceptance() >= 0.99
+
+
+def test_same_seed_same_run(dem_dir):
+    sc = PocScenario(dem_dir=str(dem_dir), hotspots=60, beacons=80, seed=3,
+                     attackers={"ring": 2, "spoof_5km": 1}, transport="memory", link_loss=0.05)
+    first, again = run_poc_scenario(sc), run_poc_scenario(sc)
+    assert verdicts_bytes(first.verdicts) == verdicts_bytes(again.verdicts)
+    assert first.transport == again.transport
+    assert first.transport.lost > 0
+    other = run_poc_scenario(dataclasses.replace(sc, seed=4))
+    assert other.transport != first.transport
+
+
+def test_direct_transport_figures(direct):
+    t = direct.transport
+    assert t.transport == "direct" and t.lost == 0 and t.link_transmissions == 0
+    assert t.delivered == t.published > len(direct.verdicts)
+
+
+@pytest.mark.parametrize("bad", [{"transport": "carrier-pigeon"},
+                                 {"transport": "memory", "link_loss": 1.0},
+                                 {"link_loss": 0.1}])  # the direct transport loses nothing
+def test_bad_transport_settings_are_refused(bad):
+    with pytest.raises(ValueError):
+        PocScenario(dem_dir="unused", **bad)
+
+
+def test_gossip_is_not_sent_to_a_node_that_does_not_subscribe():
+    """A publish-only node (a hotspot in the scenario) is neither sent nor relays gossip."""
+
+    async def main() -> tuple[int, int, int]:
+        hub = MemoryNetwork(7)
+        publisher, relay, quiet = (hub.add_node(n) for n in ("publisher", "relay", "quiet"))
+        hub.connect("publisher", "relay")
+        hub.connect("relay", "quiet")
+        got: list[bytes] = []
+        relay.set_gossip_callback(lambda _s, _t, data: got.append(data) or True, TOPICS)
+        async with trio.open_nursery() as nursery:
+            await nursery.start(hub.run)
+            await publisher.publish(TOPICS[0], b"report")
+            await trio.sleep(1.0)
+            nursery.cancel_scope.cancel()
+        return len(got), hub.delivered, relay.gossip_forwarded
+
+    assert run_deterministic(main, seed=7) == (1, 1, 0)
+
+
+def test_the_verifier_counts_and_refuses_bytes_that_do_not_decode():
+    from coverage_net.node._poc_memnet import _Inbox
+
+    inbox = _Inbox()
+    assert inbox("hotspot-0", TOPICS[0], b"\xa1not a message") is False
+    assert inbox.undecodable == 1
+    assert inbox.take(0, b"\0" * 32).witness_reports == ()
+
+
+def _cli(*args) -> subprocess.CompletedProcess:
+    return subprocess.run([str(CLI), "poc", "simulate", *map(str, args)], capture_output=True,
+                          text=True, check=False)
+
+
+def test_cli_simulates_over_the_memory_network(dem_dir):
+    out = _cli("--dem", dem_dir, "--hotspots", 40, "--beacons", 20, "--seed", 5,
+               "--transport", "memory", "--link-loss", 0.05, "-q")
+    assert out.returncode == 0, out.stderr
+    line = re.search(r"in-memory network: (\d+) messages published, (\d+) delivered to the "
+                     r"verifying validator, (\d+) lost \((\d+) link losses\), 0 undecodable; "
+                     r"(\d+) s of virtual time", out.stdout)
+    assert line, out.stdout
+    published, delivered, lost, _, virtual_s = map(int, line.groups())
+    assert published == delivered + lost and delivered > 0 and virtual_s > 0
+    direct = _cli("--dem", dem_dir, "--hotspots", 40, "--beacons", 20, "--seed", 5, "-q")
+    assert direct.returncode == 0 and "in-memory network" not in direct.stdout
+
+
+def test_cli_refuses_link_loss_without_the_memory_network(dem_dir):
+    out = _cli("--dem", dem_dir, "--link-loss", 0.01)
+    assert out.returncode != 0 and "--link-loss needs --transport memory" in out.stderr
+    shown = _cli("--help")
+    assert "--transport [direct|memory]" in shown.stdout and "--link-loss P" in shown.stdout
