@@ -28,7 +28,7 @@ SAMPLE = Path(__file__).resolve().parents[1] / "examples" / "network_params.toml
 VALIDATOR = Keypair.from_seed(b"\x07" * 32).public_key.hex()
 
 # The default network's digest: changing a default changes every genesis block.
-DEFAULT_DIGEST = "c16371700238324f626f69c74eaaaa59f94da6dbd9a2f5be4494ea906fd5327b"
+DEFAULT_DIGEST = "484087d07a32db67d0a4469cd2dbc3104ed53a2a32a7882aafd11ad64e164d89"
 
 
 def _set(data: dict, path: str, value: object) -> dict:

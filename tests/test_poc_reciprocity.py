@@ -110,7 +110,7 @@ def test_the_liar_is_flagged_and_its_honest_neighbours_are_not():
     out = assess_reciprocity(history.pair_terms, PARAMS)
     assert out[_key(0)].flagged and out[_key(0)].links == 8
     assert not any(out[_key(i)].flagged for i in range(1, 9))
-    assert dict(out[_key(0)].figures)["hotspot_reciprocity_z_centi"] == out[_key(0)].z_centi
+    assert dict(out[_key(0)].figures)["hotspot_reciprocity_z_centi_sigma"] == out[_key(0)].z_centi
 
 
 def test_history_terms_follow_the_window_and_any_order():

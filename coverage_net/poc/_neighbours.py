@@ -76,7 +76,7 @@ class LinkHistory:
     ledger: ChallengeLedger = field(default_factory=ChallengeLedger)
     """Challenges answered or not, and witnessing, per hotspot (`coverage_net.poc._unanswered`)."""
 
-    def with_challenges(self, epoch: int, answered: Mapping[bytes, bool],
+    def with_challenges(self, epoch: int, answered: Mapping[bytes, tuple[bool, bytes]],
                         witnesses: Iterable[bytes], window_epochs: int) -> LinkHistory:
         """This history with `epoch`'s challenges and witnesses in its ledger."""
         return dataclasses.replace(self, ledger=self.ledger.advance(epoch, answered, witnesses,

@@ -138,6 +138,9 @@ class VerifierParams:
     min_unanswered_challenges: int = 2
     """A hotspot that witnesses but answered none of at least this many challenges in
     the window with a valid beacon is flagged (a key with no radio cannot beacon)."""
+    min_unanswered_challengers: int = 2
+    """... and those challenges came from at least this many different validators (f + 1
+    for 3f + 1 validators: one lying challenger cannot silence a hotspot alone)."""
     reciprocity_z_centi: int = 400
     """A hotspot is flagged when its links' reciprocity terms exceed their expectation
     by this many (x100) standard deviations."""

@@ -145,7 +145,7 @@ class ReciprocityAssessment:
     def figures(self) -> tuple[tuple[str, int], ...]:
         """The figures a verdict carries, sorted by name (they follow the ``hotspot_*`` ones)."""
         return (("hotspot_reciprocity_links", self.links),
-                ("hotspot_reciprocity_z_centi", self.z_centi))
+                ("hotspot_reciprocity_z_centi_sigma", self.z_centi))
 
 
 def _isqrt_ceil(n: int) -> int:

@@ -5,9 +5,13 @@ the one thing a radio-less key cannot do is beacon when challenged: its challeng
 arrives, its beacon never goes on the air. An honest hotspot that is offline
 misses its challenges too, but then it witnesses nothing either. So a hotspot is
 flagged when, within the window, it filed witness reports, was challenged at least
-``min_unanswered_challenges`` times, and answered none of them with a valid beacon.
-One answered challenge clears it. A sybil that beacons through its owner's radio
-answers its challenges; see the README for what that leaves open.
+``min_unanswered_challenges`` times by at least ``min_unanswered_challengers``
+different validators, and answered none of them with a valid beacon. One answered
+challenge clears it. The distinct challengers matter: a lying validator could seal
+a secret nobody can open and so silence any hotspot it challenges; with at most f
+faulty validators of 3f + 1, f + 1 different challengers include an honest one. A
+sybil that beacons through its owner's radio answers its challenges; see the
+README for what that leaves open.
 """
 
 from __future__ import annotations
@@ -26,18 +30,19 @@ class ChallengeLedger:
     """Per hotspot over the window: epochs of its challenges (answered or not) and of its
     witness reports. Part of the state `verify_epoch` carries; never mutated."""
 
-    challenges: Mapping[bytes, tuple[tuple[int, bool], ...]] = field(default_factory=dict)
+    challenges: Mapping[bytes, tuple[tuple[int, bool, bytes], ...]] = field(default_factory=dict)
+    """Per challengee: (epoch, answered, challenger key) of each challenge in the window."""
     witnessed: Mapping[bytes, tuple[int, ...]] = field(default_factory=dict)
 
-    def advance(self, epoch: int, answered: Mapping[bytes, bool], witnesses: Iterable[bytes],
-                window_epochs: int) -> ChallengeLedger:
+    def advance(self, epoch: int, answered: Mapping[bytes, tuple[bool, bytes]],
+                witnesses: Iterable[bytes], window_epochs: int) -> ChallengeLedger:
         """The ledger of the window ending at `epoch`: `answered` maps each hotspot
-        challenged in `epoch` to whether a valid beacon answered it; `witnesses` are
-        the hotspots that filed witness reports in `epoch`."""
+        challenged in `epoch` to (whether a valid beacon answered it, the challenger);
+        `witnesses` are the hotspots that filed witness reports in `epoch`."""
         low = epoch - window_epochs + 1
         challenges = _keep(self.challenges, low, lambda item: item[0])
-        for key, ok in answered.items():
-            challenges[key] = (*challenges.get(key, ()), (epoch, ok))
+        for key, (ok, challenger) in sorted(answered.items()):
+            challenges[key] = (*challenges.get(key, ()), (epoch, ok, challenger))
         witnessed = _keep(self.witnessed, low, lambda e: e)
         for key in set(witnesses):
             if epoch not in witnessed.get(key, ()):
@@ -60,6 +65,8 @@ class UnansweredAssessment:
 
     unanswered: int
     answered: int
+    challengers: int
+    """Different validators among the unanswered challenges."""
     witness_epochs: int
     flagged: bool
 
@@ -73,13 +80,15 @@ class UnansweredAssessment:
 def assess_unanswered(ledger: ChallengeLedger, params: NetworkParams
                       ) -> dict[bytes, UnansweredAssessment]:
     """Figures of every hotspot challenged in the window (see the module doc)."""
-    need = params.verifier.min_unanswered_challenges
+    v = params.verifier
     out = {}
     for key, items in ledger.challenges.items():
-        answered = sum(ok for _, ok in items)
+        answered = sum(ok for _, ok, _ in items)
         unanswered = len(items) - answered
+        challengers = len({c for _, ok, c in items if not ok})
         witness_epochs = len(ledger.witnessed.get(key, ()))
-        out[key] = UnansweredAssessment(unanswered, answered, witness_epochs,
-                                        answered == 0 and unanswered >= need
-                                        and witness_epochs > 0)
+        out[key] = UnansweredAssessment(
+            unanswered, answered, challengers, witness_epochs,
+            answered == 0 and unanswered >= v.min_unanswered_challenges
+            and challengers >= v.min_unanswered_challengers and witness_epochs > 0)
     return out

@@ -431,7 +431,7 @@ def verify_epoch(epoch: int, *, challenges: Iterable[Challenge],
         for rnd in (rounds[cid],) for b in rnd.beacons], v.neighbour_radius_m)
     out: dict[bytes, Verdict] = {}
     links: list[LinkObservation] = []
-    answered: dict[bytes, bool] = {}
+    answered: dict[bytes, tuple[bool, bytes]] = {}
     judged_all: list[_Judged] = []
     for cid in sorted(rounds):
         rnd = rounds[cid]
@@ -442,7 +442,7 @@ def verify_epoch(epoch: int, *, challenges: Iterable[Challenge],
             continue
         ch = rnd.challenge
         assert ch is not None
-        answered.setdefault(ch.challengee_key, False)
+        answered.setdefault(ch.challengee_key, (False, ch.challenger_key))
         valid_beacon: tuple[BeaconReport, bytes] | None = None
         for b in _firsts(rnd.beacons, lambda r: r.hotspot_key, epoch, out):
             b_reason, payload_hash = _beacon_reason(b, ch, registry, params)
@@ -454,7 +454,7 @@ def verify_epoch(epoch: int, *, challenges: Iterable[Challenge],
             for w in rnd.witnesses:
                 out[w.content_id] = _verdict(w, epoch, Reason.NO_VALID_BEACON)
             continue
-        answered[ch.challengee_key] = True
+        answered[ch.challengee_key] = (True, ch.challenger_key)
         judged_all.extend(_judge_round(rnd, valid_beacon[0], valid_beacon[1], epoch, registry,
                                        params, predictor, out, links))
 
