@@ -37,7 +37,8 @@ class EpochJudge:
         self.history = LinkHistory()
         self.verdicts: list[Verdict] = []
         self.flagged: dict[bytes, int] = {}
-        """Hotspot key -> the first epoch whose neighbour or reciprocity check flagged it."""
+        """Hotspot key -> the first epoch a hotspot check (neighbours, reciprocity, unanswered
+        challenges) flagged it."""
         self.inputs: list[EpochInput] = []
         self.epochs = 0
 
@@ -51,7 +52,7 @@ class EpochJudge:
                               history=self.history)
         self.history = result.history
         self.verdicts.extend(result.verdicts)
-        for key in (*result.hotspots, *result.reciprocity):
+        for key in (*result.hotspots, *result.reciprocity, *result.unanswered):
             if key not in self.flagged and result.flagged(key):
                 self.flagged[key] = inp.epoch
         self.epochs += 1
