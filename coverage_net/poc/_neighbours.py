@@ -76,8 +76,11 @@ class LinkHistory:
                                                   window_epochs, cuts)
         low = epoch - window_epochs + 1
         fresh: dict[_Link, list[LinkObservation]] = defaultdict(list)
-        for o in sorted(new):
+        for o in new:
             fresh[(o.beaconer_key, o.receiver_key)].append(o)
+        for obs in fresh.values():
+            if len(obs) > 1:  # a link's observations in order (one per beacon, usually one)
+                obs.sort()
         links, anomalies = dict(self.links), dict(self.anomalies)
         totals, by_epoch = dict(self.totals), dict(self.by_epoch)
         changed = set(fresh)

@@ -145,11 +145,6 @@ _PHYSICS_REASONS = (Reason.VALID, Reason.TOO_CLOSE, Reason.TOO_FAR, Reason.RSSI_
                     Reason.RSSI_TOO_STRONG, Reason.RSSI_TOO_WEAK, Reason.BELOW_SENSITIVITY,
                     Reason.SNR_INCONSISTENT)
 """The physics checks of a witness, in the order they are applied (code = index)."""
-_HEAD_FIGURES = ("deviation_centi_sigma", "distance_m", "expected_snr_centi_db",
-                 "free_space_rssi_centi_dbm", "freq_offset_hz")
-_TAIL_FIGURES = ("lag_ms", "margin_centi_sigma", "measured_rssi_centi_dbm",
-                 "modelled_rssi_centi_dbm", "neighbours_likely", "neighbours_likely_heard",
-                 "sensitivity_centi_dbm", "snr_centi_db")
 _PHI = np.asarray(PHI_PPM, dtype=np.int64)
 
 
@@ -219,20 +214,31 @@ def _beacon_reason(report: BeaconReport, ch: Challenge, registry: Registry,
     return Reason.VALID, payload_hash
 
 
+@dataclass(frozen=True, slots=True)
+class _RoundFigures:
+    """What every witness verdict of one round shares (built once per round)."""
+
+    neighbours_likely: tuple[str, int]
+    neighbours_likely_heard: tuple[str, int]
+    sensitivity: tuple[str, int]
+    heard: tuple[bytes, ...]
+    silent: tuple[bytes, ...]
+
+
 @dataclass(slots=True)
 class _Judged:
     """Per-witness working figures of one round (witnesses that reached the physics).
 
-    `head` and `tail` are the figures that sort before and after the hotspot's own
-    (``hotspot_*``), which are known only once the epoch's history is advanced.
+    `values` are the witness's own figures (deviation, distance, expected SNR, free-space
+    RSSI, frequency offset, lag, margin, measured and modelled RSSI, SNR: the order of
+    their names); they become the verdict's named figures only in `_witness_verdicts`,
+    beside the hotspot's (``hotspot_*``), known once the epoch's history is advanced.
     """
 
     report: WitnessReport
     reason: Reason
-    head: tuple[tuple[str, int], ...]
-    tail: tuple[tuple[str, int], ...]
-    heard: tuple[bytes, ...]
-    silent: tuple[bytes, ...]
+    values: tuple[int, ...]
+    shared: _RoundFigures
     hotspot: tuple[tuple[str, int], ...] = ()
 
 
@@ -348,22 +354,15 @@ def _judge_round(rnd: _Round, beacon: BeaconReport, payload_hash: bytes, epoch: 
     reasons = [_PHYSICS_REASONS[c] for c in code]
     if inconsistent:
         reasons = [Reason.NEIGHBOUR_INCONSISTENT if r is Reason.VALID else r for r in reasons]
-    # the figures every witness of the round shares are shared objects too
-    likely_fig = ("neighbours_likely", len(likely_keys))
-    heard_fig = ("neighbours_likely_heard", len(likely_heard))
-    sens_fig = ("sensitivity_centi_dbm", sens)
-    judged = [
-        _Judged(w, reason,
-                (("deviation_centi_sigma", dv), ("distance_m", dm), ("expected_snr_centi_db", es),
-                 ("free_space_rssi_centi_dbm", fs), ("freq_offset_hz", fo)),
-                (("lag_ms", lg), ("margin_centi_sigma", mg), ("measured_rssi_centi_dbm", me),
-                 ("modelled_rssi_centi_dbm", mo), likely_fig, heard_fig, sens_fig,
-                 ("snr_centi_db", sn)),
-                likely_heard, likely_silent)
-        for w, reason, dv, dm, es, fs, fo, lg, mg, me, mo, sn in zip(
-            reports, reasons, deviation.tolist(), d.tolist(), expected_snr.tolist(),
-            fs_rssi.tolist(), freq_offset.tolist(), lag.tolist(), marg.tolist(),
-            measured.tolist(), mod.tolist(), snr.tolist(), strict=True)]
+    shared = _RoundFigures(("neighbours_likely", len(likely_keys)),
+                           ("neighbours_likely_heard", len(likely_heard)),
+                           ("sensitivity_centi_dbm", sens), likely_heard, likely_silent)
+    judged = [_Judged(w, reason, values, shared) for w, reason, values in zip(
+        reports, reasons, zip(deviation.tolist(), d.tolist(), expected_snr.tolist(),
+                              fs_rssi.tolist(), freq_offset.tolist(), lag.tolist(),
+                              marg.tolist(), measured.tolist(), mod.tolist(), snr.tolist(),
+                              strict=True),
+        strict=True)]
     rnd_figs = _figs(eirp_centi_dbm=beacon.eirp_centi_dbm, witnesses=n,
                      neighbours_likely=len(likely_keys), neighbours_likely_heard=len(likely_heard),
                      sensitivity_centi_dbm=sens)
@@ -540,13 +539,19 @@ def _witness_verdicts(judged: list[_Judged], epoch: int, challenge_id: bytes, en
     rewarded = {j.report.content_id for j in valid[:max_rewarded]}
     new = object.__new__
     for j in judged:
-        report = j.report
+        report, shared = j.report, j.shared
         rid = report.content_id
+        dv, dm, es, fs, fo, lg, mg, me, mo, sn = j.values
         verdict = new(Verdict)
-        verdict.__dict__.update({
+        verdict.__dict__.update({  # the figures sorted by name, as `Verdict` requires
             "report_id": rid, "report_type": WITNESS, "challenge_id": challenge_id,
             "epoch": epoch, "hotspot_key": report.witness_key,
             "valid": j.reason is Reason.VALID, "reason": j.reason, "rewarded": rid in rewarded,
-            "figures": (*j.head, *j.hotspot, *j.tail), "neighbours_heard": j.heard,
-            "neighbours_silent": j.silent})
+            "figures": (
+                ("deviation_centi_sigma", dv), ("distance_m", dm), ("expected_snr_centi_db", es),
+                ("free_space_rssi_centi_dbm", fs), ("freq_offset_hz", fo), *j.hotspot,
+                ("lag_ms", lg), ("margin_centi_sigma", mg), ("measured_rssi_centi_dbm", me),
+                ("modelled_rssi_centi_dbm", mo), shared.neighbours_likely,
+                shared.neighbours_likely_heard, shared.sensitivity, ("snr_centi_db", sn)),
+            "neighbours_heard": shared.heard, "neighbours_silent": shared.silent})
         out[rid] = verdict
