@@ -83,9 +83,10 @@ class LinkHistory:
                 obs.sort()
         links, anomalies = dict(self.links), dict(self.anomalies)
         totals, by_epoch = dict(self.totals), dict(self.by_epoch)
-        changed = set(fresh)
+        expired: set[_Link] = set()  # the links with observations older than the window
         for old in [e for e in by_epoch if e < low]:
-            changed.update(by_epoch.pop(old))
+            expired.update(by_epoch.pop(old))
+        changed = expired.union(fresh)
         seen_in: dict[int, set[_Link]] = defaultdict(set)
         for k, obs in fresh.items():
             for o in obs:
@@ -94,10 +95,12 @@ class LinkHistory:
             by_epoch[e] = tuple(sorted(seen_in[e].union(by_epoch.get(e, ()))))
         for link in sorted(changed):
             before = anomalies.pop(link, None)
-            old = links.pop(link, ())
-            kept = [o for o in old if o.epoch >= low]
-            obs = (*kept, *fresh.get(link, ())) if len(kept) < len(old) or link in fresh \
-                else old
+            obs = links.pop(link, ())
+            if link in expired:
+                obs = tuple([o for o in obs if o.epoch >= low])
+            added = fresh.get(link)
+            if added:
+                obs = (*obs, *added)
             after = _anomaly(obs, cuts) if obs else None
             if before != after:  # else the hotspots' totals stay as they are
                 if before is not None:

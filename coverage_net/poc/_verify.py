@@ -435,9 +435,9 @@ def verify_epoch(epoch: int, *, challenges: Iterable[Challenge],
     beacons = sorted(beacon_reports, key=_content_id)
     witnesses = sorted(witness_reports, key=_content_id)
     for b in beacons:
-        rounds.setdefault(b.challenge_id, _Round(None)).beacons.append(b)
+        _round_of(rounds, b.challenge_id).beacons.append(b)
     for w in witnesses:
-        rounds.setdefault(w.challenge_id, _Round(None)).witnesses.append(w)
+        _round_of(rounds, w.challenge_id).witnesses.append(w)
 
     selected = set(challengees_for_epoch(entropy, epoch, registry.keys, params)) \
         if len(registry) else set()
@@ -494,7 +494,16 @@ def verify_epoch(epoch: int, *, challenges: Iterable[Challenge],
                 out[bid] = Verdict(**{**verdict.__dict__, "rewarded": True})
     for cid, js in zip(judged_cids, judged_rounds, strict=True):
         _witness_verdicts(js, epoch, cid, entropy, v.max_rewarded_witnesses, out)
-    return EpochVerdicts(tuple(out[k] for k in sorted(out)), new_history, assessments)
+    return EpochVerdicts(tuple([out[k] for k in sorted(out)]), new_history, assessments)
+
+
+def _round_of(rounds: dict[bytes, _Round], challenge_id: bytes) -> _Round:
+    """The round of `challenge_id`, a new one without a challenge when it has none yet
+    (not ``setdefault``, which would build a round for every report)."""
+    rnd = rounds.get(challenge_id)
+    if rnd is None:
+        rnd = rounds[challenge_id] = _Round(None)
+    return rnd
 
 
 def _hotspot_checks(judged_rounds: list[list[_Judged]], assessments: Mapping[bytes,
