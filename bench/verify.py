@@ -26,6 +26,7 @@ Each figure is the best of `--repeat` runs; everything runs on one thread.
     python bench/verify.py --quick         # 60 hotspots, 40 beacons (smoke test)
     python bench/verify.py --json -        # also print the figures as one JSON object
     python bench/verify.py --profile 10    # where a warm terrain pass spends its time
+    python bench/verify.py --profile 10 --profile-model closed-form   # ... a closed-form pass
 """
 
 from __future__ import annotations
@@ -200,7 +201,8 @@ def bench_ingest(encoded, repeat: int) -> dict:
 
 def profile_warm(encoded, registry: Registry, params: NetworkParams, terrain: Terrain,
                  top: int) -> str:
-    """cProfile of one warm terrain pass: the `top` functions by cumulative time."""
+    """cProfile of one warm pass (the model `params` name): the `top` functions by
+    cumulative time."""
     predictor = PathPredictor(params, terrain, num_threads=1)
     verify_all(decode_inputs(encoded), registry, params, predictor)
     inputs = decode_inputs(encoded)
@@ -243,7 +245,9 @@ def main(argv=None) -> int:
     ap.add_argument("--json", metavar="PATH",
                     help="also write the figures as one JSON object here ('-': stdout)")
     ap.add_argument("--profile", type=int, metavar="N",
-                    help="also print the N functions of a warm terrain pass by cumulative time")
+                    help="also print the N functions of a warm pass by cumulative time")
+    ap.add_argument("--profile-model", choices=("terrain", "closed-form"), default="terrain",
+                    help="which scenario --profile times (default terrain)")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     if args.closed_form == "terrain":
@@ -277,8 +281,10 @@ def main(argv=None) -> int:
                "verdicts_match_scenario": same}
     print_figures(figures)
     print(f"verdicts from decoded bytes identical to the scenario's: {'yes' if same else 'NO'}")
-    if args.profile:
+    if args.profile and args.profile_model == "terrain":
         print(profile_warm(encoded, registry, params, terrain, args.profile))
+    elif args.profile:
+        print(profile_warm(closed_encoded, closed.registry, closed.params, terrain, args.profile))
     if args.json == "-":
         print(json.dumps(figures))
     elif args.json:

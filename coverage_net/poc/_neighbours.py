@@ -98,27 +98,40 @@ class LinkHistory:
                 epoch, (*self.observations, *new), window_epochs, cuts, reciprocity)
         low = epoch - window_epochs + 1
         fresh: dict[_Link, list[LinkObservation]] = defaultdict(list)
-        for o in sorted(new):
+        for o in new:
             fresh[(o.beaconer_key, o.receiver_key)].append(o)
+        for obs in fresh.values():
+            if len(obs) > 1:  # a link's observations in order (one per beacon, usually one)
+                obs.sort()
         links, anomalies = dict(self.links), dict(self.anomalies)
         totals, by_epoch = dict(self.totals), dict(self.by_epoch)
-        changed = set(fresh)
+        expired: set[_Link] = set()  # the links with observations older than the window
         for old in [e for e in by_epoch if e < low]:
-            changed.update(by_epoch.pop(old))
-        for e in sorted({o.epoch for obs in fresh.values() for o in obs}):
-            by_epoch[e] = tuple(sorted({k for k, obs in fresh.items()
-                                        if any(o.epoch == e for o in obs)}
-                                       | set(by_epoch.get(e, ()))))
+            expired.update(by_epoch.pop(old))
+        changed = expired.union(fresh)
+        seen_in: dict[int, set[_Link]] = defaultdict(set)
+        for k, obs in fresh.items():
+            for o in obs:
+                seen_in[o.epoch].add(k)
+        for e in sorted(seen_in):
+            by_epoch[e] = tuple(sorted(seen_in[e].union(by_epoch.get(e, ()))))
         for link in sorted(changed):
             before = anomalies.pop(link, None)
-            if before is not None:
-                _add(totals, link, before, -1)
-            obs = tuple(o for o in links.pop(link, ()) if o.epoch >= low) \
-                + tuple(fresh.get(link, ()))
-            if obs:
+            obs = links.pop(link, ())
+            if link in expired:
+                obs = tuple([o for o in obs if o.epoch >= low])
+            added = fresh.get(link)
+            if added:
+                obs = (*obs, *added)
+            after = _anomaly(obs, cuts) if obs else None
+            if before != after:  # else the hotspots' totals stay as they are
+                if before is not None:
+                    _add(totals, link, before, -1)
+                if after is not None:
+                    _add(totals, link, after, 1)
+            if after is not None:
                 links[link] = obs
-                anomalies[link] = _anomaly(obs, cuts)
-                _add(totals, link, anomalies[link], 1)
+                anomalies[link] = after
         pair_terms = dict(self.pair_terms)
         if reciprocity is not None:
             for a, b in {(min(a, b), max(a, b)) for a, b in changed}:
@@ -176,12 +189,13 @@ def _anomaly(obs: tuple[LinkObservation, ...], cuts: tuple[int, int]) -> tuple[i
     """(anomalous 0/1, its expectation in ppm) of one link over its observations."""
     p_low, p_high = cuts
     p = obs[-1].p_ppm
-    heard = any(o.heard for o in obs)
     if p < p_low:  # an improbable hit?
-        return int(heard), _PPM - power_ppm(_PPM - p, len(obs))
+        return int(any(o.heard for o in obs)), _PPM - power_ppm(_PPM - p, len(obs))
+    if p < p_high:
+        return 0, 0
     n_beacons = sum(1 for o in obs if o.beacon_heard)
-    if p >= p_high and n_beacons:  # a probable miss?
-        return int(not heard), power_ppm(_PPM - p, n_beacons)
+    if n_beacons:  # a probable miss?
+        return int(not any(o.heard for o in obs)), power_ppm(_PPM - p, n_beacons)
     return 0, 0
 
 

@@ -54,9 +54,12 @@ class PathPredictor:
         """Paths computed by the kernel so far (cache misses)."""
 
     @staticmethod
-    def _key(registry: Registry, tx: int, rx: int, freq_hz: int) -> _LinkKey:
-        return (registry.cells[tx], float(registry.height_m[tx]),
-                registry.cells[rx], float(registry.height_m[rx]), freq_hz)
+    def _keys(registry: Registry, tx: int, receivers: Iterable[int],
+              freq_hz: int) -> list[_LinkKey]:
+        """The cache keys of the links from `tx` to each of `receivers`."""
+        cells, heights = registry.cells, registry.heights_m
+        tx_cell, tx_height = cells[tx], heights[tx]
+        return [(tx_cell, tx_height, cells[rx], heights[rx], freq_hz) for rx in receivers]
 
     def loss_centi_db(self, registry: Registry, tx: int, receivers: np.ndarray,
                       freq_hz: int) -> np.ndarray:
@@ -65,17 +68,19 @@ class PathPredictor:
         out = np.empty(receivers.shape, dtype=np.int64)
         if receivers.size == 0:
             return out
-        keys = [self._key(registry, tx, int(j), freq_hz) for j in receivers] \
-            if self.cache_links else []
-        missing = []
-        for n, key in enumerate(keys):
-            hit = self._cache.get(key)
-            if hit is None:
-                missing.append(n)
-            else:
-                out[n] = hit
+        keys: list[_LinkKey] = []
         if not self.cache_links:
             missing = list(range(receivers.size))
+        else:
+            keys = self._keys(registry, tx, receivers.tolist(), freq_hz)
+            hits = list(map(self._cache.get, keys))
+            if None in hits:
+                missing = [n for n, hit in enumerate(hits) if hit is None]
+                if len(missing) < len(hits):
+                    out[:] = [0 if hit is None else hit for hit in hits]
+            else:
+                missing = []
+                out[:] = hits
         if missing:
             idx = np.asarray(missing, dtype=np.int64)
             rx = receivers[idx]
@@ -123,8 +128,9 @@ class PathPredictor:
                      if h is not None]
             receivers = np.union1d(registry.near(tx.index, neighbour_radius_m),
                                    np.asarray(heard, dtype=np.int64))
-            for rx in receivers[receivers != tx.index].tolist():
-                key = self._key(registry, tx.index, rx, freq_hz)
+            others = receivers[receivers != tx.index].tolist()
+            for rx, key in zip(others, self._keys(registry, tx.index, others, freq_hz),
+                               strict=True):
                 if key not in self._cache and key not in wanted:
                     wanted.add(key)
                     keys.append(key)

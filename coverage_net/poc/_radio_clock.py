@@ -35,6 +35,8 @@ def off_the_radio_clock(stamps: Sequence[tuple[int, int]], tolerance_ms: int) ->
         return []
     tolerance_us = tolerance_ms * 1000
     offsets = [(stamps[k][0] - stamps[k][1] * 1000) % RADIO_CLOCK_WRAP_US for k in stamped]
+    if max(offsets) - min(offsets) <= tolerance_us:
+        return []  # the usual case: every report within the tolerance of every other
     # how many offsets lie within the tolerance of each (on the circle of the wrap):
     # sorted twice over, so every window is one contiguous run of the doubled list
     ordered = sorted(offsets)

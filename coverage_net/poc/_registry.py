@@ -9,8 +9,9 @@ kernel whole batches.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 
 import h3
 import numpy as np
@@ -74,6 +75,8 @@ class Registry:
         self.gain_centi_dbi = np.asarray([round(a.antenna_gain_dbi * 100) for a in anns],
                                          dtype=np.int64)
         self.region = tuple(a.region for a in anns)
+        self.heights_m: tuple[float, ...] = tuple(self.height_m.tolist())
+        """`height_m` as Python floats (the link cache's keys), converted once."""
         self._near: dict[tuple[int, int], np.ndarray] = {}
         self._hotspots = {
             k: RegisteredHotspot(key=k, index=i, cell=a.cell, cell_res11=_res11(a.cell),
@@ -82,6 +85,7 @@ class Registry:
                                  antenna_gain_centi_dbi=int(self.gain_centi_dbi[i]),
                                  region=a.region)
             for i, (k, a) in enumerate(zip(self.keys, anns, strict=True))}
+        self._by_key = MappingProxyType(self._hotspots)
 
     def __len__(self) -> int:
         return len(self.keys)
@@ -91,6 +95,11 @@ class Registry:
 
     def get(self, key: bytes) -> RegisteredHotspot | None:
         return self._hotspots.get(key)
+
+    @property
+    def by_key(self) -> Mapping[bytes, RegisteredHotspot]:
+        """Every hotspot by key (read-only): the verifier's per-witness lookups skip a call."""
+        return self._by_key
 
     def distances_m(self, index: int, others: np.ndarray) -> np.ndarray:
         """Great-circle distances in whole metres from hotspot `index` to `others` (int64)."""

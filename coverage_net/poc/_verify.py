@@ -56,7 +56,7 @@ from __future__ import annotations
 import functools
 import gc
 import hashlib
-from collections import defaultdict
+import operator
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -98,6 +98,7 @@ WITNESS = WitnessReport.TYPE
 
 
 T = TypeVar("T")
+_content_id = operator.attrgetter("content_id")
 _EMPTY_HISTORY = LinkHistory()
 
 
@@ -132,10 +133,6 @@ def _figs(**values: int) -> tuple[tuple[str, int], ...]:
     return tuple(sorted(values.items()))
 
 
-def _merged(*figures: tuple[tuple[str, int], ...]) -> tuple[tuple[str, int], ...]:
-    return tuple(sorted(item for f in figures for item in f))
-
-
 def _verdict(report: BeaconReport | WitnessReport, epoch: int, reason: Reason,
              figures: tuple[tuple[str, int], ...] = (), **extra: object) -> Verdict:
     return Verdict.checked_elsewhere(
@@ -158,11 +155,6 @@ _PHYSICS_REASONS = (Reason.VALID, Reason.TOO_CLOSE, Reason.TOO_FAR, Reason.RSSI_
                     Reason.RSSI_TOO_STRONG, Reason.RSSI_TOO_WEAK, Reason.BELOW_SENSITIVITY,
                     Reason.SNR_INCONSISTENT)
 """The physics checks of a witness, in the order they are applied (code = index)."""
-_HEAD_FIGURES = ("deviation_centi_sigma", "distance_m", "expected_snr_centi_db",
-                 "free_space_rssi_centi_dbm", "freq_offset_hz")
-_TAIL_FIGURES = ("lag_ms", "margin_centi_sigma", "measured_rssi_centi_dbm",
-                 "modelled_rssi_centi_dbm", "neighbours_likely", "neighbours_likely_heard",
-                 "sensitivity_centi_dbm", "snr_centi_db")
 _PHI = np.asarray(PHI_PPM, dtype=np.int64)
 
 
@@ -232,39 +224,78 @@ def _beacon_reason(report: BeaconReport, ch: Challenge, registry: Registry,
     return Reason.VALID, payload_hash
 
 
-@dataclass
+@dataclass(frozen=True, slots=True)
+class _RoundFigures:
+    """What every witness verdict of one round shares (built once per round)."""
+
+    neighbours_likely: tuple[str, int]
+    neighbours_likely_heard: tuple[str, int]
+    sensitivity: tuple[str, int]
+    heard: tuple[bytes, ...]
+    silent: tuple[bytes, ...]
+
+
+@dataclass(slots=True)
 class _Judged:
-    """Per-witness working figures of one round (witnesses that reached the physics)."""
+    """Per-witness working figures of one round (witnesses that reached the physics).
+
+    `values` are the witness's own figures (deviation, distance, expected SNR, free-space
+    RSSI, frequency offset, lag, margin, measured and modelled RSSI, SNR: the order of
+    their names); they become the verdict's named figures only in `_witness_verdicts`,
+    beside the hotspot's (``hotspot_*``), known once the epoch's history is advanced.
+    """
 
     report: WitnessReport
-    index: int
-    reason: Reason = Reason.VALID
-    head: tuple[tuple[str, int], ...] = ()
-    tail: tuple[tuple[str, int], ...] = ()
-    heard: tuple[bytes, ...] = ()
-    silent: tuple[bytes, ...] = ()
+    reason: Reason
+    values: tuple[int, ...]
+    shared: _RoundFigures
+    hotspot: tuple[tuple[str, int], ...] = ()
 
 
-def _static_reason(w: WitnessReport, beacon: BeaconReport, payload_hash: bytes,
-                   registry: Registry, params: NetworkParams) -> Reason:
-    me = registry.get(w.witness_key)
-    if me is None:
-        return Reason.WITNESS_UNKNOWN
-    if w.witness_key == beacon.hotspot_key:
-        return Reason.SELF_WITNESS
-    tx = registry.get(beacon.hotspot_key)
-    assert tx is not None
-    if me.region != tx.region:
-        return Reason.REGION_MISMATCH
-    if w.payload_hash != payload_hash:
-        return Reason.PAYLOAD_MISMATCH
-    if (w.spreading_factor, w.bandwidth_hz) != (beacon.spreading_factor, beacon.bandwidth_hz):
-        return Reason.WRONG_DATA_RATE
-    if abs(w.freq_hz - beacon.freq_hz) > params.verifier.freq_tolerance_hz:
-        return Reason.FREQ_OUT_OF_TOLERANCE
-    if abs(w.host_time_ms - beacon.host_time_ms) > params.verifier.max_arrival_lag_ms:
-        return Reason.LAG_TOO_LARGE
-    return Reason.VALID
+def _static_reasons(witnesses: list[WitnessReport], beacon: BeaconReport, payload_hash: bytes,
+                    registry: Registry, params: NetworkParams, epoch: int,
+                    out: dict[bytes, Verdict]) -> tuple[list[WitnessReport], list[int]]:
+    """The checks that need no model, on the round's `witnesses` in content-id order: a
+    verdict for each witness that fails one (a later report of the same witness is a
+    duplicate); the others (and their registry indices) go on to the physics. One loop with
+    the round's constants held in locals, since it runs once per witness."""
+    hotspots = registry.by_key
+    tx_key = beacon.hotspot_key
+    tx_region = hotspots[tx_key].region
+    spreading_factor, bandwidth_hz = beacon.spreading_factor, beacon.bandwidth_hz
+    freq_hz, host_time_ms = beacon.freq_hz, beacon.host_time_ms
+    tolerance_hz = params.verifier.freq_tolerance_hz
+    max_lag_ms = params.verifier.max_arrival_lag_ms
+    passed: list[WitnessReport] = []
+    indices: list[int] = []
+    seen: set[bytes] = set()
+    for w in witnesses:
+        if w.witness_key in seen:  # not the first of this witness's reports by content id
+            out[w.content_id] = _verdict(w, epoch, Reason.DUPLICATE)
+            continue
+        seen.add(w.witness_key)
+        me = hotspots.get(w.witness_key)
+        if me is None:
+            reason = Reason.WITNESS_UNKNOWN
+        elif w.witness_key == tx_key:
+            reason = Reason.SELF_WITNESS
+        elif me.region != tx_region:
+            reason = Reason.REGION_MISMATCH
+        elif w.payload_hash != payload_hash:
+            reason = Reason.PAYLOAD_MISMATCH
+        elif w.spreading_factor != spreading_factor or w.bandwidth_hz != bandwidth_hz:
+            reason = Reason.WRONG_DATA_RATE
+        elif abs(w.freq_hz - freq_hz) > tolerance_hz:
+            reason = Reason.FREQ_OUT_OF_TOLERANCE
+        elif abs(w.host_time_ms - host_time_ms) > max_lag_ms:
+            reason = Reason.LAG_TOO_LARGE
+        else:
+            passed.append(w)
+            indices.append(me.index)
+            continue
+        out[w.content_id] = _verdict(w, epoch, reason, (
+            ("freq_offset_hz", w.freq_hz - freq_hz), ("lag_ms", w.host_time_ms - host_time_ms)))
+    return passed, indices
 
 
 def _judge_round(rnd: _Round, beacon: BeaconReport, payload_hash: bytes, epoch: int,
@@ -272,20 +303,10 @@ def _judge_round(rnd: _Round, beacon: BeaconReport, payload_hash: bytes, epoch: 
                  out: dict[bytes, Verdict], links: list[LinkObservation]) -> list[_Judged]:
     """Judge the witnesses of one round with a valid beacon; returns those judged by physics."""
     v = params.verifier
-    tx = registry.get(beacon.hotspot_key)
-    assert tx is not None
-    judged: list[_Judged] = []
-    for w in _firsts(rnd.witnesses, lambda r: r.witness_key, epoch, out):
-        reason = _static_reason(w, beacon, payload_hash, registry, params)
-        if reason is not Reason.VALID:
-            out[w.content_id] = _verdict(w, epoch, reason, _figs(
-                lag_ms=w.host_time_ms - beacon.host_time_ms,
-                freq_offset_hz=w.freq_hz - beacon.freq_hz))
-            continue
-        rx = registry.get(w.witness_key)
-        assert rx is not None
-        judged.append(_Judged(w, rx.index))
-    witness_idx = np.fromiter((j.index for j in judged), np.int64, len(judged))
+    tx = registry.by_key[beacon.hotspot_key]
+    reports, indices = _static_reasons(rnd.witnesses, beacon, payload_hash, registry, params,
+                                       epoch, out)
+    witness_idx = np.asarray(indices, dtype=np.int64)
     neighbours = registry.near(tx.index, v.neighbour_radius_m)
     receivers = np.union1d(neighbours, witness_idx).astype(np.int64)
     receivers = receivers[receivers != tx.index]
@@ -299,37 +320,34 @@ def _judge_round(rnd: _Round, beacon: BeaconReport, payload_hash: bytes, epoch: 
     likely_cut = v.likely_margin_centi_sigma
 
     # every witness at once: integers in numpy, one reason code each
-    n = len(judged)
+    n = len(reports)
     at = np.searchsorted(receivers, witness_idx)
     d, mod, marg = dist[at], modelled[at], margin[at]
-    measured = np.rint(np.fromiter((j.report.rssi_dbm for j in judged), float, n) * 100
-                       ).astype(np.int64)
-    snr = np.rint(np.fromiter((j.report.snr_db for j in judged), float, n) * 100
-                  ).astype(np.int64)
-    lag = np.fromiter((j.report.host_time_ms for j in judged), np.int64, n) - beacon.host_time_ms
-    freq_offset = np.fromiter((j.report.freq_hz for j in judged), np.int64, n) - beacon.freq_hz
+    fields = np.array([(w.rssi_dbm, w.snr_db) for w in reports], dtype=np.float64).reshape(n, 2)
+    measured = np.rint(fields[:, 0] * 100).astype(np.int64)
+    snr = np.rint(fields[:, 1] * 100).astype(np.int64)
+    lag = np.array([w.host_time_ms for w in reports], dtype=np.int64) - beacon.host_time_ms
+    freq_offset = np.array([w.freq_hz for w in reports], dtype=np.int64) - beacon.freq_hz
     fs_rssi = (beacon.eirp_centi_dbm - PathPredictor.free_space_loss_centi_db(d, beacon.freq_hz)
                + registry.gain_centi_dbi[witness_idx])
     deviation = _centi_sigma(measured - mod, sigma)
     expected_snr = np.minimum(measured - noise, _MAX_REPORTED_SNR_CENTI_DB)
     too_close = np.zeros(n, dtype=bool)
     for k in np.flatnonzero(d < _NEAR_FOR_GRID_M).tolist():
-        too_close[k] = _grid_cells(tx.cell_res11, registry.get(  # type: ignore[union-attr]
-            judged[k].report.witness_key).cell_res11) < v.min_distance_res11_cells
+        too_close[k] = _grid_cells(tx.cell_res11, registry.by_key[
+            reports[k].witness_key].cell_res11) < v.min_distance_res11_cells
     code = np.select(
         [too_close, d > v.max_distance_m, measured > fs_rssi + v.free_space_allowance_centi_db,
          deviation > v.max_k_sigma_centi, deviation < -v.max_k_sigma_centi,
          measured < sens - v.snr_tolerance_centi_db,
          np.abs(snr - expected_snr) > v.snr_tolerance_centi_db],
-        np.arange(1, len(_PHYSICS_REASONS)), 0)
-    heard_keys = set()
-    for j, c in zip(judged, code.tolist(), strict=True):
-        j.reason = _PHYSICS_REASONS[c]
-        if c not in (1, 2):  # not too close or too far: the hotspot claims to have heard it
-            heard_keys.add(j.report.witness_key)
+        np.arange(1, len(_PHYSICS_REASONS)), 0).tolist()
+    # not too close or too far: the hotspot claims to have heard it
+    heard_keys = {w.witness_key for w, c in zip(reports, code, strict=True) if c not in (1, 2)}
 
     # neighbours: who the model says should have heard, and who did
-    likely_keys = [registry.keys[r] for r in receivers[margin >= likely_cut].tolist()]
+    keys = registry.keys
+    likely_keys = [keys[r] for r in receivers[margin >= likely_cut].tolist()]
     likely_heard = tuple(sorted(k for k in likely_keys if k in heard_keys))
     likely_silent = tuple(sorted(k for k in likely_keys if k not in heard_keys))
     inconsistent = (len(likely_keys) >= v.min_likely_neighbours and not likely_heard
@@ -337,23 +355,26 @@ def _judge_round(rnd: _Round, beacon: BeaconReport, payload_hash: bytes, epoch: 
     beacon_heard = bool(heard_keys)
     neighbour_set = set(neighbours.tolist())
     p_ppm = _PHI[np.clip((margin + 500) // PHI_STEP_CENTI, 0, len(_PHI) - 1)].tolist()
-    residual = {j.report.witness_key: m - md for j, m, md
-                in zip(judged, measured.tolist(), mod.tolist(), strict=True)}
+    beaconer = beacon.hotspot_key
+    residual = dict(zip((w.witness_key for w in reports), (measured - mod).tolist(), strict=True))
     for r, p, above in zip(receivers.tolist(), p_ppm, (modelled - sens).tolist(), strict=True):
-        key = registry.keys[r]
-        if r in neighbour_set or key in heard_keys:
-            heard = key in heard_keys
-            links.append(LinkObservation(epoch, beacon.hotspot_key, key, p, heard,
-                                         beacon_heard, residual[key] if heard else 0, above))
-    head = np.column_stack([deviation, d, expected_snr, fs_rssi, freq_offset]).tolist()
-    tail = np.column_stack([lag, marg, measured, mod, np.full(n, len(likely_keys)),
-                            np.full(n, len(likely_heard)), np.full(n, sens), snr]).tolist()
-    for j, h, t in zip(judged, head, tail, strict=True):
-        if inconsistent and j.reason is Reason.VALID:
-            j.reason = Reason.NEIGHBOUR_INCONSISTENT
-        j.head = tuple(zip(_HEAD_FIGURES, h, strict=True))
-        j.tail = tuple(zip(_TAIL_FIGURES, t, strict=True))
-        j.heard, j.silent = likely_heard, likely_silent
+        key = keys[r]
+        heard = key in heard_keys
+        if heard or r in neighbour_set:
+            links.append(LinkObservation(epoch, beaconer, key, p, heard, beacon_heard,
+                                         residual[key] if heard else 0, above))
+    reasons = [_PHYSICS_REASONS[c] for c in code]
+    if inconsistent:
+        reasons = [Reason.NEIGHBOUR_INCONSISTENT if r is Reason.VALID else r for r in reasons]
+    shared = _RoundFigures(("neighbours_likely", len(likely_keys)),
+                           ("neighbours_likely_heard", len(likely_heard)),
+                           ("sensitivity_centi_dbm", sens), likely_heard, likely_silent)
+    judged = [_Judged(w, reason, values, shared) for w, reason, values in zip(
+        reports, reasons, zip(deviation.tolist(), d.tolist(), expected_snr.tolist(),
+                              fs_rssi.tolist(), freq_offset.tolist(), lag.tolist(),
+                              marg.tolist(), measured.tolist(), mod.tolist(), snr.tolist(),
+                              strict=True),
+        strict=True)]
     rnd_figs = _figs(eirp_centi_dbm=beacon.eirp_centi_dbm, witnesses=n,
                      neighbours_likely=len(likely_keys), neighbours_likely_heard=len(likely_heard),
                      sensitivity_centi_dbm=sens)
@@ -363,11 +384,17 @@ def _judge_round(rnd: _Round, beacon: BeaconReport, payload_hash: bytes, epoch: 
     return judged
 
 
-def _firsts(reports: Iterable, key, epoch: int, out: dict[bytes, Verdict]) -> list:
-    """The first report per `key` in content-id order; the others are judged duplicates."""
+def _beaconer_key(report: BeaconReport) -> bytes:
+    return report.hotspot_key
+
+
+def _firsts(reports: list, key: Callable[[Any], bytes], epoch: int,
+            out: dict[bytes, Verdict]) -> list:
+    """The first report per `key` of `reports` (already in content-id order); the others are
+    judged duplicates."""
     seen: set[bytes] = set()
     firsts = []
-    for r in sorted(reports, key=lambda r: r.content_id):
+    for r in reports:
         k = key(r)
         if k in seen:
             out[r.content_id] = _verdict(r, epoch, Reason.DUPLICATE)
@@ -415,14 +442,14 @@ def verify_epoch(epoch: int, *, challenges: Iterable[Challenge],
     """
     v = params.verifier
     rounds: dict[bytes, _Round] = {}
-    for ch in sorted(challenges, key=lambda c: c.content_id):
+    for ch in sorted(challenges, key=_content_id):
         rounds.setdefault(ch.content_id, _Round(ch))
-    beacons = sorted(beacon_reports, key=lambda r: r.content_id)
-    witnesses = sorted(witness_reports, key=lambda r: r.content_id)
+    beacons = sorted(beacon_reports, key=_content_id)
+    witnesses = sorted(witness_reports, key=_content_id)
     for b in beacons:
-        rounds.setdefault(b.challenge_id, _Round(None)).beacons.append(b)
+        _round_of(rounds, b.challenge_id).beacons.append(b)
     for w in witnesses:
-        rounds.setdefault(w.challenge_id, _Round(None)).witnesses.append(w)
+        _round_of(rounds, w.challenge_id).witnesses.append(w)
 
     selected = set(challengees_for_epoch(entropy, epoch, registry.keys, params)) \
         if len(registry) else set()
@@ -432,7 +459,9 @@ def verify_epoch(epoch: int, *, challenges: Iterable[Challenge],
     out: dict[bytes, Verdict] = {}
     links: list[LinkObservation] = []
     answered: dict[bytes, tuple[bool, bytes]] = {}
-    judged_all: list[_Judged] = []
+    judged_rounds: list[list[_Judged]] = []
+    judged_cids: list[bytes] = []
+    valid_beacons: list[bytes] = []
     for cid in sorted(rounds):
         rnd = rounds[cid]
         reason = _challenge_reason(rnd.challenge, epoch, registry, params, selected, entropy)
@@ -444,19 +473,23 @@ def verify_epoch(epoch: int, *, challenges: Iterable[Challenge],
         assert ch is not None
         answered.setdefault(ch.challengee_key, (False, ch.challenger_key))
         valid_beacon: tuple[BeaconReport, bytes] | None = None
-        for b in _firsts(rnd.beacons, lambda r: r.hotspot_key, epoch, out):
+        for b in _firsts(rnd.beacons, _beaconer_key, epoch, out):
             b_reason, payload_hash = _beacon_reason(b, ch, registry, params)
             if b_reason is Reason.VALID and valid_beacon is None:
                 valid_beacon = (b, payload_hash)  # type: ignore[assignment]
             else:
                 out[b.content_id] = _verdict(b, epoch, b_reason)
+                if b_reason is Reason.VALID:  # a second valid one (not possible today)
+                    valid_beacons.append(b.content_id)
         if valid_beacon is None:
             for w in rnd.witnesses:
                 out[w.content_id] = _verdict(w, epoch, Reason.NO_VALID_BEACON)
             continue
         answered[ch.challengee_key] = (True, ch.challenger_key)
-        judged_all.extend(_judge_round(rnd, valid_beacon[0], valid_beacon[1], epoch, registry,
-                                       params, predictor, out, links))
+        judged_rounds.append(_judge_round(rnd, valid_beacon[0], valid_beacon[1], epoch,
+                                          registry, params, predictor, out, links))
+        judged_cids.append(cid)
+        valid_beacons.append(valid_beacon[0].content_id)
 
     new_history = history.advance(epoch, links, v.hotspot_window_epochs, cuts_for(params),
                                   reciprocity_cut(params)).with_challenges(
@@ -464,37 +497,11 @@ def verify_epoch(epoch: int, *, challenges: Iterable[Challenge],
     assessments = assess_hotspots(new_history, params)
     reciprocity = assess_reciprocity(new_history.pair_terms, params)
     unanswered = assess_unanswered(new_history.ledger, params)
-
-    # hotspot flags, rate limits, rewards
-    per_witness: dict[bytes, list[_Judged]] = defaultdict(list)
-    for j in judged_all:
-        a = assessments.get(j.report.witness_key)
-        if a is not None:
-            j.head += a.figures  # "hotspot_*" sort between the head's and the tail's names
-            if a.flagged and j.reason is Reason.VALID:
-                j.reason = Reason.HOTSPOT_INCONSISTENT
-        silent = unanswered.get(j.report.witness_key)
-        if silent is not None and silent.unanswered:  # sort before the other "hotspot_*"
-            j.head = _merged(j.head, silent.figures)
-            if silent.flagged and j.reason is Reason.VALID:
-                j.reason = Reason.CHALLENGES_UNANSWERED
-        rec = reciprocity.get(j.report.witness_key)
-        if rec is not None:
-            j.head += rec.figures  # "hotspot_reciprocity_*" after the other "hotspot_*"
-            if rec.flagged and j.reason is Reason.VALID:
-                j.reason = Reason.RECIPROCITY_INCONSISTENT
-        per_witness[j.report.witness_key].append(j)
-    for mine in per_witness.values():
-        for k in off_the_radio_clock([(j.report.radio_timestamp_us, j.report.host_time_ms)
-                                      for j in mine], v.radio_clock_tolerance_ms):
-            if mine[k].reason is Reason.VALID:
-                mine[k].reason = Reason.RADIO_CLOCK_INCONSISTENT
-        mine.sort(key=lambda j: j.report.content_id)
-        for j in mine[v.max_witnesses_per_hotspot_per_epoch:]:
-            if j.reason is Reason.VALID:
-                j.reason = Reason.RATE_LIMITED
-    for bid, verdict in list(out.items()):
-        if verdict.report_type == BEACON and verdict.valid:
+    _hotspot_checks(judged_rounds, assessments, reciprocity, unanswered,
+                    v.radio_clock_tolerance_ms, v.max_witnesses_per_hotspot_per_epoch)
+    for bid in valid_beacons:
+        verdict = out[bid]
+        if verdict.valid:
             a = assessments.get(verdict.hotspot_key)
             rec = reciprocity.get(verdict.hotspot_key)
             flag = (Reason.HOTSPOT_INCONSISTENT if a is not None and a.flagged else
@@ -506,19 +513,98 @@ def verify_epoch(epoch: int, *, challenges: Iterable[Challenge],
                 out[bid] = Verdict(**{**verdict.__dict__, "valid": False, "reason": flag,
                                       "figures": tuple(sorted(figures.items())),
                                       "rewarded": False})
-            elif verdict.valid:
+            else:
                 out[bid] = Verdict(**{**verdict.__dict__, "rewarded": True})
-    by_round: dict[bytes, list[_Judged]] = defaultdict(list)
-    for j in judged_all:
-        by_round[j.report.challenge_id].append(j)
-    for js in by_round.values():
-        valid = sorted((j for j in js if j.reason is Reason.VALID),
-                       key=lambda j: _order_key(entropy, j.report.content_id))
-        rewarded = {j.report.content_id for j in valid[:v.max_rewarded_witnesses]}
-        for j in js:
-            out[j.report.content_id] = _verdict(
-                j.report, epoch, j.reason, j.head + j.tail,
-                rewarded=j.report.content_id in rewarded, neighbours_heard=j.heard,
-                neighbours_silent=j.silent)
-    return EpochVerdicts(tuple(out[k] for k in sorted(out)), new_history, assessments,
+    for cid, js in zip(judged_cids, judged_rounds, strict=True):
+        _witness_verdicts(js, epoch, cid, entropy, v.max_rewarded_witnesses, out)
+    return EpochVerdicts(tuple([out[k] for k in sorted(out)]), new_history, assessments,
                          reciprocity, unanswered)
+
+
+def _round_of(rounds: dict[bytes, _Round], challenge_id: bytes) -> _Round:
+    """The round of `challenge_id`, a new one without a challenge when it has none yet
+    (not ``setdefault``, which would build a round for every report)."""
+    rnd = rounds.get(challenge_id)
+    if rnd is None:
+        rnd = rounds[challenge_id] = _Round(None)
+    return rnd
+
+
+def _hotspot_checks(judged_rounds: list[list[_Judged]],
+                    assessments: Mapping[bytes, HotspotAssessment],
+                    reciprocity: Mapping[bytes, ReciprocityAssessment],
+                    unanswered: Mapping[bytes, UnansweredAssessment],
+                    radio_clock_tolerance_ms: int, max_per_epoch: int) -> None:
+    """What the epoch as a whole says about each witnessing hotspot: its neighbour,
+    reciprocity and challenge assessments, its radio clock across its reports, its
+    rate limit."""
+    per_witness: dict[bytes, list[_Judged]] = {}
+    for js in judged_rounds:
+        for j in js:
+            key = j.report.witness_key
+            mine = per_witness.get(key)
+            if mine is None:
+                mine = per_witness[key] = []
+            mine.append(j)
+    for key, mine in per_witness.items():
+        figures, flag = _hotspot_figures(assessments.get(key), unanswered.get(key),
+                                         reciprocity.get(key))
+        if figures:
+            for j in mine:
+                j.hotspot = figures
+                if flag is not None and j.reason is Reason.VALID:
+                    j.reason = flag
+        for k in off_the_radio_clock([(j.report.radio_timestamp_us, j.report.host_time_ms)
+                                      for j in mine], radio_clock_tolerance_ms):
+            if mine[k].reason is Reason.VALID:
+                mine[k].reason = Reason.RADIO_CLOCK_INCONSISTENT
+        if len(mine) > max_per_epoch:
+            mine.sort(key=lambda j: j.report.content_id)
+            for j in mine[max_per_epoch:]:
+                if j.reason is Reason.VALID:
+                    j.reason = Reason.RATE_LIMITED
+
+
+def _hotspot_figures(a: HotspotAssessment | None, silent: UnansweredAssessment | None,
+                     rec: ReciprocityAssessment | None
+                     ) -> tuple[tuple[tuple[str, int], ...], Reason | None]:
+    """A witnessing hotspot's "hotspot_*" figures (sorted) and the flag its valid reports
+    take, if any: neighbours first, then unanswered challenges, then reciprocity."""
+    figures: list[tuple[str, int]] = []
+    flag = None
+    for assessed, reason in ((a, Reason.HOTSPOT_INCONSISTENT),
+                             (silent, Reason.CHALLENGES_UNANSWERED),
+                             (rec, Reason.RECIPROCITY_INCONSISTENT)):
+        if assessed is None or (assessed is silent and not silent.unanswered):
+            continue
+        figures.extend(assessed.figures)
+        if flag is None and assessed.flagged:
+            flag = reason
+    return tuple(sorted(figures)), flag
+
+
+def _witness_verdicts(judged: list[_Judged], epoch: int, challenge_id: bytes, entropy: bytes,
+                      max_rewarded: int, out: dict[bytes, Verdict]) -> None:
+    """One round's witness verdicts; the rewarded are the first valid ones in entropy order."""
+    valid = [j for j in judged if j.reason is Reason.VALID]
+    if len(valid) > max_rewarded:  # only then does the order choose
+        valid.sort(key=lambda j: _order_key(entropy, j.report.content_id))
+    rewarded = {j.report.content_id for j in valid[:max_rewarded]}
+    new = object.__new__
+    for j in judged:
+        report, shared = j.report, j.shared
+        rid = report.content_id
+        dv, dm, es, fs, fo, lg, mg, me, mo, sn = j.values
+        verdict = new(Verdict)
+        verdict.__dict__.update({  # the figures sorted by name, as `Verdict` requires
+            "report_id": rid, "report_type": WITNESS, "challenge_id": challenge_id,
+            "epoch": epoch, "hotspot_key": report.witness_key,
+            "valid": j.reason is Reason.VALID, "reason": j.reason, "rewarded": rid in rewarded,
+            "figures": (
+                ("deviation_centi_sigma", dv), ("distance_m", dm), ("expected_snr_centi_db", es),
+                ("free_space_rssi_centi_dbm", fs), ("freq_offset_hz", fo), *j.hotspot,
+                ("lag_ms", lg), ("margin_centi_sigma", mg), ("measured_rssi_centi_dbm", me),
+                ("modelled_rssi_centi_dbm", mo), shared.neighbours_likely,
+                shared.neighbours_likely_heard, shared.sensitivity, ("snr_centi_db", sn)),
+            "neighbours_heard": shared.heard, "neighbours_silent": shared.silent})
+        out[rid] = verdict
