@@ -20,7 +20,7 @@ from typing import NamedTuple
 
 from ._normal import phi_ppm, power_ppm
 from ._params import NetworkParams
-from ._reciprocity import ReciprocityCut, pair_term_milli, summarise_link
+from ._reciprocity import LinkSummary, ReciprocityCut, pair_term_milli, summarise_link
 from ._unanswered import ChallengeLedger
 
 __all__ = [
@@ -75,6 +75,10 @@ class LinkHistory:
     reciprocity: ReciprocityCut | None = None
     ledger: ChallengeLedger = field(default_factory=ChallengeLedger)
     """Challenges answered or not, and witnessing, per hotspot (`coverage_net.poc._unanswered`)."""
+    summaries: Mapping[_Link, LinkSummary] = field(default_factory=dict)
+    """Per link, its observations summed for reciprocity (kept with `pair_terms`)."""
+    pair_totals: Mapping[bytes, tuple[int, int]] = field(default_factory=dict)
+    """Per hotspot: (sum of its pairs' terms, number of pairs)."""
 
     def with_challenges(self, epoch: int, answered: Mapping[bytes, tuple[bool, bytes]],
                         witnesses: Iterable[bytes], window_epochs: int) -> LinkHistory:
@@ -132,19 +136,48 @@ class LinkHistory:
             if after is not None:
                 links[link] = obs
                 anomalies[link] = after
-        pair_terms = dict(self.pair_terms)
+        pair_terms, summaries = dict(self.pair_terms), dict(self.summaries)
+        pair_totals = dict(self.pair_totals)
         if reciprocity is not None:
+            for link in changed:
+                obs = links.get(link)
+                before_summary = summaries.get(link)
+                if not obs:
+                    summaries.pop(link, None)
+                elif link in expired or before_summary is None:
+                    summaries[link] = summarise_link(obs)
+                else:  # only new observations: add them to the sums
+                    more = summarise_link(fresh[link])
+                    summaries[link] = LinkSummary(
+                        before_summary.hits + more.hits,
+                        before_summary.residual_sum_centi_db + more.residual_sum_centi_db,
+                        before_summary.misses + more.misses, more.margin_centi_db)
             for a, b in {(min(a, b), max(a, b)) for a, b in changed}:
-                ab, ba = links.get((a, b)), links.get((b, a))
-                term = pair_term_milli(summarise_link(ab), summarise_link(ba), reciprocity) \
-                    if ab and ba else None
-                if term is None:
-                    pair_terms.pop((a, b), None)
-                else:
+                ab, ba = summaries.get((a, b)), summaries.get((b, a))
+                term = pair_term_milli(ab, ba, reciprocity) \
+                    if ab is not None and ba is not None else None
+                old = pair_terms.get((a, b))
+                if term == old:
+                    continue
+                if old is not None:
+                    del pair_terms[(a, b)]
+                    _add_pair(pair_totals, a, b, old, -1)
+                if term is not None:
                     pair_terms[(a, b)] = term
+                    _add_pair(pair_totals, a, b, term, 1)
         # plain dicts, copied (fast) by the next advance, never changed once returned
         return LinkHistory(links, anomalies, totals, by_epoch, cuts, pair_terms, reciprocity,
-                           self.ledger)
+                           self.ledger, summaries, pair_totals)
+
+
+def _add_pair(totals: dict[bytes, tuple[int, int]], a: bytes, b: bytes, term: int,
+              sign: int) -> None:
+    for end in (a, b):
+        t, n = totals.get(end, (0, 0))
+        if n + sign:
+            totals[end] = (t + sign * term, n + sign)
+        else:
+            totals.pop(end, None)
 
 
 def _add(totals: dict[bytes, _Totals], link: _Link, anomaly: tuple[int, int], sign: int) -> None:

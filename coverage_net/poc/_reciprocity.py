@@ -164,22 +164,26 @@ def _judge(terms_milli: int, links: int, params: NetworkParams) -> ReciprocityAs
     return ReciprocityAssessment(links, terms_milli, z_centi, flagged)
 
 
-def assess_reciprocity(pair_terms: Mapping[tuple[bytes, bytes], int],
-                       params: NetworkParams) -> dict[bytes, ReciprocityAssessment]:
+def assess_reciprocity(pair_terms: Mapping[tuple[bytes, bytes], int], params: NetworkParams,
+                       totals: Mapping[bytes, tuple[int, int]] | None = None
+                       ) -> dict[bytes, ReciprocityAssessment]:
     """Reciprocity figures of every hotspot with a two-way pair (see the module doc).
 
-    `pair_terms` maps each unordered pair ``(a, b)``, ``a < b``, to its term.
+    `pair_terms` maps each unordered pair ``(a, b)``, ``a < b``, to its term;
+    `totals`, if the caller keeps them (`LinkHistory.pair_totals`), each hotspot's
+    (sum of terms, pairs), which are otherwise summed here.
     """
-    sums: dict[bytes, list[int]] = {}
-    ends: dict[bytes, list[tuple[bytes, int]]] = {}
-    for (a, b), t in pair_terms.items():
-        for end, other in ((a, b), (b, a)):
-            s = sums.setdefault(end, [0, 0])
-            s[0] += t
-            s[1] += 1
-            ends.setdefault(end, []).append((other, t))
+    if totals is None:
+        summed: dict[bytes, tuple[int, int]] = {}
+        for (a, b), t in pair_terms.items():
+            for end in (a, b):
+                s, n = summed.get(end, (0, 0))
+                summed[end] = (s + t, n + 1)
+        totals = summed
+    sums = {key: list(t) for key, t in totals.items()}
     current = {key: _judge(s[0], s[1], params) for key, s in sums.items()}
     flagged: dict[bytes, ReciprocityAssessment] = {}
+    ends: dict[bytes, list[tuple[bytes, int]]] | None = None  # built only when needed
     while True:
         worst = [(-a.z_centi, key) for key, a in current.items()
                  if a.flagged and key not in flagged]
@@ -187,6 +191,11 @@ def assess_reciprocity(pair_terms: Mapping[tuple[bytes, bytes], int],
             break
         key = min(worst)[1]
         flagged[key] = current[key]
+        if ends is None:
+            ends = {}
+            for (a, b), t in pair_terms.items():
+                ends.setdefault(a, []).append((b, t))
+                ends.setdefault(b, []).append((a, t))
         for other, t in ends[key]:  # its pairs stop counting against the other end
             if other in flagged:
                 continue

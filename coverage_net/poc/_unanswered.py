@@ -33,6 +33,8 @@ class ChallengeLedger:
     challenges: Mapping[bytes, tuple[tuple[int, bool, bytes], ...]] = field(default_factory=dict)
     """Per challengee: (epoch, answered, challenger key) of each challenge in the window."""
     witnessed: Mapping[bytes, tuple[int, ...]] = field(default_factory=dict)
+    oldest_epoch: int | None = None
+    """The oldest epoch anything in the ledger was recorded in (nothing to expire before it)."""
 
     def advance(self, epoch: int, answered: Mapping[bytes, tuple[bool, bytes]],
                 witnesses: Iterable[bytes], window_epochs: int) -> ChallengeLedger:
@@ -40,17 +42,24 @@ class ChallengeLedger:
         challenged in `epoch` to (whether a valid beacon answered it, the challenger);
         `witnesses` are the hotspots that filed witness reports in `epoch`."""
         low = epoch - window_epochs + 1
-        challenges = _keep(self.challenges, low, lambda item: item[0])
+        expiring = self.oldest_epoch is not None and self.oldest_epoch < low
+        challenges = _keep(self.challenges, low, lambda item: item[0]) if expiring \
+            else dict(self.challenges)
         for key, (ok, challenger) in sorted(answered.items()):
             challenges[key] = (*challenges.get(key, ()), (epoch, ok, challenger))
-        witnessed = _keep(self.witnessed, low, lambda e: e)
+        witnessed = _keep(self.witnessed, low, lambda e: e) if expiring \
+            else dict(self.witnessed)
         for key in set(witnesses):
-            if epoch not in witnessed.get(key, ()):
-                witnessed[key] = (*witnessed.get(key, ()), epoch)
-        return ChallengeLedger(challenges, witnessed)
+            mine = witnessed.get(key, ())
+            if epoch not in mine:
+                witnessed[key] = (*mine, epoch)
+        epochs = [items[0][0] for items in challenges.values()] \
+            + [items[0] for items in witnessed.values()]
+        return ChallengeLedger(challenges, witnessed, min(epochs) if epochs else None)
 
 
 def _keep(table, low, epoch_of):
+    """`table` without the items older than `low` (and without keys left with none)."""
     out = {}
     for key, items in table.items():
         kept = tuple(i for i in items if epoch_of(i) >= low)

@@ -495,7 +495,7 @@ def verify_epoch(epoch: int, *, challenges: Iterable[Challenge],
                                   reciprocity_cut(params)).with_challenges(
         epoch, answered, (w.witness_key for w in witnesses), v.hotspot_window_epochs)
     assessments = assess_hotspots(new_history, params)
-    reciprocity = assess_reciprocity(new_history.pair_terms, params)
+    reciprocity = assess_reciprocity(new_history.pair_terms, params, new_history.pair_totals)
     unanswered = assess_unanswered(new_history.ledger, params)
     _hotspot_checks(judged_rounds, assessments, reciprocity, unanswered,
                     v.radio_clock_tolerance_ms, v.max_witnesses_per_hotspot_per_epoch)
