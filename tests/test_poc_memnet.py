@@ -11,20 +11,16 @@ honest figure holds over what arrived; one seed gives one run.
 from __future__ import annotations
 
 import dataclasses
-import re
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 import trio
 
 from coverage_net.node import PocScenario, ScenarioResult, run_poc_scenario
+from coverage_net.node.testing import memory_carrier
 from coverage_net.p2p import TOPICS
 from coverage_net.p2p.testing import MemoryNetwork, run_deterministic
 from coverage_net.poc import verdicts_bytes
 
-CLI = Path(sys.executable).with_name("coverage-net")
 ATTACKERS = {a: 3 for a in ("spoof_5km", "invent_rssi", "relay_30km", "replay",
                             "self_witness", "ring")}
 """The six attacks of issue #10, three hotspots each (as in test_poc_verify)."""
@@ -43,12 +39,12 @@ def direct(scenario) -> ScenarioResult:
 
 @pytest.fixture(scope="module")
 def gossiped(scenario) -> ScenarioResult:
-    return run_poc_scenario(dataclasses.replace(scenario, transport="memory"))
+    return run_poc_scenario(scenario, carry=memory_carrier())
 
 
 @pytest.fixture(scope="module")
 def lossy(scenario) -> ScenarioResult:
-    return run_poc_scenario(dataclasses.replace(scenario, transport="memory", link_loss=0.01))
+    return run_poc_scenario(scenario, carry=memory_carrier(link_loss=0.01))
 
 
 def test_lossless_gossip_gives_the_direct_verdicts_byte_for_byte(direct, gossiped):
@@ -73,12 +69,13 @@ def test_lossy_links_lose_reports_but_not_the_honest_figure(direct, lossy):
 
 def test_same_seed_same_run(dem_dir):
     sc = PocScenario(dem_dir=str(dem_dir), hotspots=60, beacons=80, seed=3,
-                     attackers={"ring": 2, "spoof_5km": 1}, transport="memory", link_loss=0.05)
-    first, again = run_poc_scenario(sc), run_poc_scenario(sc)
+                     attackers={"ring": 2, "spoof_5km": 1})
+    carry = memory_carrier(link_loss=0.05)
+    first, again = run_poc_scenario(sc, carry=carry), run_poc_scenario(sc, carry=carry)
     assert verdicts_bytes(first.verdicts) == verdicts_bytes(again.verdicts)
     assert first.transport == again.transport
     assert first.transport.lost > 0
-    other = run_poc_scenario(dataclasses.replace(sc, seed=4))
+    other = run_poc_scenario(dataclasses.replace(sc, seed=4), carry=carry)
     assert other.transport != first.transport
 
 
@@ -88,12 +85,10 @@ def test_direct_transport_figures(direct):
     assert t.delivered == t.published > len(direct.verdicts)
 
 
-@pytest.mark.parametrize("bad", [{"transport": "carrier-pigeon"},
-                                 {"transport": "memory", "link_loss": 1.0},
-                                 {"link_loss": 0.1}])  # the direct transport loses nothing
-def test_bad_transport_settings_are_refused(bad):
-    with pytest.raises(ValueError):
-        PocScenario(dem_dir="unused", **bad)
+@pytest.mark.parametrize("loss", [1.0, -0.1, 2.0])
+def test_bad_link_loss_is_refused(loss):
+    with pytest.raises(ValueError, match="link_loss"):
+        memory_carrier(link_loss=loss)
 
 
 def test_gossip_is_not_sent_to_a_node_that_does_not_subscribe():
@@ -117,35 +112,9 @@ def test_gossip_is_not_sent_to_a_node_that_does_not_subscribe():
 
 
 def test_the_verifier_counts_and_refuses_bytes_that_do_not_decode():
-    from coverage_net.node._poc_memnet import _Inbox
+    from coverage_net.node.testing._poc_memnet import _Inbox
 
     inbox = _Inbox()
     assert inbox("hotspot-0", TOPICS[0], b"\xa1not a message") is False
     assert inbox.undecodable == 1
     assert inbox.take(0, b"\0" * 32).witness_reports == ()
-
-
-def _cli(*args) -> subprocess.CompletedProcess:
-    return subprocess.run([str(CLI), "poc", "simulate", *map(str, args)], capture_output=True,
-                          text=True, check=False)
-
-
-def test_cli_simulates_over_the_memory_network(dem_dir):
-    out = _cli("--dem", dem_dir, "--hotspots", 40, "--beacons", 20, "--seed", 5,
-               "--transport", "memory", "--link-loss", 0.05, "-q")
-    assert out.returncode == 0, out.stderr
-    line = re.search(r"in-memory network: (\d+) messages published, (\d+) delivered to the "
-                     r"verifying validator, (\d+) lost \((\d+) link losses\), 0 undecodable; "
-                     r"(\d+) s of virtual time", out.stdout)
-    assert line, out.stdout
-    published, delivered, lost, _, virtual_s = map(int, line.groups())
-    assert published == delivered + lost and delivered > 0 and virtual_s > 0
-    direct = _cli("--dem", dem_dir, "--hotspots", 40, "--beacons", 20, "--seed", 5, "-q")
-    assert direct.returncode == 0 and "in-memory network" not in direct.stdout
-
-
-def test_cli_refuses_link_loss_without_the_memory_network(dem_dir):
-    out = _cli("--dem", dem_dir, "--link-loss", 0.01)
-    assert out.returncode != 0 and "--link-loss needs --transport memory" in out.stderr
-    shown = _cli("--help")
-    assert "--transport [direct|memory]" in shown.stdout and "--link-loss P" in shown.stdout

@@ -164,45 +164,29 @@ def _attack_option(ctx: click.Context, param: click.Parameter,
                    "for several.")
 @click.option("--model-aware", is_flag=True,
               help="Attackers make their numbers plausible with the verifier's own model.")
-@click.option("--transport", type=click.Choice(["direct", "memory"]), default="direct",
-              show_default=True,
-              help="How reports reach the verifier: 'direct' hands them over as they are "
-                   "made; 'memory' gossips every message from its author over the in-memory "
-                   "network (each hotspot linked to a validator) in virtual time, and a "
-                   "validator judges what it received.")
-@click.option("--link-loss", type=click.FloatRange(0.0, 1.0, max_open=True), default=0.0,
-              show_default=True, metavar="P",
-              help="With --transport memory: each link loses a transmission with "
-                   "probability P (seeded).")
 @click.option("--data", "data_dir", type=click.Path(file_okay=False, path_type=Path),
               help="Store every verdict in this node data directory, for `poc explain`.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 def simulate(dem_dir: Path, hotspots: int, beacons: int, seed: int,
-             attackers: dict[str, int], model_aware: bool, transport: str, link_loss: float,
+             attackers: dict[str, int], model_aware: bool,
              data_dir: Path | None, quiet: bool) -> None:
     """Run a proof-of-coverage network in one process and judge every report.
 
     Hotspots on the real terrain, the simulator's air (shadowing, fading,
     measurement and antenna-gain errors, clock offsets), real signed messages and
     the real verifier; prints how many honest witnesses were accepted and how
-    many forged reports and attacking hotspots were caught. With --transport memory
-    every message is gossiped over the in-memory network first, and the figures of
-    what travelled are printed too.
+    many forged reports and attacking hotspots were caught.
 
     \b
       coverage-net poc simulate --dem ../shared/data --attack spoof_5km --attack ring \\
           --data out/poc
       coverage-net poc explain <id printed above> --data out/poc
-      coverage-net poc simulate --dem ../shared/data --transport memory --link-loss 0.01
     """
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
     from coverage_net.node import PocScenario, run_poc_scenario, save_verdicts
 
-    if link_loss and transport != "memory":
-        raise PocError("--link-loss needs --transport memory (the direct transport loses "
-                       "nothing)")
     if not (dem_dir / "N44W072.hgt").exists() and not (dem_dir / "N44W072.hgt.zip").exists():
         raise PocError(f"--dem {dem_dir} has no N44W072.hgt: the scenario runs on that tile "
                        "(44-45 N, 72-71 W)")
@@ -212,18 +196,11 @@ def simulate(dem_dir: Path, hotspots: int, beacons: int, seed: int,
         task = progress.add_task("poc", total=beacons)
         result = run_poc_scenario(
             PocScenario(dem_dir=str(dem_dir), hotspots=hotspots, beacons=beacons, seed=seed,
-                        attackers=attackers, model_aware=model_aware, transport=transport,
-                        link_loss=link_loss),
+                        attackers=attackers, model_aware=model_aware),
             progress=lambda done, total: progress.update(task, completed=done))
     honest = result.honest_witness_reasons()
     click.echo(f"{result.beacons} beacons over {result.epochs} epochs, "
                f"{len(result.verdicts)} reports judged")
-    t = result.transport
-    if t is not None and t.transport == "memory":
-        click.echo(f"in-memory network: {t.published} messages published, {t.delivered} "
-                   f"delivered to the verifying validator, {t.lost} lost "
-                   f"({t.link_losses} link losses), {t.undecodable} undecodable; "
-                   f"{t.virtual_s:.0f} s of virtual time")
     click.echo(f"honest witnesses of honest beacons: {sum(honest.values())}, accepted "
                f"{100 * result.honest_witness_acceptance():.2f} %; honest hotspots flagged "
                f"{100 * result.honest_flagged_rate():.2f} %")

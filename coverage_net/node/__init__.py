@@ -5,8 +5,8 @@ of its process in one nursery and hands each only what it needs. Today: the bare
 peer (`run_peer`) and the proof-of-coverage actors a hotspot (`start_hotspot_poc`)
 and a validator (`start_challenger`) add to it; the hotspot, validator and router
 roots follow. And a whole proof-of-coverage network in one process on simulated
-air (`run_poc_scenario`), its reports handed to the verifier directly or gossiped over
-the in-memory network in virtual time.
+air (`run_poc_scenario`), its reports handed to the verifier directly (tests carry
+them over the in-memory network instead, with `coverage_net.node.testing`).
 Beside them, the glue that stores `poc` verdicts in the store (`save_verdicts`,
 `load_verdict`).
 """
@@ -15,19 +15,18 @@ from ._peer import PeerConfig, RunningPeer, run_peer, wall_clock_ms
 from ._poc import RunningChallenger, announced_hotspots, start_challenger, start_hotspot_poc
 from ._poc_results import (
     ATTACKS,
-    TRANSPORTS,
     EpochInput,
     PocScenario,
     ScenarioResult,
     TransportFigures,
 )
-from ._poc_sim import run_poc_scenario
+from ._poc_sim import Carrier, CarryContext, carry_direct, run_poc_scenario
 from ._verdicts import load_verdict, save_verdicts, verdict_from_row, verdict_row
 
 __all__ = [
     "PeerConfig", "RunningPeer", "run_peer", "wall_clock_ms",
     "RunningChallenger", "announced_hotspots", "start_challenger", "start_hotspot_poc",
-    "ATTACKS", "TRANSPORTS", "EpochInput", "PocScenario", "ScenarioResult", "TransportFigures",
-    "run_poc_scenario",
+    "ATTACKS", "EpochInput", "PocScenario", "ScenarioResult", "TransportFigures",
+    "run_poc_scenario", "Carrier", "CarryContext", "carry_direct",
     "save_verdicts", "load_verdict", "verdict_row", "verdict_from_row",
 ]

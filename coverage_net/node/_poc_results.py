@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from coverage_net.messages import BeaconReport, Challenge, WitnessReport
 from coverage_net.poc import NetworkParams, Registry, Verdict
 
-__all__ = ["ATTACKS", "TRANSPORTS", "EpochInput", "PocScenario", "ScenarioResult",
+__all__ = ["ATTACKS", "EpochInput", "PocScenario", "ScenarioResult",
            "TransportFigures"]
 
 ATTACKS = ("spoof_5km", "invent_rssi", "relay_30km", "replay", "self_witness", "ring",
@@ -25,11 +25,6 @@ ATTACKS = ("spoof_5km", "invent_rssi", "relay_30km", "replay", "self_witness", "
 files its own witness of them back-dated, with a plausible RSSI); ``rebroadcast``
 puts each beacon it hears on the air again at once (a wormhole the honest hotspots
 around it then witness; same in both forms)."""
-
-
-TRANSPORTS = ("direct", "memory")
-"""How reports reach the verifier: handed over as produced, or gossiped over
-`coverage_net.p2p.testing.MemoryNetwork` in virtual time (see `PocScenario.transport`)."""
 
 
 @dataclass(frozen=True)
@@ -59,21 +54,6 @@ class PocScenario:
     """The path-loss model of both the air and the verifier (a `MODEL_NAMES` name); the
     air adds shadowing and the impairments on top, so the two still differ."""
     keep_inputs: bool = False
-    transport: str = "direct"
-    """"direct": each epoch's messages go straight to the verifier. "memory": every
-    message is published by its author's endpoint on the in-memory network at its
-    simulated time, and one validator judges what its gossip callback received."""
-    link_loss: float = 0.0
-    """Loss probability of every link of the in-memory network (transport "memory")."""
-
-    def __post_init__(self) -> None:
-        if self.transport not in TRANSPORTS:
-            raise ValueError(f"transport must be one of {TRANSPORTS}; got {self.transport!r}")
-        if not 0.0 <= self.link_loss < 1.0:
-            raise ValueError(f"link_loss must be in [0, 1); got {self.link_loss}")
-        if self.link_loss and self.transport != "memory":
-            raise ValueError("link_loss needs transport='memory' (the direct transport "
-                             "loses nothing)")
 
 
 @dataclass(frozen=True)

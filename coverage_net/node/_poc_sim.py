@@ -13,8 +13,8 @@ one (numbers made plausible with the verifier's own model).
 
 Everything is seeded: the same `PocScenario` gives the same verdicts byte for byte.
 By default messages go straight from the simulated hotspots to the verifier (what
-gossip would deliver to a validator); with ``transport="memory"`` they travel by
-gossip over the in-memory network in virtual time (`_poc_memnet`), lossy if asked,
+gossip would deliver to a validator); tests may pass a carrier that sends them by
+gossip over the in-memory network in virtual time (`coverage_net.node.testing`),
 and the verifier judges what reached it.
 """
 
@@ -23,7 +23,8 @@ from __future__ import annotations
 import hashlib
 import logging
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 
 import h3
 import numpy as np
@@ -258,35 +259,50 @@ class _Sim:
                 for r in self.channel.end(self.packet_id) if r.delivered}
 
 
-def run_poc_scenario(sc: PocScenario,
-                     progress: Callable[[int, int], None] | None = None) -> ScenarioResult:
+@dataclass(frozen=True)
+class CarryContext:
+    """What a carrier needs to know of the scenario to carry its messages."""
+
+    hotspot_keys: tuple[bytes, ...]
+    validator_keys: tuple[bytes, ...]
+    seed: int
+    start_ms: int
+    epoch_length_ms: int
+
+
+Carrier = Callable[[Iterable[EpochInput], Callable[[EpochInput], None], CarryContext],
+                   TransportFigures]
+"""Takes the epochs' messages to the judge (once per epoch, with what arrived)."""
+
+
+def carry_direct(epochs: Iterable[EpochInput], judge: Callable[[EpochInput], None],
+                 ctx: CarryContext) -> TransportFigures:
+    """Each epoch's messages straight to the judge (what gossip delivers when it loses
+    nothing)."""
+    published = epochs_judged = 0
+    for inp in epochs:
+        published += len(inp.challenges) + len(inp.beacon_reports) + len(inp.witness_reports)
+        judge(inp)
+        epochs_judged += 1
+    return TransportFigures("direct", published=published, delivered=published, lost=0,
+                            undecodable=0, virtual_s=epochs_judged * ctx.epoch_length_ms / 1000)
+
+
+def run_poc_scenario(sc: PocScenario, progress: Callable[[int, int], None] | None = None, *,
+                     carry: Carrier = carry_direct) -> ScenarioResult:
     """Run `sc` until it has sent ``sc.beacons`` beacons; see the module doc.
 
-    ``sc.transport`` says how the reports reach the verifier: "direct" hands each
-    epoch's messages straight to it; "memory" publishes every message by gossip on
-    the in-memory network, in virtual time, and the verifier judges what it received.
+    `carry` takes each epoch's messages to the verifier: by default straight there;
+    tests pass `coverage_net.node.testing.memory_carrier()` to send them by gossip
+    over the in-memory network in virtual time, the verifier judging what arrived.
     """
     sim = _Sim(sc)
     report = None if progress is None else (lambda: progress(sim.beacons_sent, sc.beacons))
     judge = EpochJudge(sim.registry, sim.params, sim.predictor, keep_inputs=sc.keep_inputs,
                        after_each=report)
-    epochs = _epochs(sim)
-    if sc.transport == "memory":
-        # the testing tier's network, imported only when a scenario asks for it
-        from ._poc_memnet import carry_over_memory_network
-        transport = carry_over_memory_network(
-            epochs, judge, hotspot_keys=[k.public_key for k in sim.keys],
-            validator_keys=[k.public_key for k in sim.validators], seed=sc.seed,
-            link_loss=sc.link_loss, start_ms=START_MS,
-            epoch_length_ms=sim.params.epoch_length_ms)
-    else:
-        published = 0
-        for inp in epochs:
-            published += len(inp.challenges) + len(inp.beacon_reports) + len(inp.witness_reports)
-            judge(inp)
-        transport = TransportFigures(
-            "direct", published=published, delivered=published, lost=0, undecodable=0,
-            virtual_s=judge.epochs * sim.params.epoch_length_ms / 1000)
+    transport = carry(_epochs(sim), judge, CarryContext(
+        tuple(k.public_key for k in sim.keys), tuple(k.public_key for k in sim.validators),
+        sc.seed, START_MS, sim.params.epoch_length_ms))
     in_range = _in_range_honest(sim)
     role_of = {k.public_key: sim.role[i] for i, k in enumerate(sim.keys)}
     return ScenarioResult(judge.verdicts, role_of, sim.beacons_sent, judge.epochs, judge.flagged,

@@ -1,6 +1,7 @@
 """The proof-of-coverage scenario carried by gossip over the in-memory network.
 
-`run_poc_scenario` with ``transport="memory"`` hands its epochs here. Every hotspot
+`run_poc_scenario(sc, carry=memory_carrier(link_loss))` hands its epochs here (a
+test-tier carrier: the product runs the scenario direct). Every hotspot
 key (sybils included) and every validator gets an endpoint on one
 `MemoryNetwork`; each hotspot links to one validator (by index), the validators to
 each other, all links with the scenario's loss. Each message is encoded and
@@ -33,11 +34,12 @@ from coverage_net.messages import (
 from coverage_net.p2p import TOPICS, topic_of
 from coverage_net.p2p.testing import LinkProfile, MemoryNetwork, run_deterministic
 
-from ._poc_results import EpochInput, TransportFigures
+from .._poc_results import EpochInput, TransportFigures
+from .._poc_sim import Carrier, CarryContext
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["GRACE_S", "carry_over_memory_network"]
+__all__ = ["GRACE_S", "carry_over_memory_network", "memory_carrier"]
 
 GRACE_S = 5.0
 """Virtual seconds after an epoch's end before the verifier judges what it received:
@@ -132,3 +134,18 @@ def carry_over_memory_network(epochs: Iterable[EpochInput], judge: Callable[[Epo
                 extra={"published": figures.published, "delivered": figures.delivered,
                        "lost": figures.lost, "virtual_s": figures.virtual_s})
     return figures
+
+
+def memory_carrier(link_loss: float = 0.0) -> Carrier:
+    """A carrier for `run_poc_scenario`: the scenario's messages over a `MemoryNetwork`
+    whose every link loses a transmission with probability `link_loss`."""
+    if not 0.0 <= link_loss < 1.0:
+        raise ValueError(f"link_loss must be in [0, 1); got {link_loss}")
+
+    def carry(epochs: Iterable[EpochInput], judge: Callable[[EpochInput], None],
+              ctx: CarryContext) -> TransportFigures:
+        return carry_over_memory_network(
+            epochs, judge, hotspot_keys=ctx.hotspot_keys, validator_keys=ctx.validator_keys,
+            seed=ctx.seed, link_loss=link_loss, start_ms=ctx.start_ms,
+            epoch_length_ms=ctx.epoch_length_ms)
+    return carry
