@@ -127,3 +127,33 @@ def test_history_terms_follow_the_window_and_any_order():
     wider = at_once.advance(2, [], 48, (0, 0), ReciprocityCut(600, 100_000))
     assert all(wider.pair_terms[k] <= v for k, v in at_once.pair_terms.items())
     assert wider.pair_terms != at_once.pair_terms
+
+
+def test_a_flag_holds_for_the_window_then_expires():
+    """A flag raised in epoch 0 holds while its evidence is in the 48-epoch window,
+    even when the statistic over the window dips below the threshold meanwhile."""
+    from coverage_net.poc import HotspotAssessment
+    from coverage_net.poc._verify import _held_flags
+
+    liar, other = _key(0), _key(1)
+    flagged = {liar: HotspotAssessment(9, 500_000, 30, True)}
+    history = _held_flags(0, LinkHistory(), flagged, {}, 48)
+    assert history.flagged_until == {liar: (47, "neighbours")}
+    later = {liar: HotspotAssessment(5, 900_000, 60, False)}  # diluted by new links
+    held = _held_flags(20, history, later, {other: _rec(False)}, 48)
+    assert later[liar].flagged and later[liar].anomalies == 5  # figures kept, flag held
+    assert held.flagged_until == {liar: (47, "neighbours")}
+    gone = {liar: HotspotAssessment(5, 900_000, 60, False)}
+    assert _held_flags(48, held, gone, {}, 48).flagged_until == {}
+    assert not gone[liar].flagged
+    # raised again, it holds from the new epoch; reciprocity flags are held the same way
+    again = _held_flags(30, held, {}, {liar: _rec(True)}, 48)
+    assert again.flagged_until == {liar: (77, "reciprocity")}
+    recs = {}
+    _held_flags(40, again, {}, recs, 48)
+    assert recs[liar].flagged
+
+
+def _rec(flagged: bool):
+    from coverage_net.poc import ReciprocityAssessment
+    return ReciprocityAssessment(8, 30_000, 500 if flagged else 100, flagged)

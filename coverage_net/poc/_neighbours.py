@@ -79,6 +79,22 @@ class LinkHistory:
     """Per link, its observations summed for reciprocity (kept with `pair_terms`)."""
     pair_totals: Mapping[bytes, tuple[int, int]] = field(default_factory=dict)
     """Per hotspot: (sum of its pairs' terms, number of pairs)."""
+    flagged_until: Mapping[bytes, tuple[int, str]] = field(default_factory=dict)
+    """Per flagged hotspot: the last epoch its flag holds, and which check raised it
+    ("neighbours" or "reciprocity"); see `with_flags`."""
+
+    def with_flags(self, epoch: int, raised: Mapping[bytes, str],
+                   window_epochs: int) -> LinkHistory:
+        """This history with the flags raised in `epoch` held for `window_epochs` epochs.
+
+        A flag rests on evidence that stays in the window for that long; the statistic
+        over the window may dip below the threshold meanwhile (new, ordinary links
+        dilute it), but the hotspot's earlier reports are no more honest for that.
+        """
+        until = {k: v for k, v in self.flagged_until.items() if v[0] >= epoch}
+        for key, check in sorted(raised.items()):
+            until[key] = (epoch + window_epochs - 1, check)
+        return dataclasses.replace(self, flagged_until=until)
 
     def with_challenges(self, epoch: int, answered: Mapping[bytes, tuple[bool, bytes]],
                         witnesses: Iterable[bytes], window_epochs: int) -> LinkHistory:
@@ -98,7 +114,8 @@ class LinkHistory:
         (and the pairs' reciprocity terms kept, when `reciprocity` is given)."""
         if (cuts != self.cuts or reciprocity != self.reciprocity) and self.links:
             # other cuts: judge every link again
-            return LinkHistory(cuts=cuts, reciprocity=reciprocity, ledger=self.ledger).advance(
+            return LinkHistory(cuts=cuts, reciprocity=reciprocity, ledger=self.ledger,
+                               flagged_until=self.flagged_until).advance(
                 epoch, (*self.observations, *new), window_epochs, cuts, reciprocity)
         low = epoch - window_epochs + 1
         fresh: dict[_Link, list[LinkObservation]] = defaultdict(list)
@@ -167,7 +184,7 @@ class LinkHistory:
                     _add_pair(pair_totals, a, b, term, 1)
         # plain dicts, copied (fast) by the next advance, never changed once returned
         return LinkHistory(links, anomalies, totals, by_epoch, cuts, pair_terms, reciprocity,
-                           self.ledger, summaries, pair_totals)
+                           self.ledger, summaries, pair_totals, self.flagged_until)
 
 
 def _add_pair(totals: dict[bytes, tuple[int, int]], a: bytes, b: bytes, term: int,

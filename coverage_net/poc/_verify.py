@@ -53,6 +53,7 @@ in the order of SHA-256(entropy || report id), never by arrival.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import gc
 import hashlib
@@ -496,6 +497,8 @@ def verify_epoch(epoch: int, *, challenges: Iterable[Challenge],
         epoch, answered, (w.witness_key for w in witnesses), v.hotspot_window_epochs)
     assessments = assess_hotspots(new_history, params)
     reciprocity = assess_reciprocity(new_history.pair_terms, params, new_history.pair_totals)
+    new_history = _held_flags(epoch, new_history, assessments, reciprocity,
+                              v.hotspot_window_epochs)
     unanswered = assess_unanswered(new_history.ledger, params)
     _hotspot_checks(judged_rounds, assessments, reciprocity, unanswered,
                     v.radio_clock_tolerance_ms, v.max_witnesses_per_hotspot_per_epoch)
@@ -519,6 +522,29 @@ def verify_epoch(epoch: int, *, challenges: Iterable[Challenge],
         _witness_verdicts(js, epoch, cid, entropy, v.max_rewarded_witnesses, out)
     return EpochVerdicts(tuple([out[k] for k in sorted(out)]), new_history, assessments,
                          reciprocity, unanswered)
+
+
+def _held_flags(epoch: int, history: LinkHistory, assessments: dict[bytes, HotspotAssessment],
+                reciprocity: dict[bytes, ReciprocityAssessment],
+                window_epochs: int) -> LinkHistory:
+    """Record the flags raised now, and put back (in `assessments` or `reciprocity`) the
+    flags raised within the window that the statistics no longer reach this epoch."""
+    raised = {k: "neighbours" for k, a in assessments.items() if a.flagged}
+    raised.update({k: "reciprocity" for k, r in reciprocity.items()
+                   if r.flagged and k not in raised})
+    history = history.with_flags(epoch, raised, window_epochs)
+    for key, (_, check) in history.flagged_until.items():
+        if key in raised:
+            continue
+        if check == "neighbours":
+            a = assessments.get(key)
+            assessments[key] = dataclasses.replace(a, flagged=True) if a is not None \
+                else HotspotAssessment(0, 0, 0, True)
+        else:
+            r = reciprocity.get(key)
+            reciprocity[key] = dataclasses.replace(r, flagged=True) if r is not None \
+                else ReciprocityAssessment(0, 0, 0, True)
+    return history
 
 
 def _round_of(rounds: dict[bytes, _Round], challenge_id: bytes) -> _Round:
