@@ -81,7 +81,10 @@ class UnansweredAssessment:
 
     @functools.cached_property
     def figures(self) -> tuple[tuple[str, int], ...]:
-        """The figures a verdict carries, sorted by name (between the ``hotspot_*`` ones)."""
+        """The figures a verdict carries, sorted by name (between the ``hotspot_*`` ones);
+        none while every challenge was answered (the common case says nothing)."""
+        if not self.unanswered:
+            return ()
         return (("hotspot_challenges_answered", self.answered),
                 ("hotspot_challenges_unanswered", self.unanswered))
 

@@ -317,7 +317,7 @@ def _hotspot_figures(a: HotspotAssessment | None, silent: UnansweredAssessment |
     for assessed, reason in ((a, Reason.HOTSPOT_INCONSISTENT),
                              (silent, Reason.CHALLENGES_UNANSWERED),
                              (rec, Reason.RECIPROCITY_INCONSISTENT)):
-        if assessed is None or (assessed is silent and not silent.unanswered):
+        if assessed is None:
             continue
         figures.extend(assessed.figures)
         if flag is None and assessed.flagged:
