@@ -102,6 +102,17 @@ def test_verify_bench_quick_reports_every_rate(tmp_path, dem_dir):
         ingest["ingest_per_s"] / ingest["libsodium_verify_per_s"])
 
 
+def test_rewards_bench_quick_conserves_the_emission(tmp_path):
+    stdout, figures = _run_bench("rewards.py", tmp_path)
+    assert "epoch_rewards:" in stdout and "target < 10 s" in stdout
+    assert figures["witness_verdicts"] == figures["beacons"] * 27 == 27_000
+    # each share rounds down by less than a unit: at most 3 pools x payouts, plus the pools
+    assert figures["payouts"] > 400
+    assert 0 <= figures["remainder_units"] < 3 * figures["payouts"] + 10
+    assert figures["beaconers_scaled_below_1"] > 0  # the clusters crowd some hexes
+    assert figures["seconds"] > 0
+
+
 def test_verify_bench_without_the_tile_says_so(tmp_path):
     proc = subprocess.run([sys.executable, str(ROOT / "bench" / "verify.py"), "--quick",
                            "--dem", str(tmp_path)], capture_output=True, text=True,

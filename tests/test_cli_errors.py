@@ -13,6 +13,7 @@ import json
 import os
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -178,11 +179,35 @@ CASES = {
     "poc-simulate-dem-without-the-tile": Case(
         lambda t: ["poc", "simulate", "--dem", t],
         lambda t: "N44W072.hgt"),
+    "rewards-compute-no-store": Case(
+        lambda t: ["rewards", "compute", "--data", t / "no-store", "--epochs", "0..3"],
+        lambda t: "no-store"),
+    "rewards-compute-bad-params": Case(
+        lambda t: ["rewards", "compute", "--data", t, "--epochs", "0", "--params",
+                   _write(t / "net.toml", "[rewards]\nbeacon_bps = 9000\n")],
+        lambda t: "must be 10000"),
+    "rewards-show-no-ledger": Case(
+        lambda t: ["rewards", "show", "--data", t, "--epoch", "3"],
+        lambda t: "ledger.sqlite"),
+    "rewards-manifest-not-a-ledger": Case(
+        lambda t: ["rewards", "manifest", "--data", _not_a_ledger(t), "--epoch", "3"],
+        lambda t: "not a coverage-net reward ledger"),
+    "rewards-verify-no-ledger": Case(
+        lambda t: ["rewards", "verify", "--data", t, "--epoch", "3"],
+        lambda t: "no reward ledger"),
     "sim-serve-port-dir-under-a-file": Case(
         lambda t: ["sim", "serve", "--world", _good_world(t), "--dir",
                    _write(t / "plain-file", "") / "ports"],
         lambda t: "plain-file"),
 }
+
+
+def _not_a_ledger(tmp: Path) -> Path:
+    """A data directory whose ledger.sqlite is some other SQLite database."""
+    conn = sqlite3.connect(tmp / "ledger.sqlite")
+    conn.execute("CREATE TABLE notes (text)")
+    conn.close()
+    return tmp
 
 
 @pytest.mark.parametrize("name", CASES)

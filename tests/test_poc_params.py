@@ -28,7 +28,7 @@ SAMPLE = Path(__file__).resolve().parents[1] / "examples" / "network_params.toml
 VALIDATOR = Keypair.from_seed(b"\x07" * 32).public_key.hex()
 
 # The default network's digest: changing a default changes every genesis block.
-DEFAULT_DIGEST = "484087d07a32db67d0a4469cd2dbc3104ed53a2a32a7882aafd11ad64e164d89"
+DEFAULT_DIGEST = "f36bf89b0590bd7efe2172366c9cc8ec906f9270acc7728dfd544ee782eb7ece"
 
 
 def _set(data: dict, path: str, value: object) -> dict:
@@ -158,6 +158,10 @@ def test_digest_changes_when_any_value_changes(path):
         "propagation.params.sample_spacing_m": 30.0,
         "dem_tiles.N44W072.hgt": "00" * 32,
     }
+    if path.startswith("rewards."):
+        changed = _changed_reward(base, path)
+        assert params_from_dict(changed).digest() != NetworkParams().digest()
+        return
     if path.startswith("verifier."):
         value = base["verifier"][path.split(".")[1]] + 1
     elif path.endswith(".freq_hz"):
@@ -176,6 +180,33 @@ def test_digest_changes_when_any_value_changes(path):
     else:
         changed = _set(base, path, value)
     assert params_from_dict(changed).digest() != NetworkParams().digest()
+
+
+_SHARES = ("rewards.beacon_bps", "rewards.witness_bps", "rewards.data_transfer_bps")
+
+
+def _changed_reward(base: dict, path: str) -> dict:
+    """`base` with the reward value at `path` changed and the parameters still valid (the
+    shares still add up to the whole, a density row's maximum still >= its target)."""
+    *_, name = path.split(".")
+    value = _get(base, path)
+    if path == "rewards.routers":
+        return _set(base, path, [VALIDATOR])
+    if path in _SHARES or path.startswith("rewards.accounts."):
+        other = "rewards.data_transfer_bps" if path != "rewards.data_transfer_bps" \
+            else "rewards.beacon_bps"
+        return _set(_set(base, path, value + 1), other, _get(base, other) - 1)
+    if path.startswith("rewards.hex_density.") and name == "target":
+        row = path.rsplit(".", 1)[0]
+        return _set(_set(base, path, value + 1), f"{row}.maximum",
+                    max(_get(base, f"{row}.maximum"), value + 1))
+    return _set(base, path, value + 1)
+
+
+def _get(data: dict, path: str) -> object:
+    for part in path.split("."):
+        data = data[part]
+    return data
 
 
 def test_digest_changes_with_validators_and_regions():

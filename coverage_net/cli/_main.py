@@ -25,6 +25,7 @@ from ._params import params
 from ._peer import peer
 from ._poc import poc
 from ._predict import predict
+from ._rewards import rewards
 from ._sim import sim
 
 logger = logging.getLogger("coverage_net.cli")
@@ -100,3 +101,4 @@ main.add_command(peer)
 main.add_command(params)
 main.add_command(sim)
 main.add_command(poc)
+main.add_command(rewards)

@@ -185,7 +185,15 @@ def simulate(dem_dir: Path, hotspots: int, beacons: int, seed: int,
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
-    from coverage_net.node import PocScenario, run_poc_scenario, save_verdicts
+    from coverage_net.node import (
+        PocScenario,
+        run_poc_scenario,
+        save_announcements,
+        save_verdicts,
+        wall_clock_ms,
+    )
+
+    from ._rewards import PARAMS_IN_DATA_DIR
 
     if not (dem_dir / "N44W072.hgt").exists() and not (dem_dir / "N44W072.hgt.zip").exists():
         raise PocError(f"--dem {dem_dir} has no N44W072.hgt: the scenario runs on that tile "
@@ -216,7 +224,12 @@ def simulate(dem_dir: Path, hotspots: int, beacons: int, seed: int,
     if data_dir is not None:
         with MessageStore.open(data_dir) as store:
             saved = save_verdicts(store, result.verdicts)
-        click.echo(f"stored {saved} verdicts in {data_dir}; for example:")
+            save_announcements(store, result.registry.announcements, received_ms=wall_clock_ms())
+        (data_dir / PARAMS_IN_DATA_DIR).write_text(json.dumps(result.params.to_dict(), indent=1))
+        click.echo(f"stored {saved} verdicts, {len(result.registry)} announcements and the "
+                   f"network parameters in {data_dir}; rewards: coverage-net rewards compute "
+                   f"--data {data_dir} --epochs 0..{result.epochs - 1}")
+        click.echo("to explain a verdict, for example:")
         shown: set[str] = set()
         for v in result.verdicts:
             if v.report_type == "witness_report" and str(v.reason) not in shown:

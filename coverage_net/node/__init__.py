@@ -8,7 +8,8 @@ roots follow. And a whole proof-of-coverage network in one process on simulated
 air (`run_poc_scenario`), its reports handed to the verifier directly (tests carry
 them over the in-memory network instead, with `coverage_net.node.testing`).
 Beside them, the glue that stores `poc` verdicts in the store (`save_verdicts`,
-`load_verdict`).
+`load_verdict`), and the rewards of an epoch booked from the store into the ledger
+(`book_epoch`, `check_epoch`).
 """
 
 from ._peer import PeerConfig, RunningPeer, run_peer, wall_clock_ms
@@ -21,6 +22,14 @@ from ._poc_results import (
     TransportFigures,
 )
 from ._poc_sim import Carrier, CarryContext, carry_direct, run_poc_scenario
+from ._rewards import (
+    EpochRewardInputs,
+    book_epoch,
+    check_epoch,
+    load_epoch_inputs,
+    save_announcements,
+    save_receipts,
+)
 from ._verdicts import load_verdict, save_verdicts, verdict_from_row, verdict_row
 
 __all__ = [
@@ -29,4 +38,6 @@ __all__ = [
     "ATTACKS", "EpochInput", "PocScenario", "ScenarioResult", "TransportFigures",
     "run_poc_scenario", "Carrier", "CarryContext", "carry_direct",
     "save_verdicts", "load_verdict", "verdict_row", "verdict_from_row",
+    "EpochRewardInputs", "book_epoch", "check_epoch", "load_epoch_inputs", "save_receipts",
+    "save_announcements",
 ]

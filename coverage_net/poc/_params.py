@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import json
 import math
 import tomllib
 from collections.abc import Mapping
@@ -39,6 +40,8 @@ from coverage_net.radio import (
 )
 
 from ._errors import ParamsError
+from ._param_checks import _hex, _int, _int_at, _join, _refuse_unknown, _table
+from ._reward_params import RewardParams, reward_params
 
 __all__ = [
     "DAY_MS", "BeaconParams", "NetworkParams", "PropagationParams", "VerifierParams",
@@ -188,6 +191,8 @@ class NetworkParams:
         default_factory=lambda: MappingProxyType(dict(_DEFAULT_DEM_TILES)))
     """DEM tile file name -> lowercase sha256 hex of its bytes (read-only)."""
     verifier: VerifierParams = field(default_factory=VerifierParams)
+    rewards: RewardParams = field(default_factory=RewardParams)
+    """Emission, pools and the HIP-15/17 constants (`coverage_net.poc._reward_params`)."""
 
     def __hash__(self) -> int:
         # the read-only mappings are unhashable; equal parameters have equal digests
@@ -221,6 +226,7 @@ class NetworkParams:
                             "params": dict(self.propagation.params)},
             "dem_tiles": dict(sorted(self.dem_tiles.items())),
             "verifier": dataclasses.asdict(self.verifier),
+            "rewards": self.rewards.to_dict(),
         }
 
     def digest(self) -> bytes:
@@ -229,7 +235,8 @@ class NetworkParams:
 
 
 def load_params(path: str | Path) -> NetworkParams:
-    """Read and check a network parameters TOML file; `ParamsError` names what is wrong."""
+    """Read and check a network parameters file (TOML, or JSON when it ends in ``.json``);
+    `ParamsError` names what is wrong."""
     path = Path(path)
     try:
         text = path.read_bytes().decode("utf-8")
@@ -240,9 +247,12 @@ def load_params(path: str | Path) -> NetworkParams:
         raise ParamsError(f"{path}: not UTF-8 text (byte {exc.start}); "
                           f"a network parameters file is TOML") from None
     try:
-        data = tomllib.loads(text)
+        # JSON holds `to_dict()` as a node writes it beside its data; TOML is what people edit
+        data = json.loads(text) if path.suffix == ".json" else tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ParamsError(f"{path}: not valid TOML: {exc}") from None
+    except json.JSONDecodeError as exc:
+        raise ParamsError(f"{path}: not valid JSON: {exc}") from None
     try:
         return params_from_dict(data)
     except ParamsError as exc:
@@ -280,43 +290,8 @@ def params_from_dict(data: Mapping[str, object]) -> NetworkParams:
         propagation=_propagation(top.get("propagation", {}), "propagation"),
         dem_tiles=MappingProxyType(dict(tiles)),
         verifier=_verifier(top.get("verifier", {}), "verifier"),
+        rewards=reward_params(top.get("rewards", {}), "rewards"),
     )
-
-
-def _join(path: str, key: str) -> str:
-    return f"{path}.{key}" if path else key
-
-
-def _table(value: object, path: str) -> Mapping[str, object]:
-    if not isinstance(value, Mapping):
-        where = path or "the top level"
-        raise ParamsError(f"{where}: must be a table, got {type(value).__name__} {value!r}")
-    return value
-
-
-def _refuse_unknown(table: Mapping[str, object], allowed: set[str], path: str) -> None:
-    unknown = sorted(str(key) for key in table if key not in allowed)
-    if unknown:
-        raise ParamsError(f"{_join(path, unknown[0])}: unknown key; "
-                          f"allowed here: {', '.join(sorted(allowed))}")
-
-
-def _int(table: Mapping[str, object], key: str, default: int, *, minimum: int) -> int:
-    value = table.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise ParamsError(f"{key}: must be an integer, got {value!r}")
-    if value < minimum:
-        raise ParamsError(f"{key}: must be at least {minimum}, got {value}")
-    return value
-
-
-def _int_at(path: str, table: Mapping[str, object], key: str, default: int, *,
-            minimum: int) -> int:
-    """`_int` inside a nested table: its error names the whole key path."""
-    try:
-        return _int(table, key, default, minimum=minimum)
-    except ParamsError as exc:
-        raise ParamsError(f"{_join(path, str(exc))}") from None
 
 
 def _validators(value: object, path: str) -> tuple[bytes, ...]:
@@ -328,21 +303,6 @@ def _validators(value: object, path: str) -> tuple[bytes, ...]:
         if key in keys[:i]:
             raise ParamsError(f"{path}[{i}]: validator {key.hex()} is listed twice")
     return tuple(sorted(keys))
-
-
-def _hex(value: object, path: str, length: int, what: str) -> bytes:
-    chars = 2 * length
-    if not isinstance(value, str):
-        raise ParamsError(f"{path}: must be {what} as {chars} hex characters, got {value!r}")
-    try:
-        raw = bytes.fromhex(value)
-    except ValueError:
-        raise ParamsError(f"{path}: {value!r} is not hex; {what} is {chars} hex "
-                          f"characters") from None
-    if len(raw) != length:
-        raise ParamsError(f"{path}: {what} is {length} bytes ({chars} hex characters), "
-                          f"got {len(raw)} bytes")
-    return raw
 
 
 def _regions(value: object, path: str) -> dict[str, BeaconParams]:

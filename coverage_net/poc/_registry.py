@@ -63,6 +63,8 @@ class Registry:
                 newest[a.hotspot_key] = a
         self.keys: tuple[bytes, ...] = tuple(sorted(newest))
         anns = [newest[k] for k in self.keys]
+        self.announcements: tuple[HotspotAnnouncement, ...] = tuple(anns)
+        """The announcement that counts for each key, in key order."""
         cells = [a.cell for a in anns]
         self.cells: tuple[int, ...] = tuple(cells)
         self.sites = Sites.from_cells(np.asarray(cells, dtype=np.uint64)) if anns else None
