@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -15,7 +17,7 @@ from pathlib import Path
 import pytest
 from rewards_helpers import ROUTER, key, receipt, registry, round_verdicts, spread_cells, witness
 
-from coverage_net.node import save_announcements, save_receipts, save_verdicts
+from coverage_net.node import check_epoch, save_announcements, save_receipts, save_verdicts
 from coverage_net.poc import params_from_dict
 from coverage_net.rewards import (
     LEDGER_FILENAME,
@@ -212,3 +214,52 @@ def test_rewards_from_a_simulated_network(dem_dir, tmp_path):
     assert len(earned) >= 10
     assert all(isinstance(m, RewardManifest) and m.payout("operations") != Payout("operations")
                for m in paid)
+
+
+def test_verify_names_a_changed_beacon_history(node):
+    """Epoch 0's only witness of hotspot 6's beacon is now refused: in epoch 1, hotspot 6
+    no longer has a witnessed beacon before the epoch, which verify names."""
+    with MessageStore.open(node) as store:
+        save_verdicts(store, [witness(0, 3, 7, valid=False)])
+    out = _verify(node)
+    assert out.returncode == 1
+    assert (f"beacon history of hotspot {key(6).public_key.hex()} was used for the epoch "
+            "and is gone") in out.stdout
+
+
+def test_a_killed_compute_loses_no_booked_epoch(tmp_path):
+    """`rewards compute` killed (SIGKILL) while booking: every epoch it reported is booked
+    whole and verifies; nothing half-booked; run again, it books the rest."""
+    data = tmp_path / "node"
+    reg = registry(spread_cells(8))
+    epochs = 150  # past the 120-epoch (60 h) history window
+    with MessageStore.open(data) as store:
+        save_announcements(store, reg.announcements, received_ms=1)
+        save_verdicts(store, [v for e in range(epochs) for v in _epoch_verdicts(e)])
+    (data / "network-params.json").write_text(json.dumps(params_from_dict(PARAMS).to_dict()))
+    proc = subprocess.Popen([str(CLI), "rewards", "compute", "--data", str(data), "--epochs",
+                             f"0..{epochs - 1}"], stdout=subprocess.PIPE, text=True,
+                            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    reported = []
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        reported.append(int(line.split(":")[0].split()[1]))
+        if len(reported) == 5:
+            proc.send_signal(signal.SIGKILL)
+            break
+    proc.wait(timeout=60)
+    assert proc.returncode == -signal.SIGKILL
+    params = params_from_dict(PARAMS)
+    with RewardLedger.open(data, create=False) as ledger, \
+            MessageStore.open(data, create=False) as store:
+        booked = ledger.epochs()
+        assert booked == list(range(len(booked))) and set(reported) <= set(booked)
+        assert len(booked) < epochs  # it was killed before the end
+        for epoch in booked:
+            assert check_epoch(store, ledger, params, epoch)[1] == []
+    again = _run("rewards", "compute", "--data", data, "--epochs", f"0..{epochs - 1}")
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.count("already booked") == len(booked)
+    with RewardLedger.open(data, create=False) as ledger:
+        assert ledger.epochs() == list(range(epochs))
+        assert sum(ledger.balances().values()) == epochs * 10**11

@@ -73,13 +73,22 @@ def compute(data_dir: Path, params_path: Path | None, epoch_spec: str) -> None:
     \b
       coverage-net rewards compute --data out/poc --epochs 0..35
     """
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
     from coverage_net.node import book_epoch  # imports py-libp2p: slow, so only here
 
     params = _params(data_dir, params_path)
+    epochs = _epochs(epoch_spec)
+    console = Console(stderr=True)
     with MessageStore.open(data_dir, create=False) as store, \
-            RewardLedger.open(data_dir) as ledger:
-        for epoch in _epochs(epoch_spec):
+            RewardLedger.open(data_dir) as ledger, \
+            Progress("epochs", BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                     console=console, disable=not console.is_terminal) as progress:
+        task = progress.add_task("rewards", total=len(epochs))
+        for epoch in epochs:
             manifest, new = book_epoch(store, ledger, params, epoch)
+            progress.advance(task)
             paid = sum(1 for p in manifest.payouts if len(p.account) == 64 and p.total)
             click.echo(f"epoch {epoch}: {'booked' if new else 'already booked'}, "
                        f"{cov(manifest.emission)} COV to {paid} hotspots and "

@@ -38,6 +38,7 @@ __all__ = ["EpochRewardInputs", "book_epoch", "check_epoch", "load_epoch_inputs"
 RECEIPT_TOPIC = TOPIC_PREFIX + DataTransferReceipt.TYPE
 _ANNOUNCEMENT_TOPIC = TOPIC_PREFIX + HotspotAnnouncement.TYPE
 _LAST_PARTITION = 2**63 - 1
+INPUT_KINDS = ("verdict", "receipt", "announcement", "history")
 _PAYOUT_FIELDS = tuple(f.name for f in fields(Payout))
 
 
@@ -51,7 +52,9 @@ class EpochRewardInputs:
     registry: Registry
     last_witnessed: dict[bytes, int]
     hashes: dict[str, dict[bytes, bytes]]
-    """kind ("verdict", "receipt") -> {id: sha256 of the stored bytes}."""
+    """kind (`INPUT_KINDS`) -> {id: sha256}: of the stored bytes of each verdict, receipt
+    and counted announcement by content id, and per hotspot key of its last witnessed
+    epoch before this one (the beacon history)."""
 
 
 def save_receipts(store: MessageStore, receipts: Iterable[DataTransferReceipt], *,
@@ -83,11 +86,16 @@ def load_epoch_inputs(store: MessageStore, params: NetworkParams, epoch: int) ->
     window = -(-params.rewards.interactive_window_ms // params.epoch_length_ms)
     last: dict[bytes, int] = {}
     for earlier in range(max(0, epoch - window), epoch):
-        found = witnessed_beacon_epochs(verdict_from_row(r)
-                                        for r in store.verdict_rows(epoch=earlier))
+        # the indexed columns say all this needs (each row's columns were checked
+        # against its body when it was stored): no decoding of every verdict body
+        found = witnessed_beacon_epochs(store.verdict_rows(epoch=earlier))
         last.update(found)  # later epochs overwrite earlier ones
     hashes = {"verdict": {r.report_id: hashlib.sha256(r.body).digest() for r in rows},
-              "receipt": {m.content_id: hashlib.sha256(m.data).digest() for m in stored}}
+              "receipt": {m.content_id: hashlib.sha256(m.data).digest() for m in stored},
+              "announcement": {a.content_id: hashlib.sha256(a.to_cbor()).digest()
+                               for a in registry.announcements},
+              "history": {k: hashlib.sha256(e.to_bytes(8, "big")).digest()
+                          for k, e in last.items()}}
     return EpochRewardInputs(epoch, verdicts, receipts, registry, last, hashes)
 
 
@@ -108,13 +116,14 @@ def book_epoch(store: MessageStore, ledger: RewardLedger, params: NetworkParams,
 
 def _input_problems(kind: str, booked: dict[bytes, bytes], now: dict[bytes, bytes]) -> list[str]:
     problems = []
-    for report in sorted(set(booked) | set(now)):
-        if report not in now:
-            problems.append(f"{kind} {report.hex()} was used for the epoch and is gone")
-        elif report not in booked:
-            problems.append(f"{kind} {report.hex()} was not there when the epoch was booked")
-        elif booked[report] != now[report]:
-            problems.append(f"{kind} {report.hex()} changed since the epoch was booked")
+    what = "beacon history of hotspot" if kind == "history" else kind
+    for item in sorted(set(booked) | set(now)):
+        if item not in now:
+            problems.append(f"{what} {item.hex()} was used for the epoch and is gone")
+        elif item not in booked:
+            problems.append(f"{what} {item.hex()} was not there when the epoch was booked")
+        elif booked[item] != now[item]:
+            problems.append(f"{what} {item.hex()} changed since the epoch was booked")
     return problems
 
 
@@ -140,7 +149,7 @@ def check_epoch(store: MessageStore, ledger: RewardLedger, params: NetworkParams
     booked = ledger.manifest(epoch)  # refuses a manifest that does not hash to its hash
     problems = _row_problems(booked, ledger.payouts(epoch))
     recomputed, inputs = _compute(store, params, epoch)
-    for kind in ("verdict", "receipt"):
+    for kind in INPUT_KINDS:
         problems += _input_problems(kind, ledger.input_hashes(epoch, kind), inputs.hashes[kind])
     # the first difference, and the first payout that differs when that is not it
     # (a changed input usually moves a pool first; the operator asks whose payout)

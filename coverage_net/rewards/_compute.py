@@ -25,6 +25,7 @@ import logging
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 from fractions import Fraction
+from typing import Protocol
 
 from coverage_net.messages import SignatureError
 from coverage_net.poc import NetworkParams, Registry, Verdict
@@ -44,6 +45,17 @@ logger = logging.getLogger(__name__)
 SCALE_ONE = 10**12
 """A transmit scale of 1 in the fixed point the weights use (pico units, rounded down)."""
 _BEACON = "beacon_report"
+
+
+class VerdictLike(Protocol):
+    """What `witnessed_beacon_epochs` reads of a verdict (a stored row has it too)."""
+
+    report_type: str
+    challenge_id: bytes
+    hotspot_key: bytes
+    epoch: int
+    valid: bool
+
 _WITNESS = "witness_report"
 
 
@@ -54,7 +66,7 @@ def emission_for_epoch(rewards: RewardParams, epoch: int) -> int:
     return rewards.emission_per_epoch >> (epoch // rewards.halving_interval_epochs)
 
 
-def witnessed_beacon_epochs(verdicts: Iterable[Verdict]) -> dict[bytes, int]:
+def witnessed_beacon_epochs(verdicts: Iterable[Verdict | VerdictLike]) -> dict[bytes, int]:
     """Per beaconer, the latest epoch among `verdicts` in which a valid beacon of its
     was witnessed by at least one valid witness (HIP-17's interactive evidence)."""
     beaconer: dict[bytes, tuple[bytes, int]] = {}

@@ -2,7 +2,9 @@
 
 One file, ``ledger.sqlite`` in the node's data directory. Per epoch it keeps the
 manifest's canonical bytes and hash, one row per account paid, and the hash of every
-input the epoch was computed from (verdicts and receipts by id), so `coverage-net
+input the epoch was computed from (verdicts, receipts and the announcements that
+placed the hotspots by content id; per hotspot, the last epoch its beacon was
+witnessed before this one), so `coverage-net
 rewards verify` can recompute the epoch and name what changed. Balances are the
 sums of the payouts. An epoch is booked in one transaction that is committed before
 `record` returns; booking the same manifest again changes nothing, and booking a
@@ -52,7 +54,7 @@ _SCHEMA = (
     )""",
     """CREATE TABLE inputs (
         epoch  INTEGER NOT NULL REFERENCES epochs (epoch),
-        kind   TEXT NOT NULL CHECK (kind IN ('verdict', 'receipt')),
+        kind   TEXT NOT NULL CHECK (kind IN ('verdict', 'receipt', 'announcement', 'history')),
         id     BLOB NOT NULL CHECK (typeof(id) = 'blob' AND length(id) = 32),
         sha256 BLOB NOT NULL CHECK (typeof(sha256) = 'blob' AND length(sha256) = 32),
         PRIMARY KEY (epoch, kind, id)
