@@ -113,6 +113,13 @@ def test_rewards_bench_quick_conserves_the_emission(tmp_path):
     assert figures["seconds"] > 0
 
 
+def test_consensus_soak_quick_passes_every_schedule(tmp_path):
+    stdout, figures = _run_bench("consensus_soak.py", tmp_path)
+    assert figures["schedules"] == 200 and figures["failed"] == []
+    assert figures["decisions"] > 200 and figures["evidence"] > 0
+    assert "200 schedules" in stdout
+
+
 def test_verify_bench_without_the_tile_says_so(tmp_path):
     proc = subprocess.run([sys.executable, str(ROOT / "bench" / "verify.py"), "--quick",
                            "--dem", str(tmp_path)], capture_output=True, text=True,
