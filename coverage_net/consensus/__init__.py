@@ -6,10 +6,34 @@ I/O, clock or randomness (`_core`); validators are indices into the genesis list
 values are block ids. Imports `rewards`, `poc` and below, nothing above.
 """
 
-from ._errors import ConsensusError
+# `_types` is the core's; the other modules are the data layer (genesis, signed votes, blocks,
+# certificates, crash-safe signing, evidence)
+from ._errors import (
+    BlockError,
+    CertificateError,
+    ConsensusError,
+    DoubleSignError,
+    EvidenceError,
+    GenesisError,
+    InvalidVoteError,
+    SignerStateError,
+)
+from ._genesis import (
+    CHAIN_ID_PATTERN,
+    MAX_VALIDATORS,
+    Genesis,
+    GenesisValidator,
+    load_genesis,
+    save_genesis,
+)
 from ._types import NIL, Proposal, Step, TimeoutKind, Vote, VoteKind, max_faulty, quorum
 
 __all__ = [
     "ConsensusError",
     "NIL", "Proposal", "Step", "TimeoutKind", "Vote", "VoteKind", "max_faulty", "quorum",
+    # the data layer
+    "GenesisError", "InvalidVoteError", "CertificateError", "DoubleSignError",
+    "SignerStateError", "BlockError", "EvidenceError",
+    "Genesis", "GenesisValidator", "load_genesis", "save_genesis", "CHAIN_ID_PATTERN",
+    "MAX_VALIDATORS",
 ]
