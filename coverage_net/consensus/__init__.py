@@ -27,6 +27,14 @@ from ._genesis import (
     save_genesis,
 )
 from ._types import NIL, Proposal, Step, TimeoutKind, Vote, VoteKind, max_faulty, quorum
+from ._wire import (
+    HEIGHT,
+    NIL_VALUE_ID,
+    ROUND,
+    VOTE_KIND_CODES,
+    SignedProposal,
+    SignedVote,
+)
 
 __all__ = [
     "ConsensusError",
@@ -36,4 +44,5 @@ __all__ = [
     "SignerStateError", "BlockError", "EvidenceError",
     "Genesis", "GenesisValidator", "load_genesis", "save_genesis", "CHAIN_ID_PATTERN",
     "MAX_VALIDATORS",
+    "SignedVote", "SignedProposal", "NIL_VALUE_ID", "VOTE_KIND_CODES", "HEIGHT", "ROUND",
 ]
