@@ -8,6 +8,7 @@ values are block ids. Imports `rewards`, `poc` and below, nothing above.
 
 # `_types` is the core's; the other modules are the data layer (genesis, signed votes, blocks,
 # certificates, crash-safe signing, evidence)
+from ._certificate import QuorumCertificate
 from ._errors import (
     BlockError,
     CertificateError,
@@ -45,4 +46,5 @@ __all__ = [
     "Genesis", "GenesisValidator", "load_genesis", "save_genesis", "CHAIN_ID_PATTERN",
     "MAX_VALIDATORS",
     "SignedVote", "SignedProposal", "NIL_VALUE_ID", "VOTE_KIND_CODES", "HEIGHT", "ROUND",
+    "QuorumCertificate",
 ]
