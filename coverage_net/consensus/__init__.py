@@ -27,6 +27,7 @@ from ._genesis import (
     load_genesis,
     save_genesis,
 )
+from ._signer import SIGNER_FILE_NAME, SignedRecord, VoteSigner
 from ._types import NIL, Proposal, Step, TimeoutKind, Vote, VoteKind, max_faulty, quorum
 from ._wire import (
     HEIGHT,
@@ -47,4 +48,5 @@ __all__ = [
     "MAX_VALIDATORS",
     "SignedVote", "SignedProposal", "NIL_VALUE_ID", "VOTE_KIND_CODES", "HEIGHT", "ROUND",
     "QuorumCertificate",
+    "VoteSigner", "SignedRecord", "SIGNER_FILE_NAME",
 ]
