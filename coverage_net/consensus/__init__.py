@@ -27,6 +27,15 @@ from ._genesis import (
     load_genesis,
     save_genesis,
 )
+from ._merkle import (
+    EMPTY_ROOT,
+    MerkleTree,
+    leaf_hash,
+    merkle_root,
+    node_hash,
+    verify_hash_inclusion,
+    verify_inclusion,
+)
 from ._signer import SIGNER_FILE_NAME, SignedRecord, VoteSigner
 from ._types import NIL, Proposal, Step, TimeoutKind, Vote, VoteKind, max_faulty, quorum
 from ._wire import (
@@ -49,4 +58,6 @@ __all__ = [
     "SignedVote", "SignedProposal", "NIL_VALUE_ID", "VOTE_KIND_CODES", "HEIGHT", "ROUND",
     "QuorumCertificate",
     "VoteSigner", "SignedRecord", "SIGNER_FILE_NAME",
+    "MerkleTree", "merkle_root", "verify_inclusion", "verify_hash_inclusion", "leaf_hash",
+    "node_hash", "EMPTY_ROOT",
 ]
