@@ -8,6 +8,20 @@ values are block ids. Imports `rewards`, `poc` and below, nothing above.
 
 # `_types` is the core's; the other modules are the data layer (genesis, signed votes, blocks,
 # certificates, crash-safe signing, evidence)
+from ._block import (
+    MAX_BLOCK_VERDICTS,
+    PART_LEAVES,
+    VERDICT_LEAF_BYTES,
+    Block,
+    BlockPart,
+    assemble_parts,
+    block_parts,
+    check_part,
+    state_root,
+    verdict_leaf,
+    verdict_leaves,
+    verdicts_root,
+)
 from ._certificate import QuorumCertificate
 from ._errors import (
     BlockError,
@@ -60,4 +74,7 @@ __all__ = [
     "VoteSigner", "SignedRecord", "SIGNER_FILE_NAME",
     "MerkleTree", "merkle_root", "verify_inclusion", "verify_hash_inclusion", "leaf_hash",
     "node_hash", "EMPTY_ROOT",
+    "Block", "BlockPart", "block_parts", "check_part", "assemble_parts", "verdict_leaf",
+    "verdict_leaves", "verdicts_root", "state_root", "PART_LEAVES", "VERDICT_LEAF_BYTES",
+    "MAX_BLOCK_VERDICTS",
 ]
