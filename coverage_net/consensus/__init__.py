@@ -7,6 +7,23 @@ values are block ids. `coverage_net.consensus.testing` runs the core over seeded
 adversarial schedules (test tier). Imports `rewards`, `poc` and below, nothing above.
 """
 
+# `_types` is the core's; the other modules are the data layer (genesis, signed votes, blocks,
+# certificates, crash-safe signing, evidence)
+from ._block import (
+    MAX_BLOCK_VERDICTS,
+    PART_LEAVES,
+    VERDICT_LEAF_BYTES,
+    Block,
+    BlockPart,
+    assemble_parts,
+    block_parts,
+    check_part,
+    state_root,
+    verdict_leaf,
+    verdict_leaves,
+    verdicts_root,
+)
+from ._certificate import QuorumCertificate
 from ._core import (
     BroadcastProposal,
     BroadcastVote,
@@ -28,8 +45,43 @@ from ._core import (
     initial_state,
     proposer_of,
 )
-from ._errors import ConsensusError
+from ._errors import (
+    BlockError,
+    CertificateError,
+    ConsensusError,
+    DoubleSignError,
+    EvidenceError,
+    GenesisError,
+    InvalidVoteError,
+    SignerStateError,
+)
+from ._genesis import (
+    CHAIN_ID_PATTERN,
+    MAX_VALIDATORS,
+    Genesis,
+    GenesisValidator,
+    load_genesis,
+    save_genesis,
+)
+from ._merkle import (
+    EMPTY_ROOT,
+    MerkleTree,
+    leaf_hash,
+    merkle_root,
+    node_hash,
+    verify_hash_inclusion,
+    verify_inclusion,
+)
+from ._signer import SIGNER_FILE_NAME, SignedRecord, VoteSigner
 from ._types import NIL, Proposal, Step, TimeoutKind, Vote, VoteKind, max_faulty, quorum
+from ._wire import (
+    HEIGHT,
+    NIL_VALUE_ID,
+    ROUND,
+    VOTE_KIND_CODES,
+    SignedProposal,
+    SignedVote,
+)
 
 __all__ = [
     "ConsensusError",
@@ -39,4 +91,17 @@ __all__ = [
     "CoreOutput", "StartHeight", "ProposalIn", "VoteIn", "TimeoutIn", "ValueIn", "CommitIn",
     "BroadcastProposal", "BroadcastVote", "ScheduleTimeout", "GetValue", "Decide",
     "EvidenceFound",
+    # the data layer
+    "GenesisError", "InvalidVoteError", "CertificateError", "DoubleSignError",
+    "SignerStateError", "BlockError", "EvidenceError",
+    "Genesis", "GenesisValidator", "load_genesis", "save_genesis", "CHAIN_ID_PATTERN",
+    "MAX_VALIDATORS",
+    "SignedVote", "SignedProposal", "NIL_VALUE_ID", "VOTE_KIND_CODES", "HEIGHT", "ROUND",
+    "QuorumCertificate",
+    "VoteSigner", "SignedRecord", "SIGNER_FILE_NAME",
+    "MerkleTree", "merkle_root", "verify_inclusion", "verify_hash_inclusion", "leaf_hash",
+    "node_hash", "EMPTY_ROOT",
+    "Block", "BlockPart", "block_parts", "check_part", "assemble_parts", "verdict_leaf",
+    "verdict_leaves", "verdicts_root", "state_root", "PART_LEAVES", "VERDICT_LEAF_BYTES",
+    "MAX_BLOCK_VERDICTS",
 ]
