@@ -104,4 +104,19 @@ __all__ = [
     "Block", "BlockPart", "block_parts", "check_part", "assemble_parts", "verdict_leaf",
     "verdict_leaves", "verdicts_root", "state_root", "PART_LEAVES", "VERDICT_LEAF_BYTES",
     "MAX_BLOCK_VERDICTS",
+    # the driver (imported on first use)
+    "ConsensusDriver", "ConsensusApp", "DriverMetrics", "CONSENSUS_TOPIC",
+    "CONSENSUS_SYNC_PROTOCOL",
 ]
+
+_DRIVER_NAMES = frozenset({"CONSENSUS_SYNC_PROTOCOL", "CONSENSUS_TOPIC", "ConsensusApp",
+                           "ConsensusDriver", "DriverMetrics"})
+
+
+def __getattr__(name: str) -> object:
+    """The driver's names, imported on first use: it brings in `coverage_net.p2p` (and
+    py-libp2p, slow to import), which the core and the data layer do not need."""
+    if name in _DRIVER_NAMES:
+        from . import _driver
+        return getattr(_driver, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

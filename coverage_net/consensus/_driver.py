@@ -1,0 +1,312 @@
+"""The consensus driver: the pure core (`_core`) wired to the network, timers, signer and app.
+
+One trio actor per validator (`ConsensusDriver.run`). Everything it does to the
+core goes through one inbox, in order: signed proposals and votes from gossip
+(checked: signature, chain, validator), certificates from sync, fired timers, and
+the heights the node starts as epochs close. What the core outputs it carries out:
+
+- a vote or proposal is signed by the crash-safe `VoteSigner` (recorded durably
+  first, never two different ones for one height, round and step), then gossiped
+  on `CONSENSUS_TOPIC`;
+- a timeout is a trio sleep (virtual under MockClock) that feeds `TimeoutIn`;
+- a value is asked of the `ConsensusApp` (the block for the height), and a
+  proposed block's validity too (the app re-runs the verifier and the rewards);
+- a decision becomes a `QuorumCertificate` of the precommits' signatures, handed
+  to the app's `commit` and served to peers that lag.
+
+Gossip delivers each payload once and promises nothing, so every `sync_every_s` the
+driver asks one connected peer, in turn, over `CONSENSUS_SYNC_PROTOCOL`, for what it
+holds at the driver's height: the signed messages, and the certificate when that
+peer has decided it. That is both the repair of lost messages and block sync for a
+validator that was down or cut off.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import trio
+
+from coverage_net.messages import MessageError, canonical_dumps, decode, loads_cbor_item
+from coverage_net.p2p import Network, ProtocolLimits, RequestError
+
+from ._certificate import QuorumCertificate
+from ._core import (
+    BroadcastProposal,
+    BroadcastVote,
+    CommitIn,
+    CoreConfig,
+    CoreInput,
+    Decide,
+    EvidenceFound,
+    GetValue,
+    ProposalIn,
+    ScheduleTimeout,
+    StartHeight,
+    TimeoutIn,
+    ValueIn,
+    VoteIn,
+    apply,
+    initial_state,
+)
+from ._errors import ConsensusError
+from ._genesis import Genesis
+from ._signer import VoteSigner
+from ._types import Vote, VoteKind
+from ._wire import SignedProposal, SignedVote
+
+__all__ = ["CONSENSUS_SYNC_PROTOCOL", "CONSENSUS_TOPIC", "ConsensusApp", "ConsensusDriver",
+           "DriverMetrics"]
+
+logger = logging.getLogger(__name__)
+
+CONSENSUS_TOPIC = "/coverage-net/1/consensus"
+CONSENSUS_SYNC_PROTOCOL = "/coverage-net/consensus-sync/1.0.0"
+SYNC_LIMITS = ProtocolLimits(max_request_bytes=64, max_response_bytes=1024 * 1024)
+_TYPES = {SignedVote.TYPE: SignedVote, SignedProposal.TYPE: SignedProposal}
+_KEPT_HEIGHTS = 8
+"""Heights of signed messages and certificates kept to serve peers that lag."""
+
+
+class ConsensusApp(Protocol):
+    """What consensus asks of the node: blocks to propose, their validity, and commits."""
+
+    def propose(self, height: int, round_: int) -> bytes:
+        """Build this validator's block for (height, round); its block id."""
+
+    def validate(self, height: int, block_id: bytes) -> bool:
+        """Whether the block is one this validator would have built (same verdicts, same
+        rewards); False also when it cannot get the block."""
+
+    def commit(self, height: int, block_id: bytes, certificate: QuorumCertificate) -> None:
+        """The height is final: apply the block."""
+
+
+@dataclass
+class DriverMetrics:
+    decided: dict[int, tuple[int, bytes]] = field(default_factory=dict)
+    """Height -> (round, block id)."""
+    evidence: int = 0
+    received: int = 0
+    rejected: int = 0
+    sent: int = 0
+    synced: int = 0
+
+
+class ConsensusDriver:
+    """One validator's consensus actor (see the module doc)."""
+
+    def __init__(self, network: Network, genesis: Genesis, signer: VoteSigner,
+                 app: ConsensusApp, *, config: CoreConfig | None = None,
+                 sync_every_s: float = 1.0, first_height: int = 0) -> None:
+        me = signer.index
+        self.network, self.genesis, self.signer, self.app = network, genesis, signer, app
+        self.config = config or CoreConfig(n=genesis.n, me=me)
+        if (self.config.n, self.config.me) != (genesis.n, me):
+            raise ConsensusError(f"core config is for validator {self.config.me} of "
+                                 f"{self.config.n}; the signer is {me} of {genesis.n}")
+        self.state = initial_state(self.config, first_height)
+        self.sync_every_s = sync_every_s
+        self.metrics = DriverMetrics()
+        self.certificates: dict[int, QuorumCertificate] = {}
+        self._held: dict[int, dict[bytes, bytes]] = {}
+        """Height -> content id -> signed message bytes (ours and others')."""
+        self._precommits: dict[tuple[int, int, bytes, int], SignedVote] = {}
+        self._future: list[CoreInput] = []
+        self._waiting_heights: list[int] = []
+        self._inbox_send, self._inbox = trio.open_memory_channel[CoreInput](math.inf)
+        self._nursery: trio.Nursery | None = None
+
+    # -- running --------------------------------------------------------------------
+
+    async def run(self, heights: trio.MemoryReceiveChannel[int], *,
+                  task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """Drive the core until cancelled; `heights` says when each height may start."""
+        self.network.set_gossip_callback(self._on_gossip, [CONSENSUS_TOPIC])
+        self.network.register_protocol(CONSENSUS_SYNC_PROTOCOL, self._serve_sync, SYNC_LIMITS)
+        async with trio.open_nursery() as nursery:
+            self._nursery = nursery
+            nursery.start_soon(self._forward_heights, heights)
+            nursery.start_soon(self._sync_loop)
+            task_status.started()
+            async for event in self._inbox:
+                await self._feed(event)
+
+    async def _forward_heights(self, heights: trio.MemoryReceiveChannel[int]) -> None:
+        async for height in heights:
+            self._inbox_send.send_nowait(StartHeight(height))
+
+    async def _feed(self, event: CoreInput) -> None:
+        st = self.state
+        if isinstance(event, StartHeight) and st.started and st.decision is None \
+                and event.height > st.height:
+            self._waiting_heights.append(event.height)  # after this height is decided
+            return
+        height = getattr(event, "height", None)
+        if isinstance(event, VoteIn | ProposalIn):
+            height = (event.vote if isinstance(event, VoteIn) else event.proposal).height
+        if not isinstance(event, StartHeight) and height is not None \
+                and height > self.state.height:
+            self._future.append(event)  # a later height: kept until it starts
+            return
+        self.state, outputs = apply(self.state, event)
+        for out in outputs:
+            await self._carry_out(out)
+        if isinstance(event, StartHeight) and self.state.height == event.height:
+            pending, self._future = self._future, []
+            for later in pending:
+                self._inbox_send.send_nowait(later)
+        if self.state.decision is not None and self._waiting_heights:
+            waiting, self._waiting_heights = sorted(self._waiting_heights), []
+            for height in waiting:
+                self._inbox_send.send_nowait(StartHeight(height))
+
+    async def _carry_out(self, out: object) -> None:
+        if isinstance(out, BroadcastVote):
+            signed = self.signer.sign_vote(out.vote)
+            self._keep(out.vote.height, signed)
+            if out.vote.kind is VoteKind.PRECOMMIT and out.vote.value_id is not None:
+                self._precommits[(out.vote.height, out.vote.round, out.vote.value_id,
+                                  out.vote.sender)] = signed
+            await self._publish(signed.to_cbor())
+        elif isinstance(out, BroadcastProposal):
+            signed = self.signer.sign_proposal(out.proposal)
+            self._keep(out.proposal.height, signed)
+            await self._publish(signed.to_cbor())
+        elif isinstance(out, ScheduleTimeout):
+            assert self._nursery is not None
+            self._nursery.start_soon(self._timer, out)
+        elif isinstance(out, GetValue):
+            block_id = self.app.propose(out.height, out.round)
+            self._inbox_send.send_nowait(ValueIn(out.height, out.round, block_id))
+        elif isinstance(out, Decide):
+            self._decided(out)
+        elif isinstance(out, EvidenceFound):
+            self.metrics.evidence += 1
+            logger.warning("equivocation by validator %d at height %d round %d: %r and %r",
+                           out.first.sender, out.first.height, out.first.round, out.first,
+                           out.second)
+
+    def _decided(self, d: Decide) -> None:
+        qc = self.certificates.get(d.height)
+        if qc is None or (qc.round, qc.block_id) != (d.round, d.value_id):
+            qc = QuorumCertificate.from_votes(
+                [self._precommits[(d.height, d.round, d.value_id, v.sender)]
+                 for v in d.precommits], self.genesis)
+            self.certificates[d.height] = qc
+        self.metrics.decided[d.height] = (d.round, d.value_id)
+        logger.info("height %d decided in round %d: block %s", d.height, d.round,
+                    d.value_id.hex()[:16])
+        self.app.commit(d.height, d.value_id, qc)
+        for old in [h for h in self.certificates if h < d.height - _KEPT_HEIGHTS]:
+            del self.certificates[old]
+
+    async def _timer(self, t: ScheduleTimeout) -> None:
+        await trio.sleep(t.after_ms / 1000)
+        self._inbox_send.send_nowait(TimeoutIn(t.kind, t.height, t.round))
+
+    async def _publish(self, data: bytes) -> None:
+        self.metrics.sent += 1
+        await self.network.publish(CONSENSUS_TOPIC, data)
+
+    def _keep(self, height: int, signed: SignedVote | SignedProposal) -> None:
+        self._held.setdefault(height, {})[signed.content_id] = signed.to_cbor()
+        for old in [h for h in self._held if h < height - _KEPT_HEIGHTS]:
+            del self._held[old]
+
+    # -- receiving ------------------------------------------------------------------
+
+    def _on_gossip(self, _source: str, _topic: str, data: bytes) -> bool:
+        event = self._admit(data)
+        if event is None:
+            return False
+        self._inbox_send.send_nowait(event)
+        return True
+
+    def _admit(self, data: bytes) -> CoreInput | None:
+        """A signed message as a core input, or None (logged) when it is not acceptable."""
+        try:
+            message = decode(data, types=_TYPES)
+            core = message.to_core(self.genesis)  # type: ignore[attr-defined]
+        except (MessageError, ConsensusError) as exc:
+            self.metrics.rejected += 1
+            logger.info("consensus message refused: %s", exc)
+            return None
+        if core.height < self.state.height - _KEPT_HEIGHTS:
+            return None
+        self.metrics.received += 1
+        self._keep(core.height, message)  # type: ignore[arg-type]
+        if isinstance(core, Vote):
+            if core.kind is VoteKind.PRECOMMIT and core.value_id is not None:
+                self._precommits.setdefault((core.height, core.round, core.value_id,
+                                             core.sender), message)  # type: ignore[arg-type]
+            return VoteIn(core)
+        return ProposalIn(core, self.app.validate(core.height, core.value_id))
+
+    # -- sync -----------------------------------------------------------------------
+
+    async def _serve_sync(self, _peer: str, payload: bytes) -> bytes:
+        try:
+            request = loads_cbor_item(payload, max_bytes=SYNC_LIMITS.max_request_bytes)
+            height = request["height"] if isinstance(request, dict) else None
+        except (MessageError, KeyError):
+            height = None
+        if type(height) is not int or height < 0:
+            raise ConsensusError("a consensus sync request is {'height': <int >= 0>}")
+        qc = self.certificates.get(height)
+        return canonical_dumps({"messages": sorted(self._held.get(height, {}).values()),
+                                "certificate": qc.to_cbor() if qc is not None else b""})
+
+    async def _sync_loop(self) -> None:
+        turn = 0
+        while True:
+            await trio.sleep(self.sync_every_s)
+            peers = self.network.connected_peers()
+            if not peers:
+                continue
+            peer = peers[turn % len(peers)]
+            turn += 1
+            await self._sync_with(peer)
+
+    async def _sync_with(self, peer: str) -> None:
+        height = self.state.height
+        try:
+            raw = await self.network.request(peer, CONSENSUS_SYNC_PROTOCOL,
+                                             canonical_dumps({"height": height}),
+                                             timeout_s=self.sync_every_s * 2)
+            reply = loads_cbor_item(raw, max_bytes=SYNC_LIMITS.max_response_bytes)
+        except (RequestError, MessageError) as exc:
+            logger.debug("consensus sync with %s failed: %s", peer, exc)
+            return
+        if not isinstance(reply, dict) or not isinstance(reply.get("messages"), list):
+            return
+        self.metrics.synced += 1
+        for data in self._unseen(reply["messages"], height):
+            event = self._admit(data)
+            if event is not None:
+                self._inbox_send.send_nowait(event)
+        if reply.get("certificate"):
+            self._take_certificate(reply["certificate"])
+
+    def _unseen(self, messages: Iterable[object], height: int) -> list[bytes]:
+        held = set(self._held.get(height, {}).values())
+        return [m for m in messages if isinstance(m, bytes) and m not in held]
+
+    def _take_certificate(self, data: object) -> None:
+        try:
+            qc = QuorumCertificate.from_cbor(data).verify(self.genesis)  # type: ignore[arg-type]
+        except ConsensusError as exc:
+            self.metrics.rejected += 1
+            logger.info("certificate refused: %s", exc)
+            return
+        if qc.height != self.state.height or self.state.decision is not None:
+            return
+        self.certificates[qc.height] = qc
+        precommits = tuple(Vote(VoteKind.PRECOMMIT, qc.height, qc.round, qc.block_id, i)
+                           for i, _ in qc.signatures)
+        self._inbox_send.send_nowait(CommitIn(qc.height, qc.round, qc.block_id, precommits,
+                                              self.app.validate(qc.height, qc.block_id)))
