@@ -33,6 +33,7 @@ from ._errors import (
     InvalidVoteError,
     SignerStateError,
 )
+from ._evidence import EVIDENCE_FILE_NAME, Evidence, EvidenceLog, evidence_root
 from ._genesis import (
     CHAIN_ID_PATTERN,
     MAX_VALIDATORS,
@@ -77,4 +78,5 @@ __all__ = [
     "Block", "BlockPart", "block_parts", "check_part", "assemble_parts", "verdict_leaf",
     "verdict_leaves", "verdicts_root", "state_root", "PART_LEAVES", "VERDICT_LEAF_BYTES",
     "MAX_BLOCK_VERDICTS",
+    "Evidence", "EvidenceLog", "evidence_root", "EVIDENCE_FILE_NAME",
 ]
