@@ -19,7 +19,6 @@ import sqlite3
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Self
 
 from coverage_net.messages import MAX_MESSAGE_BYTES, MessageError, canonical_dumps
 
@@ -27,6 +26,7 @@ from ._codec import decode_map
 from ._errors import EvidenceError, InvalidVoteError
 from ._genesis import Genesis
 from ._merkle import merkle_root
+from ._sqlite import DurableFile, connect_durable
 from ._wire import SignedProposal, SignedVote
 
 __all__ = ["EVIDENCE_FILE_NAME", "Evidence", "EvidenceLog", "evidence_root"]
@@ -142,21 +142,14 @@ def evidence_root(evidence: Iterable[Evidence]) -> bytes:
     return merkle_root(hashes)
 
 
-class EvidenceLog:
+class EvidenceLog(DurableFile):
     """Checked evidence in SQLite, once by hash, until a block includes it."""
-
-    def __init__(self, connection: sqlite3.Connection, path: Path) -> None:
-        self._db = connection
-        self.path = path
 
     @classmethod
     def open(cls, data_dir: str | os.PathLike[str]) -> EvidenceLog:
         path = Path(data_dir) / EVIDENCE_FILE_NAME
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            db = sqlite3.connect(path, isolation_level=None)
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=FULL")
+            db = connect_durable(path)
             db.execute("CREATE TABLE IF NOT EXISTS evidence (hash BLOB PRIMARY KEY, "
                        "height INTEGER NOT NULL, round INTEGER NOT NULL, kind TEXT NOT NULL, "
                        "validator_key BLOB NOT NULL, body BLOB NOT NULL, "
@@ -164,15 +157,6 @@ class EvidenceLog:
         except (OSError, sqlite3.Error) as exc:
             raise EvidenceError(f"cannot open the evidence log {path}: {exc}") from None
         return cls(db, path)
-
-    def close(self) -> None:
-        self._db.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     def record(self, evidence: Evidence, genesis: Genesis) -> bool:
         """Check and store `evidence`; True if it is new, False if it was known."""
