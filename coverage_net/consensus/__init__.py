@@ -4,10 +4,13 @@ The algorithm of Buchman, Kwon and Milosevic, "The latest gossip on BFT consensu
 (2018), Algorithm 1, as a pure core: ``(state, input) -> (state, outputs)`` with no
 I/O, clock or randomness (`_core`); validators are indices into the genesis list,
 values are block ids. Imports `rewards`, `poc` and below, nothing above.
+
+Around the core, the data layer: the `Genesis` every check starts from, signed
+votes and proposals (`SignedVote`, `SignedProposal`), `Block` headers with their
+verdict lists in Merkle-proven parts, `QuorumCertificate`s anyone can check with the
+genesis alone, the crash-safe `VoteSigner`, and `Evidence` of equivocation.
 """
 
-# `_types` is the core's; the other modules are the data layer (genesis, signed votes, blocks,
-# certificates, crash-safe signing, evidence)
 from ._block import (
     MAX_BLOCK_VERDICTS,
     PART_LEAVES,
