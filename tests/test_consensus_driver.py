@@ -48,7 +48,10 @@ class _Blocks:
         return App()
 
 
-def _run(tmp_path, seed: int, *, link=LinkProfile(), crashed=(), partition_s=None,
+CLEAN_LINKS = LinkProfile()
+
+
+def _run(tmp_path, seed: int, *, link=CLEAN_LINKS, crashed=(), partition_s=None,
          bad=frozenset(), heights=HEIGHTS):
     """Run 4 validators for `heights` epochs; per validator: height -> (block, qc, time)."""
     genesis = make_genesis(4)

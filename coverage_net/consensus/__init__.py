@@ -4,11 +4,17 @@ The algorithm of Buchman, Kwon and Milosevic, "The latest gossip on BFT consensu
 (2018), Algorithm 1, as a pure core: ``(state, input) -> (state, outputs)`` with no
 I/O, clock or randomness (`_core`); validators are indices into the genesis list,
 values are block ids. `coverage_net.consensus.testing` runs the core over seeded
-adversarial schedules (test tier). Imports `rewards`, `poc` and below, nothing above.
+adversarial schedules (test tier). Imports `rewards`, `poc`, `p2p` (the driver only)
+and below, nothing above.
+
+Around the core, the data layer: the `Genesis` every check starts from, signed
+votes and proposals (`SignedVote`, `SignedProposal`), `Block` headers with their
+verdict lists in Merkle-proven parts, `QuorumCertificate`s anyone can check with the
+genesis alone, the crash-safe `VoteSigner`, and `Evidence` of equivocation. The
+`ConsensusDriver` (a trio actor, imported on first use) runs the core over the
+network seam with the signer, timers and the node's `ConsensusApp`.
 """
 
-# `_types` is the core's; the other modules are the data layer (genesis, signed votes, blocks,
-# certificates, crash-safe signing, evidence)
 from ._block import (
     MAX_BLOCK_VERDICTS,
     PART_LEAVES,
@@ -55,6 +61,7 @@ from ._errors import (
     InvalidVoteError,
     SignerStateError,
 )
+from ._evidence import EVIDENCE_FILE_NAME, Evidence, EvidenceLog, evidence_root
 from ._genesis import (
     CHAIN_ID_PATTERN,
     MAX_VALIDATORS,
@@ -107,6 +114,7 @@ __all__ = [
     # the driver (imported on first use)
     "ConsensusDriver", "ConsensusApp", "DriverMetrics", "CONSENSUS_TOPIC",
     "CONSENSUS_SYNC_PROTOCOL",
+    "Evidence", "EvidenceLog", "evidence_root", "EVIDENCE_FILE_NAME",
 ]
 
 _DRIVER_NAMES = frozenset({"CONSENSUS_SYNC_PROTOCOL", "CONSENSUS_TOPIC", "ConsensusApp",

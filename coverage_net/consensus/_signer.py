@@ -23,12 +23,13 @@ import os
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
-from typing import NamedTuple, Self
+from typing import NamedTuple
 
 from coverage_net.identity import Keypair
 
 from ._errors import DoubleSignError, GenesisError, InvalidVoteError, SignerStateError
 from ._genesis import Genesis
+from ._sqlite import DurableFile, connect_durable
 from ._types import Proposal, Step, Vote, VoteKind
 from ._wire import SignedProposal, SignedVote
 
@@ -38,7 +39,6 @@ logger = logging.getLogger(__name__)
 
 SIGNER_FILE_NAME = "consensus-signer.sqlite3"
 """The signer's file inside the node's data directory."""
-_BUSY_TIMEOUT_MS = 10_000
 _STEP_OF_KIND = {VoteKind.PREVOTE: Step.PREVOTE, VoteKind.PRECOMMIT: Step.PRECOMMIT}
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS signer_meta (
@@ -67,14 +67,13 @@ class SignedRecord(NamedTuple):
     valid_round: int | None
 
 
-class VoteSigner:
+class VoteSigner(DurableFile):
     """Signs votes and proposals for one validator, never two different ones for one
     (height, round, step), across crashes and restarts. Open with `VoteSigner.open`."""
 
     def __init__(self, connection: sqlite3.Connection, path: Path, keypair: Keypair,
                  genesis: Genesis, index: int) -> None:
-        self._db = connection
-        self.path = path
+        super().__init__(connection, path)
         self._keypair = keypair
         self.genesis = genesis
         self.index = index
@@ -87,38 +86,22 @@ class VoteSigner:
             index = genesis.index_of(keypair.public_key)
         except GenesisError as exc:
             raise SignerStateError(f"cannot sign for this chain: {exc}") from None
-        data_dir = Path(data_dir)
-        path = data_dir / SIGNER_FILE_NAME
-        created = not path.exists()
+        path = Path(data_dir) / SIGNER_FILE_NAME
+        db: sqlite3.Connection | None = None
         try:
-            data_dir.mkdir(parents=True, exist_ok=True)
-            db = sqlite3.connect(path, isolation_level=None)
-        except (OSError, sqlite3.Error) as exc:
-            raise SignerStateError(f"cannot open the signer's record {path}: {exc}") from None
-        try:
+            db = connect_durable(path)
             _prepare(db, path, keypair.public_key, genesis)
-        except sqlite3.DatabaseError as exc:
-            db.close()
+        except (OSError, sqlite3.Error, SignerStateError) as exc:
+            if db is not None:
+                db.close()
+            if isinstance(exc, SignerStateError):
+                raise
             raise SignerStateError(f"the signer's record {path} is unreadable ({exc}); do not "
                                    "sign until it is restored: a new one could equivocate"
                                    ) from None
-        except SignerStateError:
-            db.close()
-            raise
-        if created:
-            _fsync_dir(data_dir)  # the new file's directory entry survives a crash too
         logger.info("signer open", extra={"path": str(path), "validator": index,
                                           "chain_id": genesis.chain_id})
         return cls(db, path, keypair, genesis, index)
-
-    def close(self) -> None:
-        self._db.close()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     # --- signing ----------------------------------------------------------------------
 
@@ -180,11 +163,6 @@ class VoteSigner:
 
 
 def _prepare(db: sqlite3.Connection, path: Path, key: bytes, genesis: Genesis) -> None:
-    mode = db.execute("PRAGMA journal_mode=WAL").fetchone()[0]
-    if mode != "wal":
-        raise SignerStateError(f"{path}: cannot use write-ahead logging (journal_mode {mode})")
-    db.execute("PRAGMA synchronous=FULL")
-    db.execute(f"PRAGMA busy_timeout={_BUSY_TIMEOUT_MS}")
     db.executescript(_SCHEMA)
     expected = {"validator_key": key, "chain_hash": genesis.hash()}
     db.execute("BEGIN IMMEDIATE")
@@ -202,14 +180,6 @@ def _prepare(db: sqlite3.Connection, path: Path, key: bytes, genesis: Genesis) -
             raise SignerStateError(
                 f"{path} records what {name} {bytes(found[name]).hex()[:16]}... signed, not "
                 f"{value.hex()[:16]}...; use the data directory of this validator and chain")
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _shown(value_id: bytes | None, valid_round: int | None) -> str:
