@@ -12,6 +12,7 @@ Beside them, the glue that stores `poc` verdicts in the store (`save_verdicts`,
 (`book_epoch`, `check_epoch`).
 """
 
+from ._chain_app import ENTROPY_DOMAIN, ChainApp
 from ._peer import PeerConfig, RunningPeer, run_peer, wall_clock_ms
 from ._poc import RunningChallenger, announced_hotspots, start_challenger, start_hotspot_poc
 from ._poc_results import (
@@ -39,5 +40,5 @@ __all__ = [
     "run_poc_scenario", "Carrier", "CarryContext", "carry_direct",
     "save_verdicts", "load_verdict", "verdict_row", "verdict_from_row",
     "EpochRewardInputs", "book_epoch", "check_epoch", "load_epoch_inputs", "save_receipts",
-    "save_announcements",
+    "save_announcements", "ChainApp", "ENTROPY_DOMAIN",
 ]
