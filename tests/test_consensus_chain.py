@@ -138,10 +138,10 @@ def _run_validators(tmp_path, seed: int, tamper: int | None = None):
 
 
 def test_validators_finalize_blocks_of_their_own_verdicts_and_rewards(tmp_path):
-    genesis, dirs, apps = _run_validators(tmp_path, seed=5)
+    genesis, _, apps = _run_validators(tmp_path, seed=5)
     chains = [[b.block.block_id() for b in app.chain.blocks()] for app in apps]
     assert all(len(c) == EPOCHS for c in chains) and len({tuple(c) for c in chains}) == 1
-    for app, data in zip(apps, dirs, strict=True):
+    for app in apps:
         assert verify_chain(app.chain) == []
         last = app.chain.get(EPOCHS - 1).block
         assert last.state_root == state_root(app.ledger.balances())  # the ledger is the state
