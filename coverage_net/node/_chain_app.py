@@ -36,7 +36,6 @@ from coverage_net.consensus import (
     merkle_root,
     proposer_of,
     state_root,
-    verdict_leaves,
     verdicts_root,
 )
 from coverage_net.messages import HotspotAnnouncement
@@ -45,7 +44,6 @@ from coverage_net.rewards import RewardLedger, RewardManifest, epoch_rewards
 from coverage_net.store import MessageStore
 
 from ._rewards import load_epoch_inputs
-from ._verdicts import verdict_from_row
 
 __all__ = ["ChainApp", "ENTROPY_DOMAIN"]
 
@@ -128,9 +126,10 @@ class ChainApp:
         held = self._epochs.get(height)
         if held is not None:
             return held
-        rows = self.store.verdict_rows(epoch=height)
-        leaves = verdict_leaves(verdict_from_row(r) for r in rows)
-        inputs = load_epoch_inputs(self.store, self.params, height)
+        inputs = load_epoch_inputs(self.store, self.params, height)  # decodes and checks them
+        # a leaf hashes the verdict's canonical bytes: the stored body is exactly those
+        leaves = tuple(sorted(report_id + digest
+                              for report_id, digest in inputs.hashes["verdict"].items()))
         manifest = epoch_rewards(self.params, height, inputs.verdicts, inputs.registry,
                                  inputs.receipts, inputs.last_witnessed)
         balances = self.chain.balances()
