@@ -134,10 +134,7 @@ def main(argv=None) -> int:
         async def run() -> None:
             net = MemoryNetwork(args.seed)
             ids = [k.peer_id for k in validators]
-            endpoints = [net.add_node(p) for p in ids]
-            for a in range(4):
-                for b in range(a + 1, 4):
-                    net.connect(ids[a], ids[b])
+            endpoints = net.full_mesh(ids)
             async with trio.open_nursery() as nursery:
                 await nursery.start(net.run)
                 sends = []

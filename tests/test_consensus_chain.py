@@ -108,10 +108,7 @@ def _run_validators(tmp_path, seed: int, tamper: int | None = None):
     async def main():
         net = MemoryNetwork(seed)
         ids = [validator_key(i).peer_id for i in range(4)]
-        endpoints = [net.add_node(p) for p in ids]
-        for a in range(4):
-            for b in range(a + 1, 4):
-                net.connect(ids[a], ids[b])
+        endpoints = net.full_mesh(ids)
         async with trio.open_nursery() as nursery:
             await nursery.start(net.run)
             senders = []

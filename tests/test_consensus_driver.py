@@ -67,10 +67,7 @@ def _run(tmp_path, seed: int, *, link=CLEAN_LINKS, crashed=(), partition_s=None,
     async def main():
         net = MemoryNetwork(seed, link=link)
         ids = [validator_key(i).peer_id for i in range(4)]
-        endpoints = [net.add_node(p) for p in ids]
-        for a in range(4):
-            for b in range(a + 1, 4):
-                net.connect(ids[a], ids[b])
+        endpoints = net.full_mesh(ids)
         async with trio.open_nursery() as nursery:
             await nursery.start(net.run)
             senders = []
