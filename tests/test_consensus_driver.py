@@ -152,6 +152,7 @@ def test_a_proposer_whose_block_does_not_check_out_is_voted_down(tmp_path):
 def test_lossy_links_many_seeds_safety_and_liveness(tmp_path, seed):
     genesis, commits = _run(tmp_path, seed=seed, heights=3,
                             link=LinkProfile(latency_s=(0.005, 0.4), loss=0.2))
+    assert all(sorted(commits[i]) == [0, 1, 2] for i in range(4))  # every height, everywhere
     _agree(genesis, commits, [0, 1, 2, 3], heights=3)
 
 

@@ -52,6 +52,13 @@ from ._params import (
 from ._predict import PathPredictor
 from ._reciprocity import ReciprocityAssessment, assess_reciprocity
 from ._registry import RegisteredHotspot, Registry
+from ._reward_params import (
+    BPS,
+    RESERVED_ACCOUNTS,
+    UNITS_PER_COV,
+    HexDensityParams,
+    RewardParams,
+)
 from ._secret import (
     SEALED_SECRET_BYTES,
     SECRET_BYTES,
@@ -75,7 +82,8 @@ __all__ = [
     "PocError", "ParamsError", "SelectionError", "SecretError", "BeaconError",
     # network parameters
     "NetworkParams", "BeaconParams", "PropagationParams", "VerifierParams", "DAY_MS",
-    "load_params", "params_from_dict",
+    "load_params", "params_from_dict", "RewardParams", "HexDensityParams", "BPS",
+    "UNITS_PER_COV", "RESERVED_ACCOUNTS",
     # challenge selection
     "ENTROPY_BYTES", "challengees_for_epoch", "challenger_for", "challenges_in_epoch",
     "epoch_entropy_from_seed",

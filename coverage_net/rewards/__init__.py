@@ -10,7 +10,7 @@ and the SQLite ledger that books manifests into balances (`_ledger`). Imports
 `coverage_net.poc` (verdicts, registry, parameters) and below, nothing above.
 """
 
-from coverage_net.poc._reward_params import (
+from coverage_net.poc import (
     BPS,
     RESERVED_ACCOUNTS,
     UNITS_PER_COV,

@@ -28,8 +28,7 @@ from fractions import Fraction
 from typing import Protocol
 
 from coverage_net.messages import SignatureError
-from coverage_net.poc import NetworkParams, Registry, Verdict
-from coverage_net.poc._reward_params import BPS, RewardParams
+from coverage_net.poc import BPS, NetworkParams, Registry, RewardParams, Verdict
 
 from ._density import transmit_scales
 from ._errors import RewardsError

@@ -26,7 +26,7 @@ from fractions import Fraction
 
 from h3.api import basic_int as h3
 
-from coverage_net.poc._reward_params import HexDensityParams
+from coverage_net.poc import HexDensityParams
 
 __all__ = ["HexLevel", "hex_levels", "transmit_scales"]
 
