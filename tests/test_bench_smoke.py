@@ -120,6 +120,14 @@ def test_consensus_soak_quick_passes_every_schedule(tmp_path):
     assert "200 schedules" in stdout
 
 
+def test_consensus_block_bench_quick_finalizes_the_epoch(tmp_path):
+    stdout, figures = _run_bench("consensus_block.py", tmp_path)
+    assert figures["finalized_by"] == 4 and figures["witness_verdicts"] == 2_000
+    assert figures["parts"] == -(-figures["verdicts"] // figures["part_leaves"])
+    assert figures["largest_part_bytes"] <= figures["message_limit_bytes"]
+    assert "finalized by all 4 validators" in stdout
+
+
 def test_verify_bench_without_the_tile_says_so(tmp_path):
     proc = subprocess.run([sys.executable, str(ROOT / "bench" / "verify.py"), "--quick",
                            "--dem", str(tmp_path)], capture_output=True, text=True,

@@ -12,8 +12,13 @@ import trio
 from consensus_helpers import make_genesis, validator_key
 
 from coverage_net.consensus import (
+    CONSENSUS_TOPIC,
     ConsensusDriver,
+    EvidenceLog,
     QuorumCertificate,
+    SignedVote,
+    Vote,
+    VoteKind,
     VoteSigner,
 )
 from coverage_net.p2p.testing import LinkProfile, MemoryNetwork, run_deterministic
@@ -52,7 +57,7 @@ CLEAN_LINKS = LinkProfile()
 
 
 def _run(tmp_path, seed: int, *, link=CLEAN_LINKS, crashed=(), partition_s=None,
-         bad=frozenset(), heights=HEIGHTS):
+         bad=frozenset(), heights=HEIGHTS, equivocate_at_s=None):
     """Run 4 validators for `heights` epochs; per validator: height -> (block, qc, time)."""
     genesis = make_genesis(4)
     commits: dict[int, dict[int, tuple[bytes, QuorumCertificate, float]]] = {
@@ -62,22 +67,25 @@ def _run(tmp_path, seed: int, *, link=CLEAN_LINKS, crashed=(), partition_s=None,
     async def main():
         net = MemoryNetwork(seed, link=link)
         ids = [validator_key(i).peer_id for i in range(4)]
-        endpoints = [net.add_node(p) for p in ids]
-        for a in range(4):
-            for b in range(a + 1, 4):
-                net.connect(ids[a], ids[b])
+        endpoints = net.full_mesh(ids)
         async with trio.open_nursery() as nursery:
             await nursery.start(net.run)
             senders = []
             for i in range(4):
                 signer = VoteSigner.open(tmp_path / f"v{i}", validator_key(i), genesis)
                 driver = ConsensusDriver(endpoints[i], genesis, signer,
-                                         blocks.app(i, commits[i]))
+                                         blocks.app(i, commits[i]),
+                                         evidence_log=EvidenceLog.open(tmp_path / f"v{i}"))
                 send, receive = trio.open_memory_channel[int](16)
                 senders.append(send)
                 await nursery.start(driver.run, receive)
             for i in crashed:
                 net.crash(ids[i])
+            if equivocate_at_s is not None:  # validator 3 signs a second prevote (no signer)
+                await trio.sleep_until(equivocate_at_s)
+                other = SignedVote.create(Vote(VoteKind.PREVOTE, 0, 0, bytes(range(32)), 3),
+                                          genesis, validator_key(3))
+                await endpoints[3].publish(CONSENSUS_TOPIC, other.to_cbor())
             if partition_s is not None:
                 net.partition(ids[:2], ids[2:])
             for height in range(heights):
@@ -145,3 +153,17 @@ def test_lossy_links_many_seeds_safety_and_liveness(tmp_path, seed):
     genesis, commits = _run(tmp_path, seed=seed, heights=3,
                             link=LinkProfile(latency_s=(0.005, 0.4), loss=0.2))
     _agree(genesis, commits, [0, 1, 2, 3], heights=3)
+
+
+def test_an_equivocating_validator_is_recorded_as_evidence(tmp_path):
+    """Validator 3 prevotes the block of height 0 (through its signer), then signs and
+    gossips a second prevote for another value: every other validator records the pair,
+    both signatures checked, and the height still finalizes."""
+    genesis, commits = _run(tmp_path, seed=7, heights=2, equivocate_at_s=1.5)
+    _agree(genesis, commits, [0, 1, 2, 3], heights=2)
+    for i in range(3):
+        with EvidenceLog.open(tmp_path / f"v{i}") as log:
+            evidence = log.all()
+        assert len(evidence) == 1
+        assert evidence[0].check(genesis).validator_key == validator_key(3).public_key
+        assert (evidence[0].kind, evidence[0].height, evidence[0].round) == ("vote", 0, 0)

@@ -30,6 +30,7 @@ from ._block import (
     verdicts_root,
 )
 from ._certificate import QuorumCertificate
+from ._chain import CHAIN_FILE_NAME, ChainBlock, ChainError, ChainStore, verify_chain
 from ._core import (
     BroadcastProposal,
     BroadcastVote,
@@ -115,6 +116,8 @@ __all__ = [
     "ConsensusDriver", "ConsensusApp", "DriverMetrics", "CONSENSUS_TOPIC",
     "CONSENSUS_SYNC_PROTOCOL",
     "Evidence", "EvidenceLog", "evidence_root", "EVIDENCE_FILE_NAME",
+    # the chain
+    "ChainStore", "ChainBlock", "ChainError", "verify_chain", "CHAIN_FILE_NAME",
 ]
 
 _DRIVER_NAMES = frozenset({"CONSENSUS_SYNC_PROTOCOL", "CONSENSUS_TOPIC", "ConsensusApp",

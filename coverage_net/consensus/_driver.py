@@ -12,7 +12,9 @@ the heights the node starts as epochs close. What the core outputs it carries ou
 - a value is asked of the `ConsensusApp` (the block for the height), and a
   proposed block's validity too (the app re-runs the verifier and the rewards);
 - a decision becomes a `QuorumCertificate` of the precommits' signatures, handed
-  to the app's `commit` and served to peers that lag.
+  to the app's `commit` and served to peers that lag;
+- an equivocation (two signed messages of one validator for one height, round and
+  step) is recorded, both signatures checked, in the `EvidenceLog` when one is given.
 
 Gossip delivers each payload once and promises nothing, so every `sync_every_s` the
 driver asks one connected peer, in turn, over `CONSENSUS_SYNC_PROTOCOL`, for what it
@@ -54,9 +56,10 @@ from ._core import (
     initial_state,
 )
 from ._errors import ConsensusError, DoubleSignError
+from ._evidence import Evidence, EvidenceLog
 from ._genesis import Genesis
 from ._signer import VoteSigner
-from ._types import Vote, VoteKind
+from ._types import Proposal, Vote, VoteKind
 from ._wire import SignedProposal, SignedVote
 
 __all__ = ["CONSENSUS_SYNC_PROTOCOL", "CONSENSUS_TOPIC", "ConsensusApp", "ConsensusDriver",
@@ -104,7 +107,8 @@ class ConsensusDriver:
 
     def __init__(self, network: Network, genesis: Genesis, signer: VoteSigner,
                  app: ConsensusApp, *, config: CoreConfig | None = None,
-                 sync_every_s: float = 1.0, first_height: int = 0) -> None:
+                 sync_every_s: float = 1.0, first_height: int = 0,
+                 evidence_log: EvidenceLog | None = None) -> None:
         me = signer.index
         self.network, self.genesis, self.signer, self.app = network, genesis, signer, app
         self.config = config or CoreConfig(n=genesis.n, me=me)
@@ -118,6 +122,9 @@ class ConsensusDriver:
         self._held: dict[int, dict[bytes, bytes]] = {}
         """Height -> content id -> signed message bytes (ours and others')."""
         self._precommits: dict[tuple[int, int, bytes, int], SignedVote] = {}
+        self._signed: dict[Vote | Proposal, SignedVote | SignedProposal] = {}
+        """The signed form of every core record held (for evidence)."""
+        self.evidence_log = evidence_log
         self._future: list[CoreInput] = []
         self._waiting_heights: list[int] = []
         self._inbox_send, self._inbox = trio.open_memory_channel[CoreInput](math.inf)
@@ -200,6 +207,9 @@ class ConsensusDriver:
             logger.warning("equivocation by validator %d at height %d round %d: %r and %r",
                            out.first.sender, out.first.height, out.first.round, out.first,
                            out.second)
+            first, second = self._signed.get(out.first), self._signed.get(out.second)
+            if self.evidence_log is not None and first is not None and second is not None:
+                self.evidence_log.record(Evidence.of(first, second), self.genesis)
 
     def _refused_to_sign(self, exc: DoubleSignError) -> None:
         """After a restart the core may ask again for a (height, round, step) signed before
@@ -233,8 +243,10 @@ class ConsensusDriver:
 
     def _keep(self, height: int, signed: SignedVote | SignedProposal) -> None:
         self._held.setdefault(height, {})[signed.content_id] = signed.to_cbor()
+        self._signed[signed.to_core(self.genesis)] = signed
         for old in [h for h in self._held if h < height - _KEPT_HEIGHTS]:
             del self._held[old]
+            self._signed = {k: v for k, v in self._signed.items() if k.height > old}
 
     # -- receiving ------------------------------------------------------------------
 

@@ -14,6 +14,7 @@ one height per epoch) with a loopback chain for demos and tests
 (`book_epoch`, `check_epoch`).
 """
 
+from ._chain_app import ENTROPY_DOMAIN, ChainApp
 from ._chain_genesis import GENESIS_FILENAME, LoopbackChain, write_loopback_chain
 from ._chain_validator import (
     VALIDATOR_STATUS_FILENAME,
@@ -52,7 +53,7 @@ __all__ = [
     "run_poc_scenario", "Carrier", "CarryContext", "carry_direct",
     "save_verdicts", "load_verdict", "verdict_row", "verdict_from_row",
     "EpochRewardInputs", "book_epoch", "check_epoch", "load_epoch_inputs", "save_receipts",
-    "save_announcements",
+    "save_announcements", "ChainApp", "ENTROPY_DOMAIN",
     "ChainValidatorConfig", "run_chain_validator", "AppFactory", "EpochHashApp",
     "epoch_close_ms", "validator_bootstrap", "read_validator_status",
     "VALIDATOR_STATUS_FILENAME", "GENESIS_FILENAME", "LoopbackChain", "write_loopback_chain",

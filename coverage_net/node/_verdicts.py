@@ -23,10 +23,18 @@ def verdict_row(verdict: Verdict) -> VerdictRow:
         reason=str(verdict.reason), rewarded=verdict.rewarded, body=verdict.to_cbor())
 
 
+def _columns(v: Verdict | VerdictRow) -> tuple[object, ...]:
+    return (v.report_id, v.challenge_id, v.epoch, v.report_type, v.hotspot_key, v.valid,
+            str(v.reason), v.rewarded)
+
+
 def verdict_from_row(row: VerdictRow) -> Verdict:
-    """Decode a stored verdict, refusing one whose columns do not match its body."""
+    """Decode a stored verdict, refusing one whose columns do not match its body.
+
+    `Verdict.from_cbor` already refuses a body that is not canonical, so the body is
+    the verdict's own encoding; only the columns are compared (not re-encoded)."""
     verdict = Verdict.from_cbor(row.body)
-    if verdict_row(verdict) != row:
+    if _columns(verdict) != _columns(row):
         raise VerdictError(
             f"the stored verdict of report {row.report_id.hex()} does not match its indexed "
             "columns (the store was written by other code or altered)")

@@ -115,6 +115,15 @@ class MemoryNetwork:
         self._adjacent.setdefault(b, set()).add(a)
         self._announce(pair)
 
+    def full_mesh(self, peer_ids: Iterable[str]) -> list[MemoryEndpoint]:
+        """Add these nodes, each linked to every other; their endpoints, in order."""
+        ids = list(peer_ids)
+        endpoints = [self.add_node(p) for p in ids]
+        for i, a in enumerate(ids):
+            for b in ids[i + 1:]:
+                self.connect(a, b)
+        return endpoints
+
     def partition(self, *groups: Iterable[str]) -> None:
         """Cut every link between different groups (nodes in no group form one more)."""
         self._groups = {p: i for i, group in enumerate(groups) for p in group}

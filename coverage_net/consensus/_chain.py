@@ -1,0 +1,188 @@
+"""The chain: finalized blocks with their quorum certificates and the balances after each.
+
+One SQLite file, ``chain.sqlite`` in the node's data directory (WAL, synchronous=FULL).
+A block is appended with its certificate and the balances its rewards lead to, in one
+transaction, committed before `append` returns; heights follow one another and each
+block names the one before (the genesis hash for height 0). `verify_chain` checks a
+whole chain with the genesis alone: every link, every header hash, every certificate,
+and every state root against the balances replayed from the stored payouts.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from ._block import Block, state_root
+from ._certificate import QuorumCertificate
+from ._errors import BlockError, CertificateError, ConsensusError
+from ._genesis import Genesis
+from ._sqlite import DurableFile, connect_durable
+
+__all__ = ["CHAIN_FILE_NAME", "ChainBlock", "ChainError", "ChainStore", "verify_chain"]
+
+logger = logging.getLogger(__name__)
+
+CHAIN_FILE_NAME = "chain.sqlite"
+_SCHEMA = (
+    """CREATE TABLE IF NOT EXISTS blocks (
+        height      INTEGER PRIMARY KEY CHECK (height >= 0),
+        block_id    BLOB NOT NULL CHECK (length(block_id) = 32),
+        header      BLOB NOT NULL,
+        certificate BLOB NOT NULL
+    )""",
+    """CREATE TABLE IF NOT EXISTS payouts (
+        height  INTEGER NOT NULL REFERENCES blocks (height),
+        account TEXT NOT NULL,
+        amount  INTEGER NOT NULL CHECK (amount >= 0),
+        PRIMARY KEY (height, account)
+    )""",
+    """CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BLOB NOT NULL)""",
+)
+
+
+class ChainError(ConsensusError):
+    """The chain file is unreadable, belongs to another genesis, or refuses a block that
+    does not follow; the message names the height."""
+
+
+@dataclass(frozen=True)
+class ChainBlock:
+    """A finalized block as stored: header, certificate, and what it paid."""
+
+    block: Block
+    certificate: QuorumCertificate
+    payouts: Mapping[str, int]
+
+
+class ChainStore(DurableFile):
+    """Open with `ChainStore.open(data_dir, genesis)` (see the module doc)."""
+
+    def __init__(self, connection: sqlite3.Connection, path: Path, genesis: Genesis) -> None:
+        super().__init__(connection, path)
+        self.genesis = genesis
+
+    @classmethod
+    def open(cls, data_dir: str | Path, genesis: Genesis, *, create: bool = True) -> ChainStore:
+        path = Path(data_dir) / CHAIN_FILE_NAME
+        if not create and not path.is_file():
+            raise ChainError(f"there is no chain {path}: this node has finalized nothing yet")
+        try:
+            db = connect_durable(path)
+            for statement in _SCHEMA:
+                db.execute(statement)
+            row = db.execute("SELECT value FROM meta WHERE key = 'genesis'").fetchone()
+            if row is None:
+                db.execute("INSERT INTO meta (key, value) VALUES ('genesis', ?)",
+                           (genesis.hash(),))
+            elif bytes(row[0]) != genesis.hash():
+                db.close()
+                raise ChainError(f"{path} is the chain of genesis {bytes(row[0]).hex()[:16]}, "
+                                 f"not of {genesis.hash().hex()[:16]} ({genesis.chain_id!r})")
+        except (OSError, sqlite3.Error) as exc:
+            raise ChainError(f"cannot open the chain {path}: {exc}") from None
+        return cls(db, path, genesis)
+
+    # -- writing --------------------------------------------------------------------
+
+    def append(self, block: Block, certificate: QuorumCertificate,
+               payouts: Mapping[str, int]) -> None:
+        """Add the next block; ChainError if it does not follow or its certificate is not
+        a quorum's for it (checked with the genesis)."""
+        height = self.height() + 1
+        if block.height != height:
+            raise ChainError(f"block {block.height} does not follow: the chain is at height "
+                             f"{height - 1}")
+        if block.prev_block_id != self.last_block_id():
+            raise ChainError(f"block {height} names block {block.prev_block_id.hex()[:16]} as "
+                             f"the one before; the chain's is {self.last_block_id().hex()[:16]}")
+        self._check_certificate(block, certificate)
+        with self._db:
+            self._db.execute("BEGIN IMMEDIATE")
+            self._db.execute("INSERT INTO blocks VALUES (?, ?, ?, ?)",
+                             (height, block.block_id(), block.to_cbor(), certificate.to_cbor()))
+            self._db.executemany("INSERT INTO payouts VALUES (?, ?, ?)",
+                                 [(height, a, v) for a, v in sorted(payouts.items()) if v])
+        logger.info("block %d appended: %s", height, block.block_id().hex()[:16])
+
+    def _check_certificate(self, block: Block, qc: QuorumCertificate) -> None:
+        if (qc.height, qc.block_id) != (block.height, block.block_id()):
+            raise ChainError(f"block {block.height}: the certificate is for height {qc.height} "
+                             f"block {qc.block_id.hex()[:16]}, not this block")
+        try:
+            qc.verify(self.genesis)
+        except CertificateError as exc:
+            raise ChainError(f"block {block.height}: {exc}") from None
+
+    # -- reading --------------------------------------------------------------------
+
+    def height(self) -> int:
+        """The last finalized height (-1 when none)."""
+        row = self._db.execute("SELECT max(height) FROM blocks").fetchone()
+        return -1 if row[0] is None else row[0]
+
+    def last_block_id(self) -> bytes:
+        """The id the next block must name: the last block's, or the genesis hash."""
+        row = self._db.execute("SELECT block_id FROM blocks ORDER BY height DESC LIMIT 1"
+                               ).fetchone()
+        return self.genesis.hash() if row is None else bytes(row[0])
+
+    def get(self, height: int) -> ChainBlock:
+        row = self._db.execute("SELECT header, certificate FROM blocks WHERE height = ?",
+                               (height,)).fetchone()
+        if row is None:
+            raise ChainError(f"{self.path}: no block at height {height} (the chain is at "
+                             f"{self.height()})")
+        try:
+            block = Block.from_cbor(bytes(row[0]))
+            qc = QuorumCertificate.from_cbor(bytes(row[1]))
+        except (BlockError, CertificateError) as exc:
+            raise ChainError(f"{self.path}: block {height} is unreadable: {exc}") from None
+        payouts = dict(self._db.execute("SELECT account, amount FROM payouts WHERE height = ?",
+                                        (height,)).fetchall())
+        return ChainBlock(block, qc, payouts)
+
+    def blocks(self) -> Iterator[ChainBlock]:
+        for height in range(self.height() + 1):
+            yield self.get(height)
+
+    def balances(self, upto: int | None = None) -> dict[str, int]:
+        """Every account's balance after block `upto` (the last by default)."""
+        upto = self.height() if upto is None else upto
+        rows = self._db.execute("SELECT account, sum(amount) FROM payouts WHERE height <= ? "
+                                "GROUP BY account", (upto,)).fetchall()
+        return {a: v for a, v in rows if v}
+
+
+def verify_chain(chain: ChainStore) -> list[str]:
+    """Check a chain from genesis (see the module doc); every problem in words, in height
+    order (empty: the chain holds)."""
+    problems: list[str] = []
+    prev = chain.genesis.hash()
+    balances: dict[str, int] = {}
+    for height in range(chain.height() + 1):
+        try:
+            stored = chain.get(height)
+        except ChainError as exc:
+            problems.append(str(exc))
+            break
+        block, qc = stored.block, stored.certificate
+        if block.height != height:
+            problems.append(f"block {height}: its header says height {block.height}")
+        if block.prev_block_id != prev:
+            problems.append(f"block {height}: names {block.prev_block_id.hex()[:16]} as the "
+                            f"block before, not {prev.hex()[:16]}")
+        try:
+            chain._check_certificate(block, qc)
+        except ChainError as exc:
+            problems.append(str(exc))
+        for account, amount in stored.payouts.items():
+            balances[account] = balances.get(account, 0) + amount
+        if state_root(balances) != block.state_root:
+            problems.append(f"block {height}: the state root is not that of the balances "
+                            "replayed from genesis")
+        prev = block.block_id()
+    return problems

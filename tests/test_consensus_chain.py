@@ -1,0 +1,160 @@
+"""The chain on real SQLite files, and validators whose blocks come from their own verdicts
+and rewards (`coverage_net.node.ChainApp`) finalizing on the in-memory network: the same
+blocks everywhere, state roots that replay, and a validator whose verdicts differ refusing
+the others' blocks while they go on without it."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sqlite3
+
+import pytest
+import trio
+from consensus_helpers import make_genesis, validator_key
+from rewards_helpers import ROUTER, registry, round_verdicts, spread_cells, witness
+
+from coverage_net.consensus import (
+    CHAIN_FILE_NAME,
+    Block,
+    ChainError,
+    ChainStore,
+    ConsensusDriver,
+    QuorumCertificate,
+    SignedVote,
+    Vote,
+    VoteKind,
+    VoteSigner,
+    state_root,
+    verify_chain,
+)
+from coverage_net.node import ChainApp, check_epoch, save_announcements, save_verdicts
+from coverage_net.p2p.testing import MemoryNetwork, run_deterministic
+from coverage_net.poc import params_from_dict
+from coverage_net.rewards import RewardLedger
+from coverage_net.store import MessageStore
+
+PARAMS = params_from_dict({"epoch_length_ms": 30_000, "challenges_per_hotspot_per_day": 4,
+                           "challenge_window_ms": 10_000,
+                           "rewards": {"routers": [ROUTER.public_key.hex()]}})
+EPOCHS = 3
+
+
+def _qc(genesis, block: Block, signers=(0, 1, 2), round_: int = 0) -> QuorumCertificate:
+    votes = [SignedVote.create(Vote(VoteKind.PRECOMMIT, block.height, round_, block.block_id(),
+                                    i), genesis, validator_key(i)) for i in signers]
+    return QuorumCertificate.from_votes(votes, genesis)
+
+
+def _block(genesis, height: int, prev: bytes, balances: dict[str, int]) -> Block:
+    return Block(height=height, prev_block_id=prev, next_entropy=bytes(32),
+                 verdicts_root=bytes(32), verdict_count=0, registry_changes_root=bytes(32),
+                 rewards_manifest_sha256=bytes(32), state_root=state_root(balances),
+                 evidence_root=bytes(32), proposer=height % 4, time_ms=height)
+
+
+def test_the_chain_appends_in_order_and_verifies_from_genesis(tmp_path):
+    genesis = make_genesis()
+    with ChainStore.open(tmp_path, genesis) as chain:
+        b0 = _block(genesis, 0, genesis.hash(), {"a": 5})
+        chain.append(b0, _qc(genesis, b0), {"a": 5})
+        b1 = _block(genesis, 1, b0.block_id(), {"a": 5, "b": 7})
+        with pytest.raises(ChainError, match="does not follow"):
+            chain.append(_block(genesis, 2, b0.block_id(), {}), _qc(genesis, b1), {})
+        with pytest.raises(ChainError, match="names block"):
+            chain.append(_block(genesis, 1, bytes(32), {}), _qc(genesis, b1), {})
+        full = _qc(genesis, b1)
+        short = QuorumCertificate(full.height, full.round, full.block_id, full.signatures[:2])
+        with pytest.raises(ChainError, match="2 of 4 validators"):
+            chain.append(b1, short, {"b": 7})
+        chain.append(b1, _qc(genesis, b1), {"b": 7})
+        assert chain.height() == 1 and chain.balances() == {"a": 5, "b": 7}
+        assert verify_chain(chain) == []
+    with pytest.raises(ChainError, match="is the chain of genesis"):
+        ChainStore.open(tmp_path, make_genesis(chain_id="another-chain"))
+    conn = sqlite3.connect(tmp_path / CHAIN_FILE_NAME)
+    with conn:
+        conn.execute("UPDATE payouts SET amount = amount + 1 WHERE height = 1")
+    conn.close()
+    with ChainStore.open(tmp_path, genesis) as chain:
+        assert verify_chain(chain) == ["block 1: the state root is not that of the balances "
+                                       "replayed from genesis"]
+
+
+def _data_dir(root):
+    """A node's data directory: 3 epochs of verdicts, the announcements, the parameters."""
+    reg = registry(spread_cells(8))
+    with MessageStore.open(root) as store:
+        save_announcements(store, reg.announcements, received_ms=1)
+        for epoch in range(EPOCHS):
+            save_verdicts(store, round_verdicts(epoch, 1, 0, [1, 2, 3, 4, 5])
+                          + round_verdicts(epoch, 2, 6, [7, 1]))
+    (root / "network-params.json").write_text(json.dumps(PARAMS.to_dict()))
+    return root
+
+
+def _run_validators(tmp_path, seed: int, tamper: int | None = None):
+    genesis = make_genesis()
+    source = _data_dir(tmp_path / "source")
+    dirs = []
+    for i in range(4):
+        shutil.copytree(source, tmp_path / f"v{i}")
+        dirs.append(tmp_path / f"v{i}")
+    if tamper is not None:  # this validator judged one witness differently
+        with MessageStore.open(dirs[tamper]) as store:
+            save_verdicts(store, [witness(1, 1, 3, valid=False)])
+    apps = []
+
+    async def main():
+        net = MemoryNetwork(seed)
+        ids = [validator_key(i).peer_id for i in range(4)]
+        endpoints = net.full_mesh(ids)
+        async with trio.open_nursery() as nursery:
+            await nursery.start(net.run)
+            senders = []
+            for i in range(4):
+                store = MessageStore.open(dirs[i])
+                app = ChainApp(dirs[i], PARAMS, genesis, store=store,
+                               chain=ChainStore.open(dirs[i], genesis),
+                               ledger=RewardLedger.open(dirs[i]))
+                apps.append(app)
+                signer = VoteSigner.open(dirs[i], validator_key(i), genesis)
+                send, receive = trio.open_memory_channel[int](16)
+                senders.append(send)
+                await nursery.start(ConsensusDriver(endpoints[i], genesis, signer, app).run,
+                                    receive)
+            for height in range(EPOCHS):
+                await trio.sleep_until((height + 1) * 30.0)
+                for send in senders:
+                    send.send_nowait(height)
+            await trio.sleep(60.0)
+            nursery.cancel_scope.cancel()
+
+    run_deterministic(main, seed=seed)
+    return genesis, dirs, apps
+
+
+def test_validators_finalize_blocks_of_their_own_verdicts_and_rewards(tmp_path):
+    genesis, _, apps = _run_validators(tmp_path, seed=5)
+    chains = [[b.block.block_id() for b in app.chain.blocks()] for app in apps]
+    assert all(len(c) == EPOCHS for c in chains) and len({tuple(c) for c in chains}) == 1
+    for app in apps:
+        assert verify_chain(app.chain) == []
+        last = app.chain.get(EPOCHS - 1).block
+        assert last.state_root == state_root(app.ledger.balances())  # the ledger is the state
+        for epoch in range(EPOCHS):
+            block = app.chain.get(epoch).block
+            assert block.rewards_manifest_sha256 == app.ledger.manifest(epoch).sha256()
+            assert block.verdict_count == 9  # 2 beacons, 7 witnesses
+            assert check_epoch(app.store, app.ledger, PARAMS, epoch)[1] == []
+        assert app.refused == []
+    entropies = {app.chain.get(0).block.next_entropy for app in apps}
+    assert len(entropies) == 1 and genesis.first_entropy not in entropies
+
+
+def test_a_validator_whose_verdicts_differ_refuses_and_the_others_go_on(tmp_path):
+    _, _, apps = _run_validators(tmp_path, seed=6, tamper=3)
+    assert apps[3].refused and {h for h, _ in apps[3].refused} == {1}
+    honest = [[b.block.block_id() for b in apps[i].chain.blocks()] for i in range(3)]
+    assert all(len(c) == EPOCHS for c in honest) and len({tuple(c) for c in honest}) == 1
+    assert apps[3].chain.height() == 0  # it cannot rebuild block 1 from its own store
