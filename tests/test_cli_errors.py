@@ -203,6 +203,12 @@ CASES = {
         lambda t: ["chain", "validator", "--genesis", _chain(t) / "genesis.toml", "--key",
                    _fresh_key(t), "--data", t / "data", "--listen", "/ip4/127.0.0.1/tcp/0"],
         lambda t: "is not a validator"),
+    "chain-validator-params-not-the-genesis-ones": Case(
+        lambda t: ["chain", "validator", "--genesis", _chain(t) / "genesis.toml", "--key",
+                   t / "chain" / "v0" / "key.json", "--data", t / "chain" / "v0", "--listen",
+                   "/ip4/127.0.0.1/tcp/0", "--params",
+                   _write(t / "other.toml", "epoch_length_ms = 60000\n")],
+        lambda t: "other.toml"),
     "chain-genesis-existing-chain": Case(
         lambda t: ["chain", "genesis", "--validators", "4", "--out", _chain(t)],
         lambda t: "already exists"),

@@ -4,7 +4,8 @@ What `test_consensus_driver.py` shows on the in-memory network in virtual time, 
 with operating-system processes and wall clocks: every epoch finalizes within 2 s of
 its close with all up and within 5 s with one crashed; a 2|2 partition finalizes
 nothing until it heals; a validator killed with SIGKILL mid-round, three times,
-restarts, catches up through the driver's sync and never signs twice. The latencies
+restarts, catches up through the driver's sync and never signs twice. Each validator
+runs the chain's app (`ChainApp`), so its chain is checked from genesis too. The latencies
 asserted are protocol properties read from the validators' status files (decision
 time minus the epoch's close), never the duration of a test; the epochs are long
 enough (3 s) that two shared cores do not blur them.
@@ -48,10 +49,19 @@ def _epochs_finalize_within_ms(chain: LocalChain, live: list[int], epochs: int) 
     return _latencies_ms(chain, live, heights)
 
 
+def _assert_chains_hold(chain: LocalChain, indices) -> None:
+    """Each validator's chain (blocks and certificates, appended by `ChainApp`) holds
+    from genesis to the last height it decided."""
+    for i in indices:
+        v = chain.validators[i]
+        assert v.chain_problems() == (max(v.decided()), [])
+
+
 def test_four_validators_finalize_every_epoch_within_2_s(tmp_path):
     with LocalChain(tmp_path, epoch_ms=EPOCH_MS) as chain:
         latencies = _epochs_finalize_within_ms(chain, [0, 1, 2, 3], 4)
     assert max(latencies) < 2_000, latencies
+    _assert_chains_hold(chain, range(4))
 
 
 def test_with_one_validator_killed_every_epoch_finalizes_within_5_s(tmp_path):
@@ -100,4 +110,5 @@ def test_kill_9_mid_round_three_times_restarts_catches_up_and_never_double_signs
         per_step = Counter((r.height, r.round, r.step) for r in records)
         assert records and max(per_step.values()) == 1
     assert sum(s["metrics"]["evidence"] for s in statuses) == 0  # no peer saw a double vote
+    _assert_chains_hold(chain, range(4))
     assert set(victim.decided()) >= set(range(min(blocks), max(blocks) - 1))

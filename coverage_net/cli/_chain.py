@@ -10,8 +10,11 @@ from pathlib import Path
 import click
 import trio
 
-from coverage_net.consensus import load_genesis
+from coverage_net.consensus import Genesis, GenesisError, load_genesis
 from coverage_net.identity import load_keypair
+from coverage_net.poc import NetworkParams, load_params
+
+PARAMS_FILENAME = "network-params.json"  # coverage_net.node.PARAMS_FILENAME (slow to import)
 
 logger = logging.getLogger("coverage_net.chain")
 
@@ -35,30 +38,52 @@ def chain() -> None:
 @click.option("--listen", "listen", required=True, metavar="MULTIADDR",
               help="TCP address to listen on, e.g. /ip4/127.0.0.1/tcp/4001 (the one the "
                    "genesis lists for this validator).")
-@click.option("--epoch-ms", type=click.IntRange(min=1), default=10_000, show_default=True,
-              help="Epoch length; height h starts when epoch h closes, at genesis time + "
-                   "(h + 1) * epoch length.")
+@click.option("--params", "params_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="The network parameters the genesis names by digest (TOML, or JSON). "
+                   "Default: network-params.json beside the genesis file.")
+@click.option("--epoch-ms", type=click.IntRange(min=1),
+              help="Epoch length (default: the parameters' epoch_length_ms, which it must "
+                   "equal); height h starts when epoch h closes, at genesis time + (h + 1) * "
+                   "epoch length.")
 @click.option("--block-file", type=click.Path(dir_okay=False, path_type=Path),
               help="File of peer ids (one per line, # comments) not to stay connected to; "
                    "re-read whenever it changes.")
 def validator(genesis_file: Path, key_file: Path, data_dir: Path, listen: str,
-              epoch_ms: int, block_file: Path | None) -> None:
+              params_file: Path | None, epoch_ms: int | None, block_file: Path | None) -> None:
     """Run a consensus validator until interrupted (Ctrl-C or SIGTERM).
 
-    Progress is in DATA/validator.json: each decided height with its round, block id
-    and finality latency (decision time minus the close of its epoch).
+    It builds and checks blocks from its own data directory (the chain, reward ledger
+    and message store there). Progress is in DATA/validator.json: each decided height
+    with its round, block id and finality latency (decision time minus the close of
+    its epoch).
     """
     if logging.getLogger().level > logging.INFO:
         logging.getLogger("coverage_net").setLevel(logging.INFO)
     genesis = load_genesis(genesis_file)
     keypair = load_keypair(key_file)
+    params = _params_of(genesis, params_file or genesis_file.with_name(PARAMS_FILENAME))
+    if epoch_ms is not None and epoch_ms != params.epoch_length_ms:
+        raise click.BadParameter(f"{epoch_ms} ms is not the network parameters' "
+                                 f"epoch_length_ms ({params.epoch_length_ms} ms)",
+                                 param_hint="--epoch-ms")
     data_dir.mkdir(parents=True, exist_ok=True)
     # imported here: py-libp2p is slow to import and only this command needs it
-    from coverage_net.node import ChainValidatorConfig
+    from coverage_net.node import ChainValidatorConfig, chain_app_factory
 
     config = ChainValidatorConfig(genesis=genesis, keypair=keypair, data_dir=data_dir,
-                                  listen_addr=listen, epoch_ms=epoch_ms, block_file=block_file)
+                                  listen_addr=listen, epoch_ms=params.epoch_length_ms,
+                                  app_factory=chain_app_factory(params), block_file=block_file)
     trio.run(_run_until_signalled, config)
+
+
+def _params_of(genesis: Genesis, path: Path) -> NetworkParams:
+    """The network parameters at `path`, which must be those the genesis names."""
+    params = load_params(path)
+    if params.digest() != genesis.params_digest:
+        raise GenesisError(f"{path}: digest {params.digest().hex()[:16]}... is not the "
+                           f"genesis's params_digest {genesis.params_digest.hex()[:16]}...; "
+                           "give the parameters file the chain started with (--params)")
+    return params
 
 
 async def _run_until_signalled(config) -> None:  # a coverage_net.node.ChainValidatorConfig
@@ -84,11 +109,15 @@ async def _run_until_signalled(config) -> None:  # a coverage_net.node.ChainVali
 @click.option("--chain-id", default="coverage-net-local", show_default=True)
 @click.option("--start-in-s", type=click.FloatRange(min=0), default=10.0, show_default=True,
               help="Genesis time: this many seconds from now.")
-def genesis(count: int, out_dir: Path, chain_id: str, start_in_s: float) -> None:
-    """Write keys for N validators on 127.0.0.1 (free ports) and their genesis."""
+@click.option("--epoch-ms", type=click.IntRange(min=1), default=10_000, show_default=True,
+              help="Epoch length in the network parameters written beside the genesis.")
+def genesis(count: int, out_dir: Path, chain_id: str, start_in_s: float,
+            epoch_ms: int) -> None:
+    """Write keys for N validators on 127.0.0.1 (free ports), the network parameters
+    and their genesis."""
     from coverage_net.node import write_loopback_chain
 
-    made = write_loopback_chain(out_dir, count, chain_id=chain_id,
+    made = write_loopback_chain(out_dir, count, chain_id=chain_id, epoch_ms=epoch_ms,
                                 genesis_time_ms=time.time_ns() // 1_000_000
                                 + round(start_in_s * 1000))
     click.echo(f"genesis {made.genesis_path} (chain {chain_id}, hash "

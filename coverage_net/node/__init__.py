@@ -15,13 +15,20 @@ one height per epoch) with a loopback chain for demos and tests
 """
 
 from ._chain_app import ENTROPY_DOMAIN, ChainApp
-from ._chain_genesis import GENESIS_FILENAME, LoopbackChain, write_loopback_chain
+from ._chain_genesis import (
+    GENESIS_FILENAME,
+    PARAMS_FILENAME,
+    LoopbackChain,
+    write_loopback_chain,
+)
 from ._chain_validator import (
     VALIDATOR_STATUS_FILENAME,
     AppFactory,
     ChainValidatorConfig,
     EpochHashApp,
+    chain_app_factory,
     epoch_close_ms,
+    epoch_hash_app_factory,
     read_validator_status,
     run_chain_validator,
     validator_bootstrap,
@@ -57,4 +64,5 @@ __all__ = [
     "ChainValidatorConfig", "run_chain_validator", "AppFactory", "EpochHashApp",
     "epoch_close_ms", "validator_bootstrap", "read_validator_status",
     "VALIDATOR_STATUS_FILENAME", "GENESIS_FILENAME", "LoopbackChain", "write_loopback_chain",
+    "PARAMS_FILENAME", "chain_app_factory", "epoch_hash_app_factory",
 ]

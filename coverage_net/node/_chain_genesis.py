@@ -1,14 +1,16 @@
 """A chain of N validators on one machine: their keys and a genesis with loopback addresses.
 
 What ``coverage-net chain genesis`` writes, for demos and for the tests that run real
-validator processes: ``OUT/genesis.toml`` and ``OUT/v<i>/key.json`` (each ``v<i>``
-is then that validator's data directory). The first entropy is fresh randomness: a
-test or demo chain has no one to bias it.
+validator processes: ``OUT/genesis.toml``, the network parameters it names by digest
+(``OUT/network-params.json``: the defaults with the epoch length asked for) and
+``OUT/v<i>/key.json`` (each ``v<i>`` is then that validator's data directory). The
+first entropy is fresh randomness: a test or demo chain has no one to bias it.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import socket
 from collections.abc import Sequence
@@ -18,11 +20,13 @@ from pathlib import Path
 
 from coverage_net.consensus import ConsensusError, Genesis, GenesisValidator, save_genesis
 from coverage_net.identity import Keypair, save_keypair
-from coverage_net.poc import NetworkParams
+from coverage_net.poc import NetworkParams, params_from_dict
 
-__all__ = ["GENESIS_FILENAME", "LoopbackChain", "write_loopback_chain"]
+__all__ = ["GENESIS_FILENAME", "PARAMS_FILENAME", "LoopbackChain", "write_loopback_chain"]
 
 GENESIS_FILENAME = "genesis.toml"
+PARAMS_FILENAME = "network-params.json"
+"""Beside the genesis: the parameters whose digest it holds (validators load them)."""
 
 
 @dataclass(frozen=True)
@@ -31,6 +35,7 @@ class LoopbackChain:
 
     genesis_path: Path
     genesis: Genesis
+    params: NetworkParams
     data_dirs: tuple[Path, ...]
     ports: tuple[int, ...]
 
@@ -53,10 +58,11 @@ def _kernel_free_ports(count: int) -> list[int]:
 
 
 def write_loopback_chain(out_dir: Path, validators: int, *, genesis_time_ms: int,
-                         chain_id: str = "coverage-net-local",
+                         epoch_ms: int = 10_000, chain_id: str = "coverage-net-local",
                          ports: Sequence[int] | None = None) -> LoopbackChain:
-    """Write N validator keys and their genesis under `out_dir` (created; must not hold a
-    genesis already). `ports`: one per validator; default, ports free now."""
+    """Write N validator keys, the network parameters (epochs of `epoch_ms`) and their
+    genesis under `out_dir` (created; must not hold a genesis already). `ports`: one per
+    validator; default, ports free now."""
     if validators < 1:
         raise ConsensusError(f"validators must be at least 1; got {validators}")
     out_dir = Path(out_dir)
@@ -66,12 +72,13 @@ def write_loopback_chain(out_dir: Path, validators: int, *, genesis_time_ms: int
     ports = list(ports) if ports is not None else _kernel_free_ports(validators)
     if len(ports) != validators:
         raise ConsensusError(f"{len(ports)} ports for {validators} validators")
+    params = params_from_dict({"epoch_length_ms": epoch_ms})
     keys = [Keypair.generate() for _ in range(validators)]
     genesis = Genesis(
         chain_id=chain_id,
         validators=tuple(GenesisValidator(k.public_key, f"/ip4/127.0.0.1/tcp/{port}")
                          for k, port in zip(keys, ports, strict=True)),
-        params_digest=NetworkParams().digest(),
+        params_digest=params.digest(),
         first_entropy=hashlib.sha256(os.urandom(32)).digest(),
         genesis_time_ms=genesis_time_ms)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -81,5 +88,7 @@ def write_loopback_chain(out_dir: Path, validators: int, *, genesis_time_ms: int
         data_dir.mkdir(exist_ok=True)
         save_keypair(key, data_dir / "key.json")
         data_dirs.append(data_dir)
+    (out_dir / PARAMS_FILENAME).write_text(json.dumps(params.to_dict(), indent=2),
+                                           encoding="utf-8")
     save_genesis(genesis, genesis_path)
-    return LoopbackChain(genesis_path, genesis, tuple(data_dirs), tuple(ports))
+    return LoopbackChain(genesis_path, genesis, params, tuple(data_dirs), tuple(ports))

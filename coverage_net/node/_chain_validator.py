@@ -9,12 +9,15 @@ clock, which starts height h when epoch h closes (epoch 0 closes at
 decided height, its round, its block id and its finality latency, the decision time
 minus the close of its epoch, which is the figure the operators and the tests read).
 
-The app is made by an `AppFactory` so the chain's real app and the small one here
-(`EpochHashApp`, blocks that are only a hash of the epoch) are one argument apart.
+The app is opened by an `AppFactory` (a context manager: the app holds files). The
+default is the chain's real app, `ChainApp` over the data directory's store, chain
+and reward ledger (`chain_app_factory`); `EpochHashApp`, blocks that are only a hash
+of the epoch, is the stand-in for runs that need no chain.
 
-A restarted validator resumes at the height after the last one its status file says
-it decided: the driver's sync then fetches the certificates of the heights it missed
-from its peers (they keep the last few), so it catches up without a chain store.
+A restarted validator resumes at the height after the last block in its chain (for
+`EpochHashApp`, the last height its status file says it decided): the driver's sync
+then fetches the certificates of the heights it missed from its peers (they keep the
+last few), so it catches up.
 """
 
 from __future__ import annotations
@@ -23,13 +26,15 @@ import hashlib
 import json
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import trio
 
 from coverage_net.consensus import (
+    ChainStore,
     ConsensusApp,
     ConsensusDriver,
     ConsensusError,
@@ -46,11 +51,16 @@ from coverage_net.p2p import (
     parse_listen_addr,
     watch_blocklist,
 )
+from coverage_net.poc import NetworkParams
+from coverage_net.rewards import RewardLedger
+from coverage_net.store import MessageStore
 
+from ._chain_app import ChainApp
 from ._peer import wall_clock_ms
 
 __all__ = ["VALIDATOR_STATUS_FILENAME", "AppFactory", "ChainValidatorConfig", "EpochHashApp",
-           "epoch_close_ms", "read_validator_status", "run_chain_validator",
+           "chain_app_factory", "epoch_hash_app_factory", "epoch_close_ms",
+           "read_validator_status", "run_chain_validator",
            "validator_bootstrap"]
 
 logger = logging.getLogger(__name__)
@@ -59,8 +69,8 @@ VALIDATOR_STATUS_FILENAME = "validator.json"
 _SYNCABLE_HEIGHTS = 7
 """How far back a restarted validator can catch up: peers' drivers keep 8 heights."""
 
-AppFactory = Callable[[Path, Genesis], ConsensusApp]
-"""Makes the validator's app from its data directory and the genesis."""
+AppFactory = Callable[[Path, Genesis], AbstractContextManager[ConsensusApp]]
+"""Opens the validator's app over its data directory for the genesis (closed on exit)."""
 
 
 class EpochHashApp:
@@ -87,6 +97,23 @@ class EpochHashApp:
         logger.debug("committed height %d: %s", height, block_id.hex()[:16])
 
 
+def epoch_hash_app_factory(data_dir: Path, genesis: Genesis
+                           ) -> AbstractContextManager[ConsensusApp]:
+    return nullcontext(EpochHashApp(data_dir, genesis))
+
+
+def chain_app_factory(params: NetworkParams) -> AppFactory:
+    """The real app: `ChainApp` over the data directory's message store, chain and ledger."""
+
+    @contextmanager
+    def open_chain_app(data_dir: Path, genesis: Genesis) -> Iterator[ConsensusApp]:
+        with MessageStore.open(data_dir) as store, ChainStore.open(data_dir, genesis) as chain, \
+                RewardLedger.open(data_dir) as ledger:
+            yield ChainApp(data_dir, params, genesis, store=store, chain=chain, ledger=ledger)
+
+    return open_chain_app
+
+
 @dataclass(frozen=True)
 class ChainValidatorConfig:
     """Everything a validator process needs; checked before anything is opened."""
@@ -96,7 +123,7 @@ class ChainValidatorConfig:
     data_dir: Path
     listen_addr: str
     epoch_ms: int = 10_000
-    app_factory: AppFactory = EpochHashApp
+    app_factory: AppFactory = epoch_hash_app_factory
     core: CoreConfig | None = None
     """Timeouts; None: the core's defaults (propose 3 s, prevote and precommit 1 s)."""
     block_file: Path | None = None
@@ -198,9 +225,13 @@ class _StatusFile:
             self._finality.changed = trio.Event()
 
 
-def _resume_height(config: ChainValidatorConfig, decided: dict[str, dict]) -> int:
-    """Where to start: after the last height decided before a restart, but no further
-    back than peers still hold certificates for."""
+def _resume_height(config: ChainValidatorConfig, app: ConsensusApp,
+                   decided: dict[str, dict]) -> int:
+    """Where to start: after the last block of the chain; without one, after the last
+    height decided before a restart, but no further back than peers still hold
+    certificates for."""
+    if isinstance(app, ChainApp):
+        return app.chain.height() + 1  # blocks are appended in order, none skipped
     after_last = max((int(h) + 1 for h in decided), default=0)
     now_ms = config.clock_ms()
     closed = (now_ms - config.genesis.genesis_time_ms) // config.epoch_ms - 1
@@ -226,11 +257,10 @@ async def run_chain_validator(config: ChainValidatorConfig, *,
                               = trio.TASK_STATUS_IGNORED) -> None:
     """Run one validator until cancelled (``nursery.start(run_chain_validator, config)``)."""
     earlier = (read_validator_status(config.data_dir) or {}).get("decided", {})
-    signer = VoteSigner.open(config.data_dir, config.keypair, config.genesis)
-    try:
-        finality = _Finality(config.app_factory(config.data_dir, config.genesis), config,
-                             earlier)
-        first_height = _resume_height(config, earlier)
+    with VoteSigner.open(config.data_dir, config.keypair, config.genesis) as signer, \
+            config.app_factory(config.data_dir, config.genesis) as app:
+        finality = _Finality(app, config, earlier)
+        first_height = _resume_height(config, app, earlier)
         bootstrap = validator_bootstrap(config.genesis, config.index)
         async with open_libp2p_network(config.keypair, PeerMetrics(),
                                        listen_addrs=[config.listen_addr],
@@ -248,5 +278,3 @@ async def run_chain_validator(config: ChainValidatorConfig, *,
             logger.info("validator %d (%s) listening on %s from height %d", config.index,
                         network.local_id, " ".join(network.listen_addrs()), first_height)
             task_status.started(driver)
-    finally:
-        signer.close()

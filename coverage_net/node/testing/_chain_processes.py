@@ -15,7 +15,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from coverage_net.consensus import SignedRecord, VoteSigner
+from coverage_net.consensus import ChainStore, SignedRecord, VoteSigner, verify_chain
 from coverage_net.identity import load_keypair
 from coverage_net.p2p.testing import PeerProcess, free_tcp_port
 
@@ -64,6 +64,11 @@ class ValidatorProcess(PeerProcess):
         tmp.write_text("".join(f"{p}\n" for p in peer_ids), encoding="utf-8")
         os.replace(tmp, self.block_file)
 
+    def chain_problems(self) -> tuple[int, list[str]]:
+        """Its chain's last height and what `verify_chain` finds wrong in it (stop first)."""
+        with ChainStore.open(self.data_dir, self.chain.genesis, create=False) as chain:
+            return chain.height(), verify_chain(chain)
+
     def signed_records(self) -> list[SignedRecord]:
         """Everything its signer recorded (read from its file; stop the process first)."""
         signer = VoteSigner.open(self.data_dir, self.keypair, self.chain.genesis)
@@ -79,9 +84,10 @@ class LocalChain:
     def __init__(self, out_dir: Path, *, validators: int = 4, epoch_ms: int = 3_000,
                  start_in_s: float = 8.0) -> None:
         self.epoch_ms = epoch_ms
+        start_ms = time.time_ns() // 1_000_000 + round(start_in_s * 1000)
         self.chain = write_loopback_chain(
-            Path(out_dir), validators, genesis_time_ms=time.time_ns() // 1_000_000
-            + round(start_in_s * 1000), ports=[free_tcp_port() for _ in range(validators)])
+            Path(out_dir), validators, genesis_time_ms=start_ms, epoch_ms=epoch_ms,
+            ports=[free_tcp_port() for _ in range(validators)])
         self.validators = [ValidatorProcess(self.chain, i, epoch_ms=epoch_ms)
                            for i in range(validators)]
 
