@@ -209,6 +209,11 @@ CASES = {
                    "/ip4/127.0.0.1/tcp/0", "--params",
                    _write(t / "other.toml", "epoch_length_ms = 60000\n")],
         lambda t: "other.toml"),
+    "chain-validator-epoch-not-the-parameters-one": Case(
+        lambda t: ["chain", "validator", "--genesis", _chain(t) / "genesis.toml", "--key",
+                   t / "chain" / "v0" / "key.json", "--data", t / "chain" / "v0", "--listen",
+                   "/ip4/127.0.0.1/tcp/0", "--epoch-ms", "1234"],
+        lambda t: "--epoch-ms 1234"),
     "chain-genesis-existing-chain": Case(
         lambda t: ["chain", "genesis", "--validators", "4", "--out", _chain(t)],
         lambda t: "already exists"),

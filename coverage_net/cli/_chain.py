@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 import trio
 
-from coverage_net.consensus import Genesis, GenesisError, load_genesis
+from coverage_net.consensus import ConsensusError, Genesis, GenesisError, load_genesis
 from coverage_net.identity import load_keypair
 from coverage_net.poc import NetworkParams, load_params
 
@@ -63,9 +63,9 @@ def validator(genesis_file: Path, key_file: Path, data_dir: Path, listen: str,
     keypair = load_keypair(key_file)
     params = _params_of(genesis, params_file or genesis_file.with_name(PARAMS_FILENAME))
     if epoch_ms is not None and epoch_ms != params.epoch_length_ms:
-        raise click.BadParameter(f"{epoch_ms} ms is not the network parameters' "
-                                 f"epoch_length_ms ({params.epoch_length_ms} ms)",
-                                 param_hint="--epoch-ms")
+        raise ConsensusError(f"--epoch-ms {epoch_ms} is not the network parameters' "
+                             f"epoch_length_ms ({params.epoch_length_ms}); every validator "
+                             "must close epochs when the parameters say")
     data_dir.mkdir(parents=True, exist_ok=True)
     # imported here: py-libp2p is slow to import and only this command needs it
     from coverage_net.node import ChainValidatorConfig, chain_app_factory
