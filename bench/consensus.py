@@ -6,8 +6,9 @@ own status files (decision time minus the close of the epoch, wall clock):
 
 * finality latency, median and max over the epochs, with all four up (issue #12:
   within 2 s);
-* the same with validator 3 killed by SIGKILL (within 5 s: when it is the round-0
-  proposer, the others wait out the propose timeout and decide in round 1);
+* the same with validator 3 killed by SIGKILL, over at most 6 epochs (within 5 s:
+  when it is the round-0 proposer, the others wait out the propose timeout and
+  decide in round 1);
 * after validator 3 is back and a 2|2 partition (through the validators' block
   files) has stopped finality for `--partition-epochs`, the time from healing to
   the first decision on any validator, and to every validator having decided every
@@ -73,7 +74,9 @@ def run(out_dir: Path, *, epochs: int, epoch_ms: int, partition_epochs: int) -> 
         figures = {"validators": 4, "epoch_ms": epoch_ms,
                    "all_up": _phase(chain, [0, 1, 2, 3], epochs)}
         chain.validators[3].kill()
-        figures["one_crashed"] = _phase(chain, [0, 1, 2], max(epochs, 4))  # 3 proposes once
+        # at least 4 epochs (3 proposes in round 0 once); at most 6, so that 3 can catch
+        # up when it is back: peers serve the certificates of their last 8 heights only
+        figures["one_crashed"] = _phase(chain, [0, 1, 2], min(max(epochs, 4), 6))
         chain.validators[3].start()
         chain.validators[3].wait_ready()
         chain.wait_decided([3], chain.height_closing_after(_now_ms()), timeout_s=WAIT_S)

@@ -230,11 +230,17 @@ def _resume_height(config: ChainValidatorConfig, app: ConsensusApp,
     """Where to start: after the last block of the chain; without one, after the last
     height decided before a restart, but no further back than peers still hold
     certificates for."""
-    if isinstance(app, ChainApp):
-        return app.chain.height() + 1  # blocks are appended in order, none skipped
-    after_last = max((int(h) + 1 for h in decided), default=0)
     now_ms = config.clock_ms()
     closed = (now_ms - config.genesis.genesis_time_ms) // config.epoch_ms - 1
+    if isinstance(app, ChainApp):
+        next_block = app.chain.height() + 1  # blocks are appended in order, none skipped
+        if next_block < closed - _SYNCABLE_HEIGHTS:
+            logger.warning("the chain ends at height %d and epoch %d has closed: peers serve "
+                           "the certificates of their last %d heights only, so this validator "
+                           "cannot catch up (fetching older blocks is not built)",
+                           next_block - 1, closed, _SYNCABLE_HEIGHTS + 1)
+        return next_block
+    after_last = max((int(h) + 1 for h in decided), default=0)
     return max(after_last, closed - _SYNCABLE_HEIGHTS, 0)
 
 
