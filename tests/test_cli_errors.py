@@ -195,11 +195,47 @@ CASES = {
     "rewards-verify-no-ledger": Case(
         lambda t: ["rewards", "verify", "--data", t, "--epoch", "3"],
         lambda t: "no reward ledger"),
+    "chain-validator-missing-genesis": Case(
+        lambda t: ["chain", "validator", "--genesis", t / "absent-genesis.toml", "--key",
+                   t / "key.json", "--data", t / "data", "--listen", "/ip4/127.0.0.1/tcp/0"],
+        lambda t: "absent-genesis.toml"),
+    "chain-validator-key-not-in-genesis": Case(
+        lambda t: ["chain", "validator", "--genesis", _chain(t) / "genesis.toml", "--key",
+                   _fresh_key(t), "--data", t / "data", "--listen", "/ip4/127.0.0.1/tcp/0"],
+        lambda t: "is not a validator"),
+    "chain-validator-params-not-the-genesis-ones": Case(
+        lambda t: ["chain", "validator", "--genesis", _chain(t) / "genesis.toml", "--key",
+                   t / "chain" / "v0" / "key.json", "--data", t / "chain" / "v0", "--listen",
+                   "/ip4/127.0.0.1/tcp/0", "--params",
+                   _write(t / "other.toml", "epoch_length_ms = 60000\n")],
+        lambda t: "other.toml"),
+    "chain-validator-epoch-not-the-parameters-one": Case(
+        lambda t: ["chain", "validator", "--genesis", _chain(t) / "genesis.toml", "--key",
+                   t / "chain" / "v0" / "key.json", "--data", t / "chain" / "v0", "--listen",
+                   "/ip4/127.0.0.1/tcp/0", "--epoch-ms", "1234"],
+        lambda t: "--epoch-ms 1234"),
+    "chain-genesis-existing-chain": Case(
+        lambda t: ["chain", "genesis", "--validators", "4", "--out", _chain(t)],
+        lambda t: "already exists"),
     "sim-serve-port-dir-under-a-file": Case(
         lambda t: ["sim", "serve", "--world", _good_world(t), "--dir",
                    _write(t / "plain-file", "") / "ports"],
         lambda t: "plain-file"),
 }
+
+
+def _chain(tmp: Path) -> Path:
+    """A directory holding a 1-validator loopback chain (genesis.toml and v0/key.json)."""
+    from coverage_net.node import write_loopback_chain
+
+    write_loopback_chain(tmp / "chain", 1, genesis_time_ms=0, ports=[4001])
+    return tmp / "chain"
+
+
+def _fresh_key(tmp: Path) -> Path:
+    from coverage_net.identity import Keypair, save_keypair
+
+    return save_keypair(Keypair.generate(), tmp / "other-key.json")
 
 
 def _not_a_ledger(tmp: Path) -> Path:

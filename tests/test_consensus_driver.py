@@ -17,6 +17,7 @@ from coverage_net.consensus import (
     EvidenceLog,
     QuorumCertificate,
     SignedVote,
+    Step,
     Vote,
     VoteKind,
     VoteSigner,
@@ -168,3 +169,23 @@ def test_an_equivocating_validator_is_recorded_as_evidence(tmp_path):
         assert len(evidence) == 1
         assert evidence[0].check(genesis).validator_key == validator_key(3).public_key
         assert (evidence[0].kind, evidence[0].height, evidence[0].round) == ("vote", 0, 0)
+
+
+def test_a_vote_signed_differently_before_a_restart_is_not_sent_and_the_height_finalizes(
+        tmp_path, caplog):
+    """Validator 0 signed a prevote for another block at (0, 0) before a crash: after the
+    restart its signer refuses the prevote the core now asks for, the driver does not
+    send it (no second signature, no exception) and the other three finalize height 0
+    with validator 0."""
+    genesis = make_genesis(4)
+    elsewhere = hashlib.sha256(b"a block seen before the crash").digest()
+    with VoteSigner.open(tmp_path / "v0", validator_key(0), genesis) as signer:
+        signer.sign_vote(Vote(VoteKind.PREVOTE, 0, 0, elsewhere, 0))
+    caplog.set_level("WARNING", logger="coverage_net.consensus._driver")
+    genesis, commits = _run(tmp_path, seed=5, heights=2)
+    _agree(genesis, commits, [0, 1, 2, 3], heights=2)
+    assert any("not signing" in r.getMessage() for r in caplog.records)
+    with VoteSigner.open(tmp_path / "v0", validator_key(0), genesis) as signer:
+        (prevote,) = [r for r in signer.records() if (r.height, r.round, r.step) ==
+                      (0, 0, Step.PREVOTE)]
+    assert prevote.value_id == elsewhere  # the one signature at (0, 0, prevote) stands

@@ -20,6 +20,7 @@ from coverage_net import __version__
 from coverage_net.errors import CoverageNetError
 
 from ._bridge import bridge
+from ._chain import chain
 from ._keys import keys
 from ._params import params
 from ._peer import peer
@@ -102,3 +103,4 @@ main.add_command(params)
 main.add_command(sim)
 main.add_command(poc)
 main.add_command(rewards)
+main.add_command(chain)

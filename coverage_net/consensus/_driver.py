@@ -55,7 +55,7 @@ from ._core import (
     apply,
     initial_state,
 )
-from ._errors import ConsensusError
+from ._errors import ConsensusError, DoubleSignError
 from ._evidence import Evidence, EvidenceLog
 from ._genesis import Genesis
 from ._signer import VoteSigner
@@ -95,6 +95,8 @@ class DriverMetrics:
     """Height -> (round, block id)."""
     evidence: int = 0
     received: int = 0
+    refused: int = 0
+    """Votes or proposals the signer refused: signed differently before a restart."""
     rejected: int = 0
     sent: int = 0
     synced: int = 0
@@ -174,14 +176,22 @@ class ConsensusDriver:
 
     async def _carry_out(self, out: object) -> None:
         if isinstance(out, BroadcastVote):
-            signed = self.signer.sign_vote(out.vote)
+            try:
+                signed = self.signer.sign_vote(out.vote)
+            except DoubleSignError as exc:
+                self._refused_to_sign(exc)
+                return
             self._keep(out.vote.height, signed)
             if out.vote.kind is VoteKind.PRECOMMIT and out.vote.value_id is not None:
                 self._precommits[(out.vote.height, out.vote.round, out.vote.value_id,
                                   out.vote.sender)] = signed
             await self._publish(signed.to_cbor())
         elif isinstance(out, BroadcastProposal):
-            signed = self.signer.sign_proposal(out.proposal)
+            try:
+                signed = self.signer.sign_proposal(out.proposal)
+            except DoubleSignError as exc:
+                self._refused_to_sign(exc)
+                return
             self._keep(out.proposal.height, signed)
             await self._publish(signed.to_cbor())
         elif isinstance(out, ScheduleTimeout):
@@ -200,6 +210,14 @@ class ConsensusDriver:
             first, second = self._signed.get(out.first), self._signed.get(out.second)
             if self.evidence_log is not None and first is not None and second is not None:
                 self.evidence_log.record(Evidence.of(first, second), self.genesis)
+
+    def _refused_to_sign(self, exc: DoubleSignError) -> None:
+        """After a restart the core may ask again for a (height, round, step) signed before
+        the crash, with another value (a timer fired before the proposal came back): the
+        signer refuses, and the message is simply not sent, as if it were lost; the
+        protocol tolerates that, it does not tolerate the second signature."""
+        self.metrics.refused += 1
+        logger.warning("not signing: %s", exc)
 
     def _decided(self, d: Decide) -> None:
         qc = self.certificates.get(d.height)

@@ -8,11 +8,31 @@ roots follow. And a whole proof-of-coverage network in one process on simulated
 air (`run_poc_scenario`), its reports handed to the verifier directly (tests carry
 them over the in-memory network instead, with `coverage_net.node.testing`).
 Beside them, the glue that stores `poc` verdicts in the store (`save_verdicts`,
-`load_verdict`), and the rewards of an epoch booked from the store into the ledger
+`load_verdict`), the chain validator (`run_chain_validator`: consensus over libp2p,
+one height per epoch) with a loopback chain for demos and tests
+(`write_loopback_chain`), and the rewards of an epoch booked from the store into the ledger
 (`book_epoch`, `check_epoch`).
 """
 
 from ._chain_app import ENTROPY_DOMAIN, ChainApp
+from ._chain_genesis import (
+    GENESIS_FILENAME,
+    PARAMS_FILENAME,
+    LoopbackChain,
+    write_loopback_chain,
+)
+from ._chain_validator import (
+    VALIDATOR_STATUS_FILENAME,
+    AppFactory,
+    ChainValidatorConfig,
+    EpochHashApp,
+    chain_app_factory,
+    epoch_close_ms,
+    epoch_hash_app_factory,
+    read_validator_status,
+    run_chain_validator,
+    validator_bootstrap,
+)
 from ._peer import PeerConfig, RunningPeer, run_peer, wall_clock_ms
 from ._poc import RunningChallenger, announced_hotspots, start_challenger, start_hotspot_poc
 from ._poc_results import (
@@ -41,4 +61,8 @@ __all__ = [
     "save_verdicts", "load_verdict", "verdict_row", "verdict_from_row",
     "EpochRewardInputs", "book_epoch", "check_epoch", "load_epoch_inputs", "save_receipts",
     "save_announcements", "ChainApp", "ENTROPY_DOMAIN",
+    "ChainValidatorConfig", "run_chain_validator", "AppFactory", "EpochHashApp",
+    "epoch_close_ms", "validator_bootstrap", "read_validator_status",
+    "VALIDATOR_STATUS_FILENAME", "GENESIS_FILENAME", "LoopbackChain", "write_loopback_chain",
+    "PARAMS_FILENAME", "chain_app_factory", "epoch_hash_app_factory",
 ]

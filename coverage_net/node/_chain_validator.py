@@ -1,0 +1,286 @@
+"""The chain validator's composition root: network, signer, consensus driver, epoch clock.
+
+`run_chain_validator` is what ``coverage-net chain validator`` runs. It opens the
+py-libp2p network on the validator's address, dialing every other validator named in
+the genesis, the crash-safe `VoteSigner` in the data directory and the
+`ConsensusDriver` with the node's `ConsensusApp`, and two small actors: the epoch
+clock, which starts height h when epoch h closes (epoch 0 closes at
+``genesis_time_ms + epoch_ms``), and the status writer (``validator.json``: each
+decided height, its round, its block id and its finality latency, the decision time
+minus the close of its epoch, which is the figure the operators and the tests read).
+
+The app is opened by an `AppFactory` (a context manager: the app holds files). The
+default is the chain's real app, `ChainApp` over the data directory's store, chain
+and reward ledger (`chain_app_factory`); `EpochHashApp`, blocks that are only a hash
+of the epoch, is the stand-in for runs that need no chain.
+
+A restarted validator resumes at the height after the last block in its chain (for
+`EpochHashApp`, the last height its status file says it decided): the driver's sync
+then fetches the certificates of the heights it missed from its peers (they keep the
+last few), so it catches up.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import trio
+
+from coverage_net.consensus import (
+    ChainStore,
+    ConsensusApp,
+    ConsensusDriver,
+    ConsensusError,
+    CoreConfig,
+    Genesis,
+    QuorumCertificate,
+    VoteSigner,
+)
+from coverage_net.identity import Keypair, peer_id_from_public_key
+from coverage_net.p2p import (
+    Network,
+    PeerMetrics,
+    open_libp2p_network,
+    parse_listen_addr,
+    watch_blocklist,
+)
+from coverage_net.poc import NetworkParams
+from coverage_net.rewards import RewardLedger
+from coverage_net.store import MessageStore
+
+from ._chain_app import ChainApp
+from ._peer import wall_clock_ms
+
+__all__ = ["VALIDATOR_STATUS_FILENAME", "AppFactory", "ChainValidatorConfig", "EpochHashApp",
+           "chain_app_factory", "epoch_hash_app_factory", "epoch_close_ms",
+           "read_validator_status", "run_chain_validator",
+           "validator_bootstrap"]
+
+logger = logging.getLogger(__name__)
+
+VALIDATOR_STATUS_FILENAME = "validator.json"
+_SYNCABLE_HEIGHTS = 7
+"""How far back a restarted validator can catch up: peers' drivers keep 8 heights."""
+
+AppFactory = Callable[[Path, Genesis], AbstractContextManager[ConsensusApp]]
+"""Opens the validator's app over its data directory for the genesis (closed on exit)."""
+
+
+class EpochHashApp:
+    """A stand-in chain until the real one lands: the block of height h proposed by
+    validator p is ``sha256(chain id, h, p)``; a block is valid if it is one of those
+    (every honest validator can recompute it). It keeps nothing."""
+
+    def __init__(self, _data_dir: Path, genesis: Genesis) -> None:
+        self.genesis = genesis
+
+    def block_id(self, height: int, proposer: int) -> bytes:
+        return hashlib.sha256(b"%s/%d/%d" % (self.genesis.chain_id.encode(), height,
+                                             proposer)).digest()
+
+    def propose(self, height: int, round_: int) -> bytes:
+        from coverage_net.consensus import proposer_of
+
+        return self.block_id(height, proposer_of(height, round_, self.genesis.n))
+
+    def validate(self, height: int, block_id: bytes) -> bool:
+        return any(block_id == self.block_id(height, p) for p in range(self.genesis.n))
+
+    def commit(self, height: int, block_id: bytes, certificate: QuorumCertificate) -> None:
+        logger.debug("committed height %d: %s", height, block_id.hex()[:16])
+
+
+def epoch_hash_app_factory(data_dir: Path, genesis: Genesis
+                           ) -> AbstractContextManager[ConsensusApp]:
+    return nullcontext(EpochHashApp(data_dir, genesis))
+
+
+def chain_app_factory(params: NetworkParams) -> AppFactory:
+    """The real app: `ChainApp` over the data directory's message store, chain and ledger."""
+
+    @contextmanager
+    def open_chain_app(data_dir: Path, genesis: Genesis) -> Iterator[ConsensusApp]:
+        with MessageStore.open(data_dir) as store, ChainStore.open(data_dir, genesis) as chain, \
+                RewardLedger.open(data_dir) as ledger:
+            yield ChainApp(data_dir, params, genesis, store=store, chain=chain, ledger=ledger)
+
+    return open_chain_app
+
+
+@dataclass(frozen=True)
+class ChainValidatorConfig:
+    """Everything a validator process needs; checked before anything is opened."""
+
+    genesis: Genesis
+    keypair: Keypair
+    data_dir: Path
+    listen_addr: str
+    epoch_ms: int = 10_000
+    app_factory: AppFactory = epoch_hash_app_factory
+    core: CoreConfig | None = None
+    """Timeouts; None: the core's defaults (propose 3 s, prevote and precommit 1 s)."""
+    block_file: Path | None = None
+    """Peer ids never to stay connected to, re-read when the file changes (partitions)."""
+    sync_every_s: float = 1.0
+    status_interval_s: float = 0.25
+    clock_ms: Callable[[], int] = field(default=wall_clock_ms)
+
+    def __post_init__(self) -> None:
+        parse_listen_addr(self.listen_addr)
+        self.genesis.index_of(self.keypair.public_key)  # GenesisError: not a validator
+        if type(self.epoch_ms) is not int or self.epoch_ms <= 0:
+            raise ConsensusError(f"epoch_ms must be a positive integer; got {self.epoch_ms!r}")
+        if self.sync_every_s <= 0 or self.status_interval_s <= 0:
+            raise ConsensusError("sync_every_s and status_interval_s must be positive")
+
+    @property
+    def index(self) -> int:
+        return self.genesis.index_of(self.keypair.public_key)
+
+
+def epoch_close_ms(genesis: Genesis, epoch_ms: int, height: int) -> int:
+    """When epoch `height` closes, the moment its height may start (ms since the Unix epoch)."""
+    return genesis.genesis_time_ms + (height + 1) * epoch_ms
+
+
+def validator_bootstrap(genesis: Genesis, me: int) -> list[str]:
+    """The dialable addresses (``.../p2p/PEER_ID``) of every validator but `me`."""
+    return [f"{v.multiaddr}/p2p/{peer_id_from_public_key(v.public_key)}"
+            for i, v in enumerate(genesis.validators) if i != me]
+
+
+def read_validator_status(data_dir: Path) -> dict | None:
+    """The last ``validator.json`` written in `data_dir` (None before the first)."""
+    try:
+        return json.loads((Path(data_dir) / VALIDATOR_STATUS_FILENAME).read_text("utf-8"))
+    except (FileNotFoundError, json.JSONDecodeError):
+        return None
+
+
+class _Finality:
+    """The decided heights with their latency; wraps the app so a commit is timed when it
+    happens, not when the status is next written."""
+
+    def __init__(self, app: ConsensusApp, config: ChainValidatorConfig,
+                 earlier: dict[str, dict]) -> None:
+        self._app, self._config = app, config
+        self.decided: dict[str, dict] = dict(earlier)
+        self.changed = trio.Event()
+
+    def propose(self, height: int, round_: int) -> bytes:
+        return self._app.propose(height, round_)
+
+    def validate(self, height: int, block_id: bytes) -> bool:
+        return self._app.validate(height, block_id)
+
+    def commit(self, height: int, block_id: bytes, certificate: QuorumCertificate) -> None:
+        self._app.commit(height, block_id, certificate)
+        now_ms = self._config.clock_ms()
+        close_ms = epoch_close_ms(self._config.genesis, self._config.epoch_ms, height)
+        self.decided[str(height)] = {"round": certificate.round, "block_id": block_id.hex(),
+                                     "decided_ms": now_ms, "close_ms": close_ms,
+                                     "latency_ms": now_ms - close_ms}
+        logger.info("height %d final in round %d, %d ms after its epoch closed", height,
+                    certificate.round, now_ms - close_ms)
+        self.changed.set()
+
+
+class _StatusFile:
+    """``validator.json``, written atomically now, on every decision and every interval."""
+
+    def __init__(self, config: ChainValidatorConfig, network: Network,
+                 driver: ConsensusDriver, finality: _Finality) -> None:
+        self._path = Path(config.data_dir) / VALIDATOR_STATUS_FILENAME
+        self._config, self._network, self._driver, self._finality = (config, network, driver,
+                                                                      finality)
+
+    def write(self) -> None:
+        m = self._driver.metrics
+        state = self._driver.state
+        status = {"pid": os.getpid(), "peer_id": self._network.local_id,
+                  "validator": self._config.index, "addrs": self._network.listen_addrs(),
+                  "connected": self._network.connected_peers(),
+                  "height": state.height, "round": state.round,
+                  "epoch_ms": self._config.epoch_ms, "decided": self._finality.decided,
+                  "metrics": {"sent": m.sent, "received": m.received, "rejected": m.rejected,
+                              "synced": m.synced, "evidence": m.evidence,
+                              "refused": m.refused},
+                  "updated_ms": self._config.clock_ms()}
+        tmp = self._path.with_suffix(".json.tmp")
+        tmp.write_text(json.dumps(status), encoding="utf-8")
+        os.replace(tmp, self._path)
+
+    async def run(self) -> None:
+        while True:
+            self.write()
+            with trio.move_on_after(self._config.status_interval_s):
+                await self._finality.changed.wait()
+            self._finality.changed = trio.Event()
+
+
+def _resume_height(config: ChainValidatorConfig, app: ConsensusApp,
+                   decided: dict[str, dict]) -> int:
+    """Where to start: after the last block of the chain; without one, after the last
+    height decided before a restart, but no further back than peers still hold
+    certificates for."""
+    now_ms = config.clock_ms()
+    closed = (now_ms - config.genesis.genesis_time_ms) // config.epoch_ms - 1
+    if isinstance(app, ChainApp):
+        next_block = app.chain.height() + 1  # blocks are appended in order, none skipped
+        if next_block < closed - _SYNCABLE_HEIGHTS:
+            logger.warning("the chain ends at height %d and epoch %d has closed: peers serve "
+                           "the certificates of their last %d heights only, so this validator "
+                           "cannot catch up (fetching older blocks is not built)",
+                           next_block - 1, closed, _SYNCABLE_HEIGHTS + 1)
+        return next_block
+    after_last = max((int(h) + 1 for h in decided), default=0)
+    return max(after_last, closed - _SYNCABLE_HEIGHTS, 0)
+
+
+async def _epoch_clock(config: ChainValidatorConfig, first_height: int,
+                       heights: trio.MemorySendChannel[int]) -> None:
+    """Start each height when its epoch closes (at once for epochs already closed)."""
+    height = first_height
+    async with heights:
+        while True:
+            wait_ms = epoch_close_ms(config.genesis, config.epoch_ms, height) - config.clock_ms()
+            if wait_ms > 0:
+                await trio.sleep(wait_ms / 1000)
+            logger.debug("epoch %d closed: starting its height", height)
+            await heights.send(height)
+            height += 1
+
+
+async def run_chain_validator(config: ChainValidatorConfig, *,
+                              task_status: trio.TaskStatus[ConsensusDriver]
+                              = trio.TASK_STATUS_IGNORED) -> None:
+    """Run one validator until cancelled (``nursery.start(run_chain_validator, config)``)."""
+    earlier = (read_validator_status(config.data_dir) or {}).get("decided", {})
+    with VoteSigner.open(config.data_dir, config.keypair, config.genesis) as signer, \
+            config.app_factory(config.data_dir, config.genesis) as app:
+        finality = _Finality(app, config, earlier)
+        first_height = _resume_height(config, app, earlier)
+        bootstrap = validator_bootstrap(config.genesis, config.index)
+        async with open_libp2p_network(config.keypair, PeerMetrics(),
+                                       listen_addrs=[config.listen_addr],
+                                       bootstrap=bootstrap) as network, \
+                trio.open_nursery() as nursery:
+            driver = ConsensusDriver(network, config.genesis, signer, finality,
+                                     config=config.core, sync_every_s=config.sync_every_s,
+                                     first_height=first_height)
+            heights_send, heights_receive = trio.open_memory_channel[int](0)
+            await nursery.start(driver.run, heights_receive)
+            if config.block_file is not None:
+                nursery.start_soon(watch_blocklist, config.block_file, network)
+            nursery.start_soon(_StatusFile(config, network, driver, finality).run)
+            nursery.start_soon(_epoch_clock, config, first_height, heights_send)
+            logger.info("validator %d (%s) listening on %s from height %d", config.index,
+                        network.local_id, " ".join(network.listen_addrs()), first_height)
+            task_status.started(driver)
