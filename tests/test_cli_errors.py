@@ -214,6 +214,13 @@ CASES = {
                    t / "chain" / "v0" / "key.json", "--data", t / "chain" / "v0", "--listen",
                    "/ip4/127.0.0.1/tcp/0", "--epoch-ms", "1234"],
         lambda t: "--epoch-ms 1234"),
+    "chain-show-nothing-finalized": Case(
+        lambda t: ["chain", "show", "--data", t / "chain" / "v0", "--genesis",
+                   _chain(t) / "genesis.toml"],
+        lambda t: "finalized nothing yet"),
+    "chain-verify-missing-genesis": Case(
+        lambda t: ["chain", "verify", "--data", t, "--genesis", t / "absent-genesis.toml"],
+        lambda t: "absent-genesis.toml"),
     "chain-genesis-existing-chain": Case(
         lambda t: ["chain", "genesis", "--validators", "4", "--out", _chain(t)],
         lambda t: "already exists"),

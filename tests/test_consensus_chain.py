@@ -8,6 +8,9 @@ from __future__ import annotations
 import json
 import shutil
 import sqlite3
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import trio
@@ -25,6 +28,7 @@ from coverage_net.consensus import (
     Vote,
     VoteKind,
     VoteSigner,
+    save_genesis,
     state_root,
     verify_chain,
 )
@@ -158,3 +162,35 @@ def test_a_validator_whose_verdicts_differ_refuses_and_the_others_go_on(tmp_path
     honest = [[b.block.block_id() for b in apps[i].chain.blocks()] for i in range(3)]
     assert all(len(c) == EPOCHS for c in honest) and len({tuple(c) for c in honest}) == 1
     assert apps[3].chain.height() == 0  # it cannot rebuild block 1 from its own store
+
+
+def test_chain_show_and_verify_read_a_validators_chain(tmp_path):
+    genesis, dirs, apps = _run_validators(tmp_path, seed=8)
+    block1 = apps[0].chain.get(1).block.block_id().hex()
+    for app in apps:
+        app.chain.close()
+        app.ledger.close()
+        app.store.close()
+    save_genesis(genesis, tmp_path / "genesis.toml")
+    args = ("--data", dirs[0], "--genesis", tmp_path / "genesis.toml")
+    shown = _cli("chain", "show", *args, "--height", 1, "--json")
+    assert shown.returncode == 0, shown.stderr
+    assert json.loads(shown.stdout)["block_id"] == block1
+    assert len(json.loads(shown.stdout)["certificate"]["signers"]) >= 3
+    verified = _cli("chain", "verify", *args)
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    assert f"{EPOCHS} blocks from genesis hold" in verified.stdout
+    conn = sqlite3.connect(dirs[0] / CHAIN_FILE_NAME)
+    with conn:
+        conn.execute("UPDATE payouts SET amount = amount + 1 WHERE height = 2 AND rowid = "
+                     "(SELECT min(rowid) FROM payouts WHERE height = 2)")
+    conn.close()
+    broken = _cli("chain", "verify", *args)
+    assert broken.returncode == 1
+    assert "block 2: the state root is not that of the balances replayed" in broken.stdout
+
+
+def _cli(*args) -> subprocess.CompletedProcess:
+    return subprocess.run([str(Path(sys.executable).with_name("coverage-net")),
+                           *map(str, args)], capture_output=True, text=True, timeout=300,
+                          check=False)

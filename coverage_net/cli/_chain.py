@@ -14,6 +14,8 @@ from coverage_net.consensus import ConsensusError, Genesis, GenesisError, load_g
 from coverage_net.identity import load_keypair
 from coverage_net.poc import NetworkParams, load_params
 
+from . import _chain_inspect as chain_inspect
+
 PARAMS_FILENAME = "network-params.json"  # coverage_net.node.PARAMS_FILENAME (slow to import)
 
 logger = logging.getLogger("coverage_net.chain")
@@ -126,3 +128,7 @@ def genesis(count: int, out_dir: Path, chain_id: str, start_in_s: float,
         click.echo(f"  coverage-net chain validator --genesis {made.genesis_path} "
                    f"--key {made.key_path(i)} --data {made.data_dirs[i]} "
                    f"--listen {made.listen_addr(i)}")
+
+
+chain.add_command(chain_inspect.show)
+chain.add_command(chain_inspect.verify)

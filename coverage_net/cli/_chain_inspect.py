@@ -23,7 +23,7 @@ _data_option = click.option(
     help="Data directory of the node (its chain.sqlite and reward ledger).")
 _genesis_option = click.option(
     "--genesis", "genesis_path", required=True,
-    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    type=click.Path(dir_okay=False, path_type=Path),
     help="The chain's genesis file (TOML): every certificate is checked against it.")
 
 
