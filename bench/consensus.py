@@ -15,7 +15,7 @@ own status files (decision time minus the close of the epoch, wall clock):
   height that closed during the partition.
 
     python bench/consensus.py                  # 10 epochs per phase, 3 s epochs
-    python bench/consensus.py --quick          # 3 epochs per phase (smoke test)
+    python bench/consensus.py --quick          # 2 epochs per phase, 1 partitioned (smoke test)
     python bench/consensus.py --json out.json  # also write the figures ('-': stdout)
 """
 
@@ -86,16 +86,18 @@ def run(out_dir: Path, *, epochs: int, epoch_ms: int, partition_epochs: int) -> 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--quick", action="store_true", help="3 epochs per phase (smoke test)")
+    ap.add_argument("--quick", action="store_true",
+                    help="2 epochs per phase, 1 partitioned (smoke test)")
     ap.add_argument("--epochs", type=int, default=None, help="epochs per phase (default 10)")
     ap.add_argument("--epoch-ms", type=int, default=3_000)
-    ap.add_argument("--partition-epochs", type=int, default=2)
+    ap.add_argument("--partition-epochs", type=int, default=None, help="default 2 (quick 1)")
     ap.add_argument("--json", metavar="PATH", help="also write the figures as JSON ('-': stdout)")
     args = ap.parse_args(argv)
-    epochs = args.epochs or (3 if args.quick else 10)
+    epochs = args.epochs or (2 if args.quick else 10)
+    partition_epochs = args.partition_epochs or (1 if args.quick else 2)
     with tempfile.TemporaryDirectory(prefix="coverage-net-consensus-") as tmp:
         figures = run(Path(tmp), epochs=epochs, epoch_ms=args.epoch_ms,
-                      partition_epochs=args.partition_epochs)
+                      partition_epochs=partition_epochs)
     for name, label, bound_ms in (("all_up", "all 4 up", 2_000),
                                   ("one_crashed", "1 of 4 crashed", 5_000)):
         f = figures[name]
@@ -103,7 +105,7 @@ def main(argv=None) -> int:
               f"over heights {f['heights'][0]}..{f['heights'][1]} (rounds {f['rounds']}; "
               f"target < {bound_ms} ms)")
     p = figures["partition"]
-    print(f"2|2 partition for {args.partition_epochs} epochs: finalized during it: "
+    print(f"2|2 partition for {partition_epochs} epochs: finalized during it: "
           f"{p['finalized_during'] or 'nothing'}; after healing, first decision in "
           f"{p['resume_ms']} ms, every stalled height on every validator in "
           f"{p['all_caught_up_ms']} ms")

@@ -155,6 +155,6 @@ def test_consensus_bench_quick_finalizes_in_every_phase(tmp_path):
     assert "finality latency, all 4 up" in stdout and "2|2 partition" in stdout
     for phase in ("all_up", "one_crashed"):
         first, last = figures[phase]["heights"]
-        assert len(figures[phase]["latency_ms"]) == last - first + 1 >= 3
+        assert len(figures[phase]["latency_ms"]) == last - first + 1 >= 2
     assert figures["partition"]["finalized_during"] == []  # nothing final across it
     assert figures["partition"]["resume_ms"] > 0
