@@ -21,9 +21,7 @@ from coverage_net.messages import BeaconReport, Challenge, WitnessReport
 from coverage_net.radio import get_region, sensitivity_dbm, thermal_noise_floor_dbm
 
 from ._beacon import beacon_payload
-from ._neighbours import (
-    LinkObservation,
-)
+from ._link_history import LinkObservation
 from ._normal import PHI_PPM, PHI_STEP_CENTI
 from ._params import NetworkParams
 from ._predict import PathPredictor
@@ -280,8 +278,8 @@ def _judge_round(rnd: _Round, beacon: BeaconReport, payload_hash: bytes, epoch: 
         key = keys[r]
         heard = key in heard_keys
         if heard or r in neighbour_set:
-            links.append(LinkObservation(epoch, beaconer, key, p, heard, beacon_heard,
-                                         residual[key] if heard else 0, above))
+            links.append((epoch, beaconer, key, p, heard, beacon_heard,  # LinkObservation's
+                          residual[key] if heard else 0, above))  # fields, as a plain tuple
     reasons = [_PHYSICS_REASONS[c] for c in code]
     if inconsistent:
         reasons = [Reason.NEIGHBOUR_INCONSISTENT if r is Reason.VALID else r for r in reasons]

@@ -75,13 +75,8 @@ from ._judge_round import (
     _Round,
     _verdict,
 )
-from ._neighbours import (
-    HotspotAssessment,
-    LinkHistory,
-    LinkObservation,
-    assess_hotspots,
-    cuts_for,
-)
+from ._link_history import LinkHistory, LinkObservation
+from ._neighbours import HotspotAssessment, assess_hotspots, cuts_for
 from ._params import NetworkParams
 from ._predict import PathPredictor
 from ._radio_clock import off_the_radio_clock
