@@ -9,7 +9,9 @@ those sums plus one small record of integers per epoch it was seen in (so an epo
 can leave the window), all in one flat tuple of ints, never as one object per
 observation: a validator's steady state holds every link of the window, and the
 cyclic garbage collector walks every container object it holds (a tuple of ints
-is walked once, then untracked).
+is walked once, then untracked). The per-epoch fold of the judged links into this
+state runs in a compiled kernel (``ext/links.pyx``, `coverage_net.poc._links`,
+imported here only), on the same integers.
 """
 
 from __future__ import annotations
@@ -20,8 +22,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
+from . import _links  # type: ignore[attr-defined]
 from ._normal import power_ppm
-from ._reciprocity import LinkSummary, ReciprocityCut, pair_term_of
+from ._reciprocity import TERM_CAP_MILLI, LinkSummary, ReciprocityCut, pair_term_of
 from ._unanswered import ChallengeLedger
 
 __all__ = ["LinkHistory", "LinkObservation"]
@@ -39,7 +42,6 @@ _Totals = tuple[int, int, int]  # (anomalies, expectation in ppm, links)
 #   (epoch, observations, beacons heard, hits, residual sum, misses, latest margin,
 #    latest probability): [1:8] of a record sum (or, for the last two, end) into [0:7].
 _HEAD = 9
-_REC = 8
 
 
 class LinkObservation(NamedTuple):
@@ -137,12 +139,16 @@ class LinkHistory:
             for r, s in receivers.items():
                 a, x = _anomaly(s[0], s[1], s[2], s[6], cuts)
                 mine[r] = (*s[:7], a, x, *s[_HEAD:])
-                _count(totals, b, r, None, (a, x))
+                for end in (b, r):
+                    t = totals.setdefault(end, [0, 0, 0])
+                    t[0] += a
+                    t[1] += x
+                    t[2] += 1
         pair_terms: dict[_Link, int] = {}
         pair_totals: dict[bytes, list[int]] = {}
         if reciprocity is not None:
-            _judge_pairs(links, {(b, r) for b, receivers in links.items() for r in receivers
-                                 if b < r}, reciprocity, pair_terms, pair_totals)
+            _links.judge_pairs(links, links, reciprocity, pair_terms, pair_totals, pair_term_of,
+                               TERM_CAP_MILLI)
         return dataclasses.replace(self, links=links, totals=_frozen(totals), cuts=cuts,
                                    pair_terms=pair_terms, reciprocity=reciprocity,
                                    pair_totals=_frozen(pair_totals))
@@ -162,7 +168,7 @@ class LinkHistory:
         if (cuts != self.cuts or reciprocity != self.reciprocity) and self.links:
             history = self.rejudged(cuts, reciprocity)
         low = epoch - window_epochs + 1
-        added, added_in = _records(new)
+        added, added_in = _links.records_of(new)
         by_epoch = dict(history.by_epoch)
         expired: dict[bytes, set[bytes]] = {}  # links with observations older than the window
         for old in [e for e in by_epoch if e < low]:
@@ -181,41 +187,13 @@ class LinkHistory:
                        for b in {*added, *expired}}
         links = dict(history.links)
         totals = {k: list(v) for k, v in history.totals.items()}
-        for b, receivers in changed.items():
-            inner = dict(links.get(b, _NONE))
-            added_b = added.get(b, _NONE)
-            expired_b = expired.get(b, ())
-            for r in receivers:
-                state = inner.get(r)
-                more = added_b.get(r)
-                if state is None:
-                    after_state = _state(more, cuts) if more else None
-                elif r in expired_b:
-                    kept = _unexpired(state, low)
-                    if more:
-                        kept += more
-                    after_state = _state(kept, cuts) if kept else None
-                else:  # only new observations: add them to the sums
-                    after_state = _state(more, cuts, state)  # type: ignore[arg-type]
-                if after_state is None:
-                    inner.pop(r, None)
-                else:
-                    inner[r] = after_state
-                before = None if state is None else (state[7], state[8])
-                after = None if after_state is None else (after_state[7], after_state[8])
-                if before != after:  # else the hotspots' totals stay as they are
-                    _count(totals, b, r, before, after)
-            if inner:
-                links[b] = inner
-            else:
-                links.pop(b, None)
+        _links.update_links(links, totals, changed, added, expired, low, cuts, _anomaly)
         pair_terms, pair_totals = history.pair_terms, history.pair_totals
         if reciprocity is not None:
             new_terms, new_pair_totals = dict(pair_terms), {k: list(v)
                                                             for k, v in pair_totals.items()}
-            _judge_pairs(links, {(b, r) if b < r else (r, b)
-                                 for b, receivers in changed.items() for r in receivers},
-                         reciprocity, new_terms, new_pair_totals)
+            _links.judge_pairs(links, changed, reciprocity, new_terms, new_pair_totals,
+                               pair_term_of, TERM_CAP_MILLI)
             pair_terms, pair_totals = new_terms, _frozen(new_pair_totals)
         # plain dicts, copied by the next advance, never changed once returned
         return LinkHistory(links=links, totals=_frozen(totals), by_epoch=by_epoch, cuts=cuts,
@@ -224,88 +202,6 @@ class LinkHistory:
 
 
 _NONE: Mapping = {}
-
-
-def _records(new: Iterable[LinkObservation]
-             ) -> tuple[dict[bytes, dict[bytes, tuple[int, ...]]],
-                        dict[int, dict[bytes, list[bytes]]]]:
-    """`new` as records per beaconer and receiver (see the layout note), and the links
-    seen in each epoch (beaconer -> receivers)."""
-    firsts: dict[bytes, dict[bytes, LinkObservation]] = {}
-    more: dict[_Link, list[LinkObservation]] = {}
-    for o in new:
-        b, r = o[1], o[2]
-        mine = firsts.get(b)
-        if mine is None:
-            firsts[b] = {r: o}
-        elif r in mine:
-            more.setdefault((b, r), [mine[r]]).append(o)
-        else:
-            mine[r] = o
-    records: dict[bytes, dict[bytes, tuple[int, ...]]] = {}
-    added_in: dict[int, dict[bytes, list[bytes]]] = {}
-    for b, observed in firsts.items():
-        mine = records[b] = {}
-        for r, o in observed.items():
-            several = more.get((b, r)) if more else None
-            if several is None:  # one observation (one beacon of its beaconer): the usual case
-                e, _, _, p, heard, beacon_heard, residual, margin = o
-                mine[r] = (e, 1, 1 if beacon_heard else 0, 1 if heard else 0,
-                           residual if heard else 0, 1 if beacon_heard and not heard else 0,
-                           margin, p)
-                seen = added_in.get(e)
-                if seen is None:
-                    added_in[e] = {b: [r]}
-                elif b in seen:
-                    seen[b].append(r)
-                else:
-                    seen[b] = [r]
-                continue
-            several.sort()
-            recs: list[int] = []
-            for e, _, _, p, heard, beacon_heard, residual, margin in several:
-                if not recs or recs[-_REC] != e:
-                    recs += (e, 0, 0, 0, 0, 0, 0, 0)
-                    added_in.setdefault(e, {}).setdefault(b, []).append(r)
-                i = len(recs) - _REC
-                recs[i + 1] += 1
-                if beacon_heard:
-                    recs[i + 2] += 1
-                if heard:
-                    recs[i + 3] += 1
-                    recs[i + 4] += residual
-                elif beacon_heard:
-                    recs[i + 5] += 1
-                recs[i + 6], recs[i + 7] = margin, p
-            mine[r] = tuple(recs)
-    return records, added_in
-
-
-_NO_STATE = (0,) * _HEAD
-
-
-def _state(records: tuple[int, ...], cuts: tuple[int, int],
-           state: tuple[int, ...] = _NO_STATE) -> tuple[int, ...]:
-    """A link's `state` (by default none) with `records` added after its own."""
-    n, b, h, r, m = state[0], state[1], state[2], state[3], state[4]
-    for i in range(0, len(records), _REC):
-        n += records[i + 1]
-        b += records[i + 2]
-        h += records[i + 3]
-        r += records[i + 4]
-        m += records[i + 5]
-    margin, p = records[-2], records[-1]
-    a, x = _anomaly(n, b, h, p, cuts)
-    return (n, b, h, r, m, margin, p, a, x, *state[_HEAD:], *records)
-
-
-def _unexpired(state: tuple[int, ...], low: int) -> tuple[int, ...]:
-    """The records of `state` from epoch `low` on."""
-    kept: list[int] = []
-    for i in range(_HEAD, len(state), _REC):
-        if state[i] >= low:
-            kept += state[i:i + _REC]
-    return tuple(kept)
 
 
 @functools.lru_cache(maxsize=1 << 16)
@@ -324,52 +220,6 @@ def _anomaly(n: int, beacons: int, hits: int, p: int, cuts: tuple[int, int]) -> 
     if beacons:  # a probable miss?
         return (0 if hits else 1), _power_ppm(_PPM - p, beacons)
     return 0, 0
-
-
-def _count(totals: dict[bytes, list[int]], beaconer: bytes, receiver: bytes,
-           before: tuple[int, int] | None, after: tuple[int, int] | None) -> None:
-    """Move both ends' (anomalies, expectation, links) from `before` to `after`."""
-    for end in (beaconer, receiver):
-        t = totals.get(end)
-        if t is None:
-            t = totals[end] = [0, 0, 0]
-        if before is not None:
-            t[0] -= before[0]
-            t[1] -= before[1]
-            t[2] -= 1
-        if after is not None:
-            t[0] += after[0]
-            t[1] += after[1]
-            t[2] += 1
-
-
-def _judge_pairs(links: Mapping[bytes, Mapping[bytes, tuple[int, ...]]], pairs: Iterable[_Link],
-                 cut: ReciprocityCut, pair_terms: dict[_Link, int],
-                 pair_totals: dict[bytes, list[int]]) -> None:
-    """Update the terms of `pairs` (each ``(a, b)``, ``a < b``) and both ends' sums of them."""
-    sigma, floor = cut
-    for pair in pairs:
-        a, b = pair
-        ab, ba = links.get(a, _NONE).get(b), links.get(b, _NONE).get(a)
-        term = pair_term_of(ab[2], ab[3], ab[4], ab[5], ba[2], ba[3], ba[4], ba[5], sigma,
-                            floor) if ab is not None and ba is not None else None
-        old = pair_terms.get(pair)
-        if term == old:
-            continue
-        if old is not None:
-            del pair_terms[pair]
-        if term is not None:
-            pair_terms[pair] = term
-        for end in pair:
-            t = pair_totals.get(end)
-            if t is None:
-                t = pair_totals[end] = [0, 0]
-            if old is not None:
-                t[0] -= old
-                t[1] -= 1
-            if term is not None:
-                t[0] += term
-                t[1] += 1
 
 
 def _frozen(totals: dict[bytes, list[int]]) -> dict[bytes, tuple[int, ...]]:
