@@ -1,7 +1,7 @@
 """Build the compiled kernels.
 
 Each `ext/<name>.pyx` is listed here explicitly and becomes one private module
-(`coverage_net.radio._<name>`). OpenMP is used when the compiler accepts
+(`coverage_net.<package>._<name>`). OpenMP is used when the compiler accepts
 `-fopenmp`; otherwise the same sources build serially (prange runs on one thread).
 """
 
@@ -45,6 +45,11 @@ extensions = [
         sources=["ext/pathloss.pyx"],
         extra_compile_args=compile_args,
         extra_link_args=link_args,
+    ),
+    Extension(
+        "coverage_net.poc._links",
+        sources=["ext/links.pyx"],
+        extra_compile_args=["-O3"],
     ),
 ]
 

@@ -39,7 +39,8 @@ from ._beacon import (
     parse_beacon,
 )
 from ._errors import BeaconError, ParamsError, PocError, SecretError, SelectionError
-from ._neighbours import HotspotAssessment, LinkHistory, LinkObservation, assess_hotspots
+from ._link_history import LinkHistory, LinkObservation
+from ._neighbours import HotspotAssessment, assess_hotspots
 from ._params import (
     DAY_MS,
     BeaconParams,

@@ -43,7 +43,7 @@ from ._params import NetworkParams
 
 __all__ = [
     "LinkSummary", "ReciprocityAssessment", "ReciprocityCut", "TERM_CAP_MILLI",
-    "TERM_MEAN_MILLI", "TERM_VAR_MILLI", "assess_reciprocity", "pair_term_milli",
+    "TERM_MEAN_MILLI", "TERM_VAR_MILLI", "assess_reciprocity", "pair_term_milli", "pair_term_of",
     "reciprocity_cut", "summarise_link",
 ]
 
@@ -108,24 +108,37 @@ def _deviate_sq_milli(tail_ppm: int) -> int:
     return min(z_centi * z_centi // 10, TERM_CAP_MILLI)
 
 
-def _silent_term(heard: LinkSummary, silent: LinkSummary, cut: ReciprocityCut) -> int:
-    """The term of a pair heard one way (`heard`) and only missed the other (`silent`)."""
-    expected_centi_db = silent.margin_centi_db + heard.residual_sum_centi_db // heard.hits
-    miss_ppm = phi_ppm(-(expected_centi_db * 100) // cut.sigma_centi_db)
-    q_ppm = cut.miss_floor_ppm + (_PPM - cut.miss_floor_ppm) * miss_ppm // _PPM
-    return _deviate_sq_milli(power_ppm(q_ppm, silent.misses))
+def _silent_term(hits: int, residual_sum_centi_db: int, misses: int, silent_margin_centi_db: int,
+                 sigma_centi_db: int, miss_floor_ppm: int) -> int:
+    """The term of a pair heard one way (`hits` with their residual sum) and only missed
+    the other (`misses` beacons, the silent direction's modelled margin)."""
+    expected_centi_db = silent_margin_centi_db + residual_sum_centi_db // hits
+    miss_ppm = phi_ppm(-(expected_centi_db * 100) // sigma_centi_db)
+    q_ppm = miss_floor_ppm + (_PPM - miss_floor_ppm) * miss_ppm // _PPM
+    return _deviate_sq_milli(power_ppm(q_ppm, misses))
 
 
 def pair_term_milli(ab: LinkSummary, ba: LinkSummary, cut: ReciprocityCut) -> int | None:
     """The pair's reciprocity term in thousandths of z^2 (capped), or None: nothing to compare."""
-    if ab.hits and ba.hits:
-        num = ab.residual_sum_centi_db * ba.hits - ba.residual_sum_centi_db * ab.hits
-        den = cut.sigma_centi_db ** 2 * ab.hits * ba.hits * (ab.hits + ba.hits)
+    return pair_term_of(*ab, *ba, *cut)
+
+
+def pair_term_of(ab_hits: int, ab_residual_sum_centi_db: int, ab_misses: int,
+                 ab_margin_centi_db: int, ba_hits: int, ba_residual_sum_centi_db: int,
+                 ba_misses: int, ba_margin_centi_db: int, sigma_centi_db: int,
+                 miss_floor_ppm: int) -> int | None:
+    """`pair_term_milli` on the two `LinkSummary`s' and the cut's fields as plain integers
+    (what `LinkHistory.advance` keeps per link; it runs for every pair an epoch touches)."""
+    if ab_hits and ba_hits:
+        num = ab_residual_sum_centi_db * ba_hits - ba_residual_sum_centi_db * ab_hits
+        den = sigma_centi_db ** 2 * ab_hits * ba_hits * (ab_hits + ba_hits)
         return min(1_000 * num * num // den, TERM_CAP_MILLI)
-    if ab.hits and ba.misses:
-        return _silent_term(ab, ba, cut)
-    if ba.hits and ab.misses:
-        return _silent_term(ba, ab, cut)
+    if ab_hits and ba_misses:
+        return _silent_term(ab_hits, ab_residual_sum_centi_db, ba_misses, ba_margin_centi_db,
+                            sigma_centi_db, miss_floor_ppm)
+    if ba_hits and ab_misses:
+        return _silent_term(ba_hits, ba_residual_sum_centi_db, ab_misses, ab_margin_centi_db,
+                            sigma_centi_db, miss_floor_ppm)
     return None
 
 
