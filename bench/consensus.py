@@ -75,7 +75,7 @@ def run(out_dir: Path, *, epochs: int, epoch_ms: int, partition_epochs: int) -> 
                    "all_up": _phase(chain, [0, 1, 2, 3], epochs)}
         chain.validators[3].kill()
         # at least 4 epochs (3 proposes in round 0 once); at most 6, so that 3 can catch
-        # up when it is back: peers serve the certificates of their last 8 heights only
+        # up quickly when it is back (it catches up one certificate per sync round)
         figures["one_crashed"] = _phase(chain, [0, 1, 2], min(max(epochs, 4), 6))
         chain.validators[3].start()
         chain.validators[3].wait_ready()

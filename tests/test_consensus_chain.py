@@ -97,7 +97,8 @@ def _data_dir(root):
     return root
 
 
-def _run_validators(tmp_path, seed: int, tamper: int | None = None):
+def _run_validators(tmp_path, seed: int, tamper: int | None = None, epochs: int = EPOCHS,
+                    cut_until_epoch: int | None = None):
     genesis = make_genesis()
     source = _data_dir(tmp_path / "source")
     dirs = []
@@ -127,8 +128,12 @@ def _run_validators(tmp_path, seed: int, tamper: int | None = None):
                 senders.append(send)
                 await nursery.start(ConsensusDriver(endpoints[i], genesis, signer, app).run,
                                     receive)
-            for height in range(EPOCHS):
+            if cut_until_epoch is not None:  # validator 3 is cut off from the others
+                net.partition(ids[:3], ids[3:])
+            for height in range(epochs):
                 await trio.sleep_until((height + 1) * 30.0)
+                if height == cut_until_epoch:
+                    net.heal()
                 for send in senders:
                     send.send_nowait(height)
             await trio.sleep(60.0)
@@ -194,3 +199,12 @@ def _cli(*args) -> subprocess.CompletedProcess:
     return subprocess.run([str(Path(sys.executable).with_name("coverage-net")),
                            *map(str, args)], capture_output=True, text=True, timeout=300,
                           check=False)
+
+
+def test_a_validator_cut_off_for_twelve_epochs_catches_up_from_the_others_chains(tmp_path):
+    """Longer than the driver keeps certificates in memory (8 heights): the others serve
+    them from their chains, and the laggard rebuilds and appends every block."""
+    _, _, apps = _run_validators(tmp_path, seed=9, epochs=14, cut_until_epoch=12)
+    chains = [[b.block.block_id() for b in app.chain.blocks()] for app in apps]
+    assert all(len(c) == 14 for c in chains) and len({tuple(c) for c in chains}) == 1
+    assert verify_chain(apps[3].chain) == []

@@ -51,6 +51,9 @@ class _Blocks:
             def commit(self, height: int, block_id: bytes, qc: QuorumCertificate) -> None:
                 commits[height] = (block_id, qc, trio.current_time())
 
+            def certificate(self, height: int) -> QuorumCertificate | None:
+                return commits[height][1] if height in commits else None
+
         return App()
 
 

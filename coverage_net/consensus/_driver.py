@@ -88,6 +88,10 @@ class ConsensusApp(Protocol):
     def commit(self, height: int, block_id: bytes, certificate: QuorumCertificate) -> None:
         """The height is final: apply the block."""
 
+    def certificate(self, height: int) -> QuorumCertificate | None:
+        """The certificate of a height this node finalized, from its chain (None when it
+        has none): served to a peer that lags by more than the driver keeps in memory."""
+
 
 @dataclass
 class DriverMetrics:
@@ -288,6 +292,8 @@ class ConsensusDriver:
         if type(height) is not int or height < 0:
             raise ConsensusError("a consensus sync request is {'height': <int >= 0>}")
         qc = self.certificates.get(height)
+        if qc is None and height < self.state.height:  # older than memory: the chain's
+            qc = self.app.certificate(height)
         return canonical_dumps({"messages": sorted(self._held.get(height, {}).values()),
                                 "certificate": qc.to_cbor() if qc is not None else b""})
 

@@ -108,6 +108,11 @@ class ChainApp:
         self.ledger.record(epoch.manifest, epoch.hashes)
         self._epochs.pop(height - 2, None)
 
+    def certificate(self, height: int) -> QuorumCertificate | None:
+        if 0 <= height <= self.chain.height():
+            return self.chain.get(height).certificate
+        return None
+
     # -- blocks ---------------------------------------------------------------------
 
     def block_for(self, height: int, proposer: int) -> Block:

@@ -67,7 +67,8 @@ logger = logging.getLogger(__name__)
 
 VALIDATOR_STATUS_FILENAME = "validator.json"
 _SYNCABLE_HEIGHTS = 7
-"""How far back a restarted validator can catch up: peers' drivers keep 8 heights."""
+"""How far back a restarted validator without a chain (a test app) starts: peers keep the
+last 8 heights in memory (a `ChainApp` validator serves and resumes from its chain)."""
 
 AppFactory = Callable[[Path, Genesis], AbstractContextManager[ConsensusApp]]
 """Opens the validator's app over its data directory for the genesis (closed on exit)."""
@@ -80,6 +81,7 @@ class EpochHashApp:
 
     def __init__(self, _data_dir: Path, genesis: Genesis) -> None:
         self.genesis = genesis
+        self._certificates: dict[int, QuorumCertificate] = {}
 
     def block_id(self, height: int, proposer: int) -> bytes:
         return hashlib.sha256(b"%s/%d/%d" % (self.genesis.chain_id.encode(), height,
@@ -94,7 +96,11 @@ class EpochHashApp:
         return any(block_id == self.block_id(height, p) for p in range(self.genesis.n))
 
     def commit(self, height: int, block_id: bytes, certificate: QuorumCertificate) -> None:
+        self._certificates[height] = certificate
         logger.debug("committed height %d: %s", height, block_id.hex()[:16])
+
+    def certificate(self, height: int) -> QuorumCertificate | None:
+        return self._certificates.get(height)
 
 
 def epoch_hash_app_factory(data_dir: Path, genesis: Genesis
@@ -180,6 +186,9 @@ class _Finality:
     def validate(self, height: int, block_id: bytes) -> bool:
         return self._app.validate(height, block_id)
 
+    def certificate(self, height: int) -> QuorumCertificate | None:
+        return self._app.certificate(height)
+
     def commit(self, height: int, block_id: bytes, certificate: QuorumCertificate) -> None:
         self._app.commit(height, block_id, certificate)
         now_ms = self._config.clock_ms()
@@ -227,19 +236,15 @@ class _StatusFile:
 
 def _resume_height(config: ChainValidatorConfig, app: ConsensusApp,
                    decided: dict[str, dict]) -> int:
-    """Where to start: after the last block of the chain; without one, after the last
-    height decided before a restart, but no further back than peers still hold
-    certificates for."""
+    """Where to start: after the last block of the chain; without one (a test app), after
+    the last height decided before a restart, but no further back than peers still hold
+    certificates for in memory."""
     now_ms = config.clock_ms()
     closed = (now_ms - config.genesis.genesis_time_ms) // config.epoch_ms - 1
     if isinstance(app, ChainApp):
-        next_block = app.chain.height() + 1  # blocks are appended in order, none skipped
-        if next_block < closed - _SYNCABLE_HEIGHTS:
-            logger.warning("the chain ends at height %d and epoch %d has closed: peers serve "
-                           "the certificates of their last %d heights only, so this validator "
-                           "cannot catch up (fetching older blocks is not built)",
-                           next_block - 1, closed, _SYNCABLE_HEIGHTS + 1)
-        return next_block
+        # blocks are appended in order, none skipped; peers serve every certificate of
+        # their chains, so however far behind, it catches up height by height
+        return app.chain.height() + 1
     after_last = max((int(h) + 1 for h in decided), default=0)
     return max(after_last, closed - _SYNCABLE_HEIGHTS, 0)
 
