@@ -22,12 +22,13 @@ own status files (decision time minus the close of the epoch, wall clock):
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from _figures import write_figures
 
 from coverage_net.node.testing import LocalChain
 
@@ -109,9 +110,7 @@ def main(argv=None) -> int:
           f"{p['finalized_during'] or 'nothing'}; after healing, first decision in "
           f"{p['resume_ms']} ms, every stalled height on every validator in "
           f"{p['all_caught_up_ms']} ms")
-    if args.json:  # the figures as JSON, to a file or ('-') after the text
-        dump = json.dumps(figures, indent=2)
-        print(dump) if args.json == "-" else Path(args.json).write_text(dump)
+    write_figures(figures, args.json)
     return 0
 
 

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import json
 import random
 import shutil
 import sys
@@ -31,6 +30,7 @@ import time
 from pathlib import Path
 
 import trio
+from _figures import write_figures
 from h3.api import basic_int as h3
 
 from coverage_net.consensus import (
@@ -180,10 +180,7 @@ def main(argv=None) -> int:
           f"the whole run took {wall_s:.1f} s of wall time for the 4 validators on one core")
     print(f"so an epoch of {n_witness:,} witness verdicts is final about "
           f"{build_s + latency_s:.1f} s after it closes (build + protocol)")
-    if args.json == "-":
-        print(json.dumps(figures))
-    elif args.json:
-        Path(args.json).write_text(json.dumps(figures, indent=2))
+    write_figures(figures, args.json)
     return 0 if len(decided) == 4 else 1
 
 

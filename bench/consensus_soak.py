@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import argparse
 import collections
-import json
 import sys
 import time
-from pathlib import Path
+
+from _figures import write_figures
 
 from coverage_net.consensus.testing import random_schedule, run_schedule
 
@@ -53,10 +53,7 @@ def main(argv=None) -> int:
           f"{seconds:.0f} s")
     figures = {"schedules": len(seeds), "failed": sorted(failed), "decisions": decided,
                "deliveries": deliveries, "evidence": evidence, "seconds": seconds}
-    if args.json == "-":
-        print(json.dumps(figures))
-    elif args.json:
-        Path(args.json).write_text(json.dumps(figures, indent=2))
+    write_figures(figures, args.json)
     return 1 if failed else 0
 
 

@@ -21,13 +21,12 @@ from __future__ import annotations
 import argparse
 import gc
 import hashlib
-import json
 import platform
 import random
 import sys
 import time
-from pathlib import Path
 
+from _figures import write_figures
 from h3.api import basic_int as h3
 
 from coverage_net.identity import Keypair
@@ -139,10 +138,7 @@ def main(argv=None) -> int:
     print(f"manifest: {len(manifest.payouts):,} payouts, {len(manifest.to_cbor()):,} bytes, "
           f"sha256 {digest.hex()[:16]}; {scaled:,} beaconers scaled below 1 by hex density; "
           f"remainder {manifest.remainder} of {manifest.emission:,} units")
-    if args.json == "-":
-        print(json.dumps(figures))
-    elif args.json:
-        Path(args.json).write_text(json.dumps(figures, indent=2))
+    write_figures(figures, args.json)
     return 0
 
 

@@ -36,7 +36,6 @@ import argparse
 import cProfile
 import gc
 import io
-import json
 import logging
 import os
 import platform
@@ -47,6 +46,7 @@ from functools import partial
 from pathlib import Path
 
 import nacl.bindings
+from _figures import write_figures
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from coverage_net.messages import WitnessReport, decode
@@ -307,10 +307,7 @@ def main(argv=None) -> int:
         print(profile_warm(encoded, registry, params, terrain, args.profile))
     elif args.profile:
         print(profile_warm(closed_encoded, closed.registry, closed.params, terrain, args.profile))
-    if args.json == "-":
-        print(json.dumps(figures))
-    elif args.json:
-        Path(args.json).write_text(json.dumps(figures, indent=2))
+    write_figures(figures, args.json)
     return 0
 
 

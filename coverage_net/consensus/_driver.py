@@ -185,7 +185,7 @@ class ConsensusDriver:
             except DoubleSignError as exc:
                 self._refused_to_sign(exc)
                 return
-            self._keep(out.vote.height, signed)
+            self._keep(out.vote, signed)
             if out.vote.kind is VoteKind.PRECOMMIT and out.vote.value_id is not None:
                 self._precommits[(out.vote.height, out.vote.round, out.vote.value_id,
                                   out.vote.sender)] = signed
@@ -196,7 +196,7 @@ class ConsensusDriver:
             except DoubleSignError as exc:
                 self._refused_to_sign(exc)
                 return
-            self._keep(out.proposal.height, signed)
+            self._keep(out.proposal, signed)
             await self._publish(signed.to_cbor())
         elif isinstance(out, ScheduleTimeout):
             assert self._nursery is not None
@@ -245,9 +245,11 @@ class ConsensusDriver:
         self.metrics.sent += 1
         await self.network.publish(CONSENSUS_TOPIC, data)
 
-    def _keep(self, height: int, signed: SignedVote | SignedProposal) -> None:
+    def _keep(self, core: Vote | Proposal, signed: SignedVote | SignedProposal) -> None:
+        """Hold a signed message (already checked) under its height and its core record."""
+        height = core.height
         self._held.setdefault(height, {})[signed.content_id] = signed.to_cbor()
-        self._signed[signed.to_core(self.genesis)] = signed
+        self._signed[core] = signed
         for old in [h for h in self._held if h < height - _KEPT_HEIGHTS]:
             del self._held[old]
             self._signed = {k: v for k, v in self._signed.items() if k.height > old}
@@ -273,7 +275,7 @@ class ConsensusDriver:
         if core.height < self.state.height - _KEPT_HEIGHTS:
             return None
         self.metrics.received += 1
-        self._keep(core.height, message)  # type: ignore[arg-type]
+        self._keep(core, message)  # type: ignore[arg-type]
         if isinstance(core, Vote):
             if core.kind is VoteKind.PRECOMMIT and core.value_id is not None:
                 self._precommits.setdefault((core.height, core.round, core.value_id,

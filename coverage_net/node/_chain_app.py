@@ -38,12 +38,11 @@ from coverage_net.consensus import (
     state_root,
     verdicts_root,
 )
-from coverage_net.messages import HotspotAnnouncement
 from coverage_net.poc import NetworkParams
-from coverage_net.rewards import RewardLedger, RewardManifest, epoch_rewards
+from coverage_net.rewards import RewardLedger, RewardManifest
 from coverage_net.store import MessageStore
 
-from ._rewards import load_epoch_inputs
+from ._rewards import compute_epoch
 
 __all__ = ["ChainApp", "ENTROPY_DOMAIN"]
 
@@ -84,8 +83,7 @@ class ChainApp:
     def validate(self, height: int, block_id: bytes) -> bool:
         if height != self.chain.height() + 1:
             return False  # not the next block here (the chain is behind or ahead)
-        if any(self.block_for(height, p).block_id() == block_id
-               for p in range(self.genesis.n)):
+        if any(b.block_id() == block_id for b in self._candidates(height)):
             return True
         self.refused.append((height, block_id))
         logger.warning("height %d: proposed block %s is not one this validator builds from its "
@@ -96,8 +94,7 @@ class ChainApp:
         return False
 
     def commit(self, height: int, block_id: bytes, certificate: QuorumCertificate) -> None:
-        block = next((self.block_for(height, p) for p in range(self.genesis.n)
-                      if self.block_for(height, p).block_id() == block_id), None)
+        block = next((b for b in self._candidates(height) if b.block_id() == block_id), None)
         if block is None:  # fetching the block's header and parts from peers is not built yet
             logger.error("height %d: certified block %s is not one this validator can rebuild "
                          "from its store (its verdicts or rewards differ); the chain stops here "
@@ -124,6 +121,10 @@ class ChainApp:
                      state_root=epoch.state_root, evidence_root=EMPTY_ROOT, proposer=proposer,
                      time_ms=self._epoch_end_ms(height))
 
+    def _candidates(self, height: int) -> list[Block]:
+        """The n blocks this validator would accept for `height` (one per proposer)."""
+        return [self.block_for(height, p) for p in range(self.genesis.n)]
+
     def _epoch_end_ms(self, height: int) -> int:
         return self.genesis.genesis_time_ms + (height + 1) * self.params.epoch_length_ms
 
@@ -131,19 +132,16 @@ class ChainApp:
         held = self._epochs.get(height)
         if held is not None:
             return held
-        inputs = load_epoch_inputs(self.store, self.params, height)  # decodes and checks them
+        manifest, inputs = compute_epoch(self.store, self.params, height)
         # a leaf hashes the verdict's canonical bytes: the stored body is exactly those
         leaves = tuple(sorted(report_id + digest
                               for report_id, digest in inputs.hashes["verdict"].items()))
-        manifest = epoch_rewards(self.params, height, inputs.verdicts, inputs.registry,
-                                 inputs.receipts, inputs.last_witnessed)
         balances = self.chain.balances()
         for p in manifest.payouts:
             balances[p.account] = balances.get(p.account, 0) + p.total
         start = self._epoch_end_ms(height) - self.params.epoch_length_ms
         registry = sorted(a.content_id for a in inputs.registry.announcements
-                          if isinstance(a, HotspotAnnouncement)
-                          and start <= a.timestamp_ms < self._epoch_end_ms(height))
+                          if start <= a.timestamp_ms < self._epoch_end_ms(height))
         previous = self.genesis.first_entropy if height == 0 or self.chain.height() < 0 \
             else self.chain.get(self.chain.height()).block.next_entropy
         root = verdicts_root(leaves)

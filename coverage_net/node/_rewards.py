@@ -32,7 +32,7 @@ from coverage_net.store import MessageStore, StoredMessage
 
 from ._verdicts import verdict_from_row
 
-__all__ = ["EpochRewardInputs", "book_epoch", "check_epoch", "load_epoch_inputs",
+__all__ = ["EpochRewardInputs", "book_epoch", "check_epoch", "compute_epoch", "load_epoch_inputs",
            "save_announcements", "save_receipts"]
 
 RECEIPT_TOPIC = TOPIC_PREFIX + DataTransferReceipt.TYPE
@@ -99,8 +99,9 @@ def load_epoch_inputs(store: MessageStore, params: NetworkParams, epoch: int) ->
     return EpochRewardInputs(epoch, verdicts, receipts, registry, last, hashes)
 
 
-def _compute(store: MessageStore, params: NetworkParams, epoch: int
-             ) -> tuple[RewardManifest, EpochRewardInputs]:
+def compute_epoch(store: MessageStore, params: NetworkParams, epoch: int
+                  ) -> tuple[RewardManifest, EpochRewardInputs]:
+    """The epoch's manifest from what `store` holds now, and the inputs it came from."""
     inputs = load_epoch_inputs(store, params, epoch)
     manifest = epoch_rewards(params, epoch, inputs.verdicts, inputs.registry, inputs.receipts,
                              inputs.last_witnessed)
@@ -110,7 +111,7 @@ def _compute(store: MessageStore, params: NetworkParams, epoch: int
 def book_epoch(store: MessageStore, ledger: RewardLedger, params: NetworkParams,
                epoch: int) -> tuple[RewardManifest, bool]:
     """Compute `epoch` from the store and book it; (manifest, whether it was new)."""
-    manifest, inputs = _compute(store, params, epoch)
+    manifest, inputs = compute_epoch(store, params, epoch)
     return manifest, ledger.record(manifest, inputs.hashes)
 
 
@@ -148,7 +149,7 @@ def check_epoch(store: MessageStore, ledger: RewardLedger, params: NetworkParams
     """Recompute a booked epoch; (the booked manifest, every disagreement in words)."""
     booked = ledger.manifest(epoch)  # refuses a manifest that does not hash to its hash
     problems = _row_problems(booked, ledger.payouts(epoch))
-    recomputed, inputs = _compute(store, params, epoch)
+    recomputed, inputs = compute_epoch(store, params, epoch)
     for kind in INPUT_KINDS:
         problems += _input_problems(kind, ledger.input_hashes(epoch, kind), inputs.hashes[kind])
     # the first difference, and the first payout that differs when that is not it
