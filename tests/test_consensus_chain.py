@@ -19,10 +19,13 @@ from rewards_helpers import ROUTER, registry, round_verdicts, spread_cells, witn
 
 from coverage_net.consensus import (
     CHAIN_FILE_NAME,
+    CONSENSUS_TOPIC,
+    EMPTY_ROOT,
     Block,
     ChainError,
     ChainStore,
     ConsensusDriver,
+    EvidenceLog,
     QuorumCertificate,
     SignedVote,
     Vote,
@@ -54,7 +57,7 @@ def _block(genesis, height: int, prev: bytes, balances: dict[str, int]) -> Block
     return Block(height=height, prev_block_id=prev, next_entropy=bytes(32),
                  verdicts_root=bytes(32), verdict_count=0, registry_changes_root=bytes(32),
                  rewards_manifest_sha256=bytes(32), state_root=state_root(balances),
-                 evidence_root=bytes(32), proposer=height % 4, time_ms=height)
+                 evidence_root=EMPTY_ROOT, proposer=height % 4, time_ms=height)
 
 
 def test_the_chain_appends_in_order_and_verifies_from_genesis(tmp_path):
@@ -98,7 +101,7 @@ def _data_dir(root):
 
 
 def _run_validators(tmp_path, seed: int, tamper: int | None = None, epochs: int = EPOCHS,
-                    cut_until_epoch: int | None = None):
+                    cut_until_epoch: int | None = None, equivocate: bool = False):
     genesis = make_genesis()
     source = _data_dir(tmp_path / "source")
     dirs = []
@@ -121,12 +124,14 @@ def _run_validators(tmp_path, seed: int, tamper: int | None = None, epochs: int 
                 store = MessageStore.open(dirs[i])
                 app = ChainApp(dirs[i], PARAMS, genesis, store=store,
                                chain=ChainStore.open(dirs[i], genesis),
-                               ledger=RewardLedger.open(dirs[i]))
+                               ledger=RewardLedger.open(dirs[i]),
+                               evidence_log=EvidenceLog.open(dirs[i]))
                 apps.append(app)
                 signer = VoteSigner.open(dirs[i], validator_key(i), genesis)
                 send, receive = trio.open_memory_channel[int](16)
                 senders.append(send)
-                await nursery.start(ConsensusDriver(endpoints[i], genesis, signer, app).run,
+                await nursery.start(ConsensusDriver(endpoints[i], genesis, signer, app,
+                                                    evidence_log=app.evidence_log).run,
                                     receive)
             if cut_until_epoch is not None:  # validator 3 is cut off from the others
                 net.partition(ids[:3], ids[3:])
@@ -136,6 +141,10 @@ def _run_validators(tmp_path, seed: int, tamper: int | None = None, epochs: int 
                     net.heal()
                 for send in senders:
                     send.send_nowait(height)
+                if equivocate and height == 0:  # validator 3 signs a second prevote
+                    other = SignedVote.create(Vote(VoteKind.PREVOTE, 0, 0, bytes(range(32)), 3),
+                                              genesis, validator_key(3))
+                    await endpoints[3].publish(CONSENSUS_TOPIC, other.to_cbor())
             await trio.sleep(60.0)
             nursery.cancel_scope.cancel()
 
@@ -208,3 +217,33 @@ def test_a_validator_cut_off_for_twelve_epochs_catches_up_from_the_others_chains
     chains = [[b.block.block_id() for b in app.chain.blocks()] for app in apps]
     assert all(len(c) == 14 for c in chains) and len({tuple(c) for c in chains}) == 1
     assert verify_chain(apps[3].chain) == []
+
+
+@pytest.mark.parametrize("seed", [11, 12, 13, 14])
+def test_an_equivocation_is_included_as_evidence_in_one_later_block_on_every_chain(tmp_path, seed):
+    """Validator 3 signs two prevotes at height 0: the others record the pair, a later
+    proposer includes it in its block (the body travels with the proposal), every
+    validator checks it and appends the same block, and no block includes it twice."""
+    genesis, dirs, apps = _run_validators(tmp_path, seed=seed, equivocate=True)
+    chains = [[b.block.block_id() for b in app.chain.blocks()] for app in apps]
+    assert all(len(c) == EPOCHS for c in chains) and len({tuple(c) for c in chains}) == 1
+    carried = [(b.block.height, e) for b in apps[0].chain.blocks() for e in b.evidence]
+    assert len(carried) == 1, carried
+    height, evidence = carried[0]
+    assert height >= 1 and (evidence.kind, evidence.height, evidence.round) == ("vote", 0, 0)
+    assert evidence.check(genesis).validator_key == validator_key(3).public_key
+    for app in apps:
+        assert verify_chain(app.chain) == []
+        assert app.chain.get(height).evidence == (evidence,)
+        assert app.chain.get(height).block.evidence_root != EMPTY_ROOT
+        assert app.evidence_log.pending() == []  # known everywhere, and marked included
+        assert evidence.hash() in app.evidence_log
+        assert app.refused == []
+        for closing in (app.chain, app.ledger, app.store, app.evidence_log):
+            closing.close()
+    save_genesis(genesis, tmp_path / "genesis.toml")
+    shown = _cli("chain", "show", "--data", dirs[1], "--genesis", tmp_path / "genesis.toml",
+                 "--height", height, "--json")
+    assert shown.returncode == 0, shown.stderr
+    assert json.loads(shown.stdout)["evidence"] == [
+        {"hash": evidence.hash().hex(), "kind": "vote", "height": 0, "round": 0, "validator": 3}]

@@ -33,7 +33,8 @@ _genesis_option = click.option(
 @click.option("--height", type=click.IntRange(0), help="The block (default: the last).")
 @click.option("--json", "as_json", is_flag=True, help="Print the block as one JSON object.")
 def show(data_dir: Path, genesis_path: Path, height: int | None, as_json: bool) -> None:
-    """Show a finalized block: header, block id, certificate signers, payouts.
+    """Show a finalized block: header, block id, certificate signers, payouts, and the
+    evidence of equivocation it includes.
 
     \b
       coverage-net chain show --data node-a --genesis genesis.toml --height 12
@@ -43,11 +44,14 @@ def show(data_dir: Path, genesis_path: Path, height: int | None, as_json: bool) 
         stored = chain.get(chain.height() if height is None else height)
     block, qc = stored.block, stored.certificate
     header = {k: (v.hex() if isinstance(v, bytes) else v) for k, v in block.to_dict().items()}
+    evidence = [{"hash": e.hash().hex(), "kind": e.kind, "height": e.height, "round": e.round,
+                 "validator": genesis.index_of(e.validator_key)} for e in stored.evidence]
     if as_json:
         click.echo(json.dumps({"block_id": block.block_id().hex(), "header": header,
                                "certificate": {"round": qc.round,
                                                "signers": [i for i, _ in qc.signatures]},
-                               "payouts": stored.payouts}, indent=1, sort_keys=True))
+                               "payouts": stored.payouts, "evidence": evidence},
+                              indent=1, sort_keys=True))
         return
     click.echo(f"block {block.height}  id {block.block_id().hex()}")
     for name, value in header.items():
@@ -57,6 +61,9 @@ def show(data_dir: Path, genesis_path: Path, height: int | None, as_json: bool) 
                f"(a quorum is {genesis.quorum})")
     click.echo(f"  paid {cov(sum(stored.payouts.values()))} COV to {len(stored.payouts)} "
                "accounts")
+    for e in evidence:
+        click.echo(f"  evidence: validator {e['validator']} signed two {e['kind']}s at height "
+                   f"{e['height']} round {e['round']} ({e['hash'][:16]})")
 
 
 @click.command("verify")

@@ -29,6 +29,7 @@ from ._block import (
     verdict_leaves,
     verdicts_root,
 )
+from ._body import MAX_BLOCK_EVIDENCE, MAX_BODY_BYTES, BlockBody, select_evidence
 from ._certificate import QuorumCertificate
 from ._chain import CHAIN_FILE_NAME, ChainBlock, ChainError, ChainStore, verify_chain
 from ._core import (
@@ -111,16 +112,17 @@ __all__ = [
     "node_hash", "EMPTY_ROOT",
     "Block", "BlockPart", "block_parts", "check_part", "assemble_parts", "verdict_leaf",
     "verdict_leaves", "verdicts_root", "state_root", "PART_LEAVES", "VERDICT_LEAF_BYTES",
-    "MAX_BLOCK_VERDICTS",
+    "MAX_BLOCK_VERDICTS", "BlockBody", "select_evidence", "MAX_BLOCK_EVIDENCE", "MAX_BODY_BYTES",
     # the driver (imported on first use)
     "ConsensusDriver", "ConsensusApp", "DriverMetrics", "CONSENSUS_TOPIC",
-    "CONSENSUS_SYNC_PROTOCOL",
+    "CONSENSUS_SYNC_PROTOCOL", "CONSENSUS_BLOCKS_TOPIC",
     "Evidence", "EvidenceLog", "evidence_root", "EVIDENCE_FILE_NAME",
     # the chain
     "ChainStore", "ChainBlock", "ChainError", "verify_chain", "CHAIN_FILE_NAME",
 ]
 
-_DRIVER_NAMES = frozenset({"CONSENSUS_SYNC_PROTOCOL", "CONSENSUS_TOPIC", "ConsensusApp",
+_DRIVER_NAMES = frozenset({"CONSENSUS_SYNC_PROTOCOL", "CONSENSUS_TOPIC", "CONSENSUS_BLOCKS_TOPIC",
+                           "ConsensusApp",
                            "ConsensusDriver", "DriverMetrics"})
 
 

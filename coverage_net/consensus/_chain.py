@@ -1,24 +1,26 @@
 """The chain: finalized blocks with their quorum certificates and the balances after each.
 
 One SQLite file, ``chain.sqlite`` in the node's data directory (WAL, synchronous=FULL).
-A block is appended with its certificate and the balances its rewards lead to, in one
-transaction, committed before `append` returns; heights follow one another and each
-block names the one before (the genesis hash for height 0). `verify_chain` checks a
-whole chain with the genesis alone: every link, every header hash, every certificate,
-and every state root against the balances replayed from the stored payouts.
+A block is appended with its certificate, the payouts of its rewards and the evidence it
+includes, in one transaction, committed before `append` returns; heights follow one
+another and each block names the one before (the genesis hash for height 0).
+`verify_chain` checks a whole chain with the genesis alone: every link, every header
+hash, every certificate, every state root against the balances replayed from the stored
+payouts, and every piece of evidence against its block's `evidence_root`.
 """
 
 from __future__ import annotations
 
 import logging
 import sqlite3
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from ._block import Block, state_root
 from ._certificate import QuorumCertificate
-from ._errors import BlockError, CertificateError, ConsensusError
+from ._errors import BlockError, CertificateError, ConsensusError, EvidenceError
+from ._evidence import Evidence, evidence_root
 from ._genesis import Genesis
 from ._sqlite import DurableFile, connect_durable
 
@@ -41,6 +43,11 @@ _SCHEMA = (
         PRIMARY KEY (height, account)
     )""",
     """CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BLOB NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS evidence (
+        hash    BLOB PRIMARY KEY CHECK (length(hash) = 32),
+        height  INTEGER NOT NULL REFERENCES blocks (height),
+        body    BLOB NOT NULL
+    ) WITHOUT ROWID""",
 )
 
 
@@ -51,11 +58,13 @@ class ChainError(ConsensusError):
 
 @dataclass(frozen=True)
 class ChainBlock:
-    """A finalized block as stored: header, certificate, and what it paid."""
+    """A finalized block as stored: header, certificate, what it paid, the evidence it
+    includes (in hash order)."""
 
     block: Block
     certificate: QuorumCertificate
     payouts: Mapping[str, int]
+    evidence: tuple[Evidence, ...] = ()
 
 
 class ChainStore(DurableFile):
@@ -89,9 +98,10 @@ class ChainStore(DurableFile):
     # -- writing --------------------------------------------------------------------
 
     def append(self, block: Block, certificate: QuorumCertificate,
-               payouts: Mapping[str, int]) -> None:
-        """Add the next block; ChainError if it does not follow or its certificate is not
-        a quorum's for it (checked with the genesis)."""
+               payouts: Mapping[str, int], evidence: Sequence[Evidence] = ()) -> None:
+        """Add the next block; ChainError if it does not follow, its certificate is not
+        a quorum's for it (checked with the genesis), or `evidence` is not what its
+        header's `evidence_root` commits to."""
         height = self.height() + 1
         if block.height != height:
             raise ChainError(f"block {block.height} does not follow: the chain is at height "
@@ -100,12 +110,17 @@ class ChainStore(DurableFile):
             raise ChainError(f"block {height} names block {block.prev_block_id.hex()[:16]} as "
                              f"the one before; the chain's is {self.last_block_id().hex()[:16]}")
         self._check_certificate(block, certificate)
+        if evidence_root(evidence) != block.evidence_root:
+            raise ChainError(f"block {height}: the evidence given is not what its "
+                             "evidence_root commits to")
         with self._db:
             self._db.execute("BEGIN IMMEDIATE")
             self._db.execute("INSERT INTO blocks VALUES (?, ?, ?, ?)",
                              (height, block.block_id(), block.to_cbor(), certificate.to_cbor()))
             self._db.executemany("INSERT INTO payouts VALUES (?, ?, ?)",
                                  [(height, a, v) for a, v in sorted(payouts.items()) if v])
+            self._db.executemany("INSERT INTO evidence VALUES (?, ?, ?)",
+                                 [(e.hash(), height, e.to_cbor()) for e in evidence])
         logger.info("block %d appended: %s", height, block.block_id().hex()[:16])
 
     def _check_certificate(self, block: Block, qc: QuorumCertificate) -> None:
@@ -143,7 +158,17 @@ class ChainStore(DurableFile):
             raise ChainError(f"{self.path}: block {height} is unreadable: {exc}") from None
         payouts = dict(self._db.execute("SELECT account, amount FROM payouts WHERE height = ?",
                                         (height,)).fetchall())
-        return ChainBlock(block, qc, payouts)
+        try:
+            evidence = tuple(Evidence.from_cbor(bytes(b)) for (b,) in self._db.execute(
+                "SELECT body FROM evidence WHERE height = ? ORDER BY hash", (height,)))
+        except EvidenceError as exc:
+            raise ChainError(f"{self.path}: block {height}'s evidence is unreadable: "
+                             f"{exc}") from None
+        return ChainBlock(block, qc, payouts, evidence)
+
+    def included_evidence(self) -> set[bytes]:
+        """Hashes of every piece of evidence the chain's blocks include."""
+        return {bytes(h) for (h,) in self._db.execute("SELECT hash FROM evidence")}
 
     def blocks(self) -> Iterator[ChainBlock]:
         for height in range(self.height() + 1):
@@ -184,5 +209,20 @@ def verify_chain(chain: ChainStore) -> list[str]:
         if state_root(balances) != block.state_root:
             problems.append(f"block {height}: the state root is not that of the balances "
                             "replayed from genesis")
+        problems.extend(_evidence_problems(chain, stored))
         prev = block.block_id()
+    return problems
+
+
+def _evidence_problems(chain: ChainStore, stored: ChainBlock) -> list[str]:
+    height = stored.block.height
+    problems = []
+    if evidence_root(stored.evidence) != stored.block.evidence_root:
+        problems.append(f"block {height}: the stored evidence does not hash to its "
+                        "evidence_root")
+    for e in stored.evidence:
+        try:
+            e.check(chain.genesis)
+        except EvidenceError as exc:
+            problems.append(f"block {height}: {exc}")
     return problems

@@ -11,6 +11,10 @@ the heights the node starts as epochs close. What the core outputs it carries ou
 - a timeout is a trio sleep (virtual under MockClock) that feeds `TimeoutIn`;
 - a value is asked of the `ConsensusApp` (the block for the height), and a
   proposed block's validity too (the app re-runs the verifier and the rewards);
+- a proposal goes out after its block's body (`BlockBody`: the header and the
+  evidence it includes) on `CONSENSUS_BLOCKS_TOPIC`; a proposal or certificate whose
+  body has not arrived yet (the app says None) waits for it, and a body that never
+  comes leaves the proposal to the core's timeout, as a lost proposal would;
 - a decision becomes a `QuorumCertificate` of the precommits' signatures, handed
   to the app's `commit` and served to peers that lag;
 - an equivocation (two signed messages of one validator for one height, round and
@@ -18,9 +22,9 @@ the heights the node starts as epochs close. What the core outputs it carries ou
 
 Gossip delivers each payload once and promises nothing, so every `sync_every_s` the
 driver asks one connected peer, in turn, over `CONSENSUS_SYNC_PROTOCOL`, for what it
-holds at the driver's height: the signed messages, and the certificate when that
-peer has decided it. That is both the repair of lost messages and block sync for a
-validator that was down or cut off.
+holds at the driver's height: the block bodies, the signed messages, and the
+certificate when that peer has decided it. That is both the repair of lost messages
+and block sync for a validator that was down or cut off.
 """
 
 from __future__ import annotations
@@ -62,12 +66,13 @@ from ._signer import VoteSigner
 from ._types import Proposal, Vote, VoteKind
 from ._wire import SignedProposal, SignedVote
 
-__all__ = ["CONSENSUS_SYNC_PROTOCOL", "CONSENSUS_TOPIC", "ConsensusApp", "ConsensusDriver",
-           "DriverMetrics"]
+__all__ = ["CONSENSUS_BLOCKS_TOPIC", "CONSENSUS_SYNC_PROTOCOL", "CONSENSUS_TOPIC", "ConsensusApp",
+           "ConsensusDriver", "DriverMetrics"]
 
 logger = logging.getLogger(__name__)
 
 CONSENSUS_TOPIC = "/coverage-net/1/consensus"
+CONSENSUS_BLOCKS_TOPIC = "/coverage-net/1/consensus-blocks"
 CONSENSUS_SYNC_PROTOCOL = "/coverage-net/consensus-sync/1.0.0"
 SYNC_LIMITS = ProtocolLimits(max_request_bytes=64, max_response_bytes=1024 * 1024)
 _TYPES = {SignedVote.TYPE: SignedVote, SignedProposal.TYPE: SignedProposal}
@@ -81,9 +86,17 @@ class ConsensusApp(Protocol):
     def propose(self, height: int, round_: int) -> bytes:
         """Build this validator's block for (height, round); its block id."""
 
-    def validate(self, height: int, block_id: bytes) -> bool:
+    def validate(self, height: int, block_id: bytes) -> bool | None:
         """Whether the block is one this validator would have built (same verdicts, same
-        rewards); False also when it cannot get the block."""
+        rewards, evidence it can check); None while its body has not arrived."""
+
+    def block_body(self, height: int, block_id: bytes) -> bytes | None:
+        """The encoded body of a block this validator built or received (None if unknown):
+        gossiped before a proposal of it, and served to peers that sync."""
+
+    def offer_body(self, data: bytes) -> tuple[int, bytes] | None:
+        """A block body from a peer: (height, block id) if the app took it (it parses and
+        its evidence checks), else None (the app logs why)."""
 
     def commit(self, height: int, block_id: bytes, certificate: QuorumCertificate) -> None:
         """The height is final: apply the block."""
@@ -98,6 +111,8 @@ class DriverMetrics:
     decided: dict[int, tuple[int, bytes]] = field(default_factory=dict)
     """Height -> (round, block id)."""
     evidence: int = 0
+    bodies: int = 0
+    """Block bodies taken from peers."""
     received: int = 0
     refused: int = 0
     """Votes or proposals the signer refused: signed differently before a restart."""
@@ -129,6 +144,10 @@ class ConsensusDriver:
         self._signed: dict[Vote | Proposal, SignedVote | SignedProposal] = {}
         """The signed form of every core record held (for evidence)."""
         self.evidence_log = evidence_log
+        self._bodies: dict[int, dict[bytes, bytes]] = {}
+        """Height -> block id -> encoded body (served to peers that sync)."""
+        self._parked: dict[bytes, list[Proposal | QuorumCertificate]] = {}
+        """Block id -> proposals and certificates waiting for the block's body."""
         self._future: list[CoreInput] = []
         self._waiting_heights: list[int] = []
         self._inbox_send, self._inbox = trio.open_memory_channel[CoreInput](math.inf)
@@ -139,7 +158,8 @@ class ConsensusDriver:
     async def run(self, heights: trio.MemoryReceiveChannel[int], *,
                   task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Drive the core until cancelled; `heights` says when each height may start."""
-        self.network.set_gossip_callback(self._on_gossip, [CONSENSUS_TOPIC])
+        self.network.set_gossip_callback(self._on_gossip,
+                                         [CONSENSUS_TOPIC, CONSENSUS_BLOCKS_TOPIC])
         self.network.register_protocol(CONSENSUS_SYNC_PROTOCOL, self._serve_sync, SYNC_LIMITS)
         async with trio.open_nursery() as nursery:
             self._nursery = nursery
@@ -197,6 +217,10 @@ class ConsensusDriver:
                 self._refused_to_sign(exc)
                 return
             self._keep(out.proposal, signed)
+            body = self.app.block_body(out.proposal.height, out.proposal.value_id)
+            if body is not None:
+                self._bodies.setdefault(out.proposal.height, {})[out.proposal.value_id] = body
+                await self.network.publish(CONSENSUS_BLOCKS_TOPIC, body)
             await self._publish(signed.to_cbor())
         elif isinstance(out, ScheduleTimeout):
             assert self._nursery is not None
@@ -252,11 +276,16 @@ class ConsensusDriver:
         self._signed[core] = signed
         for old in [h for h in self._held if h < height - _KEPT_HEIGHTS]:
             del self._held[old]
+            self._bodies.pop(old, None)
             self._signed = {k: v for k, v in self._signed.items() if k.height > old}
+            self._parked = {k: [p for p in v if p.height > old]
+                            for k, v in self._parked.items()}
 
     # -- receiving ------------------------------------------------------------------
 
-    def _on_gossip(self, _source: str, _topic: str, data: bytes) -> bool:
+    def _on_gossip(self, _source: str, topic: str, data: bytes) -> bool:
+        if topic == CONSENSUS_BLOCKS_TOPIC:
+            return self._take_body(data)
         event = self._admit(data)
         if event is None:
             return False
@@ -281,7 +310,31 @@ class ConsensusDriver:
                 self._precommits.setdefault((core.height, core.round, core.value_id,
                                              core.sender), message)  # type: ignore[arg-type]
             return VoteIn(core)
-        return ProposalIn(core, self.app.validate(core.height, core.value_id))
+        valid = self.app.validate(core.height, core.value_id)
+        if valid is None:  # its body has not arrived: the proposal waits for it
+            self._parked.setdefault(core.value_id, []).append(core)
+            return None
+        return ProposalIn(core, valid)
+
+    def _take_body(self, data: bytes) -> bool:
+        """Offer a block body to the app; then the proposals and certificates that waited
+        for it go on. True if the app took it (gossip relays it)."""
+        taken = self.app.offer_body(data)
+        if taken is None:
+            self.metrics.rejected += 1
+            return False
+        height, block_id = taken
+        if block_id in self._bodies.get(height, {}):
+            return True
+        self.metrics.bodies += 1
+        self._bodies.setdefault(height, {})[block_id] = data
+        for waiting in self._parked.pop(block_id, []):
+            if isinstance(waiting, QuorumCertificate):
+                self._commit_certified(waiting)
+            else:
+                self._inbox_send.send_nowait(
+                    ProposalIn(waiting, bool(self.app.validate(height, block_id))))
+        return True
 
     # -- sync -----------------------------------------------------------------------
 
@@ -297,6 +350,7 @@ class ConsensusDriver:
         if qc is None and height < self.state.height:  # older than memory: the chain's
             qc = self.app.certificate(height)
         return canonical_dumps({"messages": sorted(self._held.get(height, {}).values()),
+                                "bodies": sorted(self._bodies.get(height, {}).values()),
                                 "certificate": qc.to_cbor() if qc is not None else b""})
 
     async def _sync_loop(self) -> None:
@@ -323,6 +377,9 @@ class ConsensusDriver:
         if not isinstance(reply, dict) or not isinstance(reply.get("messages"), list):
             return
         self.metrics.synced += 1
+        for body in reply.get("bodies", ()):
+            if isinstance(body, bytes) and body not in self._bodies.get(height, {}).values():
+                self._take_body(body)
         for data in self._unseen(reply["messages"], height):
             event = self._admit(data)
             if event is not None:
@@ -343,8 +400,16 @@ class ConsensusDriver:
             return
         if qc.height != self.state.height or self.state.decision is not None:
             return
+        self._commit_certified(qc)
+
+    def _commit_certified(self, qc: QuorumCertificate) -> None:
+        """Decide a height from a checked certificate, once its block's body is here."""
+        valid = self.app.validate(qc.height, qc.block_id)
+        if valid is None:
+            self._parked.setdefault(qc.block_id, []).append(qc)
+            return
         self.certificates[qc.height] = qc
         precommits = tuple(Vote(VoteKind.PRECOMMIT, qc.height, qc.round, qc.block_id, i)
                            for i, _ in qc.signatures)
         self._inbox_send.send_nowait(CommitIn(qc.height, qc.round, qc.block_id, precommits,
-                                              self.app.validate(qc.height, qc.block_id)))
+                                              valid))

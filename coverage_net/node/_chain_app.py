@@ -4,10 +4,14 @@
 h (= epoch h) every validator builds the block from what its store holds: the
 epoch's verdicts (their Merkle root), the reward manifest `coverage_net.rewards`
 computes from them (its hash), the balances after those payouts (their root), the
-hotspot announcements made during the epoch, the entropy of the next epoch. Only the
-proposer's index differs between the candidates, so a validator checks a proposed
-block id against its own n candidates: a proposal whose verdicts or rewards differ
-from its own is refused (prevote nil, reason logged).
+hotspot announcements made during the epoch, the entropy of the next epoch, and the
+evidence of equivocation it includes. A proposer includes the evidence its
+`EvidenceLog` holds that no block has included yet (`select_evidence`), and its block
+travels as a `BlockBody` (header and evidence) before the proposal. A validator takes
+the body's evidence if every piece checks (`BlockBody.check`), records it in its own
+log, and rebuilds the header from its own store with that evidence and the
+proposer's index: a proposal whose verdicts or rewards differ from its own is refused
+(prevote nil, reason logged).
 
 Entropy: ``next_entropy = sha256(domain || entropy of this epoch || verdicts_root ||
 manifest hash)``, the first from the genesis. No proposer chooses it; a hotspot or
@@ -15,9 +19,9 @@ validator can change it only by filing or withholding its own reports before the
 epoch closes, without seeing the result (one bit per report it controls, and a
 withheld report earns nothing).
 
-A committed block is appended to the chain (`ChainStore`) with its certificate and
-payouts, and its manifest is booked in the reward ledger, so balances are final with
-the block.
+A committed block is appended to the chain (`ChainStore`) with its certificate,
+payouts and evidence (marked included in the evidence log), and its manifest is booked
+in the reward ledger, so balances are final with the block.
 """
 
 from __future__ import annotations
@@ -28,16 +32,21 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from coverage_net.consensus import (
-    EMPTY_ROOT,
     Block,
+    BlockBody,
+    BlockError,
     ChainStore,
+    Evidence,
+    EvidenceLog,
     Genesis,
     QuorumCertificate,
     merkle_root,
     proposer_of,
+    select_evidence,
     state_root,
     verdicts_root,
 )
+from coverage_net.consensus import evidence_root as evidence_root_of
 from coverage_net.poc import NetworkParams
 from coverage_net.rewards import RewardLedger, RewardManifest
 from coverage_net.store import MessageStore
@@ -68,23 +77,59 @@ class ChainApp:
     """One validator's app over its data directory (store, chain, ledger); see the module doc."""
 
     def __init__(self, data_dir: Path, params: NetworkParams, genesis: Genesis, *,
-                 store: MessageStore, chain: ChainStore, ledger: RewardLedger) -> None:
+                 store: MessageStore, chain: ChainStore, ledger: RewardLedger,
+                 evidence_log: EvidenceLog | None = None) -> None:
         self.data_dir, self.params, self.genesis = Path(data_dir), params, genesis
         self.store, self.chain, self.ledger = store, chain, ledger
+        self.evidence_log = evidence_log
+        """Where the driver records equivocations; the proposals include them."""
         self._epochs: dict[int, _Epoch] = {}
+        self._bodies: dict[bytes, BlockBody] = {}
+        """Block id -> body of every block with evidence built or received, by height."""
         self.refused: list[tuple[int, bytes]] = []
         """(height, block id) of every proposal this validator found not its own."""
 
     # -- ConsensusApp ---------------------------------------------------------------
 
     def propose(self, height: int, round_: int) -> bytes:
-        return self.block_for(height, proposer_of(height, round_, self.genesis.n)).block_id()
+        evidence: tuple[Evidence, ...] = ()
+        if self.evidence_log is not None:
+            evidence = select_evidence(self.evidence_log.pending(), height,
+                                       included=self.chain.included_evidence())
+        block = self.block_for(height, proposer_of(height, round_, self.genesis.n), evidence)
+        self._bodies[block.block_id()] = BlockBody(block, evidence)
+        return block.block_id()
 
-    def validate(self, height: int, block_id: bytes) -> bool:
+    def block_body(self, height: int, block_id: bytes) -> bytes | None:
+        body = self._bodies.get(block_id)
+        if body is None:  # a block without evidence: every validator builds it alike
+            body = next((BlockBody(b) for b in self._candidates(height)
+                         if b.block_id() == block_id), None)
+        return None if body is None else body.to_cbor()
+
+    def offer_body(self, data: bytes) -> tuple[int, bytes] | None:
+        try:
+            body = BlockBody.from_cbor(data)
+            if body.block.height <= self.chain.height():
+                return None  # final already
+            body.check(self.genesis, included=self.chain.included_evidence())
+        except BlockError as exc:
+            logger.info("block body refused: %s", exc)
+            return None
+        self._bodies[body.block_id] = body
+        if self.evidence_log is not None:
+            for e in body.evidence:  # learned from the proposer: ours to include too
+                self.evidence_log.record(e, self.genesis)
+        return body.block.height, body.block_id
+
+    def validate(self, height: int, block_id: bytes) -> bool | None:
         if height != self.chain.height() + 1:
             return False  # not the next block here (the chain is behind or ahead)
-        if any(b.block_id() == block_id for b in self._candidates(height)):
+        block = self._block(height, block_id)
+        if block is not None:
             return True
+        if block_id not in self._bodies:
+            return None  # its body (with the evidence it includes) has not arrived yet
         self.refused.append((height, block_id))
         logger.warning("height %d: proposed block %s is not one this validator builds from its "
                        "own verdicts and rewards (manifest %s, verdicts root %s): prevote nil",
@@ -94,16 +139,22 @@ class ChainApp:
         return False
 
     def commit(self, height: int, block_id: bytes, certificate: QuorumCertificate) -> None:
-        block = next((b for b in self._candidates(height) if b.block_id() == block_id), None)
-        if block is None:  # fetching the block's header and parts from peers is not built yet
+        block = self._block(height, block_id)
+        if block is None:  # fetching the block's verdict parts from peers is not built yet
             logger.error("height %d: certified block %s is not one this validator can rebuild "
                          "from its store (its verdicts or rewards differ); the chain stops here "
                          "until the block is fetched", height, block_id.hex()[:16])
             return
         epoch = self._epoch(height)
-        self.chain.append(block, certificate, {p.account: p.total for p in epoch.manifest.payouts})
+        body = self._bodies.get(block_id)
+        evidence = body.evidence if body is not None else ()
+        self.chain.append(block, certificate, {p.account: p.total for p in epoch.manifest.payouts},
+                          evidence)
         self.ledger.record(epoch.manifest, epoch.hashes)
+        if self.evidence_log is not None and evidence:
+            self.evidence_log.mark_included([e.hash() for e in evidence], height)
         self._epochs.pop(height - 2, None)
+        self._bodies = {k: b for k, b in self._bodies.items() if b.block.height > height}
 
     def certificate(self, height: int) -> QuorumCertificate | None:
         if 0 <= height <= self.chain.height():
@@ -112,14 +163,28 @@ class ChainApp:
 
     # -- blocks ---------------------------------------------------------------------
 
-    def block_for(self, height: int, proposer: int) -> Block:
+    def block_for(self, height: int, proposer: int, evidence: tuple[Evidence, ...] = ()
+                  ) -> Block:
+        """This validator's block for `height` by `proposer`, including `evidence`."""
         epoch = self._epoch(height)
         return Block(height=height, prev_block_id=self.chain.last_block_id(),
                      next_entropy=epoch.next_entropy, verdicts_root=epoch.verdicts_root,
                      verdict_count=epoch.verdict_count, registry_changes_root=epoch.registry_root,
                      rewards_manifest_sha256=epoch.manifest.sha256(),
-                     state_root=epoch.state_root, evidence_root=EMPTY_ROOT, proposer=proposer,
+                     state_root=epoch.state_root, evidence_root=evidence_root_of(evidence),
+                     proposer=proposer,
                      time_ms=self._epoch_end_ms(height))
+
+    def _block(self, height: int, block_id: bytes) -> Block | None:
+        """The block `block_id` if this validator builds the same: one of its candidates
+        without evidence, or the received body's header rebuilt with the body's evidence."""
+        body = self._bodies.get(block_id)
+        if body is not None:
+            if body.block.height != height:
+                return None
+            block = self.block_for(height, body.block.proposer, body.evidence)
+            return block if block.block_id() == block_id else None
+        return next((b for b in self._candidates(height) if b.block_id() == block_id), None)
 
     def _candidates(self, height: int) -> list[Block]:
         """The n blocks this validator would accept for `height` (one per proposer)."""

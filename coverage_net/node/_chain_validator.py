@@ -39,6 +39,7 @@ from coverage_net.consensus import (
     ConsensusDriver,
     ConsensusError,
     CoreConfig,
+    EvidenceLog,
     Genesis,
     QuorumCertificate,
     VoteSigner,
@@ -95,6 +96,12 @@ class EpochHashApp:
     def validate(self, height: int, block_id: bytes) -> bool:
         return any(block_id == self.block_id(height, p) for p in range(self.genesis.n))
 
+    def block_body(self, _height: int, _block_id: bytes) -> bytes | None:
+        return None  # no bodies: every validator computes every block id
+
+    def offer_body(self, _data: bytes) -> tuple[int, bytes] | None:
+        return None
+
     def commit(self, height: int, block_id: bytes, certificate: QuorumCertificate) -> None:
         self._certificates[height] = certificate
         logger.debug("committed height %d: %s", height, block_id.hex()[:16])
@@ -114,8 +121,9 @@ def chain_app_factory(params: NetworkParams) -> AppFactory:
     @contextmanager
     def open_chain_app(data_dir: Path, genesis: Genesis) -> Iterator[ConsensusApp]:
         with MessageStore.open(data_dir) as store, ChainStore.open(data_dir, genesis) as chain, \
-                RewardLedger.open(data_dir) as ledger:
-            yield ChainApp(data_dir, params, genesis, store=store, chain=chain, ledger=ledger)
+                RewardLedger.open(data_dir) as ledger, EvidenceLog.open(data_dir) as evidence:
+            yield ChainApp(data_dir, params, genesis, store=store, chain=chain, ledger=ledger,
+                           evidence_log=evidence)
 
     return open_chain_app
 
@@ -183,8 +191,14 @@ class _Finality:
     def propose(self, height: int, round_: int) -> bytes:
         return self._app.propose(height, round_)
 
-    def validate(self, height: int, block_id: bytes) -> bool:
+    def validate(self, height: int, block_id: bytes) -> bool | None:
         return self._app.validate(height, block_id)
+
+    def block_body(self, height: int, block_id: bytes) -> bytes | None:
+        return self._app.block_body(height, block_id)
+
+    def offer_body(self, data: bytes) -> tuple[int, bytes] | None:
+        return self._app.offer_body(data)
 
     def certificate(self, height: int) -> QuorumCertificate | None:
         return self._app.certificate(height)
@@ -279,7 +293,8 @@ async def run_chain_validator(config: ChainValidatorConfig, *,
                 trio.open_nursery() as nursery:
             driver = ConsensusDriver(network, config.genesis, signer, finality,
                                      config=config.core, sync_every_s=config.sync_every_s,
-                                     first_height=first_height)
+                                     first_height=first_height,
+                                     evidence_log=getattr(app, "evidence_log", None))
             heights_send, heights_receive = trio.open_memory_channel[int](0)
             await nursery.start(driver.run, heights_receive)
             if config.block_file is not None:
