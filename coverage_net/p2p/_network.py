@@ -103,7 +103,9 @@ class Network(abc.ABC):
 
     @abc.abstractmethod
     def set_gossip_callback(self, callback: GossipCallback, topics: Iterable[str]) -> None:
-        """Subscribe to ``topics``; offer every new payload on them to ``callback``."""
+        """Subscribe to ``topics``; offer every new payload on them to ``callback``. Each
+        call adds its topics (the gossip service and the consensus driver share a network);
+        a topic set again gets the new callback."""
 
     @abc.abstractmethod
     async def publish(self, topic: str, data: bytes) -> None:

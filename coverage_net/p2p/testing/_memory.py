@@ -146,7 +146,7 @@ class MemoryNetwork:
         for other in self._adjacent.get(peer_id, ()):
             endpoint = self._endpoints.get(other)
             if endpoint is None or not endpoint.up \
-                    or (topic is not None and topic not in endpoint._topics):
+                    or (topic is not None and topic not in endpoint._callbacks):
                 continue
             if self._groups is None or self._link_open(frozenset((peer_id, other))):
                 out.append(other)
@@ -245,8 +245,8 @@ class MemoryEndpoint(Network):
         self._hub = hub
         self._id = peer_id
         self.up = True
-        self._callback: GossipCallback | None = None
-        self._topics: frozenset[str] = frozenset()
+        self._callbacks: dict[str, GossipCallback] = {}
+        """Topic -> the callback subscribed to it (several actors share one endpoint)."""
         self._seen: set[bytes] = set()
         self._handlers: dict[str, tuple[RequestHandler, ProtocolLimits]] = {}
         self._blocked: frozenset[str] = frozenset()
@@ -256,8 +256,8 @@ class MemoryEndpoint(Network):
     # -- Network --------------------------------------------------------------------
 
     def set_gossip_callback(self, callback: GossipCallback, topics: Iterable[str]) -> None:
-        self._callback = callback
-        self._topics = frozenset(topics)
+        for topic in topics:  # as py-libp2p's per-topic validators: other topics keep theirs
+            self._callbacks[topic] = callback
 
     async def publish(self, topic: str, data: bytes) -> None:
         if not self.up:
@@ -352,12 +352,13 @@ class MemoryEndpoint(Network):
                                   self._id, topic, data, msg_id))
 
     def _receive(self, source: str, topic: str, data: bytes, msg_id: bytes) -> None:
-        if source in self._blocked or topic not in self._topics or self._callback is None:
+        callback = self._callbacks.get(topic)
+        if source in self._blocked or callback is None:
             return
         if msg_id in self._seen:
             self.gossip_duplicates += 1
             return
-        if not self._callback(source, topic, data):
+        if not callback(source, topic, data):
             return  # refused: not marked seen, not forwarded (as gossipsub does)
         self._seen.add(msg_id)
         self._forward(source, topic, data, msg_id)
