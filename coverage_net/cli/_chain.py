@@ -12,6 +12,7 @@ import trio
 
 from coverage_net.consensus import ConsensusError, Genesis, GenesisError, load_genesis
 from coverage_net.identity import load_keypair
+from coverage_net.metrics import parse_metrics_listen
 from coverage_net.poc import NetworkParams, load_params
 
 from . import _chain_inspect as chain_inspect
@@ -50,8 +51,13 @@ def chain() -> None:
 @click.option("--block-file", type=click.Path(dir_okay=False, path_type=Path),
               help="File of peer ids (one per line, # comments) not to stay connected to; "
                    "re-read whenever it changes.")
+@click.option("--metrics", "metrics_listen", metavar="HOST:PORT",
+              help="Serve Prometheus metrics at http://HOST:PORT/metrics, e.g. "
+                   "127.0.0.1:9101; port 0 picks a free port (validator.json's "
+                   "metrics_addr). Default: no metrics endpoint.")
 def validator(genesis_file: Path, key_file: Path, data_dir: Path, listen: str,
-              params_file: Path | None, epoch_ms: int | None, block_file: Path | None) -> None:
+              params_file: Path | None, epoch_ms: int | None, block_file: Path | None,
+              metrics_listen: str | None) -> None:
     """Run a consensus validator until interrupted (Ctrl-C or SIGTERM).
 
     It builds and checks blocks from its own data directory (the chain, reward ledger
@@ -61,6 +67,8 @@ def validator(genesis_file: Path, key_file: Path, data_dir: Path, listen: str,
     """
     if logging.getLogger().level > logging.INFO:
         logging.getLogger("coverage_net").setLevel(logging.INFO)
+    if metrics_listen is not None:
+        parse_metrics_listen(metrics_listen, name="--metrics")
     genesis = load_genesis(genesis_file)
     keypair = load_keypair(key_file)
     params = _params_of(genesis, params_file or genesis_file.with_name(PARAMS_FILENAME))
@@ -74,7 +82,8 @@ def validator(genesis_file: Path, key_file: Path, data_dir: Path, listen: str,
 
     config = ChainValidatorConfig(genesis=genesis, keypair=keypair, data_dir=data_dir,
                                   listen_addr=listen, epoch_ms=params.epoch_length_ms,
-                                  app_factory=chain_app_factory(params), block_file=block_file)
+                                  app_factory=chain_app_factory(params), block_file=block_file,
+                                  metrics_listen=metrics_listen)
     trio.run(_run_until_signalled, config)
 
 

@@ -10,6 +10,7 @@ import click
 import trio
 
 from coverage_net.identity import Keypair, load_keypair, save_keypair
+from coverage_net.metrics import parse_metrics_listen
 
 logger = logging.getLogger("coverage_net.peer")
 
@@ -42,9 +43,13 @@ def peer() -> None:
                    "to; re-read whenever it changes.")
 @click.option("--sync-interval", type=click.FloatRange(min=0.05), default=1.0,
               show_default=True, help="Seconds between sync rounds with a connected peer.")
+@click.option("--metrics", "metrics_listen", metavar="HOST:PORT",
+              help="Serve Prometheus metrics at http://HOST:PORT/metrics, e.g. "
+                   "127.0.0.1:9100; port 0 picks a free port (peer.json's metrics_addr). "
+                   "Default: no metrics endpoint.")
 def run(listen: tuple[str, ...], bootstrap: tuple[str, ...], data_dir: Path,
         key_file: Path | None, mdns: bool, blocklist: Path | None,
-        sync_interval: float) -> None:
+        sync_interval: float, metrics_listen: str | None) -> None:
     """Join the network, gossip and sync every message, store it, and log.
 
     Runs until interrupted (Ctrl-C or SIGTERM). Example, two peers on one machine:
@@ -57,6 +62,8 @@ def run(listen: tuple[str, ...], bootstrap: tuple[str, ...], data_dir: Path,
     """
     if logging.getLogger().level > logging.INFO:
         logging.getLogger("coverage_net").setLevel(logging.INFO)
+    if metrics_listen is not None:
+        parse_metrics_listen(metrics_listen, name="--metrics")
     data_dir.mkdir(parents=True, exist_ok=True)
     keypair = _load_or_create_key(key_file or data_dir / "key.json", explicit=key_file is not None)
     # Imported here: py-libp2p takes a second and a half to import, and only this
@@ -66,7 +73,8 @@ def run(listen: tuple[str, ...], bootstrap: tuple[str, ...], data_dir: Path,
     # errors (a bad address, an unusable store) reach the user through the group's handler
     config = PeerConfig(keypair=keypair, data_dir=data_dir,
                         listen_addrs=listen or (DEFAULT_LISTEN,), bootstrap=bootstrap,
-                        mdns=mdns, blocklist_file=blocklist, sync_interval_s=sync_interval)
+                        mdns=mdns, blocklist_file=blocklist, sync_interval_s=sync_interval,
+                        metrics_listen=metrics_listen)
     trio.run(_run_until_signalled, config)
 
 

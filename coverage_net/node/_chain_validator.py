@@ -7,7 +7,9 @@ the genesis, the crash-safe `VoteSigner` in the data directory and the
 clock, which starts height h when epoch h closes (epoch 0 closes at
 ``genesis_time_ms + epoch_ms``), and the status writer (``validator.json``: each
 decided height, its round, its block id and its finality latency, the decision time
-minus the close of its epoch, which is the figure the operators and the tests read).
+minus the close of its epoch, which is the figure the operators and the tests read),
+and, when asked, the Prometheus metrics endpoint (network, consensus, finality latency,
+and with the real chain, verdicts by reason and rewards booked).
 
 The app is opened by an `AppFactory` (a context manager: the app holds files). The
 default is the chain's real app, `ChainApp` over the data directory's store, chain
@@ -45,6 +47,16 @@ from coverage_net.consensus import (
     VoteSigner,
 )
 from coverage_net.identity import Keypair, peer_id_from_public_key
+from coverage_net.metrics import (
+    ConsensusCollector,
+    FinalityCollector,
+    PeerCollector,
+    RewardsCollector,
+    VerdictCollector,
+    format_listen,
+    parse_metrics_listen,
+    serve_metrics,
+)
 from coverage_net.p2p import (
     Network,
     PeerMetrics,
@@ -145,9 +157,14 @@ class ChainValidatorConfig:
     sync_every_s: float = 1.0
     status_interval_s: float = 0.25
     clock_ms: Callable[[], int] = field(default=wall_clock_ms)
+    metrics_listen: str | None = None
+    """``HOST:PORT`` to serve Prometheus metrics on (port 0: a free one, written into
+    validator.json as ``metrics_addr``); None: no metrics endpoint."""
 
     def __post_init__(self) -> None:
         parse_listen_addr(self.listen_addr)
+        if self.metrics_listen is not None:
+            parse_metrics_listen(self.metrics_listen, name="metrics_listen")
         self.genesis.index_of(self.keypair.public_key)  # GenesisError: not a validator
         if type(self.epoch_ms) is not int or self.epoch_ms <= 0:
             raise ConsensusError(f"epoch_ms must be a positive integer; got {self.epoch_ms!r}")
@@ -219,10 +236,12 @@ class _StatusFile:
     """``validator.json``, written atomically now, on every decision and every interval."""
 
     def __init__(self, config: ChainValidatorConfig, network: Network,
-                 driver: ConsensusDriver, finality: _Finality) -> None:
+                 driver: ConsensusDriver, finality: _Finality,
+                 metrics_addr: str | None = None) -> None:
         self._path = Path(config.data_dir) / VALIDATOR_STATUS_FILENAME
         self._config, self._network, self._driver, self._finality = (config, network, driver,
                                                                       finality)
+        self._extra = {"metrics_addr": metrics_addr} if metrics_addr else {}
 
     def write(self) -> None:
         m = self._driver.metrics
@@ -235,7 +254,7 @@ class _StatusFile:
                   "metrics": {"sent": m.sent, "received": m.received, "rejected": m.rejected,
                               "synced": m.synced, "evidence": m.evidence,
                               "refused": m.refused},
-                  "updated_ms": self._config.clock_ms()}
+                  **self._extra, "updated_ms": self._config.clock_ms()}
         tmp = self._path.with_suffix(".json.tmp")
         tmp.write_text(json.dumps(status), encoding="utf-8")
         os.replace(tmp, self._path)
@@ -277,6 +296,16 @@ async def _epoch_clock(config: ChainValidatorConfig, first_height: int,
             height += 1
 
 
+def _collectors(app: ConsensusApp, network: Network, peer_metrics: PeerMetrics,
+                driver: ConsensusDriver, finality: _Finality) -> list[object]:
+    """What a validator's metrics show; verdicts and rewards when it runs the real chain."""
+    collectors: list[object] = [PeerCollector(peer_metrics, network), ConsensusCollector(driver),
+                                FinalityCollector(finality.decided)]
+    if isinstance(app, ChainApp):
+        collectors += [VerdictCollector(app.store), RewardsCollector(app.ledger)]
+    return collectors
+
+
 async def run_chain_validator(config: ChainValidatorConfig, *,
                               task_status: trio.TaskStatus[ConsensusDriver]
                               = trio.TASK_STATUS_IGNORED) -> None:
@@ -287,7 +316,8 @@ async def run_chain_validator(config: ChainValidatorConfig, *,
         finality = _Finality(app, config, earlier)
         first_height = _resume_height(config, app, earlier)
         bootstrap = validator_bootstrap(config.genesis, config.index)
-        async with open_libp2p_network(config.keypair, PeerMetrics(),
+        peer_metrics = PeerMetrics()
+        async with open_libp2p_network(config.keypair, peer_metrics,
                                        listen_addrs=[config.listen_addr],
                                        bootstrap=bootstrap) as network, \
                 trio.open_nursery() as nursery:
@@ -299,7 +329,12 @@ async def run_chain_validator(config: ChainValidatorConfig, *,
             await nursery.start(driver.run, heights_receive)
             if config.block_file is not None:
                 nursery.start_soon(watch_blocklist, config.block_file, network)
-            nursery.start_soon(_StatusFile(config, network, driver, finality).run)
+            metrics_addr = None
+            if config.metrics_listen is not None:
+                metrics_addr = format_listen(*await nursery.start(
+                    serve_metrics, config.metrics_listen,
+                    _collectors(app, network, peer_metrics, driver, finality)))
+            nursery.start_soon(_StatusFile(config, network, driver, finality, metrics_addr).run)
             nursery.start_soon(_epoch_clock, config, first_height, heights_send)
             logger.info("validator %d (%s) listening on %s from height %d", config.index,
                         network.local_id, " ".join(network.listen_addrs()), first_height)

@@ -2,9 +2,9 @@
 
 `run_peer` is what ``coverage-net peer run`` runs: it opens the store, starts a
 py-libp2p network for the peer's key, starts gossip and sync on it, the status
-writer and (if asked) the blocklist watcher, all in one nursery, and hands the
-caller a `RunningPeer`. The hotspot, validator and router roots will follow the
-same shape, adding their own actors.
+writer and (if asked) the blocklist watcher and the Prometheus metrics endpoint, all
+in one nursery, and hands the caller a `RunningPeer`. The hotspot, validator and
+router roots will follow the same shape, adding their own actors.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import trio
 
 from coverage_net.identity import Keypair
 from coverage_net.messages import Message
+from coverage_net.metrics import PeerCollector, format_listen, parse_metrics_listen, serve_metrics
 from coverage_net.p2p import (
     GossipParams,
     P2PServices,
@@ -57,8 +58,15 @@ class PeerConfig:
     status_interval_s: float = 0.5
     blocklist_file: Path | None = None
     clock_ms: Callable[[], int] = wall_clock_ms
+    metrics_listen: str | None = None
+    """``HOST:PORT`` to serve Prometheus metrics on (port 0: a free one, written into
+    peer.json as ``metrics_addr``); None: no metrics endpoint."""
+    metrics_collectors: Sequence[object] = ()
+    """More collectors served beside the peer's own (a hotspot's proof-of-coverage)."""
 
     def __post_init__(self) -> None:
+        if self.metrics_listen is not None:
+            parse_metrics_listen(self.metrics_listen, name="metrics_listen")
         for addr in self.listen_addrs:
             parse_listen_addr(addr)
         for addr in self.bootstrap:
@@ -76,6 +84,8 @@ class RunningPeer:
     addrs: list[str]
     store: MessageStore
     p2p: P2PServices
+    metrics_addr: str | None = None
+    """Where its metrics are served (``HOST:PORT``), when they are."""
 
     async def publish(self, message: Message) -> bytes:
         return await self.p2p.gossip.publish(message)
@@ -108,11 +118,19 @@ async def run_peer(config: PeerConfig, *,
                 nursery, network, store, clock_ms=config.clock_ms, metrics=metrics,
                 sync_interval_s=config.sync_interval_s,
                 full_sync_interval_s=config.full_sync_interval_s)
+            metrics_addr = None
+            if config.metrics_listen is not None:
+                collectors = [PeerCollector(metrics, network,
+                                            stored_total=lambda: p2p.gossip.stored_total),
+                              *config.metrics_collectors]
+                metrics_addr = format_listen(*await nursery.start(
+                    serve_metrics, config.metrics_listen, collectors))
             status = StatusWriter(config.data_dir, network, p2p.gossip, metrics,
-                                  clock_ms=config.clock_ms, interval_s=config.status_interval_s)
+                                  clock_ms=config.clock_ms, interval_s=config.status_interval_s,
+                                  extra={"metrics_addr": metrics_addr} if metrics_addr else None)
             nursery.start_soon(status.run)
             if config.blocklist_file is not None:
                 nursery.start_soon(watch_blocklist, config.blocklist_file, network)
             addrs = network.listen_addrs()
             logger.info("peer %s listening on %s", network.local_id, " ".join(addrs))
-            task_status.started(RunningPeer(network.local_id, addrs, store, p2p))
+            task_status.started(RunningPeer(network.local_id, addrs, store, p2p, metrics_addr))

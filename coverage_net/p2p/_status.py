@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import trio
@@ -30,7 +30,7 @@ class StatusWriter:
 
     def __init__(self, data_dir: Path, network: Network, gossip: GossipService,
                  metrics: PeerMetrics, *, clock_ms: Callable[[], int],
-                 interval_s: float = 0.5) -> None:
+                 interval_s: float = 0.5, extra: Mapping[str, object] | None = None) -> None:
         self._path = Path(data_dir) / STATUS_FILENAME
         self._network = network
         self._gossip = gossip
@@ -38,6 +38,8 @@ class StatusWriter:
         self._clock_ms = clock_ms
         self._interval_s = interval_s
         self._last: dict[str, object] | None = None
+        self._extra = dict(extra or {})
+        """Fixed fields the node adds (``metrics_addr``: where its metrics are served)."""
 
     def write(self, *, force: bool = True) -> None:
         """Write the file (with ``force=False``, only if anything but the time changed)."""
@@ -47,6 +49,7 @@ class StatusWriter:
             "connected": self._network.connected_peers(),
             "stored_total": self._gossip.stored_total,
             "metrics": self._metrics.snapshot(), "network": self._network.status(),
+            **self._extra,
         }
         if not force and status == self._last:
             return

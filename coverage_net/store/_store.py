@@ -380,6 +380,13 @@ class MessageStore:
         with self._errors("listing verdicts"):
             return _verdicts.select_many(conn, epoch, hotspot_key)
 
+    def verdict_counts(self) -> dict[tuple[str, str, bool], int]:
+        """How many verdicts are stored per (report type, reason, valid), for the metrics
+        endpoint: counted by SQLite, no verdict is read."""
+        conn = self._connection()
+        with self._errors("counting verdicts"):
+            return _verdicts.count_by_reason(conn)
+
     def verdict_row_by_prefix(self, prefix_hex: str) -> VerdictRow:
         """The one verdict whose report id starts with ``prefix_hex`` (8 to 64 hex digits,
         any case), as an operator types it.

@@ -122,6 +122,13 @@ def select_one(conn: sqlite3.Connection, report_id: bytes) -> VerdictRow | None:
     return None if row is None else VerdictRow(*row)
 
 
+def count_by_reason(conn: sqlite3.Connection) -> dict[tuple[str, str, bool], int]:
+    """How many verdicts are stored per (report type, reason, valid): one grouped scan."""
+    rows = conn.execute("SELECT report_type, reason, valid, COUNT(*) FROM verdicts "
+                        "GROUP BY report_type, reason, valid").fetchall()
+    return {(report_type, reason, bool(valid)): n for report_type, reason, valid, n in rows}
+
+
 def select_many(conn: sqlite3.Connection, epoch: int | None,
                 hotspot_key: bytes | None) -> list[VerdictRow]:
     where, params = where_equal({

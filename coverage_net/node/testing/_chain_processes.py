@@ -44,7 +44,7 @@ class ValidatorProcess(PeerProcess):
                "--genesis", str(self.chain.genesis_path), "--key",
                str(self.chain.key_path(self.index)), "--data", str(self.data_dir),
                "--listen", self.chain.listen_addr(self.index), "--epoch-ms", str(self.epoch_ms),
-               "--block-file", str(self.block_file)]
+               "--block-file", str(self.block_file), *self.extra_args]
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT,
                                          stdin=subprocess.DEVNULL,
