@@ -2,16 +2,16 @@
 
 Each root opens the store, the identity and the network, starts the small actors
 of its process in one nursery and hands each only what it needs. Today: the bare
-peer (`run_peer`) and the proof-of-coverage actors a hotspot (`start_hotspot_poc`)
-and a validator (`start_challenger`) add to it; the hotspot, validator and router
-roots follow. And a whole proof-of-coverage network in one process on simulated
-air (`run_poc_scenario`), its reports handed to the verifier directly (tests carry
-them over the in-memory network instead, with `coverage_net.node.testing`).
-Beside them, the glue that stores `poc` verdicts in the store (`save_verdicts`,
-`load_verdict`), the chain validator (`run_chain_validator`: consensus over libp2p,
-one height per epoch) with a loopback chain for demos and tests
-(`write_loopback_chain`), and the rewards of an epoch booked from the store into the ledger
-(`book_epoch`, `check_epoch`).
+peer (`run_peer`), the hotspot (`run_hotspot`: peer, radio, announcement, and the
+proof-of-coverage actors `start_hotspot_poc`), and the challenger a validator adds
+(`start_challenger`); the validator and router roots follow. And a whole
+proof-of-coverage network in one process on simulated air (`run_poc_scenario`), its
+reports handed to the verifier directly (tests carry them over the in-memory network
+instead, with `coverage_net.node.testing`). Beside them, the glue that stores `poc`
+verdicts in the store (`save_verdicts`, `load_verdict`), the chain validator
+(`run_chain_validator`: consensus over libp2p, one height per epoch) with a loopback
+chain for demos and tests (`write_loopback_chain`), and the rewards of an epoch booked
+from the store into the ledger (`book_epoch`, `check_epoch`).
 """
 
 from ._chain_app import ENTROPY_DOMAIN, ChainApp
@@ -32,6 +32,15 @@ from ._chain_validator import (
     read_validator_status,
     run_chain_validator,
     validator_bootstrap,
+)
+from ._hotspot import (
+    HOTSPOT_STATUS_FILENAME,
+    HotspotSettings,
+    RunningHotspot,
+    hotspot_announcement,
+    pending_challenges,
+    read_hotspot_status,
+    run_hotspot,
 )
 from ._peer import PeerConfig, RunningPeer, run_peer, wall_clock_ms
 from ._poc import RunningChallenger, announced_hotspots, start_challenger, start_hotspot_poc
@@ -55,6 +64,8 @@ from ._verdicts import load_verdict, save_verdicts, verdict_from_row, verdict_ro
 
 __all__ = [
     "PeerConfig", "RunningPeer", "run_peer", "wall_clock_ms",
+    "HotspotSettings", "RunningHotspot", "run_hotspot", "hotspot_announcement",
+    "pending_challenges", "read_hotspot_status", "HOTSPOT_STATUS_FILENAME",
     "RunningChallenger", "announced_hotspots", "start_challenger", "start_hotspot_poc",
     "ATTACKS", "EpochInput", "PocScenario", "ScenarioResult", "TransportFigures",
     "run_poc_scenario", "Carrier", "CarryContext", "carry_direct",

@@ -11,6 +11,7 @@ validator's root call these with a real radio and network; the tests with a
 from __future__ import annotations
 
 import functools
+import math
 import secrets as secrets_module
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -53,22 +54,44 @@ def _outbox(nursery: trio.Nursery, gossip: GossipService) -> trio.MemorySendChan
 async def start_hotspot_poc(nursery: trio.Nursery, gossip: GossipService, radio: Radio,
                             identity: HotspotIdentity, params: NetworkParams,
                             clock_ms: Callable[[], int], *,
-                            max_held: int = DEFAULT_MAX_HELD_BEACONS) -> PocMetrics:
+                            max_held: int = DEFAULT_MAX_HELD_BEACONS,
+                            pending: Iterable[Challenge] = ()) -> PocMetrics:
     """Run the beaconer and the witness listener on ``radio`` (open) in ``nursery``.
 
+    ``pending``: challenges stored before a restart that the beaconer gets first (it
+    answers those still in their window, and refuses the others with the reason).
     Returns once the radio listens on the beacon channel.
     """
     metrics = PocMetrics()
     publish = _outbox(nursery, gossip)
+    challenges = gossip.subscribe((Challenge.TYPE,))
+    pending = list(pending)
+    if pending:
+        challenges = _prepend(nursery, pending, challenges)
     await nursery.start(functools.partial(
         run_witness_listener, identity, params, radio=radio,
         challenges=gossip.subscribe((Challenge.TYPE,)), publish=publish, clock_ms=clock_ms,
         metrics=metrics, max_held=max_held))
     nursery.start_soon(functools.partial(
-        run_beaconer, identity, params, radio=radio,
-        challenges=gossip.subscribe((Challenge.TYPE,)), publish=publish, clock_ms=clock_ms,
-        metrics=metrics))
+        run_beaconer, identity, params, radio=radio, challenges=challenges, publish=publish,
+        clock_ms=clock_ms, metrics=metrics))
     return metrics
+
+
+def _prepend(nursery: trio.Nursery, first: list[Message],
+             then: trio.MemoryReceiveChannel[Message]) -> trio.MemoryReceiveChannel[Message]:
+    """A channel of `first`, then whatever arrives on `then`."""
+    send, receive = trio.open_memory_channel[Message](math.inf)
+    for message in first:
+        send.send_nowait(message)
+
+    async def forward() -> None:
+        async with send:
+            async for message in then:
+                await send.send(message)
+
+    nursery.start_soon(forward)
+    return receive
 
 
 def announced_hotspots(store: MessageStore) -> list[bytes]:
