@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+import json
 import types
 from pathlib import Path
 
@@ -281,3 +282,23 @@ def test_any_environment_value_loads_or_names_its_variable(samples, data, text):
         message = str(exc)
         assert message.startswith(f"{path}: {name} (from {var}) "), message
         assert "\n" not in message and "\r" not in message
+
+
+_HOTSPOT_SECTIONS = {"identity", "location", "radio", "network", "chain", "data", "metrics",
+                     "log"}
+
+
+@settings(max_examples=200, deadline=None)
+@given(key=st.text(st.characters(exclude_categories=("Cs",)), min_size=1, max_size=20)
+       .filter(lambda k: k != "level" and k not in _HOTSPOT_SECTIONS))
+def test_any_unknown_key_is_named_on_one_line(samples, key):
+    path = samples["hotspot"][0].with_name("unknown-key.toml")
+    quoted = "".join(f"\\u{ord(c):04x}" if ord(c) < 0x20 or c in '"\\\x7f' else c
+                     for c in key)
+    path.write_text(f'[log]\n"{quoted}" = 1\n', encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        load_config("hotspot", path, env={})
+    message = str(caught.value)
+    assert message.startswith(f"{path}: log.") and " is not a hotspot setting" in message
+    assert key in message or json.dumps(key) in message
+    assert message.isprintable(), message

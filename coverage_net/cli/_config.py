@@ -85,7 +85,7 @@ def check(path: Path, kind: str | None, as_json: bool) -> None:
     click.echo(f"{path}: ok ({kind})")
     width = max(len(s.name) for s in resolved.settings)
     for s in resolved.settings:
-        value = "(none)" if s.value is None else s.spec.type.to_toml(s.value)
+        value = "(none)" if s.value is None else s.text
         click.echo(f"  {s.name:<{width}} = {value}  # {s.source}")
 
 

@@ -11,6 +11,7 @@ the current directory, where the shell that set them is. Every problem raises
 
 from __future__ import annotations
 
+import json
 import os
 import tomllib
 from collections.abc import Mapping
@@ -34,12 +35,16 @@ def env_var(section: str, key: str) -> str:
 
 @dataclass(frozen=True)
 class ResolvedSetting:
-    """One setting's final value and where it came from: "file", "default" or "env VAR"."""
+    """One setting's final value and where it came from: "file", "default" or "env VAR".
+
+    `text` is the value as TOML would spell it ("" when the value is None).
+    """
 
     name: str
     value: Any
     source: str
-    spec: Spec
+    text: str
+    help: str
 
 
 @dataclass(frozen=True)
@@ -102,19 +107,27 @@ def _reject_unknown(data: Mapping[str, Any], layout: list[tuple[str, type]], kin
     names = [f"{section}.{key}" for section, keys in known.items() for key in keys]
     for top, value in data.items():
         if top not in known:
+            top = _bare(top)
             if isinstance(value, dict):
                 raise ConfigError(f"{where}: [{top}] is not a {kind} section"
                                   f"{_other_kind(top, kind)}{did_you_mean(top, list(known))}; "
                                   f"a {kind} has {', '.join(known)}")
-            raise ConfigError(f"{where}: {top} is not a {kind} setting (settings are in "
-                              f"sections such as [{layout[0][0]}]){_suggest(top, names)}")
+            raise ConfigError(f"{where}: {top} is not a {kind} setting: settings belong in "
+                              f"sections such as [{layout[0][0]}]{_suggest(top, names)}")
         if not isinstance(value, dict):
             raise ConfigError(f"{where}: {top} must be a section ([{top}]); got {shown(value)}")
         for key in value:
             if key not in known[top]:
+                key = _bare(key)
                 hint = (f" (did you mean the section [{key}]?)" if key in known
                         else _suggest(f"{top}.{key}", names))
                 raise ConfigError(f"{where}: {top}.{key} is not a {kind} setting{hint}")
+
+
+def _bare(key: str) -> str:
+    """A key as TOML would write it: bare if it can be, else quoted (so it stays one line)."""
+    return key if key and all(c.isascii() and (c.isalnum() or c in "_-") for c in key) \
+        else json.dumps(key)
 
 
 def _other_kind(section: str, kind: str) -> str:
@@ -166,9 +179,11 @@ class _SectionReader:
             reason = spec.required_when(values) if spec.required_when else None
             if values[key] is None and reason:
                 self._fail(key, f"is required {reason} ({spec.help})")
-        self.resolved += [ResolvedSetting(f"{self.section}.{key}", values[key],
-                                          sources.get(key, "default"), spec)
-                          for key, spec in specs.items()]
+        self.resolved += [
+            ResolvedSetting(f"{self.section}.{key}", values[key], sources.get(key, "default"),
+                            "" if values[key] is None else spec.type.to_toml(values[key]),
+                            spec.help)
+            for key, spec in specs.items()]
         return values
 
     def _given(self, key: str, spec: Spec, raw: Any, var: str | None) -> Any:

@@ -59,7 +59,6 @@ def did_you_mean(word: str, candidates: list[str]) -> str:
 class ValueType:
     """How one kind of value is read from TOML and from the environment, and written."""
 
-    describe: str  # what a value must be, after "must be": "an integer"
     from_toml: Callable[[object], Any]
     from_env: Callable[[str], Any]
     to_toml: Callable[[Any], str]
@@ -159,15 +158,15 @@ def _toml_text(value: object) -> str:
     return shown(str(value) if isinstance(value, Path | HostPort) else value)
 
 
-STR = ValueType("a string", _toml_str, str, _toml_text)
-INT = ValueType("an integer", _toml_int, _env_int, _toml_text)
-FLOAT = ValueType("a number", _toml_float, _env_float, _toml_text)
-BOOL = ValueType("true or false", _toml_bool, _env_bool, _toml_text)
-PATH = ValueType("a file or directory path", _toml_path, _toml_path, _toml_text, is_path=True)
-STR_LIST = ValueType("a list of strings", _toml_str_list, _env_str_list, _toml_text)
-HOST_PORT = ValueType("HOST:PORT", lambda v: _host_port(v, allow_empty=False),
+STR = ValueType(_toml_str, str, _toml_text)
+INT = ValueType(_toml_int, _env_int, _toml_text)
+FLOAT = ValueType(_toml_float, _env_float, _toml_text)
+BOOL = ValueType(_toml_bool, _env_bool, _toml_text)
+PATH = ValueType(_toml_path, _toml_path, _toml_text, is_path=True)
+STR_LIST = ValueType(_toml_str_list, _env_str_list, _toml_text)
+HOST_PORT = ValueType(lambda v: _host_port(v, allow_empty=False),
                       lambda t: _host_port(t, allow_empty=False), _toml_text)
-HOST_PORT_OR_OFF = ValueType("HOST:PORT or empty", lambda v: _host_port(v, allow_empty=True),
+HOST_PORT_OR_OFF = ValueType(lambda v: _host_port(v, allow_empty=True),
                              lambda t: _host_port(t, allow_empty=True),
                              lambda v: _toml_text("" if v is None else v))
 
@@ -182,7 +181,7 @@ def choice(*names: str) -> ValueType:
         hint = did_you_mean(value, list(names)) if isinstance(value, str) else ""
         raise Invalid(f"must be {describe}; got {shown(value)}{hint}")
 
-    return ValueType(describe, parse, parse, _toml_text)
+    return ValueType(parse, parse, _toml_text)
 
 
 REQUIRED: Any = object()
