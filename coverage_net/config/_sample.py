@@ -68,8 +68,8 @@ def _setting_lines(section: str, key: str, spec: Spec, values: dict[str, Any]) -
     lines = ["", *_comment(f"{help_}.{note} Env: {env_var(section, key)}.")]
     if values[key] is None and (required or when):
         raise AssertionError(f"{section}.{key} is required but has no example")
-    if values[key] is None and spec.type.to_toml(None) == "None":
-        return lines  # no value to show (e.g. a serial speed of a driver without one)
+    if values[key] is None:
+        return lines  # no value to show (e.g. the serial speed of a driver without one)
     assignment = f"{key} = {spec.type.to_toml(values[key])}"
     return lines + [assignment if required or when else f"#{assignment}"]
 
