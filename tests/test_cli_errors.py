@@ -224,6 +224,12 @@ CASES = {
     "chain-genesis-existing-chain": Case(
         lambda t: ["chain", "genesis", "--validators", "4", "--out", _chain(t)],
         lambda t: "already exists"),
+    "config-check-missing-required": Case(
+        lambda t: ["config", "check", _write(t / "hotspot.toml", "[location]\nlat = 1.0\n")],
+        lambda t: "hotspot.toml: location.lon is required"),
+    "config-sample-existing-out": Case(
+        lambda t: ["config", "sample", "router", "--out", _write(t / "router.toml", "")],
+        lambda t: "router.toml: File exists"),
     "sim-serve-port-dir-under-a-file": Case(
         lambda t: ["sim", "serve", "--world", _good_world(t), "--dir",
                    _write(t / "plain-file", "") / "ports"],

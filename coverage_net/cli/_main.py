@@ -21,6 +21,7 @@ from coverage_net.errors import CoverageNetError
 
 from ._bridge import bridge
 from ._chain import chain
+from ._config import config
 from ._keys import keys
 from ._params import params
 from ._peer import peer
@@ -104,3 +105,4 @@ main.add_command(sim)
 main.add_command(poc)
 main.add_command(rewards)
 main.add_command(chain)
+main.add_command(config)
