@@ -15,7 +15,7 @@ import trio
 from hypothesis import given
 from hypothesis import strategies as st
 
-from coverage_net.cli._send import parse_hex
+from coverage_net.cli._send import interval_s, parse_hex, radio_config
 from coverage_net.poc import beacon_matches, beacon_payload, parse_beacon
 from coverage_net.radio import FreeSpace, Station
 from firmware_bridge import FrameError, NativeDeviceCore, NativeRadio, PtyDevice, RadioConfig
@@ -195,6 +195,23 @@ def test_help_shows_an_example():
     assert proc.returncode == 0
     assert "coverage-net bridge send --port /dev/ttyACM0" in proc.stdout
     assert "--beacon" in proc.stdout and "--every" in proc.stdout
+
+
+@pytest.mark.parametrize(("region", "duty_cycle"), [("US915", 1.0), ("EU868", 0.01)])
+def test_without_every_frames_follow_as_fast_as_the_duty_cycle_allows(region, duty_cycle):
+    plan, config = radio_config(region, 0, 0, None)
+    assert interval_s(20, plan, config, None) == pytest.approx(config.airtime_s(20) / duty_cycle)
+    assert interval_s(20, plan, config, 300.0) == 300.0
+
+
+async def test_count_without_every_sends_k_back_to_back(tmp_path):
+    async with _world(tmp_path) as boards:
+        proc = _popen("bridge", "send", "--port", boards.port("alpha"), "--dr", "3",
+                      "--hex", "0a0b", "--count", "2")
+        out, err = await _finish(proc)
+    assert proc.returncode == 0, err
+    assert boards.core("alpha").transmitted == [b"\x0a\x0b"] * 2
+    assert "2 frames sent" in out
 
 
 @given(st.text())

@@ -225,8 +225,8 @@ def send(port, driver, baudrate, timeout_s, region, data_rate, channel, tx_power
           --every 10 --count 6
     """
     region_, config = radio_config(region, data_rate, channel, tx_power)
-    option, size, frames = choose_frames(payload_hex, beacon, secret_hex, challenge_hex, region_,
-                                   data_rate, config)
+    option, size, frames = choose_frames(payload_hex, beacon, secret_hex, challenge_hex,
+                                         region_, data_rate, config)
     check_frame(option, size, region_, data_rate, config)
     spacing_s = interval_s(size, region_, config, every_s)
     total = count if count is not None else (None if every_s is not None else 1)

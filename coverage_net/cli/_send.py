@@ -11,6 +11,7 @@ function the hotspots use, so what this command sends is what a witness would he
 
 from __future__ import annotations
 
+import itertools
 import secrets
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -199,17 +200,13 @@ async def send_frames(radio: Radio, frames: Iterator[Frame], *, count: int | Non
     """
     sent = 0
     start = trio.current_time()
-    for frame in frames:
-        if count is not None and sent >= count:
-            break
+    for frame in frames if count is None else itertools.islice(frames, count):
         await trio.sleep_until(start + sent * interval_s)
         try:
             result = await radio.transmit(frame.payload)
         except DeviceDisconnectedError as exc:
-            raise DeviceDisconnectedError(
-                f"{exc}; the radio went away after {sent} frame{'s' * (sent != 1)} "
-                "confirmed sent") \
-                from exc
+            gone = f"the radio went away after {sent} frame{'s' * (sent != 1)} confirmed sent"
+            raise DeviceDisconnectedError(f"{exc}; {gone}") from exc
         sent += 1
         on_sent(sent, frame, result)
     return sent
