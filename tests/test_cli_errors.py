@@ -127,6 +127,9 @@ CASES = {
     "bridge-listen-udp-address-not-ours": Case(
         lambda t: ["bridge", "listen", "--driver", "semtech-udp", "--port", "192.0.2.1:1700"],
         lambda t: "192.0.2.1"),
+    "bridge-send-missing-port": Case(
+        lambda t: ["bridge", "send", "--port", t / "ttyACM9", "--hex", "c0ffee"],
+        lambda t: "ttyACM9"),
     "keys-generate-missing-directory": Case(
         lambda t: ["keys", "generate", "--out", t / "no-dir" / "key.json"],
         lambda t: "no-dir"),
