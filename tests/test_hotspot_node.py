@@ -116,8 +116,7 @@ async def test_a_restarted_hotspot_answers_the_challenge_it_stored_before_the_cr
         for c in (owed, stale):
             store.put_many([StoredMessage(c.content_id, TOPIC_PREFIX + Challenge.TYPE,
                                           c.sync_partition, c.TYPE, c.to_cbor(), now_ms, None)])
-        owed_ids = {c.content_id for c in pending_challenges(store, _key("bravo").public_key,
-                                                             owed.epoch)}
+        owed_ids = {c.content_id for c in pending_challenges(store, _key("bravo").public_key)}
     assert owed_ids == {owed.content_id, stale.content_id}
     with boards, trio.fail_after(SAFETY_S):
         async with trio.open_nursery() as nursery:
@@ -130,5 +129,5 @@ async def test_a_restarted_hotspot_answers_the_challenge_it_stored_before_the_cr
     assert bravo.resumed == 2  # the owed challenge and the stale one, both handed over
     assert bravo.poc.beacons_sent == 1  # the owed one; the stale one is refused with its reason
     with MessageStore.open(settings.data_dir) as store:
-        left = pending_challenges(store, _key("bravo").public_key, owed.epoch)
+        left = pending_challenges(store, _key("bravo").public_key)
     assert [c.content_id for c in left] == [stale.content_id]

@@ -69,8 +69,6 @@ class HotspotSettings:
     open_radio: Callable[[], AbstractAsyncContextManager[Radio]]
     """Opens the configured radio (an ``async with`` context)."""
     peer: PeerConfig
-    genesis_ms: int = 0
-    """When epoch 0 began (the chain's genesis time); epochs count from it."""
     radio_max_dbm: int = 22
     status_interval_s: float = 1.0
 
@@ -121,9 +119,15 @@ def _same_assertion(a: HotspotAnnouncement, b: HotspotAnnouncement) -> bool:
         (b.cell, b.antenna_gain_dbi, b.antenna_height_m, b.region)
 
 
-def pending_challenges(store: MessageStore, key: bytes, epoch: int) -> list[Challenge]:
-    """Challenges of epochs ``epoch - 1 .. epoch`` addressed to `key` with no beacon report
-    of it in the store, oldest first: what a restarted hotspot may still owe."""
+def pending_challenges(store: MessageStore, key: bytes) -> list[Challenge]:
+    """Challenges of the two newest epochs the store holds challenges of, addressed to
+    `key`, with no beacon report of it in the store, oldest first: what a restarted
+    hotspot may still owe (the beaconer refuses those past their window)."""
+    held = store.partition_digests(topic=_CHALLENGE_TOPIC, partition_from=0,
+                                   partition_to=2**63 - 1)
+    if not held:
+        return []
+    epoch = max(held)
     lo = max(epoch - 1, 0)
     answered = set()
     for row in store.range(topic=_BEACON_TOPIC, partition_from=lo, partition_to=epoch):
@@ -191,8 +195,7 @@ async def run_hotspot(settings: HotspotSettings, *,
                 logger.info("announced cell %s (gain %.1f dBi, height %.1f m, %s)",
                             h3.int_to_str(announcement.cell), settings.antenna_gain_dbi,
                             settings.antenna_height_m, settings.region)
-            epoch = max(now_ms - settings.genesis_ms, 0) // settings.params.epoch_length_ms
-            owed = pending_challenges(peer.store, settings.keypair.public_key, epoch)
+            owed = pending_challenges(peer.store, settings.keypair.public_key)
             poc = await start_hotspot_poc(nursery, peer.p2p.gossip, radio, settings.identity(),
                                           settings.params, clock_ms, pending=owed)
             if owed:
