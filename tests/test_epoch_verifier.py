@@ -145,7 +145,8 @@ def test_a_rebuilt_history_gives_the_continuous_verdicts(dem_dir, tmp_path, seed
         assert len(result.flagged_at_epoch) >= 2  # held flags are part of what is rebuilt
         last = max(continuous)
         assert last > 2 * replay_epochs(result.params)  # rebuilds that do not start at 0
-        for restart in range(1, last + 1):
+        # a restart at or before replay_epochs replays from epoch 0: the continuous run
+        for restart in range(replay_epochs(result.params) + 1, last + 1):
             history = history_for_epoch(store, result.params, predictor, restart,
                                         entropy.__getitem__, genesis_ms=START_MS)
             for epoch in range(restart, min(restart + WINDOW_EPOCHS, last + 1)):
@@ -154,6 +155,31 @@ def test_a_rebuilt_history_gives_the_continuous_verdicts(dem_dir, tmp_path, seed
                                              genesis_ms=START_MS)
                 history = judged.history
                 assert verdict_leaves(judged.verdicts) == continuous[epoch], (restart, epoch)
+
+
+def test_reports_that_arrive_after_their_epoch_was_judged_do_not_change_the_rebuild(
+        dem_dir, tmp_path):
+    result = _scenario(str(dem_dir), 1)
+    predictor = _predictor(str(dem_dir), 1)
+    entropy = {inp.epoch: inp.entropy for inp in result.epoch_inputs}
+    late = [w for inp in result.epoch_inputs[4:7] for w in inp.witness_reports[:2]]
+    assert late
+    assert result.registry is not None
+    with MessageStore.open(tmp_path / "v") as store:
+        keep = [m for m in (*_messages(result), *result.registry.announcements)
+                if m not in late]
+        store.put_many([StoredMessage(m.content_id, topic_of(m), m.sync_partition, m.TYPE,
+                                      m.to_cbor(), 0, None) for m in keep])
+        continuous = _continuous(store, result, predictor)
+        store.put_many([StoredMessage(m.content_id, topic_of(m), m.sync_partition, m.TYPE,
+                                      m.to_cbor(), 1, None) for m in late])
+        for epoch in range(7, 9):
+            history = history_for_epoch(store, result.params, predictor, epoch,
+                                        entropy.__getitem__, genesis_ms=START_MS)
+            judged = verify_stored_epoch(store, result.params, predictor, epoch,
+                                         entropy=entropy[epoch], history=history,
+                                         genesis_ms=START_MS)
+            assert verdict_leaves(judged.verdicts) == continuous[epoch]
 
 
 def test_replaying_only_the_window_is_not_enough(dem_dir, tmp_path):
