@@ -16,10 +16,17 @@ epochs [e-2W+2, e) before it, no earlier: `history_for_epoch` replays exactly th
 from an empty history (`replay_epochs`), and a validator that restarts or joins
 late computes the verdicts of the continuous ones. A replayed epoch takes only the
 reports its stored verdicts name (the ones judged when it closed), so a report
-that arrived after its epoch was verified does not make the replay differ.
+that arrived after its epoch was verified does not make the replay differ. (A
+challenge has no verdict of its own, so every stored one is taken: one that
+arrives after its epoch closed, and is answered by no report, would still count
+as unanswered in the replay. A validator joining late has no verdicts of the old
+epochs and replays everything its peers hold.)
 
 `EpochCloser` is the validator's actor: at each epoch's close plus a grace period it
-fetches, verifies, saves and hands the height to consensus.
+fetches, verifies, saves and hands the height to consensus. Verification runs in the
+trio loop (the store's SQLite connection belongs to it, and a worker thread would
+let a MockClock jump while it computes), so a large epoch holds the node's other
+tasks for as long as it takes.
 """
 
 from __future__ import annotations
