@@ -11,7 +11,10 @@ instead, with `coverage_net.node.testing`). Beside them, the glue that stores `p
 verdicts in the store (`save_verdicts`, `load_verdict`), the chain validator
 (`run_chain_validator`: consensus over libp2p, one height per epoch) with a loopback
 chain for demos and tests (`write_loopback_chain`), and the rewards of an epoch booked
-from the store into the ledger (`book_epoch`, `check_epoch`).
+from the store into the ledger (`book_epoch`, `check_epoch`). The validator's epoch
+pipeline (`EpochCloser`): fetch an epoch's reports from peers, judge what the store
+holds (`verify_stored_epoch`, the link history rebuilt by `history_for_epoch` after a
+restart), hand the height to consensus.
 """
 
 from ._chain_app import ENTROPY_DOMAIN, ChainApp
@@ -32,6 +35,17 @@ from ._chain_validator import (
     read_validator_status,
     run_chain_validator,
     validator_bootstrap,
+)
+from ._epoch_verifier import (
+    ClosedEpoch,
+    EpochCloser,
+    StoredEpoch,
+    epoch_start_ms,
+    fetch_epoch_reports,
+    history_for_epoch,
+    load_stored_epoch,
+    replay_epochs,
+    verify_stored_epoch,
 )
 from ._hotspot import (
     HOTSPOT_STATUS_FILENAME,
@@ -76,4 +90,6 @@ __all__ = [
     "epoch_close_ms", "validator_bootstrap", "read_validator_status",
     "VALIDATOR_STATUS_FILENAME", "GENESIS_FILENAME", "LoopbackChain", "write_loopback_chain",
     "PARAMS_FILENAME", "chain_app_factory", "epoch_hash_app_factory",
+    "ClosedEpoch", "EpochCloser", "StoredEpoch", "epoch_start_ms", "fetch_epoch_reports",
+    "history_for_epoch", "load_stored_epoch", "replay_epochs", "verify_stored_epoch",
 ]

@@ -207,6 +207,12 @@ class SyncService:
                 newest = self._store.latest_partition(topic)
                 lo = 0 if newest is None else max(0, newest - RECENT_PARTITIONS)
             ranges.append([topic, lo, MAX_PARTITION])
+        return await self.sync_ranges(peer, ranges)
+
+    async def sync_ranges(self, peer: str, ranges: list[list[Any]]) -> int:
+        """Fetch from ``peer`` what it holds and we lack in ``ranges`` (``[topic, from,
+        to]`` partition ranges, at most `MAX_RANGES`); return how many. A validator
+        fetches one epoch's partitions this way before it votes on them."""
         theirs_by_topic = await self._digests(peer, ranges)
         fetched_total = 0
         for (topic, lo, hi), theirs in zip(ranges, theirs_by_topic, strict=True):
