@@ -44,6 +44,7 @@ import numpy as np
 
 from coverage_net.radio import (
     LORASIM_SENSITIVITY_DBM,
+    MAX_REPORTED_SNR_DB,
     SX1276_SENSITIVITY_DBM,
     FreeSpace,
     Model,
@@ -364,7 +365,8 @@ class Channel:
         if not imp.reports_exactly:  # decided on the true figures, reported with errors
             p = imp.reported_rssi_dbm(tx.packet_id, js, p)
             snr = imp.reported_snr_db(tx.packet_id, js, snr)
-        return ReceptionBatch(tx, js, p, snr, ok, reason)
+        # decided on the true SNR; reported as a modem does, saturated
+        return ReceptionBatch(tx, js, p, np.minimum(snr, MAX_REPORTED_SNR_DB), ok, reason)
 
     def _power_at(self, other: _OnAir, js: np.ndarray) -> np.ndarray:
         """`other`'s received power at each of `js` (-inf where it is not a candidate)."""

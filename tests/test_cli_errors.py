@@ -230,6 +230,19 @@ CASES = {
     "config-check-missing-required": Case(
         lambda t: ["config", "check", _write(t / "hotspot.toml", "[location]\nlat = 1.0\n")],
         lambda t: "hotspot.toml: location.lon is required"),
+    "hotspot-run-params-missing": Case(
+        lambda t: ["hotspot", "run", "--config", _write(
+            t / "hotspot.toml", '[location]\nlat = 44.0\nlon = -71.0\n[radio]\nport = "/dev/null"\n'
+            '[chain]\nparams = "nowhere.json"\n')],
+        lambda t: "nowhere.json"),
+    "hotspot-status-not-a-hotspot": Case(
+        lambda t: ["hotspot", "status", "--data", t],
+        lambda t: "no hotspot.json"),
+    "validator-run-bad-timeout": Case(
+        lambda t: ["validator", "run", "--config", _write(
+            t / "validator.toml", '[chain]\ngenesis = "g.toml"\nparams = "p.json"\n'
+            '[consensus]\ntimeout_propose_ms = "soon"\n')],
+        lambda t: "consensus.timeout_propose_ms must be an integer"),
     "config-sample-existing-out": Case(
         lambda t: ["config", "sample", "router", "--out", _write(t / "router.toml", "")],
         lambda t: "router.toml: File exists"),

@@ -22,6 +22,7 @@ from coverage_net.errors import CoverageNetError
 from ._bridge import bridge
 from ._chain import chain
 from ._config import config
+from ._daemons import hotspot, validator
 from ._keys import keys
 from ._params import params
 from ._peer import peer
@@ -106,3 +107,5 @@ main.add_command(poc)
 main.add_command(rewards)
 main.add_command(chain)
 main.add_command(config)
+main.add_command(hotspot)
+main.add_command(validator)

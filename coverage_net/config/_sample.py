@@ -50,7 +50,7 @@ def _sample_values(kind: str, specs: dict[str, Spec]) -> dict[str, Any]:
             values[key] = spec.example
         elif not callable(spec.default):
             values[key] = spec.default
-            if spec.type.is_path:
+            if spec.type.is_path and spec.default is not None:
                 values[key] = str(spec.default).format(kind=kind)
     for key, spec in specs.items():
         if callable(spec.default):

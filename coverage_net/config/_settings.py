@@ -151,6 +151,9 @@ class ChainSettings:
 class ValidatorChainSettings(ChainSettings):
     genesis: Path = setting(PATH, "the chain's genesis file (see `coverage-net chain genesis`)",
                             example="genesis.toml")
+    dem_dir: Path | None = setting(
+        PATH, "the directory of the DEM tiles the parameters' terrain model names (needed "
+        "only when the propagation model is the terrain model)", default=None)
 
 
 @dataclass(frozen=True, kw_only=True)

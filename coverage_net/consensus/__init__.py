@@ -29,7 +29,13 @@ from ._block import (
     verdict_leaves,
     verdicts_root,
 )
-from ._body import MAX_BLOCK_EVIDENCE, MAX_BODY_BYTES, BlockBody, select_evidence
+from ._body import (
+    MAX_BLOCK_EVIDENCE,
+    MAX_BODY_BYTES,
+    MAX_BODY_LEAVES,
+    BlockBody,
+    select_evidence,
+)
 from ._certificate import QuorumCertificate
 from ._chain import CHAIN_FILE_NAME, ChainBlock, ChainError, ChainStore, verify_chain
 from ._core import (
@@ -113,6 +119,7 @@ __all__ = [
     "Block", "BlockPart", "block_parts", "check_part", "assemble_parts", "verdict_leaf",
     "verdict_leaves", "verdicts_root", "state_root", "PART_LEAVES", "VERDICT_LEAF_BYTES",
     "MAX_BLOCK_VERDICTS", "BlockBody", "select_evidence", "MAX_BLOCK_EVIDENCE", "MAX_BODY_BYTES",
+    "MAX_BODY_LEAVES",
     # the driver (imported on first use)
     "ConsensusDriver", "ConsensusApp", "DriverMetrics", "CONSENSUS_TOPIC",
     "CONSENSUS_SYNC_PROTOCOL", "CONSENSUS_BLOCKS_TOPIC",

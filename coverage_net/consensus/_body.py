@@ -1,4 +1,4 @@
-"""`BlockBody`: a proposed block's header with the evidence it includes.
+"""`BlockBody`: a proposed block's header with the evidence it includes and its verdicts.
 
 Validators vote on a block id, and an honest validator accepts a block only if it
 would have built the same one. Everything in a header but the evidence it can rebuild
@@ -9,8 +9,17 @@ receiver checks the list (`BlockBody.check`: each piece is a proven equivocation
 earlier height, listed once, in hash order, hashing to the header's `evidence_root`)
 and then rebuilds the header with that list; the block is valid only if the ids agree.
 
-The body is self-certifying: its hash is the block id the signed proposal names, so
-whoever relays it (gossip, sync) cannot change it.
+A body also carries the block's verdict leaves (report id + verdict hash, the list
+`verdicts_root` commits to) when they fit (`MAX_BODY_LEAVES`): a validator whose store
+judged another set of reports (one came late to it, or early) learns from them which
+reports the proposer judged, fetches those it lacks, and judges the epoch again over
+exactly that set (`coverage_net.node`), so validators converge on one set of inputs
+rather than stall on the difference. Larger blocks travel without them (their parts,
+`BlockPart`, are the way to fetch them; not wired yet).
+
+The body is self-certifying: its hash is the block id the signed proposal names, and
+the evidence and leaves must hash to the header's roots, so whoever relays it (gossip,
+sync) cannot change it.
 """
 
 from __future__ import annotations
@@ -20,20 +29,23 @@ from dataclasses import dataclass
 
 from coverage_net.messages import canonical_dumps
 
-from ._block import Block
-from ._codec import decode_map
+from ._block import VERDICT_LEAF_BYTES, Block, verdicts_root
+from ._codec import check_bytes, decode_map
 from ._errors import BlockError, EvidenceError
 from ._evidence import Evidence, evidence_root
 from ._genesis import Genesis
 
-__all__ = ["MAX_BLOCK_EVIDENCE", "MAX_BODY_BYTES", "BlockBody", "select_evidence"]
+__all__ = ["MAX_BLOCK_EVIDENCE", "MAX_BODY_BYTES", "MAX_BODY_LEAVES", "BlockBody",
+           "select_evidence"]
 
 MAX_BLOCK_EVIDENCE = 8
 """Most pieces of evidence one block includes; the rest wait for the next blocks."""
-MAX_BODY_BYTES = 24 * 1024
-"""A body travels as one gossip payload: a header (< 1 kB) and at most 8 pieces of
-evidence, each two signed messages (a few hundred bytes each in practice)."""
-_KEYS = frozenset({"header", "evidence"})
+MAX_BODY_LEAVES = 3072
+"""Verdict leaves a body carries at most (66 bytes each in CBOR: about 200 kB)."""
+MAX_BODY_BYTES = 256 * 1024
+"""A body travels as one gossip payload (py-libp2p's limit is 1 MiB): a header (< 1 kB),
+at most 8 pieces of evidence (a few hundred bytes each in practice) and the leaves."""
+_KEYS = frozenset({"header", "evidence", "leaves"})
 
 
 @dataclass(frozen=True)
@@ -42,6 +54,9 @@ class BlockBody:
 
     block: Block
     evidence: tuple[Evidence, ...] = ()
+    leaves: tuple[bytes, ...] | None = None
+    """The block's verdict leaves, in order; None when the block has more than
+    `MAX_BODY_LEAVES` (or the proposer left them out)."""
 
     @property
     def block_id(self) -> bytes:
@@ -49,7 +64,8 @@ class BlockBody:
 
     def to_cbor(self) -> bytes:
         return canonical_dumps({"header": self.block.to_cbor(),
-                                "evidence": [e.to_cbor() for e in self.evidence]})
+                                "evidence": [e.to_cbor() for e in self.evidence],
+                                "leaves": None if self.leaves is None else list(self.leaves)})
 
     @classmethod
     def from_cbor(cls, data: bytes) -> BlockBody:
@@ -66,7 +82,14 @@ class BlockBody:
             evidence = tuple(Evidence.from_cbor(e) for e in body["evidence"])
         except EvidenceError as exc:
             raise BlockError(f"block body: {exc}") from None
-        return cls(Block.from_cbor(body["header"]), evidence)
+        leaves = body["leaves"]
+        if leaves is not None:
+            if not isinstance(leaves, list) or len(leaves) > MAX_BODY_LEAVES:
+                raise BlockError(f"block body: leaves must be null or an array of at most "
+                                 f"{MAX_BODY_LEAVES} verdict leaves")
+            leaves = tuple(check_bytes(leaf, f"block body leaf {i}", VERDICT_LEAF_BYTES,
+                                       BlockError) for i, leaf in enumerate(leaves))
+        return cls(Block.from_cbor(body["header"]), evidence, leaves)
 
     def check(self, genesis: Genesis, *, included: Iterable[bytes] = ()) -> BlockBody:
         """Self if its evidence is a block's to include; else BlockError saying why.
@@ -91,6 +114,14 @@ class BlockBody:
         if evidence_root(self.evidence) != self.block.evidence_root:
             raise BlockError(f"block {self.block.height}: its evidence does not hash to the "
                              "header's evidence_root")
+        if self.leaves is not None:
+            ids = [leaf[:32] for leaf in self.leaves]
+            if len(self.leaves) != self.block.verdict_count or ids != sorted(set(ids)):
+                raise BlockError(f"block {self.block.height}: its leaves are not "
+                                 f"{self.block.verdict_count} verdicts in report-id order")
+            if verdicts_root(self.leaves) != self.block.verdicts_root:
+                raise BlockError(f"block {self.block.height}: its leaves do not hash to the "
+                                 "header's verdicts_root")
         return self
 
 

@@ -37,6 +37,7 @@ from typing import Protocol
 
 import trio
 
+from coverage_net.identity import peer_id_from_public_key
 from coverage_net.messages import MessageError, canonical_dumps, decode, loads_cbor_item
 from coverage_net.p2p import Network, ProtocolLimits, RequestError
 
@@ -78,6 +79,13 @@ SYNC_LIMITS = ProtocolLimits(max_request_bytes=64, max_response_bytes=1024 * 102
 _TYPES = {SignedVote.TYPE: SignedVote, SignedProposal.TYPE: SignedProposal}
 _KEPT_HEIGHTS = 8
 """Heights of signed messages and certificates kept to serve peers that lag."""
+
+
+@dataclass(frozen=True)
+class _Unchecked:
+    """A proposal of a later height, its block not yet asked about."""
+
+    proposal: Proposal
 
 
 class ConsensusApp(Protocol):
@@ -144,13 +152,16 @@ class ConsensusDriver:
         self._signed: dict[Vote | Proposal, SignedVote | SignedProposal] = {}
         """The signed form of every core record held (for evidence)."""
         self.evidence_log = evidence_log
+        self._validator_peers = frozenset(peer_id_from_public_key(v.public_key)
+                                          for v in genesis.validators)
         self._bodies: dict[int, dict[bytes, bytes]] = {}
         """Height -> block id -> encoded body (served to peers that sync)."""
         self._parked: dict[bytes, list[Proposal | QuorumCertificate]] = {}
         """Block id -> proposals and certificates waiting for the block's body."""
-        self._future: list[CoreInput] = []
+        self._future: list[CoreInput | _Unchecked] = []
         self._waiting_heights: list[int] = []
-        self._inbox_send, self._inbox = trio.open_memory_channel[CoreInput](math.inf)
+        self._inbox_send, self._inbox = trio.open_memory_channel[CoreInput | _Unchecked](
+            math.inf)
         self._nursery: trio.Nursery | None = None
 
     # -- running --------------------------------------------------------------------
@@ -173,7 +184,15 @@ class ConsensusDriver:
         async for height in heights:
             self._inbox_send.send_nowait(StartHeight(height))
 
-    async def _feed(self, event: CoreInput) -> None:
+    async def _feed(self, event: CoreInput | _Unchecked) -> None:
+        if isinstance(event, _Unchecked):
+            if event.proposal.height > self.state.height:
+                self._future.append(event)  # checked when its height starts
+                return
+            checked = self._checked(event.proposal)
+            if checked is None:
+                return
+            event = checked
         st = self.state
         if isinstance(event, StartHeight) and st.started and st.decision is None \
                 and event.height > st.height:
@@ -292,7 +311,7 @@ class ConsensusDriver:
         self._inbox_send.send_nowait(event)
         return True
 
-    def _admit(self, data: bytes) -> CoreInput | None:
+    def _admit(self, data: bytes) -> CoreInput | _Unchecked | None:
         """A signed message as a core input, or None (logged) when it is not acceptable."""
         try:
             message = decode(data, types=_TYPES)
@@ -310,11 +329,20 @@ class ConsensusDriver:
                 self._precommits.setdefault((core.height, core.round, core.value_id,
                                              core.sender), message)  # type: ignore[arg-type]
             return VoteIn(core)
-        valid = self.app.validate(core.height, core.value_id)
-        if valid is None:  # its body has not arrived: the proposal waits for it
-            self._parked.setdefault(core.value_id, []).append(core)
+        if core.height > self.state.height:
+            # a later height: the app can judge its block only once the height starts
+            # (the epoch's verdicts are not in its store before)
+            return _Unchecked(core)
+        return self._checked(core)
+
+    def _checked(self, proposal: Proposal) -> ProposalIn | None:
+        """The proposal with the app's verdict on its block, or None while it waits for
+        the block's body (or for the app to judge the epoch again)."""
+        valid = self.app.validate(proposal.height, proposal.value_id)
+        if valid is None:
+            self._parked.setdefault(proposal.value_id, []).append(proposal)
             return None
-        return ProposalIn(core, valid)
+        return ProposalIn(proposal, valid)
 
     def _take_body(self, data: bytes) -> bool:
         """Offer a block body to the app; then the proposals and certificates that waited
@@ -328,13 +356,21 @@ class ConsensusDriver:
             return True
         self.metrics.bodies += 1
         self._bodies.setdefault(height, {})[block_id] = data
+        self.recheck(block_id)
+        return True
+
+    def recheck(self, block_id: bytes) -> None:
+        """Ask the app again about the proposals and certificates of `block_id` that wait
+        for it (its body came, or the app judged the epoch again)."""
         for waiting in self._parked.pop(block_id, []):
             if isinstance(waiting, QuorumCertificate):
                 self._commit_certified(waiting)
+                continue
+            valid = self.app.validate(waiting.height, block_id)
+            if valid is None:
+                self._parked.setdefault(block_id, []).append(waiting)
             else:
-                self._inbox_send.send_nowait(
-                    ProposalIn(waiting, bool(self.app.validate(height, block_id))))
-        return True
+                self._inbox_send.send_nowait(ProposalIn(waiting, valid))
 
     # -- sync -----------------------------------------------------------------------
 
@@ -357,7 +393,8 @@ class ConsensusDriver:
         turn = 0
         while True:
             await trio.sleep(self.sync_every_s)
-            peers = self.network.connected_peers()
+            # only validators speak the sync protocol (hotspots share the network)
+            peers = [p for p in self.network.connected_peers() if p in self._validator_peers]
             if not peers:
                 continue
             peer = peers[turn % len(peers)]

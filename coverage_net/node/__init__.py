@@ -29,13 +29,17 @@ from ._chain_validator import (
     AppFactory,
     ChainValidatorConfig,
     EpochHashApp,
+    ValidatorPoc,
     chain_app_factory,
+    chain_entropy,
     epoch_close_ms,
     epoch_hash_app_factory,
     read_validator_status,
     run_chain_validator,
     validator_bootstrap,
+    validator_peer_ids,
 )
+from ._epoch_reconcile import EpochReconciler
 from ._epoch_verifier import (
     ClosedEpoch,
     EpochCloser,
@@ -89,7 +93,9 @@ __all__ = [
     "ChainValidatorConfig", "run_chain_validator", "AppFactory", "EpochHashApp",
     "epoch_close_ms", "validator_bootstrap", "read_validator_status",
     "VALIDATOR_STATUS_FILENAME", "GENESIS_FILENAME", "LoopbackChain", "write_loopback_chain",
-    "PARAMS_FILENAME", "chain_app_factory", "epoch_hash_app_factory",
-    "ClosedEpoch", "EpochCloser", "StoredEpoch", "epoch_start_ms", "fetch_epoch_reports",
+    "PARAMS_FILENAME", "chain_app_factory", "epoch_hash_app_factory", "ValidatorPoc",
+    "chain_entropy", "validator_peer_ids",
+    "EpochReconciler", "ClosedEpoch", "EpochCloser", "StoredEpoch", "epoch_start_ms",
+    "fetch_epoch_reports",
     "history_for_epoch", "load_stored_epoch", "replay_epochs", "verify_stored_epoch",
 ]

@@ -28,10 +28,12 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from coverage_net.consensus import (
+    MAX_BODY_LEAVES,
     Block,
     BlockBody,
     BlockError,
@@ -65,7 +67,7 @@ class _Epoch:
     """What every candidate block of one height shares."""
 
     verdicts_root: bytes
-    verdict_count: int
+    leaves: tuple[bytes, ...]
     manifest: RewardManifest
     hashes: dict[str, dict[bytes, bytes]]
     registry_root: bytes
@@ -86,6 +88,10 @@ class ChainApp:
         self._epochs: dict[int, _Epoch] = {}
         self._bodies: dict[bytes, BlockBody] = {}
         """Block id -> body of every block with evidence built or received, by height."""
+        self.reconcile: Callable[[int, bytes, tuple[bytes, ...]], None] | None = None
+        """Set by the validator's root: asked (once per block) to judge an epoch again over
+        the reports a proposed block's leaves name, then to recheck the block."""
+        self._reconcile_asked: set[bytes] = set()
         self.refused: list[tuple[int, bytes]] = []
         """(height, block id) of every proposal this validator found not its own."""
 
@@ -97,13 +103,21 @@ class ChainApp:
             evidence = select_evidence(self.evidence_log.pending(), height,
                                        included=self.chain.included_evidence())
         block = self.block_for(height, proposer_of(height, round_, self.genesis.n), evidence)
-        self._bodies[block.block_id()] = BlockBody(block, evidence)
+        self._bodies[block.block_id()] = BlockBody(block, evidence, self._leaves(height))
         return block.block_id()
+
+    def _leaves(self, height: int) -> tuple[bytes, ...] | None:
+        leaves = self._epoch(height).leaves
+        return leaves if len(leaves) <= MAX_BODY_LEAVES else None
+
+    def forget_epoch(self, height: int) -> None:
+        """Drop what was computed for `height` (its verdicts in the store changed)."""
+        self._epochs.pop(height, None)
 
     def block_body(self, height: int, block_id: bytes) -> bytes | None:
         body = self._bodies.get(block_id)
         if body is None:  # a block without evidence: every validator builds it alike
-            body = next((BlockBody(b) for b in self._candidates(height)
+            body = next((BlockBody(b, (), self._leaves(height)) for b in self._candidates(height)
                          if b.block_id() == block_id), None)
         return None if body is None else body.to_cbor()
 
@@ -128,8 +142,16 @@ class ChainApp:
         block = self._block(height, block_id)
         if block is not None:
             return True
-        if block_id not in self._bodies:
+        body = self._bodies.get(block_id)
+        if body is None:
             return None  # its body (with the evidence it includes) has not arrived yet
+        if self._may_reconcile(height, block_id, body):
+            # the proposer judged more reports: judge the epoch again over its set
+            self._reconcile_asked.add(block_id)
+            self.reconcile(height, block_id, body.leaves)
+            return None
+        if (height, block_id) in self.refused:
+            return False
         self.refused.append((height, block_id))
         logger.warning("height %d: proposed block %s is not one this validator builds from its "
                        "own verdicts and rewards (manifest %s, verdicts root %s): prevote nil",
@@ -155,6 +177,7 @@ class ChainApp:
             self.evidence_log.mark_included([e.hash() for e in evidence], height)
         self._epochs.pop(height - 2, None)
         self._bodies = {k: b for k, b in self._bodies.items() if b.block.height > height}
+        self._reconcile_asked &= set(self._bodies)
 
     def certificate(self, height: int) -> QuorumCertificate | None:
         if 0 <= height <= self.chain.height():
@@ -169,11 +192,21 @@ class ChainApp:
         epoch = self._epoch(height)
         return Block(height=height, prev_block_id=self.chain.last_block_id(),
                      next_entropy=epoch.next_entropy, verdicts_root=epoch.verdicts_root,
-                     verdict_count=epoch.verdict_count, registry_changes_root=epoch.registry_root,
+                     verdict_count=len(epoch.leaves), registry_changes_root=epoch.registry_root,
                      rewards_manifest_sha256=epoch.manifest.sha256(),
                      state_root=epoch.state_root, evidence_root=evidence_root_of(evidence),
                      proposer=proposer,
                      time_ms=self._epoch_end_ms(height))
+
+    def _may_reconcile(self, height: int, block_id: bytes, body: BlockBody) -> bool:
+        """Whether to judge the epoch again over the body's reports: only a superset of
+        the reports this validator judged (one that arrived late here, or not at all),
+        never fewer, so a proposer cannot leave a hotspot's reports out."""
+        if self.reconcile is None or body.leaves is None or block_id in self._reconcile_asked:
+            return False
+        own = {leaf[:32] for leaf in self._epoch(height).leaves}
+        theirs = {leaf[:32] for leaf in body.leaves}
+        return theirs > own
 
     def _block(self, height: int, block_id: bytes) -> Block | None:
         """The block `block_id` if this validator builds the same: one of its candidates
@@ -211,7 +244,7 @@ class ChainApp:
             else self.chain.get(self.chain.height()).block.next_entropy
         root = verdicts_root(leaves)
         entropy = hashlib.sha256(ENTROPY_DOMAIN + previous + root + manifest.sha256()).digest()
-        epoch = _Epoch(root, len(leaves), manifest, inputs.hashes, merkle_root(registry),
+        epoch = _Epoch(root, leaves, manifest, inputs.hashes, merkle_root(registry),
                        state_root(balances), entropy)
         self._epochs[height] = epoch
         return epoch

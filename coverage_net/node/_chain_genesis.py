@@ -13,10 +13,11 @@ import hashlib
 import json
 import os
 import socket
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from coverage_net.consensus import ConsensusError, Genesis, GenesisValidator, save_genesis
 from coverage_net.identity import Keypair, save_keypair
@@ -59,10 +60,12 @@ def _kernel_free_ports(count: int) -> list[int]:
 
 def write_loopback_chain(out_dir: Path, validators: int, *, genesis_time_ms: int,
                          epoch_ms: int = 10_000, chain_id: str = "coverage-net-local",
-                         ports: Sequence[int] | None = None) -> LoopbackChain:
-    """Write N validator keys, the network parameters (epochs of `epoch_ms`) and their
-    genesis under `out_dir` (created; must not hold a genesis already). `ports`: one per
-    validator; default, ports free now."""
+                         ports: Sequence[int] | None = None,
+                         params: Mapping[str, Any] | None = None) -> LoopbackChain:
+    """Write N validator keys, the network parameters (epochs of `epoch_ms`, the validators
+    as challengers, and `params` over the defaults) and their genesis under `out_dir`
+    (created; must not hold a genesis already). `ports`: one per validator; default,
+    ports free now."""
     if validators < 1:
         raise ConsensusError(f"validators must be at least 1; got {validators}")
     out_dir = Path(out_dir)
@@ -72,8 +75,9 @@ def write_loopback_chain(out_dir: Path, validators: int, *, genesis_time_ms: int
     ports = list(ports) if ports is not None else _kernel_free_ports(validators)
     if len(ports) != validators:
         raise ConsensusError(f"{len(ports)} ports for {validators} validators")
-    params = params_from_dict({"epoch_length_ms": epoch_ms})
     keys = [Keypair.generate() for _ in range(validators)]
+    params = params_from_dict({**(params or {}), "epoch_length_ms": epoch_ms,
+                               "validators": [k.public_key.hex() for k in keys]})
     genesis = Genesis(
         chain_id=chain_id,
         validators=tuple(GenesisValidator(k.public_key, f"/ip4/127.0.0.1/tcp/{port}")

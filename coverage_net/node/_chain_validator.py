@@ -11,6 +11,17 @@ minus the close of its epoch, which is the figure the operators and the tests re
 and, when asked, the Prometheus metrics endpoint (network, consensus, finality latency,
 and with the real chain, verdicts by reason and rewards booked).
 
+With `ChainValidatorConfig.poc` set, it is a whole validator (``coverage-net validator
+run``): the peer's services run on the same network (gossip of reports into the store
+the chain app reads, and sync), the challenger issues this validator's challenges,
+and the epoch clock becomes the `EpochCloser`: at each epoch's close plus a grace
+period it fetches the epoch's reports from the other validators, judges them and
+saves the verdicts, and only then starts the epoch's height, so the block is built
+from verdicts every honest validator computes alike. Epoch e's entropy (challenge
+selection) is the ``next_entropy`` of block e - 2 (the genesis's first entropy for
+epochs 0 and 1): final a whole epoch before e begins, so the challenger never waits
+for consensus (`chain_entropy`).
+
 The app is opened by an `AppFactory` (a context manager: the app holds files). The
 default is the chain's real app, `ChainApp` over the data directory's store, chain
 and reward ledger (`chain_app_factory`); `EpochHashApp`, blocks that are only a hash
@@ -24,11 +35,13 @@ last few), so it catches up.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
+import math
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -62,16 +75,22 @@ from coverage_net.p2p import (
     PeerMetrics,
     open_libp2p_network,
     parse_listen_addr,
+    start_services,
     watch_blocklist,
 )
-from coverage_net.poc import NetworkParams
+from coverage_net.poc import NetworkParams, PathPredictor
+from coverage_net.radio import Terrain
 from coverage_net.rewards import RewardLedger
 from coverage_net.store import MessageStore
 
 from ._chain_app import ChainApp
+from ._epoch_reconcile import EpochReconciler
+from ._epoch_verifier import EpochCloser
 from ._peer import wall_clock_ms
+from ._poc import start_challenger
 
 __all__ = ["VALIDATOR_STATUS_FILENAME", "AppFactory", "ChainValidatorConfig", "EpochHashApp",
+           "ValidatorPoc", "chain_entropy", "validator_peer_ids",
            "chain_app_factory", "epoch_hash_app_factory", "epoch_close_ms",
            "read_validator_status", "run_chain_validator",
            "validator_bootstrap"]
@@ -141,6 +160,35 @@ def chain_app_factory(params: NetworkParams) -> AppFactory:
 
 
 @dataclass(frozen=True)
+class ValidatorPoc:
+    """What a validator runs proof-of-coverage with."""
+
+    params: NetworkParams
+    terrain: Terrain | None = None
+    """The DEM the parameters' terrain model needs (None for a closed-form model)."""
+    grace_ms: int = 2_000
+    """How long after an epoch closes its reports are fetched and judged (late gossip)."""
+    fetch_timeout_s: float = 5.0
+    sync_interval_s: float = 1.0
+    full_sync_interval_s: float = 60.0
+
+
+def chain_entropy(chain: ChainStore, genesis: Genesis) -> Callable[[int], bytes]:
+    """Epoch e's entropy: block e - 2's ``next_entropy`` (the genesis's for e < 2);
+    LookupError while the chain lacks that block."""
+
+    def entropy_for(epoch: int) -> bytes:
+        if epoch < 2:
+            return genesis.first_entropy
+        if chain.height() < epoch - 2:
+            raise LookupError(f"block {epoch - 2} is not final here yet (the chain is at "
+                              f"{chain.height()})")
+        return chain.get(epoch - 2).block.next_entropy
+
+    return entropy_for
+
+
+@dataclass(frozen=True)
 class ChainValidatorConfig:
     """Everything a validator process needs; checked before anything is opened."""
 
@@ -160,8 +208,13 @@ class ChainValidatorConfig:
     metrics_listen: str | None = None
     """``HOST:PORT`` to serve Prometheus metrics on (port 0: a free one, written into
     validator.json as ``metrics_addr``); None: no metrics endpoint."""
+    poc: ValidatorPoc | None = None
+    """Proof-of-coverage (challenges, report gossip, verification); None: consensus only."""
 
     def __post_init__(self) -> None:
+        if self.poc is not None and self.poc.params.epoch_length_ms != self.epoch_ms:
+            raise ConsensusError(f"epoch_ms is {self.epoch_ms}; the network parameters say "
+                                 f"{self.poc.params.epoch_length_ms}")
         parse_listen_addr(self.listen_addr)
         if self.metrics_listen is not None:
             parse_metrics_listen(self.metrics_listen, name="metrics_listen")
@@ -179,6 +232,11 @@ class ChainValidatorConfig:
 def epoch_close_ms(genesis: Genesis, epoch_ms: int, height: int) -> int:
     """When epoch `height` closes, the moment its height may start (ms since the Unix epoch)."""
     return genesis.genesis_time_ms + (height + 1) * epoch_ms
+
+
+def validator_peer_ids(genesis: Genesis) -> list[str]:
+    """The libp2p peer id of every validator, in genesis order."""
+    return [peer_id_from_public_key(v.public_key) for v in genesis.validators]
 
 
 def validator_bootstrap(genesis: Genesis, me: int) -> list[str]:
@@ -306,6 +364,64 @@ def _collectors(app: ConsensusApp, network: Network, peer_metrics: PeerMetrics,
     return collectors
 
 
+def _chain_reaches(chain: ChainStore) -> Callable[[int], Awaitable[None]]:
+    """Wait until the block epoch e's entropy comes from (e - 2) is final here: at once
+    normally; a validator catching up waits while the block syncs in."""
+
+    async def ready(epoch: int) -> None:
+        while chain.height() < epoch - 2:
+            await trio.sleep(0.1)
+
+    return ready
+
+
+async def _reconcile_epochs(requests: trio.MemoryReceiveChannel[tuple[int, bytes, tuple]],
+                           reconciler: EpochReconciler, app: ChainApp,
+                           driver: ConsensusDriver) -> None:
+    """Judge an epoch again when a proposed block's leaves differ, then recheck the block."""
+    async for height, block_id, leaves in requests:
+        if await reconciler.reconcile(height, leaves):
+            app.forget_epoch(height)
+        driver.recheck(block_id)
+
+
+async def _start_poc(nursery: trio.Nursery, config: ChainValidatorConfig, app: ConsensusApp,
+                     network: Network, peer_metrics: PeerMetrics, driver: ConsensusDriver,
+                     heights: trio.MemorySendChannel[int], first_height: int) -> None:
+    """The validator's proof-of-coverage: report gossip and sync into the chain app's store,
+    the challenger, the epoch closer that starts each height, and the reconciler that
+    judges an epoch again over a proposed block's reports (`EpochReconciler`)."""
+    poc = config.poc
+    assert poc is not None
+    if not isinstance(app, ChainApp):
+        raise ConsensusError("proof-of-coverage needs the chain app (chain_app_factory)")
+    p2p = await start_services(nursery, network, app.store, clock_ms=config.clock_ms,
+                               metrics=peer_metrics, sync_interval_s=poc.sync_interval_s,
+                               full_sync_interval_s=poc.full_sync_interval_s)
+    entropy_for = chain_entropy(app.chain, config.genesis)
+    genesis_ms = config.genesis.genesis_time_ms
+    await start_challenger(nursery, p2p.gossip, app.store, config.keypair, poc.params,
+                           config.clock_ms, entropy_for=entropy_for, genesis_ms=genesis_ms)
+    validators = set(validator_peer_ids(config.genesis))
+
+    def peers() -> list[str]:
+        return [p for p in network.connected_peers() if p in validators]
+
+    predictor = PathPredictor(poc.params, poc.terrain)
+    closer = EpochCloser(
+        app.store, poc.params, predictor, sync=p2p.sync, peers=peers,
+        entropy_for=entropy_for, clock_ms=config.clock_ms, genesis_ms=genesis_ms,
+        grace_ms=poc.grace_ms, first_epoch=first_height, fetch_timeout_s=poc.fetch_timeout_s)
+    reconciler = EpochReconciler(app.store, poc.params, predictor, closer, sync=p2p.sync,
+                                 peers=peers, entropy_for=entropy_for, genesis_ms=genesis_ms,
+                                 fetch_timeout_s=poc.fetch_timeout_s)
+    send, receive = trio.open_memory_channel[tuple[int, bytes, tuple]](math.inf)
+    app.reconcile = lambda height, block_id, leaves: send.send_nowait(
+        (height, block_id, leaves))
+    nursery.start_soon(_reconcile_epochs, receive, reconciler, app, driver)
+    nursery.start_soon(functools.partial(closer.run, heights, ready=_chain_reaches(app.chain)))
+
+
 async def run_chain_validator(config: ChainValidatorConfig, *,
                               task_status: trio.TaskStatus[ConsensusDriver]
                               = trio.TASK_STATUS_IGNORED) -> None:
@@ -335,7 +451,11 @@ async def run_chain_validator(config: ChainValidatorConfig, *,
                     serve_metrics, config.metrics_listen,
                     _collectors(app, network, peer_metrics, driver, finality)))
             nursery.start_soon(_StatusFile(config, network, driver, finality, metrics_addr).run)
-            nursery.start_soon(_epoch_clock, config, first_height, heights_send)
+            if config.poc is not None:
+                await _start_poc(nursery, config, app, network, peer_metrics, driver,
+                                 heights_send, first_height)
+            else:
+                nursery.start_soon(_epoch_clock, config, first_height, heights_send)
             logger.info("validator %d (%s) listening on %s from height %d", config.index,
                         network.local_id, " ".join(network.listen_addrs()), first_height)
             task_status.started(driver)

@@ -32,7 +32,7 @@ tasks for as long as it takes.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Collection, Iterable
 from dataclasses import dataclass
 
 import trio
@@ -61,6 +61,9 @@ __all__ = ["ClosedEpoch", "EpochCloser", "StoredEpoch", "epoch_start_ms", "fetch
            "history_for_epoch", "load_stored_epoch", "replay_epochs", "verify_stored_epoch"]
 
 logger = logging.getLogger(__name__)
+
+_KEPT_BEFORE = 4
+"""Closed epochs whose starting history is kept (to judge one again)."""
 
 _LAST_PARTITION = 2**63 - 1
 _ANNOUNCEMENT_TOPIC = TOPIC_PREFIX + HotspotAnnouncement.TYPE
@@ -104,8 +107,12 @@ def _announcements_before(store: MessageStore, start_ms: int) -> list[HotspotAnn
 
 
 def load_stored_epoch(store: MessageStore, params: NetworkParams, epoch: int, *,
-                      genesis_ms: int, only_judged: bool = False) -> StoredEpoch:
+                      genesis_ms: int, only_judged: bool = False,
+                      report_ids: Collection[bytes] | None = None) -> StoredEpoch:
     """The epoch's challenges and reports and its registry, read from `store`.
+
+    With `report_ids`, only those beacon and witness reports are taken (the set a
+    block's leaves name, when the epoch is judged again over it).
 
     Each stored message is decoded again (its signature checked: the file may have
     been altered since it was received). With `only_judged`, and verdicts stored for
@@ -123,6 +130,10 @@ def load_stored_epoch(store: MessageStore, params: NetworkParams, epoch: int, *,
         if judged:
             beacons = [b for b in beacons if b.content_id in judged]
             witnesses = [w for w in witnesses if w.content_id in judged]
+    if report_ids is not None:
+        wanted = frozenset(report_ids)
+        beacons = [b for b in beacons if b.content_id in wanted]
+        witnesses = [w for w in witnesses if w.content_id in wanted]
     start_ms = epoch_start_ms(params, epoch, genesis_ms=genesis_ms)
     return StoredEpoch(epoch, tuple(read(_CHALLENGE_TOPIC, Challenge)), tuple(beacons),
                        tuple(witnesses), Registry(_announcements_before(store, start_ms)))
@@ -241,6 +252,8 @@ class EpochCloser:
         self.on_closed = on_closed
         self.next_epoch = first_epoch
         self.history = history
+        self.history_before: dict[int, LinkHistory] = {}
+        """Epoch -> the history it was judged with (the last few), to judge it again."""
 
     def close_ms(self, epoch: int) -> int:
         """When `epoch` is fetched and judged: its end plus the grace period."""
@@ -258,6 +271,9 @@ class EpochCloser:
         result = verify_stored_epoch(self.store, self.params, self.predictor, epoch,
                                      entropy=self.entropy_for(epoch), history=self.history,
                                      genesis_ms=self.genesis_ms)
+        self.history_before[epoch] = self.history
+        for old in [e for e in self.history_before if e < epoch - _KEPT_BEFORE]:
+            del self.history_before[old]
         self.history = result.history
         self.next_epoch = epoch + 1
         closed = ClosedEpoch(epoch, fetched, result)
@@ -265,10 +281,20 @@ class EpochCloser:
             self.on_closed(closed)
         return closed
 
+    def adopt(self, epoch: int, history: LinkHistory) -> None:
+        """`epoch` was judged again (over the reports the chain agreed on): the epochs
+        after it start from `history`. Only the last closed epoch can be; later ones
+        would need judging again too."""
+        if epoch != self.next_epoch - 1:
+            raise ValueError(f"epoch {epoch} is not the last closed ({self.next_epoch - 1})")
+        self.history = history
+
     async def run(self, heights: trio.MemorySendChannel[int], *,
+                  ready: Callable[[int], Awaitable[None]] | None = None,
                   task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Close epoch after epoch until cancelled, sending each height once its
-        verdicts are saved."""
+        verdicts are saved. `ready(epoch)`, if given, is awaited before an epoch is
+        closed (a validator waits for the block its entropy comes from)."""
         task_status.started()
         async with heights:
             while True:
@@ -276,5 +302,9 @@ class EpochCloser:
                 wait_ms = self.close_ms(epoch) - self.clock_ms()
                 if wait_ms > 0:
                     await trio.sleep(wait_ms / 1000)
-                await self.close(epoch)
+                if ready is not None:
+                    await ready(epoch)
+                closed = await self.close(epoch)
+                logger.info("epoch %d judged: %d verdicts, %d reports fetched from peers",
+                            epoch, len(closed.result.verdicts), closed.fetched)
                 await heights.send(epoch)

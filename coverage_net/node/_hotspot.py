@@ -27,7 +27,7 @@ import logging
 import os
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import h3
@@ -71,6 +71,9 @@ class HotspotSettings:
     peer: PeerConfig
     radio_max_dbm: int = 22
     status_interval_s: float = 1.0
+    poc_metrics: PocMetrics = field(default_factory=PocMetrics)
+    """The beaconer's and witness listener's counters (give the peer's metrics endpoint a
+    `PocCollector` of these)."""
 
     @property
     def data_dir(self) -> Path:
@@ -197,7 +200,8 @@ async def run_hotspot(settings: HotspotSettings, *,
                             settings.antenna_height_m, settings.region)
             owed = pending_challenges(peer.store, settings.keypair.public_key)
             poc = await start_hotspot_poc(nursery, peer.p2p.gossip, radio, settings.identity(),
-                                          settings.params, clock_ms, pending=owed)
+                                          settings.params, clock_ms, pending=owed,
+                                          metrics=settings.poc_metrics)
             if owed:
                 logger.info("resuming %d challenge(s) received before the restart", len(owed))
             running = RunningHotspot(peer, announcement, poc, resumed=len(owed))

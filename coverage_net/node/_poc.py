@@ -55,14 +55,16 @@ async def start_hotspot_poc(nursery: trio.Nursery, gossip: GossipService, radio:
                             identity: HotspotIdentity, params: NetworkParams,
                             clock_ms: Callable[[], int], *,
                             max_held: int = DEFAULT_MAX_HELD_BEACONS,
-                            pending: Iterable[Challenge] = ()) -> PocMetrics:
+                            pending: Iterable[Challenge] = (),
+                            metrics: PocMetrics | None = None) -> PocMetrics:
     """Run the beaconer and the witness listener on ``radio`` (open) in ``nursery``.
 
     ``pending``: challenges stored before a restart that the beaconer gets first (it
     answers those still in their window, and refuses the others with the reason).
+    ``metrics``: the counters to keep (new ones unless given, e.g. already exported).
     Returns once the radio listens on the beacon channel.
     """
-    metrics = PocMetrics()
+    metrics = metrics if metrics is not None else PocMetrics()
     publish = _outbox(nursery, gossip)
     challenges = gossip.subscribe((Challenge.TYPE,))
     pending = list(pending)

@@ -141,7 +141,9 @@ async def run_challenger(keypair: Keypair, params: NetworkParams, *,
     epoch never overlap. A slot whose window could no longer close within the
     epoch (the node started late) is skipped and counted. The secret of each
     challenge issued stays in ``secrets`` (challenge id -> secret) for a later
-    reveal, for the current and the previous epoch.
+    reveal, for the current and the previous epoch. An epoch whose entropy is not known
+    when it begins (`entropy_for` raises LookupError: the chain is behind) gets no
+    challenges from this validator, logged.
     """
     me = keypair.public_key
     if me not in params.validators:
@@ -154,7 +156,13 @@ async def run_challenger(keypair: Keypair, params: NetworkParams, *,
     while True:
         start_ms = genesis_ms + epoch * length_ms
         await _sleep_until(clock_ms, start_ms)  # the hotspots eligible when it begins
-        entropy = entropy_for(epoch)
+        try:
+            entropy = entropy_for(epoch)
+        except LookupError as exc:  # the chain has not finalized the block it comes from
+            logger.warning("no challenges in epoch %d: its entropy is not known yet (%s)",
+                           epoch, exc)
+            epoch += 1
+            continue
         challengees = challengees_for_epoch(entropy, epoch, eligible_hotspots(epoch), params)
         spacing_ms = (length_ms - window_ms) // max(1, len(challengees))
         for i, challengee in enumerate(challengees):

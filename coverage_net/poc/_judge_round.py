@@ -19,7 +19,12 @@ import numpy as np
 from h3.api import basic_int as h3_int
 
 from coverage_net.messages import BeaconReport, Challenge, WitnessReport
-from coverage_net.radio import get_region, sensitivity_dbm, thermal_noise_floor_dbm
+from coverage_net.radio import (
+    MAX_REPORTED_SNR_DB,
+    get_region,
+    sensitivity_dbm,
+    thermal_noise_floor_dbm,
+)
 
 from ._beacon import beacon_payload
 from ._link_history import LinkObservation
@@ -35,7 +40,7 @@ __all__: list[str] = []  # private to coverage_net.poc
 
 _PPM = 1_000_000
 _NEAR_FOR_GRID_M = 5_000  # beyond this the H3 grid distance check cannot fail
-_MAX_REPORTED_SNR_CENTI_DB = 1000  # LoRa radios report packet SNR up to about +10 dB
+_MAX_REPORTED_SNR_CENTI_DB = round(MAX_REPORTED_SNR_DB * 100)  # a modem's SNR saturates
 
 BEACON = BeaconReport.TYPE
 WITNESS = WitnessReport.TYPE

@@ -33,6 +33,7 @@ from ._models import (
 from ._phy import (
     BANDWIDTHS_HZ,
     LORASIM_SENSITIVITY_DBM,
+    MAX_REPORTED_SNR_DB,
     SNR_FLOOR_DB,
     SPREADING_FACTORS,
     SX1276_SENSITIVITY_DBM,
@@ -77,7 +78,7 @@ __all__ = [
     # terrain
     "EARTH_RADIUS_M", "Terrain", "Mosaic", "HgtTile", "read_hgt", "bilinear_elevation_m",
     # PHY
-    "time_on_air_s", "symbol_time_s", "sensitivity_dbm", "snr_floor_db",
+    "time_on_air_s", "symbol_time_s", "sensitivity_dbm", "snr_floor_db", "MAX_REPORTED_SNR_DB",
     "thermal_noise_floor_dbm", "SNR_FLOOR_DB", "SX1276_SENSITIVITY_DBM",
     "LORASIM_SENSITIVITY_DBM", "BANDWIDTHS_HZ", "SPREADING_FACTORS",
     # regions

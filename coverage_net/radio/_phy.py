@@ -24,6 +24,7 @@ __all__ = [
     "BANDWIDTHS_HZ",
     "BOLTZMANN_J_PER_K",
     "LORASIM_SENSITIVITY_DBM",
+    "MAX_REPORTED_SNR_DB",
     "SNR_FLOOR_DB",
     "SPREADING_FACTORS",
     "SX1276_SENSITIVITY_DBM",
@@ -40,6 +41,11 @@ BANDWIDTHS_HZ = (7800, 10400, 15600, 20800, 31250, 41700, 62500, 125_000, 250_00
 
 SNR_FLOOR_DB = MappingProxyType({7: -7.5, 8: -10.0, 9: -12.5, 10: -15.0, 11: -17.5, 12: -20.0})
 """Lowest SNR (dB) at which each spreading factor still demodulates (Semtech)."""
+
+MAX_REPORTED_SNR_DB = 10.0
+"""The packet SNR a LoRa modem reports saturates near +10 dB (SX127x/SX126x): its
+estimate comes from the despread symbols, which a strong signal fills. Simulated radios
+report at most this, and the verifier expects it."""
 
 
 def _table(rows: dict[int, tuple[float, float, float]]) -> MappingProxyType:

@@ -366,6 +366,18 @@ class MessageStore:
                 _verdicts.upsert(conn, params)
         return len(params)
 
+    def replace_epoch_verdicts(self, epoch: int, rows: Iterable[VerdictRow]) -> int:
+        """Make `rows` the epoch's only stored verdicts, in one transaction: the epoch was
+        judged again over another set of reports (the one the chain agreed on)."""
+        params = _verdicts.verdict_params(rows)
+        if any(p[_verdicts.EPOCH_INDEX] != epoch for p in params):
+            raise ValueError(f"replace_epoch_verdicts({epoch}): a row is of another epoch")
+        with self._transaction("replace_epoch_verdicts") as conn:
+            conn.execute("DELETE FROM verdicts WHERE epoch = ?", (check_uint64(epoch, "epoch"),))
+            if params:
+                _verdicts.upsert(conn, params)
+        return len(params)
+
     def verdict_row(self, report_id: bytes) -> VerdictRow | None:
         """The stored verdict of the report with this content id, or None."""
         conn = self._connection()

@@ -40,6 +40,8 @@ _SHOWN_MATCHES = 3  # ids named in an ambiguity error
 
 _COLUMNS = ("report_id, challenge_id, epoch, report_type, hotspot_key, valid, reason, "
                    "rewarded, body")
+EPOCH_INDEX = 2
+"""Where the epoch is in a row of `verdict_params`."""
 _UPSERT = (f"INSERT INTO verdicts ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
            "ON CONFLICT (report_id) DO UPDATE SET challenge_id = excluded.challenge_id, "
            "epoch = excluded.epoch, report_type = excluded.report_type, "
