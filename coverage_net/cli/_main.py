@@ -29,6 +29,7 @@ from ._poc import poc
 from ._predict import predict
 from ._rewards import rewards
 from ._sim import sim
+from ._testnet import testnet
 
 logger = logging.getLogger("coverage_net.cli")
 
@@ -106,3 +107,4 @@ main.add_command(poc)
 main.add_command(rewards)
 main.add_command(chain)
 main.add_command(config)
+main.add_command(testnet)

@@ -1,0 +1,63 @@
+"""The live progress of a testnet: a rich display on a terminal, plain lines elsewhere.
+
+A person watching a demo wants to see the network move (epochs finalized, how fast,
+what the verifiers decided); a log file or CI wants one line per change, not
+terminal escapes. Both read the same `NetworkSnapshot`.
+"""
+
+from __future__ import annotations
+
+import time
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from ._status import NetworkSnapshot
+
+__all__ = ["ProgressDisplay", "describe"]
+
+_PLAIN_EVERY_S = 10.0  # a plain line at least this often while something changes
+
+
+def describe(snapshot: NetworkSnapshot, hotspots: int) -> str:
+    """One line: finality, verdicts and the hotspots' counters."""
+    latency = (f"{snapshot.last_latency_ms / 1000:.1f} s" if snapshot.last_latency_ms
+               is not None else "-")
+    return (f"finality {latency} | verdicts {snapshot.valid} valid, {snapshot.invalid} invalid"
+            f" | {snapshot.hotspots_reporting}/{hotspots} hotspots up, "
+            f"{snapshot.beacons_sent} beacons, {snapshot.witnesses_filed} witnesses")
+
+
+class ProgressDisplay:
+    """Use as a context manager around the run; call `update` with each snapshot."""
+
+    def __init__(self, console: Console, *, epochs: int, hotspots: int) -> None:
+        self.console, self.epochs, self.hotspots = console, epochs, hotspots
+        self._live = console.is_terminal
+        self._progress = Progress(TextColumn("epochs finalized"), BarColumn(),
+                                  MofNCompleteColumn(), TimeElapsedColumn(),
+                                  TextColumn("{task.description}"), console=console,
+                                  disable=not self._live)
+        self._task = self._progress.add_task("starting", total=epochs)
+        self._last_line = ""
+        self._last_print_s = 0.0
+
+    def __enter__(self) -> ProgressDisplay:
+        self._progress.__enter__()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self._progress.__exit__(*exc_info)
+
+    def update(self, snapshot: NetworkSnapshot) -> None:
+        line = describe(snapshot, self.hotspots)
+        if self._live:
+            self._progress.update(self._task, completed=min(snapshot.finalized, self.epochs),
+                                  description=line)
+            return
+        plain = f"epochs finalized {snapshot.finalized}/{self.epochs} | {line}"
+        now = time.monotonic()
+        if plain != self._last_line and (now - self._last_print_s >= _PLAIN_EVERY_S
+                                         or not plain.startswith(self._last_line[:24])):
+            self.console.print(plain, highlight=False)
+            self._last_line, self._last_print_s = plain, now
