@@ -40,6 +40,7 @@ class ProgressDisplay:
                                   disable=not self._live)
         self._task = self._progress.add_task("starting", total=epochs)
         self._last_line = ""
+        self._last_finalized = -1
         self._last_print_s = 0.0
 
     def __enter__(self) -> ProgressDisplay:
@@ -57,7 +58,8 @@ class ProgressDisplay:
             return
         plain = f"epochs finalized {snapshot.finalized}/{self.epochs} | {line}"
         now = time.monotonic()
-        if plain != self._last_line and (now - self._last_print_s >= _PLAIN_EVERY_S
-                                         or not plain.startswith(self._last_line[:24])):
-            self.console.print(plain, highlight=False)
+        new_epoch = snapshot.finalized != self._last_finalized
+        if plain != self._last_line and (new_epoch or now - self._last_print_s >= _PLAIN_EVERY_S):
+            self.console.print(plain, highlight=False, soft_wrap=True)
             self._last_line, self._last_print_s = plain, now
+            self._last_finalized = snapshot.finalized

@@ -15,6 +15,7 @@ import contextlib
 import ctypes
 import logging
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -121,8 +122,9 @@ class Supervisor:
             raise TestnetError(f"process {spec.name} is already running (pid {old.pid})")
         spec.log_path.parent.mkdir(parents=True, exist_ok=True)
         with open(spec.log_path, "ab") as log:
-            log.write(f"--- {time.strftime('%H:%M:%S')} starting: "
-                      f"{' '.join(spec.argv)}\n".encode())
+            command = " ".join(shlex.join(spec.argv).split())  # one line, however quoted
+            log.write(f"--- {time.strftime('%H:%M:%S')} starting {spec.name}: "
+                      f"{command}\n".encode())
             log.flush()
             try:
                 proc = subprocess.Popen(
