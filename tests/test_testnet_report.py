@@ -12,6 +12,7 @@ import hashlib
 import json
 import time
 
+import pytest
 from h3.api import basic_int as h3
 from rich.console import Console
 
@@ -20,6 +21,9 @@ from coverage_net.store import MessageStore, VerdictRow
 from coverage_net.testnet import (
     MAP_RESOLUTION,
     ProgressDisplay,
+    Supervisor,
+    Testnet,
+    TestnetTimeoutError,
     describe,
     plan_world,
     read_rewards,
@@ -112,3 +116,21 @@ def test_plain_progress_prints_a_line_when_something_changes(tmp_path):
     lines = (tmp_path / "out.txt").read_text().splitlines()
     assert [line.split(" |")[0] for line in lines] == ["epochs finalized 0/3",
                                                        "epochs finalized 1/3"]
+
+
+def test_a_network_that_finalizes_nothing_times_out_naming_what_is_missing(tmp_path):
+    layout = _layout(tmp_path)
+    with Supervisor() as supervisor:
+        testnet = Testnet(layout, supervisor)
+        supervisor.start(layout.process_specs()[0])  # the simulator alone: no validator
+        supervisor.wait_for("sim", layout.manifest_path, timeout_s=3600)
+        with pytest.raises(TestnetTimeoutError) as caught:
+            testnet.wait_for_epochs(1, timeout_s=0.1)
+        assert supervisor.running("sim")
+        stopped = testnet.stop()
+    message = str(caught.value)
+    assert message.startswith("only 0 of 1 epochs were finalized within 0 s")
+    assert "v0 no status yet" in message and "0 of 6 hotspots wrote a status" in message
+    assert str(layout.log_dir) in message
+    assert [(s.name, s.clean) for s in stopped] == [("sim", True)]
+    assert not layout.manifest_path.exists()  # the simulator cleaned up its ports

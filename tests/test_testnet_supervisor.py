@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import subprocess
 import sys
 import time
 
@@ -142,3 +143,35 @@ def test_wait_for_reports_a_process_that_dies_before_writing_its_file(tmp_path):
 
 def test_log_tail_of_a_missing_log_is_empty(tmp_path):
     assert log_tail(tmp_path / "none.log") == []
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="PR_SET_PDEATHSIG is Linux's")
+def test_children_end_when_the_supervisor_is_killed(tmp_path):
+    """A SIGKILLed testnet must not leave daemons holding the loopback ports."""
+    ready = str(tmp_path / "ready")
+    parent = f"""
+import os, signal, sys, time
+from pathlib import Path
+from coverage_net.testnet import ProcessSpec, Supervisor
+supervisor = Supervisor()
+supervisor.start(ProcessSpec("orphan", (sys.executable, "-c", {DAEMON!r}, {ready!r}),
+                             Path({str(tmp_path / "orphan.log")!r})))
+while not Path({ready!r}).exists():
+    time.sleep(0.01)
+print(supervisor.pid("orphan"), flush=True)
+os.kill(os.getpid(), signal.SIGKILL)
+"""
+    done = subprocess.run([sys.executable, "-c", parent], capture_output=True, text=True,
+                          check=False)
+    assert done.returncode == -signal.SIGKILL, done.stderr
+    child = int(done.stdout)
+    while _alive(child):
+        time.sleep(0.01)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(") ")[1][0] != "Z"  # a zombie has ended
+    except FileNotFoundError:
+        return False

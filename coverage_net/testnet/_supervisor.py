@@ -73,9 +73,22 @@ def log_tail(path: Path, lines: int = LOG_TAIL_LINES) -> list[str]:
     return text.splitlines()[-lines:]
 
 
+def _libc_prctl():
+    """libc's prctl, looked up once in the parent: a child between fork and exec should
+    not load libraries (the supervisor may have threads, e.g. the progress display's)."""
+    if sys.platform != "linux":
+        return None
+    try:
+        return ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+
+
+_PRCTL = _libc_prctl()
+
+
 def _die_with_parent() -> None:  # runs in the child between fork and exec
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    _PRCTL(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 class Supervisor:
@@ -131,7 +144,7 @@ class Supervisor:
                     list(spec.argv), stdin=subprocess.DEVNULL, stdout=log,
                     stderr=subprocess.STDOUT, cwd=spec.cwd, start_new_session=True,
                     env={**os.environ, "PYTHONUNBUFFERED": "1", **spec.env},
-                    preexec_fn=_die_with_parent if sys.platform == "linux" else None)
+                    preexec_fn=_die_with_parent if _PRCTL is not None else None)
             except OSError as exc:
                 raise TestnetError(f"cannot start process {spec.name} "
                                    f"({spec.argv[0]}): {exc.strerror or exc}") from None
