@@ -70,7 +70,8 @@ def testnet(**options) -> None:
     click.echo(f"testnet in {layout.out_dir}: {opts.hotspots} hotspots, {opts.validators} "
                f"validators, a router and the radio simulator; logs in {layout.log_dir}",
                err=True)
-    with ProgressDisplay(console, epochs=opts.epochs, hotspots=opts.hotspots) as display:
+    with ProgressDisplay(console, epochs=opts.epochs, hotspots=opts.hotspots,
+                         genesis_time_ms=layout.genesis_time_ms) as display:
         result = run_testnet(layout, opts.epochs, timeout_s=opts.timeout_s,
                              on_progress=display.update)
     _print_result(result)
