@@ -13,6 +13,8 @@ import time
 import numpy as np
 import pytest
 from h3.api import basic_int as h3
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import coverage_net.testnet as testnet
 from coverage_net.config import load_config
@@ -20,6 +22,7 @@ from coverage_net.consensus import load_genesis
 from coverage_net.errors import CoverageNetError
 from coverage_net.identity import load_keypair, peer_id_from_public_key
 from coverage_net.poc import DAY_MS, load_params
+from coverage_net.radio import get_region
 from coverage_net.testnet import (
     MIN_HOTSPOTS,
     ROUTER_NAME,
@@ -53,10 +56,12 @@ def test_world_keeps_its_promises_by_the_channels_path_loss(seed):
     roles = [h.role for h in plan.hotspots]
     assert roles.count("far") == 1 and roles.count("liar") == 1 and len(roles) == 10
     far = world.index_of("far")
-    assert link_margins_db(world, far, beacon).max() < 0  # no one hears the far hotspot
+    loudest_dbm = get_region(plan.region).max_eirp_dbm
+    # no one hears the far hotspot, nor does it hear anyone, even at the region's top EIRP
+    assert link_margins_db(world, far, beacon, eirp_dbm=loudest_dbm).max() < 0
     for i, hotspot in enumerate(plan.hotspots):
+        assert link_margins_db(world, i, beacon, eirp_dbm=loudest_dbm)[far] < 0
         margins = link_margins_db(world, i, beacon)
-        assert margins[far] < 0  # ... and it hears no one
         if hotspot.role != "far":
             assert margins.max() > 10, f"{hotspot.name} is heard by no one"
     liar = plan.named("liar")[0]
@@ -159,3 +164,13 @@ def test_an_unusable_out_dir_is_refused(tmp_path, problem):
     with pytest.raises(TestnetError, match=f"--out {out} is"):
         write_testnet(out, plan_world(4), validators=4, epoch_s=20, seed=0,
                       genesis_time_ms=0, ports=PORTS)
+
+
+@settings(max_examples=25, deadline=None)
+@given(hotspots=st.integers(MIN_HOTSPOTS, 40), seed=st.integers(0, 2**32 - 1),
+       region=st.sampled_from(["US915", "EU868", "AU915", "AS923-1", "KR920", "IN865"]))
+def test_any_seed_size_and_region_gives_a_world_with_its_three_kinds(hotspots, seed, region):
+    plan = plan_world(hotspots, seed=seed, region=region)  # its own checks raise on a break
+    assert len(plan.hotspots) == hotspots and len({h.name for h in plan.hotspots}) == hotspots
+    assert [h.role for h in plan.hotspots[-2:]] == ["far", "liar"]
+    assert len(plan.world()) == hotspots
