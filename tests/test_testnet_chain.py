@@ -8,9 +8,11 @@ whole network's smoke run drives `Testnet` with its own process specs.
 
 from __future__ import annotations
 
+import json
 import sys
 
 from coverage_net.testnet import (
+    REWARDS_FILENAME,
     ProcessSpec,
     Supervisor,
     Testnet,
@@ -45,3 +47,4 @@ def test_chain_validators_finalize_the_testnets_epochs_and_stop_cleanly(tmp_path
     assert [row.name for row in result.rewards] == layout.hotspot_names
     assert all(row.total == 0 for row in result.rewards)  # no hotspot ran
     assert result.map_cells == 0 and result.map_path.is_file()
+    assert json.loads((layout.out_dir / REWARDS_FILENAME).read_text())[0]["total"] == 0

@@ -19,9 +19,10 @@ from ._plan import (
     plan_world,
 )
 from ._progress import ProgressDisplay, describe
-from ._report import MAP_RESOLUTION, RewardRow, read_rewards, write_coverage_map
+from ._report import MAP_RESOLUTION, RewardRow, read_rewards, write_coverage_map, write_rewards
 from ._run import (
     MAP_FILENAME,
+    REWARDS_FILENAME,
     Testnet,
     TestnetOptions,
     TestnetResult,
@@ -40,5 +41,5 @@ __all__ = [
     "read_snapshot", "read_status_file", "verdict_counts", "NetworkSnapshot",
     "ProgressDisplay", "describe", "read_rewards", "write_coverage_map", "RewardRow",
     "MAP_RESOLUTION", "Testnet", "TestnetOptions", "TestnetResult", "prepare_testnet",
-    "run_testnet", "free_ports", "MAP_FILENAME",
+    "run_testnet", "free_ports", "MAP_FILENAME", "REWARDS_FILENAME", "write_rewards",
 ]

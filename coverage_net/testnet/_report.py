@@ -22,7 +22,8 @@ from coverage_net.store import MessageStore, StoreError
 from ._errors import TestnetError
 from ._layout import TestnetLayout
 
-__all__ = ["MAP_RESOLUTION", "RewardRow", "read_rewards", "write_coverage_map"]
+__all__ = ["MAP_RESOLUTION", "RewardRow", "read_rewards", "write_coverage_map",
+           "write_rewards"]
 
 MAP_RESOLUTION = 8
 
@@ -58,6 +59,14 @@ def read_rewards(layout: TestnetLayout, validator: str) -> list[RewardRow]:
             return rows
     except LedgerError as exc:
         raise TestnetError(f"validator {validator} booked no rewards: {exc}") from None
+
+
+def write_rewards(rows: list[RewardRow], path: Path) -> None:
+    """The rewards table as JSON (amounts in the smallest unit), for scripts and tests."""
+    data = [{"name": r.name, "role": r.role, "beacon": r.beacon, "witness": r.witness,
+             "data": r.data, "total": r.total, "beacons": r.beacons, "witnesses": r.witnesses}
+            for r in rows]
+    path.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
 
 
 def write_coverage_map(layout: TestnetLayout, validator: str, path: Path) -> int:

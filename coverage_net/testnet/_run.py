@@ -21,16 +21,17 @@ from pathlib import Path
 from ._errors import TestnetError, TestnetTimeoutError
 from ._layout import SIM_NAME, TestnetLayout, write_testnet
 from ._plan import plan_world
-from ._report import RewardRow, read_rewards, write_coverage_map
+from ._report import RewardRow, read_rewards, write_coverage_map, write_rewards
 from ._status import VALIDATOR_STATUS_FILENAME, NetworkSnapshot, read_snapshot, read_status_file
 from ._supervisor import StopResult, Supervisor
 
-__all__ = ["MAP_FILENAME", "Testnet", "TestnetOptions", "TestnetResult", "free_ports",
-           "prepare_testnet", "run_testnet"]
+__all__ = ["MAP_FILENAME", "REWARDS_FILENAME", "Testnet", "TestnetOptions", "TestnetResult",
+           "free_ports", "prepare_testnet", "run_testnet"]
 
 logger = logging.getLogger(__name__)
 
 MAP_FILENAME = "coverage-map.geojson"
+REWARDS_FILENAME = "rewards.json"
 _SIM_START_TIMEOUT_S = 60.0
 _STARTUP_S_PER_PROCESS = 1.0  # importing py-libp2p and opening stores, on a shared 2-core box
 _POLL_S = 1.0
@@ -158,10 +159,12 @@ class Testnet:
         return results
 
     def report(self, snapshot: NetworkSnapshot, stopped: list[StopResult]) -> TestnetResult:
-        """Rewards and the coverage map from the most advanced validator's files."""
+        """Rewards (also written to rewards.json) and the coverage map from the most
+        advanced validator's files."""
         if snapshot.leader is None:
             raise TestnetError("no validator decided any height; nothing to report")
         rewards = read_rewards(self.layout, snapshot.leader)
+        write_rewards(rewards, self.layout.out_dir / REWARDS_FILENAME)
         map_path = self.layout.out_dir / MAP_FILENAME
         cells = write_coverage_map(self.layout, snapshot.leader, map_path)
         return TestnetResult(self.layout, snapshot, rewards, map_path, cells, stopped)
