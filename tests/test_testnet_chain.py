@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import sys
 
+from coverage_net.cli._testnet import print_result
 from coverage_net.testnet import (
     REWARDS_FILENAME,
     ProcessSpec,
@@ -22,7 +23,7 @@ from coverage_net.testnet import (
 )
 
 
-def test_chain_validators_finalize_the_testnets_epochs_and_stop_cleanly(tmp_path):
+def test_chain_validators_finalize_the_testnets_epochs_and_stop_cleanly(tmp_path, capsys):
     layout = prepare_testnet(TestnetOptions(tmp_path / "net", hotspots=4, epochs=1,
                                             epoch_s=5, start_delay_s=6))
     command = (sys.executable, "-m", "coverage_net.cli", "chain", "validator")
@@ -48,3 +49,9 @@ def test_chain_validators_finalize_the_testnets_epochs_and_stop_cleanly(tmp_path
     assert all(row.total == 0 for row in result.rewards)  # no hotspot ran
     assert result.map_cells == 0 and result.map_path.is_file()
     assert json.loads((layout.out_dir / REWARDS_FILENAME).read_text())[0]["total"] == 0
+    print_result(result)  # what `coverage-net testnet` ends with
+    printed = capsys.readouterr().out
+    assert "rewards (COV)" in printed and f"coverage map: {result.map_path}" in printed
+    for name in layout.hotspot_names:
+        assert f"│ {name} " in printed
+    assert "epochs finalized" in printed

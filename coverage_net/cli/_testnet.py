@@ -74,10 +74,11 @@ def testnet(**options) -> None:
                          genesis_time_ms=layout.genesis_time_ms) as display:
         result = run_testnet(layout, opts.epochs, timeout_s=opts.timeout_s,
                              on_progress=display.update)
-    _print_result(result)
+    print_result(result)
 
 
-def _print_result(result: TestnetResult) -> None:
+def print_result(result: TestnetResult) -> None:
+    """The end of a run: progress in one line, the rewards table, warnings, the map's path."""
     out = Console() if Console().is_terminal else Console(width=_TABLE_WIDTH)
     snapshot = result.snapshot
     latencies = snapshot.latencies_ms

@@ -150,13 +150,9 @@ class Testnet:
                 f"wrote a status); see the logs in {self.layout.log_dir}")
 
     def stop(self) -> list[StopResult]:
-        """Stop every process (SIGINT, then SIGKILL with a warning), hotspots first."""
-        results = self.supervisor.stop_all()
-        for result in results:
-            if not result.clean:
-                logger.warning("process %s ended with status %d%s", result.name,
-                               result.returncode, " after SIGKILL" if result.killed else "")
-        return results
+        """Stop every process (SIGINT, then SIGKILL with a warning), hotspots first; how
+        each ended is in the results (`StopResult.clean`)."""
+        return self.supervisor.stop_all()
 
     def report(self, snapshot: NetworkSnapshot, stopped: list[StopResult]) -> TestnetResult:
         """Rewards (also written to rewards.json) and the coverage map from the most
