@@ -25,9 +25,19 @@ $(STAMP): $(BIN)/python $(SOURCES)
 
 install: $(STAMP)
 
+# The whole network on this machine: radio simulator, 4 validators, a router, hotspots;
+# ends with the rewards table and the coverage map. The DEM tile's area is used when
+# DEM_DIR holds one, else the embedded default area.
+DEMO_OUT      ?= demo-out
+DEMO_HOTSPOTS ?= 10
+DEMO_EPOCHS   ?= 3
+DEMO_EPOCH_S  ?= 20
+
 demo: install
-	$(BIN)/coverage-net predict --hotspots examples/white_mountains.csv --dem $(DEM_DIR) \
-		--model terrain --res 8 --out out/demo
+	rm -rf $(DEMO_OUT)
+	$(BIN)/coverage-net testnet --hotspots $(DEMO_HOTSPOTS) --validators 4 \
+		--epochs $(DEMO_EPOCHS) --epoch-s $(DEMO_EPOCH_S) --seed 1 --out $(DEMO_OUT) \
+		$(if $(wildcard $(DEM_DIR)/*.hgt),--dem $(DEM_DIR))
 
 test: install
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
@@ -39,4 +49,4 @@ lint: install
 	$(BIN)/ruff check .
 
 clean:
-	rm -rf build $(VENV) coverage_net/radio/*.so ext/*.c out .pytest_cache .hypothesis
+	rm -rf build $(VENV) coverage_net/radio/*.so ext/*.c out $(DEMO_OUT) .pytest_cache .hypothesis

@@ -250,6 +250,10 @@ CASES = {
         lambda t: ["sim", "serve", "--world", _good_world(t), "--dir",
                    _write(t / "plain-file", "") / "ports"],
         lambda t: "plain-file"),
+    "testnet-out-not-empty": Case(
+        lambda t: ["testnet", "--hotspots", 6, "--epochs", 1, "--out",
+                   _write(t / "old.log", "").parent],
+        lambda t: f"--out {t} is not empty"),
 }
 
 

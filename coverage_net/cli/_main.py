@@ -30,6 +30,7 @@ from ._poc import poc
 from ._predict import predict
 from ._rewards import rewards
 from ._sim import sim
+from ._testnet import testnet
 
 logger = logging.getLogger("coverage_net.cli")
 
@@ -109,3 +110,4 @@ main.add_command(chain)
 main.add_command(config)
 main.add_command(hotspot)
 main.add_command(validator)
+main.add_command(testnet)
