@@ -115,11 +115,12 @@ def hotspot_run(config_path: Path) -> None:
               help="The hotspot's data directory (data.dir of its config).")
 @click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
 def hotspot_status(data_dir: Path, as_json: bool) -> None:
-    """Show a hotspot's peers, announcement, beacons and witnesses.
+    """Show a hotspot's peers, announcement, beacons, witnesses, verdicts and balance.
 
-    Read from DATA/hotspot.json (written every second while it runs) and its store;
-    its verdicts and rewards are the validators' (`coverage-net rewards show --hotspot
-    KEY --data VALIDATOR_DATA`).
+    Read from DATA/hotspot.json, written every second while it runs: its own counters,
+    and what a validator last said about it (the chain's height, its balance, its
+    newest verdicts with the reason; `coverage-net poc explain REPORT --data
+    VALIDATOR_DATA` explains one).
     """
     from coverage_net.errors import CoverageNetError
     from coverage_net.node import read_hotspot_status
@@ -140,6 +141,19 @@ def hotspot_status(data_dir: Path, as_json: bool) -> None:
                f"{sum(poc['refused'].values())} {poc['refused'] or ''}".rstrip())
     click.echo(f"  witnesses {poc['witnesses_filed']} filed; {poc['held_resolved']} held "
                f"until their challenge came, {poc['held_expired']} expired")
+    said = status.get("validators_say")
+    if not said:
+        click.echo("  verdicts  none yet (no validator answered; they judge an epoch when it "
+                   "closes)")
+        return
+    from ._rewards import cov
+
+    click.echo(f"  balance   {cov(said['balance'])} COV on the chain at height {said['height']} "
+               f"(validator {said['validator'][:16]})")
+    for v in said["verdicts"]:
+        verdict = "valid" if v["valid"] else f"invalid: {v['reason']}"
+        click.echo(f"  epoch {v['epoch']:>4}  {v['report_type']:<15} {v['report_id'][:16]}  "
+                   f"{verdict}")
 
 
 # -- validator ----------------------------------------------------------------------------

@@ -39,7 +39,7 @@ import trio
 
 from coverage_net.identity import peer_id_from_public_key
 from coverage_net.messages import MessageError, canonical_dumps, decode, loads_cbor_item
-from coverage_net.p2p import Network, ProtocolLimits, RequestError
+from coverage_net.p2p import Network, ProtocolLimits, RequestError, RequestHandlerError
 
 from ._certificate import QuorumCertificate
 from ._core import (
@@ -381,7 +381,7 @@ class ConsensusDriver:
         except (MessageError, KeyError):
             height = None
         if type(height) is not int or height < 0:
-            raise ConsensusError("a consensus sync request is {'height': <int >= 0>}")
+            raise RequestHandlerError("a consensus sync request is {'height': <int >= 0>}")
         qc = self.certificates.get(height)
         if qc is None and height < self.state.height:  # older than memory: the chain's
             qc = self.app.certificate(height)

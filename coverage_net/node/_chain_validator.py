@@ -86,6 +86,7 @@ from coverage_net.store import MessageStore
 from ._chain_app import ChainApp
 from ._epoch_reconcile import EpochReconciler
 from ._epoch_verifier import EpochCloser
+from ._hotspot_query import serve_hotspot_queries
 from ._peer import wall_clock_ms
 from ._poc import start_challenger
 
@@ -402,6 +403,7 @@ async def _start_poc(nursery: trio.Nursery, config: ChainValidatorConfig, app: C
     genesis_ms = config.genesis.genesis_time_ms
     await start_challenger(nursery, p2p.gossip, app.store, config.keypair, poc.params,
                            config.clock_ms, entropy_for=entropy_for, genesis_ms=genesis_ms)
+    serve_hotspot_queries(network, app.store, app.chain)
     validators = set(validator_peer_ids(config.genesis))
 
     def peers() -> list[str]:

@@ -15,13 +15,15 @@ are handed to the beaconer again (`pending_challenges`), which answers those who
 window is still open and logs why for the others.
 
 The status file ``hotspot.json`` (beside the peer's ``peer.json``) holds the
-hotspot's key, its announcement and its proof-of-coverage counters;
+hotspot's key, its announcement, its proof-of-coverage counters and what a validator
+last said about it (its newest verdicts and its balance, `query_validators`);
 ``coverage-net hotspot status`` reads it with the store.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import logging
 import os
@@ -41,6 +43,7 @@ from coverage_net.radio import STATION_CELL_RES
 from coverage_net.store import MessageStore
 from firmware_bridge import Radio
 
+from ._hotspot_query import query_validators
 from ._peer import PeerConfig, RunningPeer, run_peer
 from ._poc import start_hotspot_poc
 
@@ -71,6 +74,8 @@ class HotspotSettings:
     peer: PeerConfig
     radio_max_dbm: int = 22
     status_interval_s: float = 1.0
+    query_interval_s: float = 5.0
+    """How often a validator is asked for this hotspot's verdicts and balance."""
     poc_metrics: PocMetrics = field(default_factory=PocMetrics)
     """The beaconer's and witness listener's counters (give the peer's metrics endpoint a
     `PocCollector` of these)."""
@@ -93,6 +98,9 @@ class RunningHotspot:
     poc: PocMetrics
     resumed: int = 0
     """Stored challenges handed to the beaconer again on start."""
+    validators_say: dict | None = None
+    """The last answer of a validator about this hotspot (`query_validators`): the
+    chain's height, the hotspot's balance, its newest verdicts."""
 
 
 def hotspot_announcement(settings: HotspotSettings, timestamp_ms: int) -> HotspotAnnouncement:
@@ -154,6 +162,17 @@ def read_hotspot_status(data_dir: Path) -> dict | None:
         return None
 
 
+def _jsonable(value: object) -> object:
+    """`value` with bytes as hex (a validator's answer carries report ids)."""
+    if isinstance(value, bytes):
+        return value.hex()
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_jsonable(v) for v in value]
+    return value
+
+
 def _write_status(settings: HotspotSettings, running: RunningHotspot, clock_ms: int) -> None:
     a = running.announcement
     # not dataclasses.asdict: it rebuilds a Counter from (key, count) pairs, counting pairs
@@ -167,6 +186,7 @@ def _write_status(settings: HotspotSettings, running: RunningHotspot, clock_ms: 
                                "antenna_height_m": a.antenna_height_m,
                                "timestamp_ms": a.timestamp_ms},
               "poc": {**poc, "refused": dict(poc["refused"])}, "resumed": running.resumed,
+              "validators_say": _jsonable(running.validators_say),
               "updated_ms": clock_ms}
     path = settings.data_dir / HOTSPOT_STATUS_FILENAME
     tmp = path.with_suffix(".json.tmp")
@@ -206,6 +226,14 @@ async def run_hotspot(settings: HotspotSettings, *,
                 logger.info("resuming %d challenge(s) received before the restart", len(owed))
             running = RunningHotspot(peer, announcement, poc, resumed=len(owed))
             nursery.start_soon(_status_loop, settings, running)
+
+            def keep(answer: dict) -> None:
+                running.validators_say = answer
+
+            nursery.start_soon(functools.partial(
+                query_validators, peer.p2p.network, settings.keypair.public_key,
+                list(settings.params.validators), keep,
+                interval_s=settings.query_interval_s))
             task_status.started(running)
             await trio.sleep_forever()
 
