@@ -28,6 +28,7 @@ from ._peer import peer
 from ._poc import poc
 from ._predict import predict
 from ._rewards import rewards
+from ._router import router
 from ._sim import sim
 
 logger = logging.getLogger("coverage_net.cli")
@@ -106,3 +107,4 @@ main.add_command(poc)
 main.add_command(rewards)
 main.add_command(chain)
 main.add_command(config)
+main.add_command(router)

@@ -5,7 +5,9 @@ peer (store, libp2p network, gossip, sync, status; `run_peer`), opens the radio 
 operator configured (a devboard with our firmware, an RN2483 module, a Semtech packet
 forwarder, or a simulator pty), announces where the hotspot stands (a signed
 `HotspotAnnouncement`, published again only when what it asserts changes), and runs
-the beaconer and the witness listener on the radio (`start_hotspot_poc`).
+the beaconer and the witness listener on the radio (`start_hotspot_poc`), and the
+forwarder that sells the device uplinks the radio hears to routers
+(`run_uplink_forwarder`).
 
 What must survive a restart does, because everything goes through the store first:
 a report is stored before it is gossiped (and sync serves it to peers that missed
@@ -27,7 +29,8 @@ import logging
 import os
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 import h3
@@ -43,6 +46,7 @@ from firmware_bridge import Radio
 
 from ._peer import PeerConfig, RunningPeer, run_peer
 from ._poc import start_hotspot_poc
+from ._uplinks import UplinkMetrics, run_uplink_forwarder
 
 __all__ = ["HOTSPOT_STATUS_FILENAME", "HotspotSettings", "RunningHotspot",
            "hotspot_announcement", "pending_challenges", "read_hotspot_status", "run_hotspot"]
@@ -90,6 +94,8 @@ class RunningHotspot:
     poc: PocMetrics
     resumed: int = 0
     """Stored challenges handed to the beaconer again on start."""
+    uplinks: UplinkMetrics = field(default_factory=UplinkMetrics)
+    """The uplink forwarder's counters (device packets offered to routers)."""
 
 
 def hotspot_announcement(settings: HotspotSettings, timestamp_ms: int) -> HotspotAnnouncement:
@@ -164,6 +170,7 @@ def _write_status(settings: HotspotSettings, running: RunningHotspot, clock_ms: 
                                "antenna_height_m": a.antenna_height_m,
                                "timestamp_ms": a.timestamp_ms},
               "poc": {**poc, "refused": dict(poc["refused"])}, "resumed": running.resumed,
+              "uplinks": running.uplinks.as_json(),
               "updated_ms": clock_ms}
     path = settings.data_dir / HOTSPOT_STATUS_FILENAME
     tmp = path.with_suffix(".json.tmp")
@@ -200,7 +207,10 @@ async def run_hotspot(settings: HotspotSettings, *,
                                           settings.params, clock_ms, pending=owed)
             if owed:
                 logger.info("resuming %d challenge(s) received before the restart", len(owed))
-            running = RunningHotspot(peer, announcement, poc, resumed=len(owed))
+            uplinks = await nursery.start(partial(
+                run_uplink_forwarder, settings.keypair, settings.params, radio=radio,
+                network=peer.p2p.network, gossip=peer.p2p.gossip, clock_ms=clock_ms))
+            running = RunningHotspot(peer, announcement, poc, resumed=len(owed), uplinks=uplinks)
             nursery.start_soon(_status_loop, settings, running)
             task_status.started(running)
             await trio.sleep_forever()

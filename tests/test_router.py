@@ -1,0 +1,175 @@
+"""The router and the data path over real libp2p on loopback, real SQLite and a real sink
+file: a simulated sensor's uplinks are heard by two hotspots (SimRadio on one SimAir),
+both offer each packet, the first offer wins and the other is refused; the receipts
+reach a validator-like peer's store, where the rewards' `load_epoch_inputs` sees them;
+a restarted router never pays a packet twice."""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+
+import trio
+
+from coverage_net.identity import Keypair
+from coverage_net.messages import DataTransferReceipt
+from coverage_net.node import (
+    UPLINK_PROTOCOL,
+    PeerConfig,
+    RouterSettings,
+    decode_reply,
+    load_epoch_inputs,
+    read_router_status,
+    run_peer,
+    run_router,
+    run_uplink_forwarder,
+    sensor_radio_config,
+    uplink_offer,
+    wall_clock_ms,
+)
+from coverage_net.p2p import TOPIC_PREFIX
+from coverage_net.poc import params_from_dict
+from coverage_net.radio import FreeSpace, Station
+from firmware_bridge import RxPacket
+from radio_sim import Channel, Sensor, SensorFleet, SimAir, World
+
+SAFETY_S = 60  # a safety net against hangs, never a performance assertion
+KM_DEG = 1 / 111.195
+RECEIPT_TOPIC = TOPIC_PREFIX + DataTransferReceipt.TYPE
+
+
+def _key(name: str) -> Keypair:
+    return Keypair.from_seed(hashlib.sha256(b"router test " + name.encode()).digest())
+
+
+ROUTER = _key("router")
+PARAMS = params_from_dict({"epoch_length_ms": 60_000,
+                           "rewards": {"routers": [ROUTER.public_key.hex()]}})
+GENESIS_MS = wall_clock_ms() - 3 * 60_000  # epoch 3 now
+
+
+def _router_settings(tmp_path) -> RouterSettings:
+    return RouterSettings(keypair=ROUTER, params=PARAMS, genesis_ms=GENESIS_MS,
+                          sink_path=tmp_path / "sink.jsonl",
+                          peer=PeerConfig(keypair=ROUTER, data_dir=tmp_path / "router",
+                                          sync_interval_s=0.2),
+                          status_interval_s=0.1)
+
+
+def _peer(tmp_path, name: str, bootstrap) -> PeerConfig:
+    return PeerConfig(keypair=_key(name), data_dir=tmp_path / name, bootstrap=bootstrap,
+                      sync_interval_s=0.2)
+
+
+def _world() -> World:
+    return World([Station("sensor", lat_deg=44.0, lon_deg=-71.0, region="US915"),
+                  Station("a", lat_deg=44.0 + KM_DEG, lon_deg=-71.0, region="US915"),
+                  Station("b", lat_deg=44.0 - KM_DEG, lon_deg=-71.0, region="US915")])
+
+
+async def _until(condition, step_s: float = 0.05) -> None:
+    while not condition():
+        await trio.sleep(step_s)
+
+
+def _sink(tmp_path) -> list[dict]:
+    path = tmp_path / "sink.jsonl"
+    return [json.loads(line) for line in path.read_text("utf-8").splitlines()] \
+        if path.exists() else []
+
+
+async def _offer(peer, payload: bytes, name: str):
+    """One offer straight over the protocol (what the forwarder sends), and the reply."""
+    packet = RxPacket(payload=payload, rssi_dbm=-90.0, snr_db=5.0, freq_hz=903_900_000,
+                      spreading_factor=10, bandwidth_hz=125_000, coding_rate=5,
+                      radio_timestamp_us=1, host_time_s=1.0, crc_ok=True)
+    data = uplink_offer(_key(name), packet, wall_clock_ms()).to_cbor()
+    await _until(lambda: ROUTER.peer_id in peer.connected_peers())  # bootstrapped to it
+    raw = await peer.p2p.network.request(ROUTER.peer_id, UPLINK_PROTOCOL, data, timeout_s=10)
+    return decode_reply(raw)
+
+
+async def test_sensor_uplinks_are_bought_once_and_their_receipts_reach_a_validator(tmp_path):
+    world = _world()
+    air = SimAir(world, Channel(world, model=FreeSpace()))
+    config = sensor_radio_config(PARAMS, "US915")
+    fleet = SensorFleet(air, [Sensor("sensor", every_s=1.0, first_s=0.5)], config)
+    with trio.fail_after(SAFETY_S):
+        async with trio.open_nursery() as nursery, air.radio("a") as radio_a, \
+                air.radio("b") as radio_b:
+            await nursery.start(air.run)
+            router = await nursery.start(run_router, _router_settings(tmp_path))
+            seed = router.peer.addrs[:1]
+            validator = await nursery.start(run_peer, _peer(tmp_path, "validator", seed))
+            forwarders = {}
+            for name, radio in (("a", radio_a), ("b", radio_b)):
+                await radio.configure(config)
+                peer = await nursery.start(run_peer, _peer(tmp_path, name, seed))
+                forwarders[name] = await nursery.start(functools.partial(
+                    run_uplink_forwarder, _key(name), PARAMS, radio=radio,
+                    network=peer.p2p.network, gossip=peer.p2p.gossip, clock_ms=wall_clock_ms))
+            fleet.start()
+            store = validator.store
+            await _until(lambda: store.count(topic=RECEIPT_TOPIC) >= 3
+                         and router.counters.refused["already_bought"] >= 3)
+            fleet.sensors = ()  # no more uplinks: let what is in flight settle
+            await _until(lambda: sum(f.receipts + sum(f.refused.values()) + f.failed
+                                     for f in forwarders.values())
+                         == sum(f.heard for f in forwarders.values()))
+            await _until(lambda: store.count(topic=RECEIPT_TOPIC) == router.counters.bought)
+            await trio.sleep(0.3)  # a status interval
+            nursery.cancel_scope.cancel()
+    heard = {n: f.heard for n, f in forwarders.items()}
+    assert heard["a"] >= 3 and heard["b"] >= 3  # both hotspots hear the sensor
+    bought = router.counters.bought
+    assert bought == sum(f.receipts for f in forwarders.values())
+    assert router.counters.refused["already_bought"] == \
+        sum(f.refused["already_bought"] for f in forwarders.values())
+    assert bought + router.counters.refused["already_bought"] == sum(heard.values())
+    lines = _sink(tmp_path)
+    assert len(lines) == bought == len({line["packet_hash"] for line in lines})
+    assert {line["hotspot_key"] for line in lines} <= {_key(n).public_key.hex() for n in "ab"}
+    assert all(line["payload_hex"].startswith("40") for line in lines)  # unconfirmed data up
+    status = read_router_status(tmp_path / "router")
+    assert status["bought"] == bought and status["sink_lines"] == bought
+    assert status["known_router"] is True
+    # the validator's store: one receipt per packet, dated in the chain's epoch, counted
+    from coverage_net.store import MessageStore
+    with MessageStore.open(tmp_path / "validator") as store:
+        epochs = {row.partition for row in store.range(topic=RECEIPT_TOPIC, partition_from=0,
+                                                        partition_to=2**63 - 1)}
+        receipts = [r for e in sorted(epochs)
+                    for r in load_epoch_inputs(store, PARAMS, e).receipts]
+    assert epochs <= {3, 4}  # (now - genesis) // epoch length
+    assert len(receipts) == bought
+    assert {r.packet_hash.hex() for r in receipts} == {line["packet_hash"] for line in lines}
+    assert all(r.router_key == ROUTER.public_key for r in receipts)
+
+
+async def test_a_restarted_router_never_pays_a_packet_twice(tmp_path):
+    frame = Sensor("s", every_s=1.0).frame(0)
+    with trio.fail_after(SAFETY_S):
+        async with trio.open_nursery() as nursery:
+            router = await nursery.start(run_router, _router_settings(tmp_path))
+            seed = router.peer.addrs[:1]
+            a = await nursery.start(run_peer, _peer(tmp_path, "a", seed))
+            b = await nursery.start(run_peer, _peer(tmp_path, "b", seed))
+            first = await _offer(a, frame, "a")
+            second = await _offer(b, frame, "b")
+            nursery.cancel_scope.cancel()
+    assert first.receipt is not None and first.receipt.hotspot_key == _key("a").public_key
+    assert second.refused == "already_bought"
+    with trio.fail_after(SAFETY_S):
+        async with trio.open_nursery() as nursery:
+            router = await nursery.start(run_router, _router_settings(tmp_path))
+            assert router.bought_total == 1
+            b = await nursery.start(run_peer, _peer(tmp_path, "b", router.peer.addrs[:1]))
+            again = await _offer(b, frame, "b")
+            other = await _offer(b, Sensor("s", every_s=1.0).frame(1), "b")
+            nursery.cancel_scope.cancel()
+    assert again.refused == "already_bought"
+    assert other.receipt is not None and other.receipt.epoch == 3
+    lines = _sink(tmp_path)
+    assert [line["hotspot_key"] for line in lines] == [_key("a").public_key.hex(),
+                                                       _key("b").public_key.hex()]
