@@ -272,6 +272,9 @@ async def run_router(settings: RouterSettings, *,
             running = RunningRouter(peer, counters, purchases.count())
             _write_status(settings, running, purchases)
             task_status.started(running)
-            while True:
-                await trio.sleep(settings.status_interval_s)
+            try:
+                while True:
+                    await trio.sleep(settings.status_interval_s)
+                    _write_status(settings, running, purchases)
+            finally:  # stopped: the status says what it did to the end
                 _write_status(settings, running, purchases)
