@@ -182,7 +182,8 @@ class VirtualDevboards:
 
     # -- the manifest -----------------------------------------------------------------------
     def manifest(self) -> dict:
-        """Hotspot name -> its port symlink, the pty behind it, its cell and position."""
+        """Hotspot name -> its port symlink, the pty behind it, its cell and position; and
+        sensor name -> its cell, position, LoRaWAN address and period."""
         hotspots = {}
         for name, device in self.devices.items():
             hotspot = self.world.hotspots[self.backends[name].index]
@@ -193,7 +194,14 @@ class VirtualDevboards:
             hotspots[name] = {"port": str(device.path), "pty": pty,
                               "cell": _cell_str(hotspot.cell),
                               "lat": float(hotspot.lat_deg), "lon": float(hotspot.lon_deg)}
-        return {"hotspots": hotspots}
+        sensors = {}
+        for sensor in (self.sensors.sensors if self.sensors is not None else ()):
+            station = self.world.hotspots[self.world.index_of(sensor.name)]
+            sensors[sensor.name] = {"cell": _cell_str(station.cell),
+                                    "lat": float(station.lat_deg), "lon": float(station.lon_deg),
+                                    "dev_addr": f"{sensor.dev_addr:08x}",
+                                    "every_s": sensor.every_s}
+        return {"hotspots": hotspots, **({"sensors": sensors} if sensors else {})}
 
     def write_manifest(self, path: str | os.PathLike) -> Path:
         """Write `manifest()` as JSON, atomically (a reader never sees half a file)."""
@@ -230,6 +238,8 @@ async def serve(world: World, *, channel: Channel, dir: str | os.PathLike,
                               without={s.name for s in sensors})
     if sensors:
         boards.sensors = SensorFleet(boards.air, sensors, sensor_config).start()
+        logger.info("sensors on the air", extra={"sensors": len(sensors),
+                                                 "freq_hz": sensor_config.freq_hz})
     with boards:
         manifest = boards.write_manifest(manifest_path)
         try:

@@ -28,7 +28,7 @@ from coverage_net.node import (
     uplink_offer,
     wall_clock_ms,
 )
-from coverage_net.p2p import TOPIC_PREFIX
+from coverage_net.p2p import TOPIC_PREFIX, RequestError
 from coverage_net.poc import params_from_dict
 from coverage_net.radio import FreeSpace, Station
 from firmware_bridge import RxPacket
@@ -173,3 +173,35 @@ async def test_a_restarted_router_never_pays_a_packet_twice(tmp_path):
     lines = _sink(tmp_path)
     assert [line["hotspot_key"] for line in lines] == [_key("a").public_key.hex(),
                                                        _key("b").public_key.hex()]
+
+
+async def test_bad_offers_over_the_wire_are_refused_with_a_reason(tmp_path):
+    frame = Sensor("s", every_s=1.0).frame(0)
+    packet = RxPacket(payload=frame, rssi_dbm=-90.0, snr_db=5.0, freq_hz=903_900_000,
+                      spreading_factor=10, bandwidth_hz=125_000, coding_rate=5,
+                      radio_timestamp_us=1, host_time_s=1.0, crc_ok=True)
+    someone_elses = uplink_offer(_key("b"), packet, wall_clock_ms()).to_cbor()
+    with trio.fail_after(SAFETY_S):
+        async with trio.open_nursery() as nursery:
+            router = await nursery.start(run_router, _router_settings(tmp_path))
+            a = await nursery.start(run_peer, _peer(tmp_path, "a", router.peer.addrs[:1]))
+            await _until(lambda: ROUTER.peer_id in a.connected_peers())
+            replies = {}
+            for name, data in (("garbage", b"\x00\xff not an offer"),
+                               ("someone else's", someone_elses),
+                               ("empty", b"")):
+                raw = await a.p2p.network.request(ROUTER.peer_id, UPLINK_PROTOCOL, data,
+                                                  timeout_s=10)
+                replies[name] = decode_reply(raw)
+            try:  # over the protocol's cap: the router resets the stream unread
+                await a.p2p.network.request(
+                    ROUTER.peer_id, UPLINK_PROTOCOL, bytes(4096), timeout_s=10)
+            except RequestError as exc:
+                oversize = exc.kind
+            nursery.cancel_scope.cancel()
+    assert replies["garbage"].refused == "malformed" and replies["garbage"].detail
+    assert replies["someone else's"].refused == "wrong_sender"
+    assert replies["empty"].refused == "malformed"
+    assert oversize == "reset"
+    assert router.counters.bought == 0 and not _sink(tmp_path)
+    assert dict(router.counters.refused) == {"malformed": 2, "wrong_sender": 1}

@@ -77,6 +77,7 @@ async def test_sensor_uplinks_on_ptys_are_sold_by_hotspots_to_the_router(tmp_pat
                 sensor_config=sensor_radio_config(PARAMS, "US915")))
             manifest = json.loads((tmp_path / "dev" / "manifest.json").read_text("utf-8"))
             assert set(manifest["hotspots"]) == {"alpha", "bravo"}  # a sensor has no pty
+            assert manifest["sensors"]["sensor"]["every_s"] == 1.5
             router = await nursery.start(run_router, router_settings)
             seed = router.peer.addrs[:1]
             for name in ("alpha", "bravo"):

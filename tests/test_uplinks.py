@@ -25,14 +25,26 @@ from coverage_net.node import (
     is_sellable_uplink,
     uplink_offer,
 )
+from coverage_net.radio import FreeSpace, Station
 from firmware_bridge import (
     FrameError,
+    RadioConfig,
     RxPacket,
     beacon_frame,
     data_uplink_frame,
     is_data_uplink,
     open_data_uplink,
     parse_data_uplink,
+)
+from radio_sim import (
+    Channel,
+    Sensor,
+    SensorFleet,
+    SimAir,
+    SimConfigError,
+    World,
+    read_sensors,
+    sensor_reading,
 )
 
 FUZZ = settings(max_examples=300, deadline=None, database=None,
@@ -161,3 +173,36 @@ def test_replies_round_trip_and_bad_replies_are_named():
                 cbor2.dumps({"receipt": b"junk"}), cbor2.dumps({"other": 1})):
         with pytest.raises(UplinkError):
             decode_reply(bad)
+
+
+def test_sensors_send_real_uplinks_with_their_own_counter(tmp_path):
+    sensor = Sensor("s1", every_s=30.0)
+    again = Sensor("s1", every_s=60.0)
+    assert (sensor.dev_addr, sensor.nwk_skey) == (again.dev_addr, again.nwk_skey)  # by name
+    frames = [sensor.frame(n) for n in range(3)]
+    assert len(set(frames)) == 3 and all(is_sellable_uplink(f) for f in frames)
+    assert [parse_data_uplink(f).fcnt for f in frames] == [0, 1, 2]
+    assert open_data_uplink(frames[2], fcnt=2, nwk_skey=sensor.nwk_skey,
+                            app_skey=sensor.app_skey) == sensor_reading(sensor, 2)
+    assert parse_data_uplink(Sensor("s2", every_s=1).frame(0)).dev_addr != sensor.dev_addr
+
+
+@pytest.mark.parametrize(("text", "named"), [
+    ("{}", "list"), ("[1]", "name and every_s"), ('[{"name": "a"}]', "name and every_s"),
+    ('[{"name": "a", "every_s": 5, "colour": 1}]', "colour"),
+    ('[{"name": "a", "every_s": 0}]', "every_s"), ("[", "cannot read")])
+def test_a_bad_sensors_file_names_what_is_wrong(tmp_path, text, named):
+    path = tmp_path / "sensors.json"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(SimConfigError, match=named):
+        read_sensors(path)
+
+
+def test_a_fleet_refuses_sensors_that_are_not_in_the_world():
+    world = World([Station("hs", lat_deg=44.0, lon_deg=-71.0, region="US915")])
+    air = SimAir(world, Channel(world, model=FreeSpace()))
+    config = RadioConfig(freq_hz=903_900_000, spreading_factor=10)
+    with pytest.raises(SimConfigError, match="not stations of the world"):
+        SensorFleet(air, [Sensor("elsewhere", every_s=5)], config)
+    with pytest.raises(SimConfigError, match="twice"):
+        SensorFleet(air, [Sensor("hs", every_s=5), Sensor("hs", every_s=6)], config)
