@@ -205,3 +205,24 @@ async def test_bad_offers_over_the_wire_are_refused_with_a_reason(tmp_path):
     assert oversize == "reset"
     assert router.counters.bought == 0 and not _sink(tmp_path)
     assert dict(router.counters.refused) == {"malformed": 2, "wrong_sender": 1}
+
+
+async def test_offers_no_router_answers_are_retried_then_given_up(tmp_path):
+    world = _world()
+    air = SimAir(world, Channel(world, model=FreeSpace()))
+    config = sensor_radio_config(PARAMS, "US915")
+    fleet = SensorFleet(air, [Sensor("sensor", every_s=0.5, first_s=0.1)], config)
+    with trio.fail_after(SAFETY_S):
+        async with trio.open_nursery() as nursery, air.radio("a") as radio:
+            await nursery.start(air.run)
+            await radio.configure(config)
+            peer = await nursery.start(run_peer, _peer(tmp_path, "a", ()))  # no router known
+            metrics = await nursery.start(functools.partial(
+                run_uplink_forwarder, _key("a"), PARAMS, radio=radio, network=peer.p2p.network,
+                gossip=peer.p2p.gossip, clock_ms=wall_clock_ms, attempts=3, retry_s=0.05,
+                timeout_s=1.0))
+            fleet.start()
+            await _until(lambda: metrics.failed >= 2)
+            nursery.cancel_scope.cancel()
+    assert metrics.heard >= metrics.failed >= 2
+    assert metrics.receipts == 0 and not metrics.refused

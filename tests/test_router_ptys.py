@@ -11,6 +11,7 @@ import hashlib
 import json
 
 import trio
+from metrics_helpers import scrape_url, value
 
 from coverage_net.identity import Keypair
 from coverage_net.node import (
@@ -51,7 +52,7 @@ def _hotspot(tmp_path, boards, name: str, bootstrap) -> HotspotSettings:
         open_radio=functools.partial(NativeRadio.open_serial, str(boards.port(name)),
                                      timeout_s=0.5),
         peer=PeerConfig(keypair=_key(name), data_dir=tmp_path / name, bootstrap=bootstrap,
-                        sync_interval_s=0.2),
+                        sync_interval_s=0.2, metrics_listen="127.0.0.1:0"),
         status_interval_s=0.1)
 
 
@@ -80,16 +81,20 @@ async def test_sensor_uplinks_on_ptys_are_sold_by_hotspots_to_the_router(tmp_pat
             assert manifest["sensors"]["sensor"]["every_s"] == 1.5
             router = await nursery.start(run_router, router_settings)
             seed = router.peer.addrs[:1]
-            for name in ("alpha", "bravo"):
-                await nursery.start(run_hotspot, _hotspot(tmp_path, boards, name, seed))
+            hotspots = [await nursery.start(run_hotspot, _hotspot(tmp_path, boards, n, seed))
+                        for n in ("alpha", "bravo")]
             await _until(lambda: router.counters.bought >= 3)
             await trio.sleep(0.3)  # a status interval
+            scraped = [await trio.to_thread.run_sync(scrape_url, h.peer.metrics_addr)
+                       for h in hotspots]
             nursery.cancel_scope.cancel()
     sent = boards.sensors.stats["uplinks_sent"]
     assert sent >= 3 and boards.sensors.stats["uplinks_refused"] == 0
     status = {n: read_hotspot_status(tmp_path / n)["uplinks"] for n in ("alpha", "bravo")}
     assert all(s["heard"] >= 3 for s in status.values())
     assert sum(s["receipts"] for s in status.values()) >= 3
+    assert all(value(f, "coverage_net_uplinks_heard_total") >= 3 for f in scraped)
+    assert sum(value(f, "coverage_net_uplinks_receipts_total") for f in scraped) >= 3
     lines = [json.loads(line) for line in (tmp_path / "sink").read_text("utf-8").splitlines()]
     assert len({line["packet_hash"] for line in lines}) == len(lines) >= 3
     sensor = sensors[0]

@@ -46,7 +46,7 @@ from firmware_bridge import Radio
 
 from ._peer import PeerConfig, RunningPeer, run_peer
 from ._poc import start_hotspot_poc
-from ._uplinks import UplinkMetrics, run_uplink_forwarder
+from ._uplinks import UplinkCollector, UplinkMetrics, run_uplink_forwarder
 
 __all__ = ["HOTSPOT_STATUS_FILENAME", "HotspotSettings", "RunningHotspot",
            "hotspot_announcement", "pending_challenges", "read_hotspot_status", "run_hotspot"]
@@ -190,7 +190,10 @@ async def run_hotspot(settings: HotspotSettings, *,
     """Run one hotspot until cancelled (``nursery.start(run_hotspot, settings)``)."""
     clock_ms = settings.peer.clock_ms
     async with trio.open_nursery() as nursery:
-        peer: RunningPeer = await nursery.start(run_peer, settings.peer)
+        uplinks = UplinkMetrics()
+        peer: RunningPeer = await nursery.start(run_peer, dataclasses.replace(
+            settings.peer, metrics_collectors=(*settings.peer.metrics_collectors,
+                                               UplinkCollector(uplinks))))
         async with settings.open_radio() as radio:
             now_ms = clock_ms()
             announcement = hotspot_announcement(settings, now_ms)
@@ -207,9 +210,10 @@ async def run_hotspot(settings: HotspotSettings, *,
                                           settings.params, clock_ms, pending=owed)
             if owed:
                 logger.info("resuming %d challenge(s) received before the restart", len(owed))
-            uplinks = await nursery.start(partial(
+            await nursery.start(partial(
                 run_uplink_forwarder, settings.keypair, settings.params, radio=radio,
-                network=peer.p2p.network, gossip=peer.p2p.gossip, clock_ms=clock_ms))
+                network=peer.p2p.network, gossip=peer.p2p.gossip, clock_ms=clock_ms,
+                metrics=uplinks))
             running = RunningHotspot(peer, announcement, poc, resumed=len(owed), uplinks=uplinks)
             nursery.start_soon(_status_loop, settings, running)
             task_status.started(running)

@@ -24,11 +24,12 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import ClassVar
 
 import trio
+from prometheus_client.core import CounterMetricFamily
 
 from coverage_net.errors import CoverageNetError
 from coverage_net.identity import Keypair, peer_id_from_public_key
@@ -52,7 +53,8 @@ from coverage_net.poc import NetworkParams, parse_beacon
 from coverage_net.rewards import data_credits_for
 from firmware_bridge import Radio, RadioConfig, RxPacket, is_data_uplink
 
-__all__ = ["REFUSALS", "UPLINK_LIMITS", "UPLINK_PROTOCOL", "UplinkError", "UplinkMetrics",
+__all__ = ["REFUSALS", "UPLINK_LIMITS", "UPLINK_PROTOCOL", "UplinkCollector", "UplinkError",
+           "UplinkMetrics",
            "UplinkOffer", "UplinkRefused", "UplinkReply", "decode_offer", "decode_reply",
            "encode_reply", "is_sellable_uplink", "run_uplink_forwarder", "sensor_radio_config",
            "uplink_offer"]
@@ -228,6 +230,27 @@ class UplinkMetrics:
         """Plain data for a status file (not `dataclasses.asdict`, which miscopies a Counter)."""
         return {"heard": self.heard, "receipts": self.receipts, "refused": dict(self.refused),
                 "failed": self.failed, "bad_receipts": self.bad_receipts}
+
+
+class UplinkCollector:
+    """The forwarder's counters as Prometheus metrics (served beside the hotspot's peer)."""
+
+    def __init__(self, metrics: UplinkMetrics) -> None:
+        self._metrics = metrics
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        m = self._metrics
+        for name, value, text in (
+                ("heard", m.heard, "LoRaWAN data uplinks the radio heard."),
+                ("receipts", m.receipts, "Uplinks sold: receipts received from a router."),
+                ("failed", m.failed, "Uplinks no router answered for, after every attempt."),
+                ("bad_receipts", m.bad_receipts, "Receipts refused as not for the packet.")):
+            yield CounterMetricFamily(f"coverage_net_uplinks_{name}", text, value=value)
+        refused = CounterMetricFamily("coverage_net_uplinks_refused",
+                                      "Offers a router refused, by reason.", labels=["reason"])
+        for reason, count in sorted(m.refused.items()):
+            refused.add_metric([reason], count)
+        yield refused
 
 
 @dataclass(frozen=True)
