@@ -31,7 +31,7 @@ from coverage_net.node import (
 from coverage_net.p2p import TOPIC_PREFIX, RequestError
 from coverage_net.poc import params_from_dict
 from coverage_net.radio import FreeSpace, Station
-from firmware_bridge import RxPacket
+from firmware_bridge import RadioConfig, RxPacket
 from radio_sim import Channel, Sensor, SensorFleet, SimAir, World
 
 SAFETY_S = 60  # a safety net against hangs, never a performance assertion
@@ -62,10 +62,15 @@ def _peer(tmp_path, name: str, bootstrap) -> PeerConfig:
                       sync_interval_s=0.2)
 
 
-def _world() -> World:
-    return World([Station("sensor", lat_deg=44.0, lon_deg=-71.0, region="US915"),
-                  Station("a", lat_deg=44.0 + KM_DEG, lon_deg=-71.0, region="US915"),
-                  Station("b", lat_deg=44.0 - KM_DEG, lon_deg=-71.0, region="US915")])
+def _air(every_s: float, first_s: float) -> tuple[SimAir, RadioConfig, SensorFleet]:
+    """A sensor between hotspots a and b (1 km N and S), on the air, not yet started."""
+    world = World([Station("sensor", lat_deg=44.0, lon_deg=-71.0, region="US915"),
+                   Station("a", lat_deg=44.0 + KM_DEG, lon_deg=-71.0, region="US915"),
+                   Station("b", lat_deg=44.0 - KM_DEG, lon_deg=-71.0, region="US915")])
+    air = SimAir(world, Channel(world, model=FreeSpace()))
+    config = sensor_radio_config(PARAMS, "US915")
+    sensor = Sensor("sensor", every_s=every_s, first_s=first_s)
+    return air, config, SensorFleet(air, [sensor], config)
 
 
 async def _until(condition, step_s: float = 0.05) -> None:
@@ -91,10 +96,7 @@ async def _offer(peer, payload: bytes, name: str):
 
 
 async def test_sensor_uplinks_are_bought_once_and_their_receipts_reach_a_validator(tmp_path):
-    world = _world()
-    air = SimAir(world, Channel(world, model=FreeSpace()))
-    config = sensor_radio_config(PARAMS, "US915")
-    fleet = SensorFleet(air, [Sensor("sensor", every_s=1.0, first_s=0.5)], config)
+    air, config, fleet = _air(every_s=1.0, first_s=0.5)
     with trio.fail_after(SAFETY_S):
         async with trio.open_nursery() as nursery, air.radio("a") as radio_a, \
                 air.radio("b") as radio_b:
@@ -208,10 +210,7 @@ async def test_bad_offers_over_the_wire_are_refused_with_a_reason(tmp_path):
 
 
 async def test_offers_no_router_answers_are_retried_then_given_up(tmp_path):
-    world = _world()
-    air = SimAir(world, Channel(world, model=FreeSpace()))
-    config = sensor_radio_config(PARAMS, "US915")
-    fleet = SensorFleet(air, [Sensor("sensor", every_s=0.5, first_s=0.1)], config)
+    air, config, fleet = _air(every_s=0.5, first_s=0.1)
     with trio.fail_after(SAFETY_S):
         async with trio.open_nursery() as nursery, air.radio("a") as radio:
             await nursery.start(air.run)
