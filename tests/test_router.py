@@ -15,10 +15,13 @@ import trio
 from coverage_net.identity import Keypair
 from coverage_net.messages import DataTransferReceipt
 from coverage_net.node import (
+    UPLINK_LIMITS,
     UPLINK_PROTOCOL,
     PeerConfig,
     RouterSettings,
+    UplinkReply,
     decode_reply,
+    encode_reply,
     load_epoch_inputs,
     read_router_status,
     run_peer,
@@ -225,3 +228,35 @@ async def test_offers_no_router_answers_are_retried_then_given_up(tmp_path):
             nursery.cancel_scope.cancel()
     assert metrics.heard >= metrics.failed >= 2
     assert metrics.receipts == 0 and not metrics.refused
+
+
+async def test_a_receipt_that_is_not_for_the_offered_packet_is_not_taken(tmp_path):
+    """A router that answers with a receipt for another packet: the hotspot counts it as
+    bad, stores nothing, and gives the packet up after its attempts."""
+    air, config, fleet = _air(every_s=0.5, first_s=0.1)
+
+    async def wrong_receipt(_peer_id: str, _data: bytes) -> bytes:
+        receipt = DataTransferReceipt(
+            router_key=ROUTER.public_key, hotspot_key=_key("a").public_key,
+            packet_hash=bytes(32), epoch=3, payload_bytes=21, data_credits=1,
+            timestamp_ms=wall_clock_ms()).sign(ROUTER)
+        return encode_reply(UplinkReply(receipt=receipt))
+
+    with trio.fail_after(SAFETY_S):
+        async with trio.open_nursery() as nursery, air.radio("a") as radio:
+            await nursery.start(air.run)
+            await radio.configure(config)
+            liar = await nursery.start(run_peer, PeerConfig(keypair=ROUTER,
+                                                            data_dir=tmp_path / "liar"))
+            liar.p2p.network.register_protocol(UPLINK_PROTOCOL, wrong_receipt, UPLINK_LIMITS)
+            peer = await nursery.start(run_peer, _peer(tmp_path, "a", liar.addrs[:1]))
+            await _until(lambda: ROUTER.peer_id in peer.connected_peers())
+            metrics = await nursery.start(functools.partial(
+                run_uplink_forwarder, _key("a"), PARAMS, radio=radio, network=peer.p2p.network,
+                gossip=peer.p2p.gossip, clock_ms=wall_clock_ms, attempts=2, retry_s=0.05))
+            fleet.start()
+            await _until(lambda: metrics.failed >= 1)
+            stored = peer.store.count(topic=RECEIPT_TOPIC)
+            nursery.cancel_scope.cancel()
+    assert metrics.bad_receipts >= 2 and metrics.receipts == 0
+    assert stored == 0

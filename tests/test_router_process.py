@@ -1,6 +1,7 @@
 """``coverage-net router run --config router.toml`` as a real process: it buys an uplink a
 hotspot (in-process, libp2p on loopback) offers, refuses the same packet again, serves
-its metrics (parsed with prometheus_client's parser), stops cleanly on SIGTERM, and
+its metrics (parsed with prometheus_client's parser), stops cleanly on SIGTERM or SIGINT,
+and
 ``coverage-net router status`` shows what it did."""
 
 from __future__ import annotations
@@ -88,7 +89,8 @@ async def _offer_twice(router_addr: str, data_dir: Path) -> list:
     return replies
 
 
-def test_router_process_buys_refuses_serves_metrics_and_stops_on_sigterm(tmp_path):
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT], ids=["sigterm", "sigint"])
+def test_router_process_buys_refuses_serves_metrics_and_stops_on_a_signal(tmp_path, stop):
     config = _write_network(tmp_path)
     env = {**os.environ, "COVERAGE_NET_LOG_LEVEL": "info"}
     proc = subprocess.Popen([*CLI, "router", "run", "--config", str(config)], cwd=tmp_path,
@@ -105,7 +107,7 @@ def test_router_process_buys_refuses_serves_metrics_and_stops_on_sigterm(tmp_pat
         families = scrape_url(peer["metrics_addr"])
         assert value(families, "coverage_net_router_bought_total") == 1
         assert value(families, "coverage_net_router_refused_total", reason="already_bought") == 1
-        proc.send_signal(signal.SIGTERM)
+        proc.send_signal(stop)
         assert proc.wait(WAIT_S) == 0
     finally:
         if proc.poll() is None:
