@@ -9,12 +9,15 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import sqlite3
+from contextlib import closing
 
 import trio
 
 from coverage_net.identity import Keypair
 from coverage_net.messages import DataTransferReceipt
 from coverage_net.node import (
+    ROUTER_DB_FILENAME,
     UPLINK_LIMITS,
     UPLINK_PROTOCOL,
     PeerConfig,
@@ -260,3 +263,23 @@ async def test_a_receipt_that_is_not_for_the_offered_packet_is_not_taken(tmp_pat
             nursery.cancel_scope.cancel()
     assert metrics.bad_receipts >= 2 and metrics.receipts == 0
     assert stored == 0
+
+
+async def test_a_purchase_whose_sink_line_was_lost_is_sunk_again_on_start(tmp_path):
+    with trio.fail_after(SAFETY_S):
+        async with trio.open_nursery() as nursery:
+            router = await nursery.start(run_router, _router_settings(tmp_path))
+            a = await nursery.start(run_peer, _peer(tmp_path, "a", router.peer.addrs[:1]))
+            bought = await _offer(a, Sensor("s", every_s=1.0).frame(0), "a")
+            nursery.cancel_scope.cancel()
+    assert bought.receipt is not None
+    # a crash after the purchase was committed and before its line reached the sink
+    (tmp_path / "sink.jsonl").write_text("", encoding="utf-8")
+    with closing(sqlite3.connect(tmp_path / "router" / ROUTER_DB_FILENAME)) as db, db:
+        db.execute("UPDATE bought SET sunk = 0")
+    with trio.fail_after(SAFETY_S):
+        async with trio.open_nursery() as nursery:
+            await nursery.start(run_router, _router_settings(tmp_path))
+            nursery.cancel_scope.cancel()
+    lines = _sink(tmp_path)
+    assert [line["packet_hash"] for line in lines] == [bought.receipt.packet_hash.hex()]
