@@ -16,7 +16,16 @@ from ._errors import (
     RadioFailureError,
     UnsupportedError,
 )
-from ._lorawan import beacon_frame, is_beacon_frame, parse_beacon_frame
+from ._lorawan import (
+    DataUplink,
+    beacon_frame,
+    data_uplink_frame,
+    is_beacon_frame,
+    is_data_uplink,
+    open_data_uplink,
+    parse_beacon_frame,
+    parse_data_uplink,
+)
 from ._native import NativeRadio
 from ._pty import PtyDevice, SansIODevice, open_raw_pty
 from ._radio import BlockingRadio, Gap, Radio, RadioConfig, RadioInfo, RxPacket, TxResult
@@ -30,5 +39,6 @@ __all__ = [
     "BlockingRadio", "Gap", "Radio", "RadioConfig", "RadioInfo", "RxPacket", "TxResult",
     "NativeRadio", "RN2483Radio", "SemtechUdpRadio",
     "PcapCapture", "read_capture", "beacon_frame", "is_beacon_frame", "parse_beacon_frame",
+    "DataUplink", "data_uplink_frame", "parse_data_uplink", "is_data_uplink", "open_data_uplink",
     "DeviceBackend", "NativeDeviceCore", "PtyDevice", "SansIODevice", "open_raw_pty",
 ]

@@ -4,7 +4,8 @@ A `World` of hotspots on H3 cells, a `Channel` that decides who hears whom
 (path loss from `coverage_net.radio`, noise, collisions, capture, half duplex,
 regional limits, and seeded `Impairments`: fading, measurement and antenna
 gain errors, clock offsets), a `Scheduler` in virtual or real time, virtual devboards on
-ptys that speak the native bridge protocol, and a scenario runner.
+ptys that speak the native bridge protocol, sensors that send LoRaWAN uplinks on a
+timer (`SensorFleet`), and a scenario runner.
 """
 
 from ._channel import (
@@ -35,6 +36,7 @@ from ._scenario import (
     run_scenario,
     scenario_from_args,
 )
+from ._sensors import Sensor, SensorFleet, read_sensors, sensor_reading
 from ._simradio import SimAir, SimRadio
 from ._world import CELL_RES, World, WorldError, clustered, on_dem, uniform
 
@@ -45,5 +47,5 @@ __all__ = [
     "RegulatoryLimitError", "SimConfigError", "SimError", "LINK_COLUMNS", "RunResult",
     "Scenario", "lorasim_preset", "run_scenario", "scenario_from_args", "SimAir", "SimRadio",
     "CELL_RES", "World", "WorldError", "clustered", "on_dem", "uniform", "FADING_MODELS",
-    "ImpairmentError", "Impairments",
+    "ImpairmentError", "Impairments", "Sensor", "SensorFleet", "read_sensors", "sensor_reading",
 ]

@@ -23,6 +23,7 @@ import logging
 import os
 import tempfile
 from collections import Counter, deque
+from collections.abc import Collection, Sequence
 from pathlib import Path
 
 import h3
@@ -33,6 +34,7 @@ from firmware_bridge import NativeDeviceCore, PtyDevice, RadioConfig
 from ._channel import Channel, Reception, Transmission
 from ._engine import RealtimeScheduler
 from ._errors import SimConfigError
+from ._sensors import Sensor, SensorFleet
 from ._simradio import FIRMWARE_VERSION, RADIO_CHIP, SimAir, centi
 from ._world import World
 
@@ -112,7 +114,8 @@ class SimBackend:
 
 
 class VirtualDevboards:
-    """One `NativeDeviceCore` on one `PtyDevice` per hotspot of `world`.
+    """One `NativeDeviceCore` on one `PtyDevice` per hotspot of `world` (but the stations
+    named in `without`: the sensors of `radio_sim.SensorFleet`).
 
     The scheduler's wall clock is read from the pty threads, so it must work in
     any thread (the default `time.monotonic`). Run the air (`self.air.run()`, or
@@ -120,14 +123,19 @@ class VirtualDevboards:
     """
 
     def __init__(self, world: World, channel: Channel, scheduler: RealtimeScheduler,
-                 dir: str | os.PathLike, *, poll_interval_s: float = 0.002) -> None:
+                 dir: str | os.PathLike, *, poll_interval_s: float = 0.002,
+                 without: Collection[str] = ()) -> None:
         self.air = SimAir(world, channel, scheduler=scheduler)
         self.world = world
         self.dir = Path(dir)
         self.backends: dict[str, SimBackend] = {}
+        self.sensors: SensorFleet | None = None
+        """The sensors `serve` runs on this air, if any."""
         self.devices: dict[str, PtyDevice] = {}
         for index, hotspot in enumerate(world.hotspots):
             name = hotspot.name
+            if name in without:  # a sensor: it transmits on its own, nobody opens it
+                continue
             if not name or "/" in name or name in (".", "..") or "\0" in name:
                 raise SimConfigError(f"hotspot name {name!r} cannot name a port symlink: "
                                      "use names without '/'")
@@ -174,7 +182,8 @@ class VirtualDevboards:
 
     # -- the manifest -----------------------------------------------------------------------
     def manifest(self) -> dict:
-        """Hotspot name -> its port symlink, the pty behind it, its cell and position."""
+        """Hotspot name -> its port symlink, the pty behind it, its cell and position; and
+        sensor name -> its cell, position, LoRaWAN address and period."""
         hotspots = {}
         for name, device in self.devices.items():
             hotspot = self.world.hotspots[self.backends[name].index]
@@ -185,7 +194,14 @@ class VirtualDevboards:
             hotspots[name] = {"port": str(device.path), "pty": pty,
                               "cell": _cell_str(hotspot.cell),
                               "lat": float(hotspot.lat_deg), "lon": float(hotspot.lon_deg)}
-        return {"hotspots": hotspots}
+        sensors = {}
+        for sensor in (self.sensors.sensors if self.sensors is not None else ()):
+            station = self.world.hotspots[self.world.index_of(sensor.name)]
+            sensors[sensor.name] = {"cell": _cell_str(station.cell),
+                                    "lat": float(station.lat_deg), "lon": float(station.lon_deg),
+                                    "dev_addr": f"{sensor.dev_addr:08x}",
+                                    "every_s": sensor.every_s}
+        return {"hotspots": hotspots, **({"sensors": sensors} if sensors else {})}
 
     def write_manifest(self, path: str | os.PathLike) -> Path:
         """Write `manifest()` as JSON, atomically (a reader never sees half a file)."""
@@ -205,14 +221,25 @@ class VirtualDevboards:
 
 async def serve(world: World, *, channel: Channel, dir: str | os.PathLike,
                 manifest_path: str | os.PathLike, speed: float = 1.0,
+                sensors: Sequence[Sensor] = (), sensor_config: RadioConfig | None = None,
                 task_status=trio.TASK_STATUS_IGNORED) -> None:
     """Serve one virtual devboard per hotspot in real time (scaled by `speed`) until cancelled.
 
     With ``nursery.start(serve, ...)`` the start returns the `VirtualDevboards`
-    once every port and the manifest exist.
+    once every port and the manifest exist. `sensors` (stations of `world`, which get
+    no devboard) send their LoRaWAN uplinks with `sensor_config` (the region's beacon
+    channel and data rate, where the hotspots listen); the fleet is ``boards.sensors``.
     """
+    if sensors and sensor_config is None:
+        raise SimConfigError("sensors need a sensor_config: the channel and data rate they "
+                             "send on (the region's beacon channel, where hotspots listen)")
     scheduler = RealtimeScheduler(speed=speed)
-    boards = VirtualDevboards(world, channel, scheduler, dir)
+    boards = VirtualDevboards(world, channel, scheduler, dir,
+                              without={s.name for s in sensors})
+    if sensors:
+        boards.sensors = SensorFleet(boards.air, sensors, sensor_config).start()
+        logger.info("sensors on the air", extra={"sensors": len(sensors),
+                                                 "freq_hz": sensor_config.freq_hz})
     with boards:
         manifest = boards.write_manifest(manifest_path)
         try:

@@ -164,6 +164,16 @@ CASES = {
     "sim-serve-bad-world-file": Case(
         lambda t: ["sim", "serve", "--world", _bad_world(t), "--dir", t / "ports"],
         lambda t: "world.csv"),
+    "sim-serve-sensor-not-in-the-world": Case(
+        lambda t: ["sim", "serve", "--world", _good_world(t), "--dir", t / "ports", "--sensors",
+                   _write(t / "sensors.json", '[{"name": "nowhere", "every_s": 5}]')],
+        lambda t: "nowhere"),
+    "router-run-config-without-chain": Case(
+        lambda t: ["router", "run", "--config", _write(t / "router.toml", "[sink]\n")],
+        lambda t: "chain.params"),
+    "router-status-not-a-router": Case(
+        lambda t: ["router", "status", "--data", t],
+        lambda t: "router.json"),
     "params-check-bad-value": Case(
         lambda t: ["params", "check", _write(t / "net.toml", "epoch_length_ms = \"soon\"\n")],
         lambda t: "epoch_length_ms"),

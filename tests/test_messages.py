@@ -31,6 +31,7 @@ from coverage_net.messages import (
     PUBLIC_KEY,
     BeaconReport,
     Challenge,
+    DataTransferReceipt,
     HotspotAnnouncement,
     Integer,
     ListOf,
@@ -518,7 +519,8 @@ def test_messages_are_frozen_and_keyword_only():
 def test_registry_and_type_tags():
     assert dict(MESSAGE_TYPES) == {
         "hotspot_announcement": HotspotAnnouncement, "challenge": Challenge,
-        "beacon_report": BeaconReport, "witness_report": WitnessReport}
+        "beacon_report": BeaconReport, "witness_report": WitnessReport,
+        "data_transfer_receipt": DataTransferReceipt}
     with pytest.raises(TypeError, match="already defined"):
         @dataclass(frozen=True, kw_only=True)
         class Impostor(Message):
@@ -630,7 +632,8 @@ def test_each_type_declares_its_partition_field():
     assert {tag: (cls.PARTITION_FIELD, cls.PARTITION_BUCKET)
             for tag, cls in MESSAGE_TYPES.items()} == {
         "hotspot_announcement": ("timestamp_ms", ANNOUNCEMENT_PARTITION_MS),
-        "challenge": ("epoch", 1), "beacon_report": ("epoch", 1), "witness_report": ("epoch", 1)}
+        "challenge": ("epoch", 1), "beacon_report": ("epoch", 1), "witness_report": ("epoch", 1),
+        "data_transfer_receipt": ("epoch", 1)}
 
 
 # --- defining a new type: list fields, size limits, registration ----------------------------

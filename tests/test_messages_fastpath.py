@@ -25,6 +25,7 @@ from coverage_net.messages import (
     PUBLIC_KEY,
     BeaconReport,
     Challenge,
+    DataTransferReceipt,
     HotspotAnnouncement,
     Integer,
     ListOf,
@@ -86,6 +87,9 @@ def sample(cls: type[Message], keypair: Keypair = KEYS[0]) -> Message:
         BeaconReport: dict(hotspot_key=key, secret=bytes(range(1, 33)), tx_power_dbm=14.0,
                            eirp_centi_dbm=1_600, **common),
         WitnessReport: dict(witness_key=key, rssi_dbm=-112.5, snr_db=-7.25, **common),
+        DataTransferReceipt: dict(router_key=key, hotspot_key=KEYS[1].public_key,
+                                  packet_hash=bytes(range(32)), epoch=42, payload_bytes=23,
+                                  data_credits=1, timestamp_ms=1_700_000_002_000),
         FastBallot: dict(voter_key=key, round=7, ids=[bytes(32), CHALLENGE_ID],
                          weights=[-3, 500]),
     }[cls]

@@ -29,6 +29,7 @@ from ._peer import peer
 from ._poc import poc
 from ._predict import predict
 from ._rewards import rewards
+from ._router import router
 from ._sim import sim
 from ._testnet import testnet
 
@@ -110,4 +111,5 @@ main.add_command(chain)
 main.add_command(config)
 main.add_command(hotspot)
 main.add_command(validator)
+main.add_command(router)
 main.add_command(testnet)

@@ -17,7 +17,15 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from coverage_net.radio import MODEL_NAMES, model_from_name
-from radio_sim import FADING_MODELS, Channel, World, run_scenario, scenario_from_args
+from radio_sim import (
+    FADING_MODELS,
+    Channel,
+    SimConfigError,
+    World,
+    read_sensors,
+    run_scenario,
+    scenario_from_args,
+)
 from radio_sim import serve as serve_devboards
 
 COLLISION_MODELS = ("simple", "capture", "inter-sf")
@@ -106,8 +114,16 @@ def run(out_dir, quiet, **options) -> None:
               show_default=True, help="Virtual seconds per wall-clock second.")
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
               help="Seed of every random draw.")
+@click.option("--sensors", "sensors_file", default=None,
+              type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help='Sensors JSON, [{"name": STATION, "every_s": S}, ...]: stations of the '
+                   "world that get no devboard and send LoRaWAN uplinks every S seconds on "
+                   "the region's beacon channel (where hotspots listen).")
+@click.option("--params", "params_file", default=None,
+              type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Network parameters (the sensors' channel); default: the default network.")
 def serve(world_file: Path, pty_dir: Path, manifest: Path | None, model: str, collision: str,
-          speed: float, seed: int) -> None:
+          speed: float, seed: int, sensors_file: Path | None, params_file: Path | None) -> None:
     """Open one pty per simulated hotspot speaking the native bridge protocol in real time.
 
     Any hotspot process (or `coverage-net bridge probe --port PATH`) can open a
@@ -121,9 +137,30 @@ def serve(world_file: Path, pty_dir: Path, manifest: Path | None, model: str, co
              if world_file.suffix.lower() in (".geojson", ".json") else World.from_csv(world_file))
     channel = Channel(world, model=model_from_name(model), collision=collision, seed=seed)
     manifest_path = manifest or pty_dir / "manifest.json"
-    click.echo(json.dumps({"hotspots": len(world), "manifest": str(manifest_path)}))
+    sensors, sensor_config = _sensors(world, sensors_file, params_file)
+    click.echo(json.dumps({"hotspots": len(world) - len(sensors), "sensors": len(sensors),
+                           "manifest": str(manifest_path)}))
     try:
         trio.run(lambda: serve_devboards(world, channel=channel, dir=pty_dir,
-                                         manifest_path=manifest_path, speed=speed))
+                                         manifest_path=manifest_path, speed=speed,
+                                         sensors=sensors, sensor_config=sensor_config))
     except KeyboardInterrupt:
         click.echo("stopped", err=True)
+
+
+def _sensors(world: World, sensors_file: Path | None, params_file: Path | None):
+    """The sensors of `--sensors` and the one configuration they send with."""
+    if sensors_file is None:
+        return [], None
+    from coverage_net.node import sensor_radio_config  # imports py-libp2p: only when asked
+    from coverage_net.poc import NetworkParams, load_params
+
+    sensors = read_sensors(sensors_file)
+    regions = {world.regions[world.index_of(s.name)] for s in sensors
+               if s.name in world.names}
+    if len(regions) > 1:
+        raise SimConfigError(f"{sensors_file}: the sensors stand in regions "
+                             f"{sorted(regions)}; serve sensors of one region at a time")
+    params = load_params(params_file) if params_file is not None else NetworkParams()
+    region = regions.pop() if regions else world.regions[0]
+    return sensors, sensor_radio_config(params, region)

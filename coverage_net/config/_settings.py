@@ -257,9 +257,11 @@ class ValidatorConfig(_ProcessConfig):
 
 @dataclass(frozen=True, kw_only=True)
 class RouterConfig(_ProcessConfig):
-    """What `coverage-net router run` needs: where bought uplinks go, its network."""
+    """What `coverage-net router run` needs: where bought uplinks go, its network, and the
+    chain's genesis (its receipts are dated in the chain's epochs)."""
 
     KIND: ClassVar[str] = "router"
+    chain: ValidatorChainSettings
     sink: SinkSettings
 
 

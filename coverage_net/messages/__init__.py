@@ -46,6 +46,7 @@ from ._fields import (
     ListOf,
     Real,
 )
+from ._receipt import DataTransferReceipt
 from ._types import (
     ANNOUNCEMENT_PARTITION_MS,
     BeaconReport,
@@ -60,7 +61,7 @@ __all__ = [
     "OversizeMessageError", "SignatureError",
     # messages
     "Message", "HotspotAnnouncement", "Challenge", "BeaconReport", "WitnessReport",
-    "ANNOUNCEMENT_PARTITION_MS",
+    "ANNOUNCEMENT_PARTITION_MS", "DataTransferReceipt",
     # defining message types
     "spec", "FieldKind", "FixedBytes", "Integer", "IntegerChoice", "Real", "ListOf",
     "PUBLIC_KEY", "HASH", "EPOCH", "UNIX_TIME_MS", "SEALED_SECRET", "EIRP_CENTI_DBM",

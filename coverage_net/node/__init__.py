@@ -14,7 +14,9 @@ chain for demos and tests (`write_loopback_chain`), and the rewards of an epoch 
 from the store into the ledger (`book_epoch`, `check_epoch`). The validator's epoch
 pipeline (`EpochCloser`): fetch an epoch's reports from peers, judge what the store
 holds (`verify_stored_epoch`, the link history rebuilt by `history_for_epoch` after a
-restart), hand the height to consensus.
+restart), hand the height to consensus. The data path: the hotspot's forwarder offers
+the device uplinks its radio hears to routers (`run_uplink_forwarder`), and the router
+(`run_router`) buys each packet once, signs a `DataTransferReceipt` and gossips it.
 """
 
 from ._chain_app import ENTROPY_DOMAIN, ChainApp
@@ -78,6 +80,35 @@ from ._rewards import (
     save_announcements,
     save_receipts,
 )
+from ._router import (
+    ROUTER_DB_FILENAME,
+    ROUTER_STATUS_FILENAME,
+    RouterCollector,
+    RouterCounters,
+    RouterError,
+    RouterSettings,
+    RunningRouter,
+    read_router_status,
+    run_router,
+)
+from ._uplinks import (
+    REFUSALS,
+    UPLINK_LIMITS,
+    UPLINK_PROTOCOL,
+    UplinkCollector,
+    UplinkError,
+    UplinkMetrics,
+    UplinkOffer,
+    UplinkRefused,
+    UplinkReply,
+    decode_offer,
+    decode_reply,
+    encode_reply,
+    is_sellable_uplink,
+    run_uplink_forwarder,
+    sensor_radio_config,
+    uplink_offer,
+)
 from ._verdicts import load_verdict, save_verdicts, verdict_from_row, verdict_row
 
 __all__ = [
@@ -98,4 +129,12 @@ __all__ = [
     "EpochReconciler", "ClosedEpoch", "EpochCloser", "StoredEpoch", "epoch_start_ms",
     "fetch_epoch_reports",
     "history_for_epoch", "load_stored_epoch", "replay_epochs", "verify_stored_epoch",
+    "RouterSettings", "RunningRouter", "RouterCounters", "RouterCollector", "RouterError",
+    "run_router",
+    "read_router_status", "ROUTER_STATUS_FILENAME", "ROUTER_DB_FILENAME",
+    "UPLINK_PROTOCOL", "UPLINK_LIMITS", "REFUSALS", "UplinkCollector", "UplinkError",
+    "UplinkRefused",
+    "UplinkOffer", "UplinkReply", "UplinkMetrics", "uplink_offer", "decode_offer",
+    "decode_reply", "encode_reply", "is_sellable_uplink", "run_uplink_forwarder",
+    "sensor_radio_config",
 ]

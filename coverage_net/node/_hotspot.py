@@ -5,7 +5,9 @@ peer (store, libp2p network, gossip, sync, status; `run_peer`), opens the radio 
 operator configured (a devboard with our firmware, an RN2483 module, a Semtech packet
 forwarder, or a simulator pty), announces where the hotspot stands (a signed
 `HotspotAnnouncement`, published again only when what it asserts changes), and runs
-the beaconer and the witness listener on the radio (`start_hotspot_poc`).
+the beaconer and the witness listener on the radio (`start_hotspot_poc`), and the
+forwarder that sells the device uplinks the radio hears to routers
+(`run_uplink_forwarder`).
 
 What must survive a restart does, because everything goes through the store first:
 a report is stored before it is gossiped (and sync serves it to peers that missed
@@ -46,6 +48,7 @@ from firmware_bridge import Radio
 from ._hotspot_query import query_validators
 from ._peer import PeerConfig, RunningPeer, run_peer
 from ._poc import start_hotspot_poc
+from ._uplinks import UplinkCollector, UplinkMetrics, run_uplink_forwarder
 
 __all__ = ["HOTSPOT_STATUS_FILENAME", "HotspotSettings", "RunningHotspot",
            "hotspot_announcement", "pending_challenges", "read_hotspot_status", "run_hotspot"]
@@ -101,6 +104,8 @@ class RunningHotspot:
     validators_say: dict | None = None
     """The last answer of a validator about this hotspot (`query_validators`): the
     chain's height, the hotspot's balance, its newest verdicts."""
+    uplinks: UplinkMetrics = field(default_factory=UplinkMetrics)
+    """The uplink forwarder's counters (device packets offered to routers)."""
 
 
 def hotspot_announcement(settings: HotspotSettings, timestamp_ms: int) -> HotspotAnnouncement:
@@ -187,6 +192,7 @@ def _write_status(settings: HotspotSettings, running: RunningHotspot, clock_ms: 
                                "timestamp_ms": a.timestamp_ms},
               "poc": {**poc, "refused": dict(poc["refused"])}, "resumed": running.resumed,
               "validators_say": _jsonable(running.validators_say),
+              "uplinks": running.uplinks.as_json(),
               "updated_ms": clock_ms}
     path = settings.data_dir / HOTSPOT_STATUS_FILENAME
     tmp = path.with_suffix(".json.tmp")
@@ -206,7 +212,10 @@ async def run_hotspot(settings: HotspotSettings, *,
     """Run one hotspot until cancelled (``nursery.start(run_hotspot, settings)``)."""
     clock_ms = settings.peer.clock_ms
     async with trio.open_nursery() as nursery:
-        peer: RunningPeer = await nursery.start(run_peer, settings.peer)
+        uplinks = UplinkMetrics()
+        peer: RunningPeer = await nursery.start(run_peer, dataclasses.replace(
+            settings.peer, metrics_collectors=(*settings.peer.metrics_collectors,
+                                               UplinkCollector(uplinks))))
         async with settings.open_radio() as radio:
             now_ms = clock_ms()
             announcement = hotspot_announcement(settings, now_ms)
@@ -224,7 +233,11 @@ async def run_hotspot(settings: HotspotSettings, *,
                                           metrics=settings.poc_metrics)
             if owed:
                 logger.info("resuming %d challenge(s) received before the restart", len(owed))
-            running = RunningHotspot(peer, announcement, poc, resumed=len(owed))
+            await nursery.start(functools.partial(
+                run_uplink_forwarder, settings.keypair, settings.params, radio=radio,
+                network=peer.p2p.network, gossip=peer.p2p.gossip, clock_ms=clock_ms,
+                metrics=uplinks))
+            running = RunningHotspot(peer, announcement, poc, resumed=len(owed), uplinks=uplinks)
             nursery.start_soon(_status_loop, settings, running)
 
             def keep(answer: dict) -> None:

@@ -29,6 +29,7 @@ from coverage_net.messages import (
     DOMAIN_PREFIX,
     BeaconReport,
     Challenge,
+    DataTransferReceipt,
     FixedBytes,
     HotspotAnnouncement,
     Message,
@@ -75,6 +76,9 @@ SAMPLES: list[tuple[bytes, Message]] = [
         witness_key=_key(ALICE), challenge_id=CHALLENGE_ID, epoch=42, payload_hash=PAYLOAD_HASH,
         rssi_dbm=-112.5, snr_db=-7.25, freq_hz=868_100_000, spreading_factor=9,
         bandwidth_hz=125_000, radio_timestamp_us=2**64 - 1, host_time_ms=T0_MS + 1_020)),
+    (BOB, DataTransferReceipt(
+        router_key=_key(BOB), hotspot_key=_key(ALICE), packet_hash=PAYLOAD_HASH, epoch=42,
+        payload_bytes=23, data_credits=1, timestamp_ms=T0_MS + 2_000)),
 ]
 
 
