@@ -24,6 +24,8 @@ from pathlib import Path
 from coverage_net.consensus import Genesis, GenesisValidator, save_genesis
 from coverage_net.identity import Keypair, peer_id_from_public_key, save_keypair
 from coverage_net.poc import DAY_MS, NetworkParams, params_from_dict
+from coverage_net.radio import Station
+from radio_sim import World
 
 from ._errors import TestnetError
 from ._plan import WorldPlan
@@ -36,6 +38,11 @@ GENESIS_FILENAME = "genesis.toml"  # as coverage_net.node writes them (not impor
 PARAMS_FILENAME = "network-params.json"  # py-libp2p is slow to import)
 SIM_NAME = "sim"
 ROUTER_NAME = "router"
+HOTSPOT_ANTENNA_M = 10.0
+"""Every hotspot's antenna height, asserted and simulated alike."""
+SENSORS = 2
+"""Simulated sensors, each 100 m from one of the first neighbours."""
+_SENSOR_OFFSET_DEG = 100 / 111_195
 _CHAIN_ID = "coverage-net-testnet"
 _COMMAND = (sys.executable, "-m", "coverage_net.cli")
 
@@ -120,15 +127,23 @@ class TestnetLayout:
                                   str(self.config_path(name))),
                            self.log_dir / f"{name}.log", cwd=self.data_dir(name))
 
+    @property
+    def sensors_path(self) -> Path:
+        return self.out_dir / "sensors.json"
+
     def sensor_args(self) -> tuple[str, ...]:
-        """Where simulated sensors (devices sending LoRaWAN uplinks for the router to buy)
-        will be turned on, once the simulator has them: options for `sim serve`."""
-        return ()
+        """The simulated sensors (devices sending LoRaWAN uplinks for the router to buy) on
+        the beacon channel of the network parameters: options for `sim serve`."""
+        return ("--sensors", str(self.sensors_path), "--params",
+                str(self.out_dir / PARAMS_FILENAME))
 
 
 def write_testnet(out_dir: Path, plan: WorldPlan, *, validators: int, epoch_s: float,
-                  seed: int, genesis_time_ms: int, ports: list[int]) -> TestnetLayout:
-    """Write a whole testnet into `out_dir` (which must be new or empty)."""
+                  seed: int, genesis_time_ms: int, ports: list[int],
+                  router_port: int = 0) -> TestnetLayout:
+    """Write a whole testnet into `out_dir` (which must be new or empty). `ports`: the
+    validators'; `router_port`: the router's (0: any free one, then hotspots find it
+    only through discovery), which hotspots dial to sell the uplinks they hear."""
     out_dir = Path(out_dir)
     _check_out_dir(out_dir)
     if validators < 1:
@@ -155,7 +170,7 @@ def write_testnet(out_dir: Path, plan: WorldPlan, *, validators: int, epoch_s: f
         first_entropy=hashlib.sha256(f"coverage-net testnet entropy {seed}".encode()).digest(),
         genesis_time_ms=genesis_time_ms)
     save_genesis(genesis, out_dir / GENESIS_FILENAME)
-    plan.world().to_csv(layout.world_path)
+    _write_world(layout)
     bootstrap = [f"/ip4/127.0.0.1/tcp/{port}/p2p/"
                  f"{peer_id_from_public_key(layout.keypair(v).public_key)}"
                  for v, port in zip(layout.validator_names, ports, strict=True)]
@@ -164,26 +179,51 @@ def write_testnet(out_dir: Path, plan: WorldPlan, *, validators: int, epoch_s: f
             "network": {"listen": [f"/ip4/127.0.0.1/tcp/{ports[i]}"],
                         "bootstrap": bootstrap[:i] + bootstrap[i + 1:]},
             "chain": {"params": f"../{PARAMS_FILENAME}", "genesis": f"../{GENESIS_FILENAME}"}})
+    router_addr = f"/ip4/127.0.0.1/tcp/{router_port}"
     _write_config(layout, ROUTER_NAME, {
-        "network": {"bootstrap": bootstrap}, "chain": {"params": f"../{PARAMS_FILENAME}"},
+        "network": {"listen": [router_addr], "bootstrap": bootstrap},
+        "chain": {"params": f"../{PARAMS_FILENAME}", "genesis": f"../{GENESIS_FILENAME}"},
         "sink": {"path": "uplinks.jsonl"}})
     for hotspot in plan.hotspots:
         _write_config(layout, hotspot.name, {
-            "location": {"lat": hotspot.asserted_lat_deg, "lon": hotspot.asserted_lon_deg},
+            "location": {"lat": hotspot.asserted_lat_deg, "lon": hotspot.asserted_lon_deg,
+                         "antenna_height_m": HOTSPOT_ANTENNA_M},
             "radio": {"driver": "native", "port": str(layout.radio_dir / hotspot.name),
                       "region": plan.region},
-            "network": {"bootstrap": bootstrap},
+            "network": {"bootstrap": bootstrap + ([
+                f"{router_addr}/p2p/"
+                f"{peer_id_from_public_key(layout.keypair(ROUTER_NAME).public_key)}"]
+                if router_port else [])},
             "chain": {"params": f"../../{PARAMS_FILENAME}"}})
     _save(out_dir / "testnet.json", _roster(layout))
     return layout
 
 
+def _write_world(layout: TestnetLayout) -> None:
+    """The simulator's world (every radio where it really is, at `HOTSPOT_ANTENNA_M`) and
+    a sensor beside each of the first `SENSORS` neighbours (sending every half epoch)."""
+    plan = layout.plan
+    stations = [Station(h.name, lat_deg=h.radio_lat_deg, lon_deg=h.radio_lon_deg,
+                        region=plan.region, antenna_height_m=HOTSPOT_ANTENNA_M)
+                for h in plan.hotspots]
+    near = plan.named("neighbour")[:SENSORS]
+    sensors = [Station(f"sensor{i + 1}", lat_deg=h.radio_lat_deg + _SENSOR_OFFSET_DEG,
+                       lon_deg=h.radio_lon_deg, region=plan.region, antenna_height_m=1.5)
+               for i, h in enumerate(near)]
+    World(stations + sensors).to_csv(layout.world_path)
+    _save(layout.sensors_path, [{"name": s.name, "every_s": layout.epoch_ms / 2000,
+                                 "first_s": 2.0 + i} for i, s in enumerate(sensors)])
+
+
 def _params(layout: TestnetLayout) -> NetworkParams:
-    """Short epochs, every hotspot challenged about once an epoch, the validators as
-    challengers, the router's receipts counted, and the simulator's path-loss model."""
+    """Short epochs, every hotspot challenged about once an epoch (windows a fifth of
+    it), the validators as challengers, the router's receipts counted, and the
+    simulator's path-loss model."""
     return params_from_dict({
         "epoch_length_ms": layout.epoch_ms,
         "challenges_per_hotspot_per_day": max(1, DAY_MS // layout.epoch_ms),
+        # a fifth of the epoch: every challenge's window closes within its epoch
+        "challenge_window_ms": max(2_000, layout.epoch_ms // 5),
         "validators": [layout.keypair(v).public_key.hex() for v in layout.validator_names],
         "propagation": {"model": layout.plan.model},
         "rewards": {"routers": [layout.keypair(ROUTER_NAME).public_key.hex()]},

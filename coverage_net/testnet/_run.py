@@ -94,10 +94,11 @@ def prepare_testnet(options: TestnetOptions) -> TestnetLayout:
     processes = 2 + options.validators + options.hotspots
     delay_s = (options.start_delay_s if options.start_delay_s is not None
                else 5.0 + _STARTUP_S_PER_PROCESS * processes)
+    *ports, router_port = free_ports(options.validators + 1)
     return write_testnet(options.out_dir, plan, validators=options.validators,
                          epoch_s=options.epoch_s, seed=options.seed,
                          genesis_time_ms=time.time_ns() // 1_000_000 + round(delay_s * 1000),
-                         ports=free_ports(options.validators))
+                         ports=ports, router_port=router_port)
 
 
 class Testnet:
