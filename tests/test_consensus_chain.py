@@ -101,9 +101,10 @@ def _data_dir(root):
 
 
 def _run_validators(tmp_path, seed: int, tamper: int | None = None, epochs: int = EPOCHS,
-                    cut_until_epoch: int | None = None, equivocate: bool = False):
+                    cut_until_epoch: int | None = None, equivocate: bool = False,
+                    source: Path | None = None):
     genesis = make_genesis()
-    source = _data_dir(tmp_path / "source")
+    source = source or _data_dir(tmp_path / "source")
     dirs = []
     for i in range(4):
         shutil.copytree(source, tmp_path / f"v{i}")
@@ -247,3 +248,4 @@ def test_an_equivocation_is_included_as_evidence_in_one_later_block_on_every_cha
     assert shown.returncode == 0, shown.stderr
     assert json.loads(shown.stdout)["evidence"] == [
         {"hash": evidence.hash().hex(), "kind": "vote", "height": 0, "round": 0, "validator": 3}]
+

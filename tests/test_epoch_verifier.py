@@ -457,3 +457,27 @@ def test_the_closer_refuses_bad_arguments_and_epochs_out_of_turn(dem_dir, tmp_pa
         assert closer.close_ms(2) == START_MS + 3 * result.params.epoch_length_ms
         with pytest.raises(ValueError, match="out of turn"):
             trio.run(closer.close, 3)
+
+
+def test_rewarded_witnesses_always_have_a_valid_beacon_even_when_its_hotspot_is_flagged(
+        dem_dir):
+    """A beacon that passes every check of its round but whose hotspot is flagged becomes
+    invalid after its round was judged; its witnesses must then be paid nothing, or the
+    rewards refuse the epoch (the validator could not build its block)."""
+    from coverage_net.poc import Reason
+    from coverage_net.rewards import epoch_rewards
+
+    result = _scenario(str(dem_dir), 1, heavy=True)
+    flagged = [v for v in result.verdicts if v.reason in (Reason.HOTSPOT_INCONSISTENT,
+                                                         Reason.RECIPROCITY_INCONSISTENT)
+               and v.report_type == "beacon_report"]
+    assert flagged  # the case happens in this scenario
+    valid_beacons = {v.challenge_id for v in result.verdicts
+                     if v.report_type == "beacon_report" and v.valid}
+    rewarded = [v for v in result.verdicts if v.report_type == "witness_report" and v.rewarded]
+    assert rewarded and all(v.challenge_id in valid_beacons for v in rewarded)
+    by_epoch = defaultdict(list)
+    for v in result.verdicts:
+        by_epoch[v.epoch].append(v)
+    for epoch, verdicts in by_epoch.items():
+        epoch_rewards(result.params, epoch, verdicts, result.registry)  # no RewardsError

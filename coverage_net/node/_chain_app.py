@@ -236,7 +236,8 @@ class ChainApp:
                               for report_id, digest in inputs.hashes["verdict"].items()))
         balances = self.chain.balances()
         for p in manifest.payouts:
-            balances[p.account] = balances.get(p.account, 0) + p.total
+            if p.total:  # an account paid nothing has no balance (as the chain stores it)
+                balances[p.account] = balances.get(p.account, 0) + p.total
         start = self._epoch_end_ms(height) - self.params.epoch_length_ms
         registry = sorted(a.content_id for a in inputs.registry.announcements
                           if start <= a.timestamp_ms < self._epoch_end_ms(height))

@@ -47,8 +47,10 @@ receiver is *likely* to hear when its modelled margin over sensitivity is at lea
   deviations (and at least ``hotspot_min_anomalies``) is flagged: its reports of
   the epoch that passed every other check become ``hotspot_inconsistent``.
 
-Rewarded witnesses: the valid ones, at most ``max_rewarded_witnesses`` per beacon,
-in the order of SHA-256(entropy || report id), never by arrival.
+Rewarded witnesses: the valid ones, at most ``max_rewarded_witnesses`` per valid
+beacon, in the order of SHA-256(entropy || report id), never by arrival. A beacon
+whose hotspot a check flagged is invalid, and its witnesses (valid: they heard it)
+are paid nothing, as the rewards pay witnesses of valid beacons only.
 """
 
 from __future__ import annotations
@@ -173,6 +175,7 @@ def verify_epoch(epoch: int, *, challenges: Iterable[Challenge],
     answered: dict[bytes, tuple[bool, bytes]] = {}
     judged_rounds: list[list[_Judged]] = []
     judged_cids: list[bytes] = []
+    judged_beacons: list[bytes] = []  # the valid beacon of each judged round
     valid_beacons: list[bytes] = []
     for cid in sorted(rounds):
         rnd = rounds[cid]
@@ -201,6 +204,7 @@ def verify_epoch(epoch: int, *, challenges: Iterable[Challenge],
         judged_rounds.append(_judge_round(rnd, valid_beacon[0], valid_beacon[1], epoch,
                                           registry, params, predictor, out, links))
         judged_cids.append(cid)
+        judged_beacons.append(valid_beacon[0].content_id)
         valid_beacons.append(valid_beacon[0].content_id)
 
     new_history = history.advance(epoch, links, v.hotspot_window_epochs, cuts_for(params),
@@ -229,8 +233,11 @@ def verify_epoch(epoch: int, *, challenges: Iterable[Challenge],
                                       "rewarded": False})
             else:
                 out[bid] = Verdict(**{**verdict.__dict__, "rewarded": True})
-    for cid, js in zip(judged_cids, judged_rounds, strict=True):
-        _witness_verdicts(js, epoch, cid, entropy, v.max_rewarded_witnesses, out)
+    for cid, bid, js in zip(judged_cids, judged_beacons, judged_rounds, strict=True):
+        # a beacon whose hotspot a check flagged is no longer valid: its witnesses heard
+        # it (their verdicts stand) but nothing pays them, as for any invalid beacon
+        paid = v.max_rewarded_witnesses if out[bid].valid else 0
+        _witness_verdicts(js, epoch, cid, entropy, paid, out)
     return EpochVerdicts(tuple([out[k] for k in sorted(out)]), new_history, assessments,
                          reciprocity, unanswered)
 

@@ -1,0 +1,117 @@
+"""The whole network as processes (#13): the radio simulator with two sensors, 4
+validators, a router and 10 hotspots on loopback, each a real `coverage-net ... run`
+process. One validator and one hotspot are SIGKILLed mid-run and restarted.
+
+What must hold: the network keeps finalizing and the two catch up (the restarted
+validator's chain is the others', checked from genesis); every hotspot in range of
+others earns beacon or witness rewards; the hotspot out of everyone's range earns
+nothing; the one that lies about its location is denied every proof-of-coverage
+reward (every witness report it files, and every witness of its beacons, is judged
+invalid: nothing confirms where it says it is), and `poc explain` says why;
+sensor uplinks bought by the router pay data-transfer rewards to hotspots that carried
+them; the restarted hotspot answers challenges again, and any challenge it still owed
+was answered or refused with a reason; every process stops cleanly.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from coverage_net.consensus import ChainStore, load_genesis, verify_chain
+from coverage_net.node import pending_challenges, read_hotspot_status
+from coverage_net.store import MessageStore
+from coverage_net.testnet import (
+    Supervisor,
+    Testnet,
+    TestnetOptions,
+    prepare_testnet,
+    read_snapshot,
+)
+
+CLI = Path(sys.executable).with_name("coverage-net")
+EPOCHS = 4
+KILLED_VALIDATOR, KILLED_HOTSPOT = "v3", "hs03"
+
+
+def _chain_ids(layout, name: str) -> list[bytes]:
+    with ChainStore.open(layout.data_dir(name), load_genesis(layout.out_dir / "genesis.toml"),
+                         create=False) as chain:
+        assert verify_chain(chain) == [], name
+        return [b.block.block_id() for b in chain.blocks()]
+
+
+def _decided(layout, name: str) -> int:
+    status = json.loads((layout.data_dir(name) / "validator.json").read_text())
+    return max((int(h) for h in status["decided"]), default=-1)
+
+
+def test_a_whole_network_of_processes_survives_crashes_and_pays_the_right_hotspots(tmp_path):
+    layout = prepare_testnet(TestnetOptions(out_dir=tmp_path / "net", hotspots=10,
+                                            epochs=EPOCHS, epoch_s=20.0, seed=2))
+    with Supervisor() as supervisor:
+        testnet = Testnet(layout, supervisor)
+        testnet.start()
+        testnet.wait_for_epochs(1, timeout_s=testnet.default_timeout_s(1))
+        supervisor.kill(KILLED_VALIDATOR)  # SIGKILL, mid-run
+        supervisor.kill(KILLED_HOTSPOT)
+        time.sleep(3.0)
+        supervisor.restart(KILLED_VALIDATOR)
+        supervisor.restart(KILLED_HOTSPOT)
+        testnet.wait_for_epochs(EPOCHS, timeout_s=testnet.default_timeout_s(EPOCHS))
+        deadline = time.monotonic() + 60
+        while _decided(layout, KILLED_VALIDATOR) < EPOCHS - 1 and time.monotonic() < deadline:
+            time.sleep(0.5)  # the restarted validator catches up by block sync
+        stopped = testnet.stop()
+    assert [s.name for s in stopped if not s.clean] == []
+    result = testnet.report(read_snapshot(layout), stopped)
+
+    chains = {v: _chain_ids(layout, v) for v in layout.validator_names}
+    assert len(chains[KILLED_VALIDATOR]) >= EPOCHS
+    shortest = min(len(c) for c in chains.values())
+    assert len({tuple(c[:shortest]) for c in chains.values()}) == 1  # one chain everywhere
+
+    rows = {r.name: r for r in result.rewards}
+    for name, row in rows.items():
+        if row.role == "neighbour":
+            assert row.beacon + row.witness > 0, name
+    assert rows["far"].total == 0
+    # the liar is denied proof-of-coverage rewards; packets it really carried (its radio
+    # is among the others) are paid as data transfer, as the router bought them
+    assert rows["liar"].beacon + rows["liar"].witness == 0
+
+    carried = set()  # hotspots whose offers the router bought
+    for line in (layout.data_dir("router") / "uplinks.jsonl").read_text().splitlines():
+        carried.add(json.loads(line)["hotspot_key"])
+    paid = {name for name, row in rows.items() if row.data > 0}
+    assert paid, "no data-transfer rewards"
+    keys = {name: layout.keypair(name).public_key.hex() for name in rows}
+    assert {keys[name] for name in paid} <= carried
+
+    liar_key = layout.keypair("liar").public_key
+    with MessageStore.open(layout.data_dir("v0")) as store:
+        everything = store.verdict_rows()
+    liar_beacons = {v.challenge_id for v in everything
+                    if v.hotspot_key == liar_key and v.report_type == "beacon_report"}
+    liar_witnessing = [v for v in everything
+                       if v.hotspot_key == liar_key and v.report_type == "witness_report"]
+    heard_liar = [v for v in everything
+                  if v.report_type == "witness_report" and v.challenge_id in liar_beacons]
+    assert liar_witnessing and not any(v.valid for v in liar_witnessing)
+    assert not any(v.valid for v in heard_liar)  # no one can confirm where it says it is
+    denied = liar_witnessing[0]
+    explained = subprocess.run([str(CLI), "poc", "explain", denied.report_id.hex(),
+                                "--data", str(layout.data_dir("v0"))],
+                               capture_output=True, text=True, check=False)
+    assert explained.returncode == 0, explained.stderr
+    assert "INVALID" in explained.stdout and denied.reason in explained.stdout
+
+    restarted = read_hotspot_status(layout.data_dir(KILLED_HOTSPOT))
+    assert restarted["poc"]["beacons_sent"] >= 1  # it answers challenges after the restart
+    log = (layout.log_dir / f"{KILLED_HOTSPOT}.log").read_text()
+    with MessageStore.open(layout.data_dir(KILLED_HOTSPOT)) as store:
+        owed = pending_challenges(store, layout.keypair(KILLED_HOTSPOT).public_key)
+    assert not owed or "challenge refused" in log  # answered, or refused with the reason
