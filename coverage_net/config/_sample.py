@@ -68,9 +68,10 @@ def _setting_lines(section: str, key: str, spec: Spec, values: dict[str, Any]) -
     lines = ["", *_comment(f"{help_}.{note} Env: {env_var(section, key)}.")]
     if values[key] is None and (required or when):
         raise AssertionError(f"{section}.{key} is required but has no example")
-    if values[key] is None:
+    shown = values[key] if values[key] is not None else spec.example  # off by default
+    if shown is None:
         return lines  # no value to show (e.g. the serial speed of a driver without one)
-    assignment = f"{key} = {spec.type.to_toml(values[key])}"
+    assignment = f"{key} = {spec.type.to_toml(shown)}"
     return lines + [assignment if required or when else f"#{assignment}"]
 
 

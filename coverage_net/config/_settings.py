@@ -153,7 +153,8 @@ class ValidatorChainSettings(ChainSettings):
                             example="genesis.toml")
     dem_dir: Path | None = setting(
         PATH, "the directory of the DEM tiles the parameters' terrain model names (needed "
-        "only when the propagation model is the terrain model)", default=None)
+        "only when the propagation model is the terrain model)", default=None,
+        example="dem")
 
 
 @dataclass(frozen=True, kw_only=True)
