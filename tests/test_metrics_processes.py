@@ -15,7 +15,6 @@ from metrics_helpers import scrape_url, value
 from test_cli_peer import _invoke, assert_one_error_line
 
 from coverage_net.identity import Keypair
-from coverage_net.node.testing import LocalChain
 from coverage_net.p2p import REJECT_REASONS
 from coverage_net.p2p.testing import PeerProcess
 
@@ -70,29 +69,6 @@ def test_two_peer_processes_serve_metrics_showing_their_connection(tmp_path):
             proc.stop()
     for proc in (a, b):
         assert proc.proc.returncode == 0, proc.exit_report()
-
-
-def test_four_validator_processes_serve_consensus_finality_and_rewards(tmp_path):
-    chain = LocalChain(tmp_path, epoch_ms=3_000)
-    for v in chain.validators:
-        v.extra_args = METRICS
-    with chain:
-        chain.wait_decided(range(4), 1, timeout_s=WAIT_S)
-        for v in chain.validators:
-            status = v.status()
-            _bound(status["metrics_addr"])
-            families = scrape_url(status["metrics_addr"])  # read after the status file
-            last = max(int(h) for h in status["decided"])
-            assert value(families, "coverage_net_peers_connected") >= 2
-            assert value(families, "coverage_net_finalized_height") >= last >= 1
-            assert value(families, "coverage_net_consensus_height") >= last
-            assert value(families, "coverage_net_consensus_decided_heights_total") >= 2
-            assert value(families, "coverage_net_consensus_messages_sent_total") > 0
-            assert value(families, "coverage_net_consensus_messages_rejected_total") == 0
-            assert value(families, "coverage_net_finality_latency_seconds_count") >= 2
-            assert value(families, "coverage_net_finality_latency_last_seconds") < 60
-            assert value(families, "coverage_net_rewards_booked_epochs") >= 2
-            assert "coverage_net_verdicts" in families
 
 
 def test_a_bad_metrics_address_is_one_error_line_naming_the_option(tmp_path):

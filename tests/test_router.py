@@ -52,11 +52,13 @@ def _key(name: str) -> Keypair:
 ROUTER = _key("router")
 PARAMS = params_from_dict({"epoch_length_ms": 60_000,
                            "rewards": {"routers": [ROUTER.public_key.hex()]}})
-GENESIS_MS = wall_clock_ms() - 3 * 60_000  # epoch 3 now
 
 
 def _router_settings(tmp_path) -> RouterSettings:
-    return RouterSettings(keypair=ROUTER, params=PARAMS, genesis_ms=GENESIS_MS,
+    """A router whose epoch 3 runs now: half of it gone, half ahead (set when the test
+    runs, not when the suite is collected)."""
+    genesis_ms = wall_clock_ms() - 3 * 60_000 - 30_000
+    return RouterSettings(keypair=ROUTER, params=PARAMS, genesis_ms=genesis_ms,
                           sink_path=tmp_path / "sink.jsonl",
                           peer=PeerConfig(keypair=ROUTER, data_dir=tmp_path / "router",
                                           sync_interval_s=0.2),

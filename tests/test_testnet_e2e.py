@@ -10,7 +10,8 @@ reward (every witness report it files, and every witness of its beacons, is judg
 invalid: nothing confirms where it says it is), and `poc explain` says why;
 sensor uplinks bought by the router pay data-transfer rewards to hotspots that carried
 them; the restarted hotspot answers challenges again, and any challenge it still owed
-was answered or refused with a reason; every process stops cleanly.
+was answered or refused with a reason; every process's metrics endpoint parses with
+prometheus_client's parser; every process stops cleanly.
 """
 
 from __future__ import annotations
@@ -21,10 +22,13 @@ import sys
 import time
 from pathlib import Path
 
+from metrics_helpers import scrape_url, value
+
 from coverage_net.consensus import ChainStore, load_genesis, verify_chain
 from coverage_net.node import pending_challenges, read_hotspot_status
 from coverage_net.store import MessageStore
 from coverage_net.testnet import (
+    REWARDS_FILENAME,
     Supervisor,
     Testnet,
     TestnetOptions,
@@ -42,6 +46,12 @@ def _chain_ids(layout, name: str) -> list[bytes]:
                          create=False) as chain:
         assert verify_chain(chain) == [], name
         return [b.block.block_id() for b in chain.blocks()]
+
+
+def _metrics_addr(layout, name: str) -> str:
+    """Where process `name` serves Prometheus metrics (from its status file)."""
+    status = "validator.json" if name.startswith("v") else "peer.json"
+    return json.loads((layout.data_dir(name) / status).read_text())["metrics_addr"]
 
 
 def _decided(layout, name: str) -> int:
@@ -65,9 +75,22 @@ def test_a_whole_network_of_processes_survives_crashes_and_pays_the_right_hotspo
         deadline = time.monotonic() + 60
         while _decided(layout, KILLED_VALIDATOR) < EPOCHS - 1 and time.monotonic() < deadline:
             time.sleep(0.5)  # the restarted validator catches up by block sync
+        scraped = {name: scrape_url(_metrics_addr(layout, name))
+                   for name in (*layout.validator_names, "router", *layout.hotspot_names)}
         stopped = testnet.stop()
     assert [s.name for s in stopped if not s.clean] == []
+    # every process's metrics parse with prometheus_client's own parser, and say so
+    for name, families in scraped.items():
+        assert value(families, "coverage_net_peers_connected") >= 1, name
+    for name in layout.validator_names:
+        assert value(scraped[name], "coverage_net_finalized_height") >= 1, name
+    for name in layout.hotspot_names:
+        assert "coverage_net_poc_beacons_sent_total" in {
+            s.name for samples in scraped[name].values() for s in samples}, name
     result = testnet.report(read_snapshot(layout), stopped)
+    coverage_map = json.loads(result.map_path.read_text())  # what `testnet` writes at the end
+    assert coverage_map["type"] == "FeatureCollection" and result.map_cells > 0
+    assert len(json.loads((layout.out_dir / REWARDS_FILENAME).read_text())) == 10
 
     chains = {v: _chain_ids(layout, v) for v in layout.validator_names}
     assert len(chains[KILLED_VALIDATOR]) >= EPOCHS

@@ -132,7 +132,13 @@ def test_every_config_loads_and_points_at_the_written_files(tmp_path):
 def test_the_simulators_world_has_the_radios_where_they_really_are(tmp_path):
     layout = _write(tmp_path)
     world = World.from_csv(layout.world_path)
-    assert world.names == tuple(layout.hotspot_names)
+    assert world.names == (*layout.hotspot_names, "sensor1", "sensor2")
+    sensors = json.loads(layout.sensors_path.read_text())
+    assert [s["name"] for s in sensors] == ["sensor1", "sensor2"]
+    for sensor, near in zip(sensors, layout.plan.named("neighbour"), strict=False):
+        placed = world.hotspots[world.index_of(sensor["name"])]
+        assert h3.great_circle_distance((placed.lat_deg, placed.lon_deg),
+                                        (near.radio_lat_deg, near.radio_lon_deg), unit="m") < 150
     liar = layout.plan.named("liar")[0]
     placed = world.hotspots[world.index_of("liar")]
     assert h3.great_circle_distance((placed.lat_deg, placed.lon_deg),

@@ -168,10 +168,13 @@ class FinalityCollector:
         last = max(decided, key=int)
         yield _gauge("finalized_height", "Highest height this validator has finalized.",
                      int(last))
-        yield _gauge("finality_latency_last_seconds", "Finality latency of the highest "
-                     "finalized height (decision time minus its epoch's close).",
-                     decided[last]["latency_ms"] / 1000)
-        latencies_s = [d["latency_ms"] / 1000 for d in decided.values()]
+        # a height found on the chain after a crash has no latency (it was not seen)
+        latencies_s = [d["latency_ms"] / 1000 for d in decided.values()
+                       if d.get("latency_ms") is not None]
+        if decided[last].get("latency_ms") is not None:
+            yield _gauge("finality_latency_last_seconds", "Finality latency of the highest "
+                         "finalized height (decision time minus its epoch's close).",
+                         decided[last]["latency_ms"] / 1000)
         buckets = [(_le(b), sum(1 for x in latencies_s if x <= b)) for b in self._buckets_s]
         buckets.append(("+Inf", len(latencies_s)))
         yield HistogramMetricFamily(

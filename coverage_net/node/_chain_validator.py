@@ -326,6 +326,14 @@ class _StatusFile:
             self._finality.changed = trio.Event()
 
 
+def _decided_on_chain(chain: ChainStore) -> dict[str, dict]:
+    """Every height of the chain as a status entry (its latency unknown: a block appended
+    just before a crash, whose status line was never written)."""
+    return {str(h): {"round": b.certificate.round, "block_id": b.block.block_id().hex(),
+                     "decided_ms": None, "close_ms": None, "latency_ms": None}
+            for h, b in enumerate(chain.blocks())}
+
+
 def _resume_height(config: ChainValidatorConfig, app: ConsensusApp,
                    decided: dict[str, dict]) -> int:
     """Where to start: after the last block of the chain; without one (a test app), after
@@ -431,6 +439,8 @@ async def run_chain_validator(config: ChainValidatorConfig, *,
     earlier = (read_validator_status(config.data_dir) or {}).get("decided", {})
     with VoteSigner.open(config.data_dir, config.keypair, config.genesis) as signer, \
             config.app_factory(config.data_dir, config.genesis) as app:
+        if isinstance(app, ChainApp):  # the chain is the truth; the status file may lag it
+            earlier = {**_decided_on_chain(app.chain), **earlier}
         finality = _Finality(app, config, earlier)
         first_height = _resume_height(config, app, earlier)
         bootstrap = validator_bootstrap(config.genesis, config.index)

@@ -60,14 +60,15 @@ def read_status_file(data_dir: Path, filename: str) -> dict | None:
 
 def read_snapshot(layout: TestnetLayout, *, with_verdicts: bool = True) -> NetworkSnapshot:
     """The network's progress now, from its status files (and a validator's store)."""
-    decided: dict[str, dict[int, int]] = {}  # validator -> height -> latency
+    decided: dict[str, dict[int, int | None]] = {}  # validator -> height -> latency
     for name in layout.validator_names:
         status = read_status_file(layout.data_dir(name), VALIDATOR_STATUS_FILENAME) or {}
         heights = status.get("decided")
-        decided[name] = ({int(h): int(d.get("latency_ms", 0)) for h, d in heights.items()}
+        # a height a restarted validator found on its chain has no latency (None)
+        decided[name] = ({int(h): d.get("latency_ms") for h, d in heights.items()}
                          if isinstance(heights, dict) else {})
     quorum = 2 * ((layout.validators - 1) // 3) + 1
-    by_height: dict[int, list[int]] = {}
+    by_height: dict[int, list[int | None]] = {}
     for heights in decided.values():
         for height, latency in heights.items():
             by_height.setdefault(height, []).append(latency)
@@ -89,7 +90,8 @@ def read_snapshot(layout: TestnetLayout, *, with_verdicts: bool = True) -> Netwo
         witnesses += int(poc.get("witnesses_filed", 0))
     return NetworkSnapshot(
         finalized=len(final),
-        latencies_ms=tuple(int(statistics.median(by_height[h])) for h in final),
+        latencies_ms=tuple(int(statistics.median(known)) for h in final
+                           if (known := [x for x in by_height[h] if x is not None])),
         valid=valid, invalid=invalid, hotspots_reporting=reporting,
         beacons_sent=beacons, witnesses_filed=witnesses, leader=leader)
 
