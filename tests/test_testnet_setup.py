@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -180,3 +181,17 @@ def test_any_seed_size_and_region_gives_a_world_with_its_three_kinds(hotspots, s
     assert len(plan.hotspots) == hotspots and len({h.name for h in plan.hotspots}) == hotspots
     assert [h.role for h in plan.hotspots[-2:]] == ["far", "liar"]
     assert len(plan.world()) == hotspots
+
+
+def test_a_relative_out_dir_gives_paths_that_work_from_each_processs_directory(
+        tmp_path, monkeypatch):
+    """Processes run in their own data directories: every path they are given must
+    not depend on the directory `coverage-net testnet` was started in."""
+    monkeypatch.chdir(tmp_path)
+    layout = write_testnet(Path("rel"), plan_world(4), validators=4, epoch_s=20, seed=0,
+                           genesis_time_ms=0, ports=[1, 2, 3, 4])
+    assert layout.out_dir.is_absolute()
+    for spec in layout.process_specs():
+        for arg in spec.argv:
+            if arg.endswith((".toml", ".json", ".csv")):
+                assert Path(arg).is_absolute(), (spec.name, arg)

@@ -144,7 +144,7 @@ def write_testnet(out_dir: Path, plan: WorldPlan, *, validators: int, epoch_s: f
     """Write a whole testnet into `out_dir` (which must be new or empty). `ports`: the
     validators'; `router_port`: the router's (0: any free one, then hotspots find it
     only through discovery), which hotspots dial to sell the uplinks they hear."""
-    out_dir = Path(out_dir)
+    out_dir = Path(out_dir).absolute()  # processes run in their own data directories
     _check_out_dir(out_dir)
     if validators < 1:
         raise TestnetError(f"--validators must be at least 1; got {validators}")
