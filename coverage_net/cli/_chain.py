@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import signal
 import time
 from pathlib import Path
 
@@ -16,10 +15,10 @@ from coverage_net.metrics import parse_metrics_listen
 from coverage_net.poc import NetworkParams, load_params
 
 from . import _chain_inspect as chain_inspect
+from ._signals import run_until_signalled
 
 PARAMS_FILENAME = "network-params.json"  # coverage_net.node.PARAMS_FILENAME (slow to import)
 
-logger = logging.getLogger("coverage_net.chain")
 
 
 @click.group()
@@ -84,7 +83,10 @@ def validator(genesis_file: Path, key_file: Path, data_dir: Path, listen: str,
                                   listen_addr=listen, epoch_ms=params.epoch_length_ms,
                                   app_factory=chain_app_factory(params), block_file=block_file,
                                   metrics_listen=metrics_listen)
-    trio.run(_run_until_signalled, config)
+    from coverage_net.node import run_chain_validator
+
+    trio.run(run_until_signalled, run_chain_validator, config,
+             lambda _: f"validator {config.index} running on {config.listen_addr}")
 
 
 def _params_of(genesis: Genesis, path: Path) -> NetworkParams:
@@ -96,18 +98,6 @@ def _params_of(genesis: Genesis, path: Path) -> NetworkParams:
                            "give the parameters file the chain started with (--params)")
     return params
 
-
-async def _run_until_signalled(config) -> None:  # a coverage_net.node.ChainValidatorConfig
-    from coverage_net.node import run_chain_validator
-
-    async with trio.open_nursery() as nursery:
-        with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
-            await nursery.start(run_chain_validator, config)
-            click.echo(f"validator {config.index} running on {config.listen_addr}", err=True)
-            async for signum in signals:
-                logger.info("%s: stopping", signal.Signals(signum).name)
-                nursery.cancel_scope.cancel()
-                break
 
 
 @chain.command("genesis")

@@ -13,16 +13,16 @@ from __future__ import annotations
 import functools
 import json
 import logging
-import signal
 from pathlib import Path
 
 import click
 import trio
 
 from coverage_net.config import load_config
-from coverage_net.identity import Keypair, load_keypair, save_keypair
+from coverage_net.identity import load_keypair
 
-logger = logging.getLogger("coverage_net.daemon")
+from ._peer import load_or_create_key
+from ._signals import run_until_signalled
 
 _config_option = click.option(
     "--config", "config_path", required=True,
@@ -33,29 +33,6 @@ _config_option = click.option(
 
 def _log_level(level: str) -> None:
     logging.getLogger("coverage_net").setLevel(level.upper())
-
-
-def _key(path: Path) -> Keypair:
-    """The process's key; created on first start (logged), never replaced."""
-    if path.exists():
-        return load_keypair(path)
-    keypair = Keypair.generate()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    save_keypair(keypair, path)
-    logger.info("created a new key in %s (peer id %s)", path, keypair.peer_id)
-    return keypair
-
-
-async def _until_signalled(root, settings, started: str) -> None:
-    """Run `root(settings)` until SIGINT or SIGTERM, then cancel it (a clean stop)."""
-    async with trio.open_nursery() as nursery:
-        with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
-            await nursery.start(root, settings)
-            click.echo(started, err=True)
-            async for signum in signals:
-                logger.info("%s: stopping", signal.Signals(signum).name)
-                nursery.cancel_scope.cancel()
-                break
 
 
 # -- hotspot ------------------------------------------------------------------------------
@@ -89,7 +66,7 @@ def hotspot_run(config_path: Path) -> None:
     from ._bridge import make_radio
 
     params = load_params(cfg.chain.params)
-    keypair = _key(cfg.identity.key_file)
+    keypair = load_or_create_key(cfg.identity.key_file, explicit=False)
     cfg.data.dir.mkdir(parents=True, exist_ok=True)
     radio = cfg.radio
     port = str(radio.udp_listen) if radio.driver == "semtech-udp" else radio.port
@@ -105,8 +82,9 @@ def hotspot_run(config_path: Path) -> None:
         antenna_gain_dbi=cfg.location.antenna_gain_dbi, region=radio.region, params=params,
         open_radio=functools.partial(make_radio, radio.driver, port, radio.baudrate, 0.5),
         peer=peer, poc_metrics=poc_metrics)
-    trio.run(_until_signalled, run_hotspot, settings,
-             f"hotspot {keypair.public_key.hex()[:16]} running ({radio.driver} radio on {port})")
+    trio.run(run_until_signalled, run_hotspot, settings,
+             lambda _: f"hotspot {keypair.public_key.hex()[:16]} running ({radio.driver} radio "
+                       f"on {port})")
 
 
 @hotspot.command("status")
@@ -208,5 +186,5 @@ def validator_run(config_path: Path) -> None:
         app_factory=chain_app_factory(params), core=core,
         metrics_listen=None if cfg.metrics.listen is None else str(cfg.metrics.listen),
         poc=ValidatorPoc(params, terrain))
-    trio.run(_until_signalled, run_chain_validator, config,
-             f"validator {me} running on {config.listen_addr}")
+    trio.run(run_until_signalled, run_chain_validator, config,
+             lambda _: f"validator {me} running on {config.listen_addr}")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import signal
 from pathlib import Path
 
 import click
@@ -11,6 +10,8 @@ import trio
 
 from coverage_net.identity import Keypair, load_keypair, save_keypair
 from coverage_net.metrics import parse_metrics_listen
+
+from ._signals import run_until_signalled
 
 logger = logging.getLogger("coverage_net.peer")
 
@@ -65,7 +66,7 @@ def run(listen: tuple[str, ...], bootstrap: tuple[str, ...], data_dir: Path,
     if metrics_listen is not None:
         parse_metrics_listen(metrics_listen, name="--metrics")
     data_dir.mkdir(parents=True, exist_ok=True)
-    keypair = _load_or_create_key(key_file or data_dir / "key.json", explicit=key_file is not None)
+    keypair = load_or_create_key(key_file or data_dir / "key.json", explicit=key_file is not None)
     # Imported here: py-libp2p takes a second and a half to import, and only this
     # command needs it.
     from coverage_net.node import PeerConfig
@@ -75,26 +76,20 @@ def run(listen: tuple[str, ...], bootstrap: tuple[str, ...], data_dir: Path,
                         listen_addrs=listen or (DEFAULT_LISTEN,), bootstrap=bootstrap,
                         mdns=mdns, blocklist_file=blocklist, sync_interval_s=sync_interval,
                         metrics_listen=metrics_listen)
-    trio.run(_run_until_signalled, config)
+    from coverage_net.node import run_peer
+
+    trio.run(run_until_signalled, run_peer, config,
+             lambda node: f"peer {node.peer_id} listening on {' '.join(node.addrs)}")
 
 
-def _load_or_create_key(path: Path, *, explicit: bool) -> Keypair:
+def load_or_create_key(path: Path, *, explicit: bool) -> Keypair:
+    """The key at `path`; created on first start (logged) unless the user named the file
+    (then a missing one is an error), never replaced."""
     if path.exists() or explicit:
         return load_keypair(path)
     keypair = Keypair.generate()
+    path.parent.mkdir(parents=True, exist_ok=True)
     save_keypair(keypair, path)
     logger.info("created a new key in %s (peer id %s)", path, keypair.peer_id)
     return keypair
 
-
-async def _run_until_signalled(config) -> None:  # a coverage_net.node.PeerConfig
-    from coverage_net.node import run_peer
-
-    async with trio.open_nursery() as nursery:
-        with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
-            node = await nursery.start(run_peer, config)
-            click.echo(f"peer {node.peer_id} listening on {' '.join(node.addrs)}", err=True)
-            async for signum in signals:
-                logger.info("%s: stopping", signal.Signals(signum).name)
-                nursery.cancel_scope.cancel()
-                break

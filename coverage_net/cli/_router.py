@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import signal
 from pathlib import Path
 
 import click
@@ -15,8 +14,7 @@ from coverage_net.consensus import load_genesis
 from coverage_net.identity import load_keypair
 
 from ._chain import _params_of
-
-logger = logging.getLogger("coverage_net.router")
+from ._signals import run_until_signalled
 
 
 @click.group()
@@ -51,21 +49,12 @@ def run(config_file: Path) -> None:
         peer=PeerConfig(keypair=keypair, data_dir=config.data.dir,
                         listen_addrs=config.network.listen, bootstrap=config.network.bootstrap,
                         metrics_listen=None if metrics is None else str(metrics)))
-    trio.run(_run_until_signalled, settings)
-
-
-async def _run_until_signalled(settings) -> None:  # a coverage_net.node.RouterSettings
     from coverage_net.node import run_router
 
-    async with trio.open_nursery() as nursery:
-        with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
-            running = await nursery.start(run_router, settings)
-            click.echo(f"router {running.peer.peer_id} listening on "
-                       f"{' '.join(running.peer.addrs)}", err=True)
-            async for signum in signals:
-                logger.info("%s: stopping", signal.Signals(signum).name)
-                nursery.cancel_scope.cancel()
-                break
+    trio.run(run_until_signalled, run_router, settings,
+             lambda running: f"router {running.peer.peer_id} listening on "
+                             f"{' '.join(running.peer.addrs)}")
+
 
 
 @router.command("status")

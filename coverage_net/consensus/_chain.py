@@ -42,6 +42,7 @@ _SCHEMA = (
         amount  INTEGER NOT NULL CHECK (amount >= 0),
         PRIMARY KEY (height, account)
     )""",
+    """CREATE INDEX IF NOT EXISTS payouts_by_account ON payouts (account)""",
     """CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BLOB NOT NULL)""",
     """CREATE TABLE IF NOT EXISTS evidence (
         hash    BLOB PRIMARY KEY CHECK (length(hash) = 32),
@@ -173,6 +174,12 @@ class ChainStore(DurableFile):
     def blocks(self) -> Iterator[ChainBlock]:
         for height in range(self.height() + 1):
             yield self.get(height)
+
+    def balance(self, account: str) -> int:
+        """One account's balance after the last block (0 when it was never paid)."""
+        row = self._db.execute("SELECT sum(amount) FROM payouts WHERE account = ?",
+                               (account,)).fetchone()
+        return row[0] or 0
 
     def balances(self, upto: int | None = None) -> dict[str, int]:
         """Every account's balance after block `upto` (the last by default)."""

@@ -37,7 +37,7 @@ def answer_hotspot_query(store: MessageStore, chain: ChainStore, hotspot_key: by
     rows = store.verdict_rows(hotspot_key=hotspot_key)
     newest = sorted(rows, key=lambda r: (-r.epoch, r.report_id))[:RECENT_VERDICTS]
     return {"height": chain.height(),
-            "balance": chain.balances().get(hotspot_key.hex(), 0),
+            "balance": chain.balance(hotspot_key.hex()),
             "verdicts": [{"report_id": r.report_id, "report_type": r.report_type,
                           "epoch": r.epoch, "valid": r.valid, "reason": r.reason}
                          for r in newest]}
@@ -68,7 +68,8 @@ async def query_validators(network: Network, hotspot_key: bytes, validator_keys:
     turn = 0
     request = canonical_dumps({"hotspot": hotspot_key})
     while True:
-        connected = [p for p in validators if p in set(network.connected_peers())]
+        up = set(network.connected_peers())
+        connected = [p for p in validators if p in up]
         if connected:
             peer = connected[turn % len(connected)]
             turn += 1

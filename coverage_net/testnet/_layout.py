@@ -25,10 +25,9 @@ from coverage_net.consensus import Genesis, GenesisValidator, save_genesis
 from coverage_net.identity import Keypair, peer_id_from_public_key, save_keypair
 from coverage_net.poc import DAY_MS, NetworkParams, params_from_dict
 from coverage_net.radio import Station
-from radio_sim import World
 
 from ._errors import TestnetError
-from ._plan import WorldPlan
+from ._plan import HOTSPOT_ANTENNA_M, WorldPlan
 from ._supervisor import ProcessSpec
 
 __all__ = ["GENESIS_FILENAME", "PARAMS_FILENAME", "SIM_NAME", "ROUTER_NAME", "TestnetLayout",
@@ -38,8 +37,6 @@ GENESIS_FILENAME = "genesis.toml"  # as coverage_net.node writes them (not impor
 PARAMS_FILENAME = "network-params.json"  # py-libp2p is slow to import)
 SIM_NAME = "sim"
 ROUTER_NAME = "router"
-HOTSPOT_ANTENNA_M = 10.0
-"""Every hotspot's antenna height, asserted and simulated alike."""
 SENSORS = 2
 """Simulated sensors, each 100 m from one of the first neighbours."""
 _SENSOR_OFFSET_DEG = 100 / 111_195
@@ -202,15 +199,14 @@ def write_testnet(out_dir: Path, plan: WorldPlan, *, validators: int, epoch_s: f
 def _write_world(layout: TestnetLayout) -> None:
     """The simulator's world (every radio where it really is, at `HOTSPOT_ANTENNA_M`) and
     a sensor beside each of the first `SENSORS` neighbours (sending every half epoch)."""
+    from radio_sim import World  # the testnet (layer 5) picks the simulator
+
     plan = layout.plan
-    stations = [Station(h.name, lat_deg=h.radio_lat_deg, lon_deg=h.radio_lon_deg,
-                        region=plan.region, antenna_height_m=HOTSPOT_ANTENNA_M)
-                for h in plan.hotspots]
     near = plan.named("neighbour")[:SENSORS]
     sensors = [Station(f"sensor{i + 1}", lat_deg=h.radio_lat_deg + _SENSOR_OFFSET_DEG,
                        lon_deg=h.radio_lon_deg, region=plan.region, antenna_height_m=1.5)
                for i, h in enumerate(near)]
-    World(stations + sensors).to_csv(layout.world_path)
+    World(plan.stations() + sensors).to_csv(layout.world_path)
     _save(layout.sensors_path, [{"name": s.name, "every_s": layout.epoch_ms / 2000,
                                  "first_s": 2.0 + i} for i, s in enumerate(sensors)])
 

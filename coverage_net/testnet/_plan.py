@@ -15,6 +15,7 @@ import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from h3.api import basic_int as h3
@@ -28,7 +29,9 @@ from coverage_net.radio import (
     model_from_name,
     path_loss_db,
 )
-from radio_sim import Channel, World
+
+if TYPE_CHECKING:
+    from radio_sim import World
 
 from ._errors import TestnetError
 
@@ -47,6 +50,8 @@ _MIN_SEPARATION_M = 1_000.0  # well beyond the verifier's too-close limit (8 res
 _CLUSTER_RADIUS_M = 2_000.0  # times sqrt(count): a few km between neighbours
 _FAR_DISTANCE_M = 150_000.0  # past the verifier's max witness distance and any radio
 _LIAR_OFFSET_M = 50_000.0  # where the liar claims to be, from where its radio is
+HOTSPOT_ANTENNA_M = 10.0
+"""Every hotspot's antenna height, asserted and simulated alike."""
 _AUDIBLE_MARGIN_DB = 10.0  # a hotspot's best link must clear sensitivity by this much
 _ATTEMPTS = 10_000
 _TILE = re.compile(r"^([NS])(\d{2})([EW])(\d{3})\.hgt$", re.IGNORECASE)
@@ -77,10 +82,17 @@ class WorldPlan:
     region: str
     model: str = MODEL
 
+    def stations(self) -> list[Station]:
+        """Every radio where it really is, its antenna at `HOTSPOT_ANTENNA_M` (as asserted)."""
+        return [Station(h.name, lat_deg=h.radio_lat_deg, lon_deg=h.radio_lon_deg,
+                        region=self.region, antenna_height_m=HOTSPOT_ANTENNA_M)
+                for h in self.hotspots]
+
     def world(self) -> World:
-        """The simulator's world: every radio where it really is."""
-        return World([Station(h.name, lat_deg=h.radio_lat_deg, lon_deg=h.radio_lon_deg,
-                              region=self.region) for h in self.hotspots])
+        """The simulator's world of the hotspots."""
+        from radio_sim import World  # the testnet (layer 5) picks the simulator
+
+        return World(self.stations())
 
     def named(self, role: str) -> list[PlannedHotspot]:
         return [h for h in self.hotspots if h.role == role]
@@ -121,6 +133,8 @@ def link_margins_db(world: World, i: int, beacon: BeaconParams, model: str = MOD
     power and antenna gain; the hotspot daemon may use up to the region's limit) and the
     receiver's gain minus the path loss of `model`, against the receiver's sensitivity
     at the beacon's rate."""
+    from radio_sim import Channel
+
     channel = Channel(world, model=model_from_name(model))
     everyone = np.arange(len(world))
     loss = path_loss_db(world.sites[i], world.sites[everyone], channel.model,
