@@ -48,14 +48,24 @@ def _chain_ids(layout, name: str) -> list[bytes]:
         return [b.block.block_id() for b in chain.blocks()]
 
 
-def _metrics_addr(layout, name: str) -> str:
-    """Where process `name` serves Prometheus metrics (from its status file)."""
+def _status(layout, name: str) -> dict:
     status = "validator.json" if name.startswith("v") else "peer.json"
-    return json.loads((layout.data_dir(name) / status).read_text())["metrics_addr"]
+    return json.loads((layout.data_dir(name) / status).read_text())
 
 
-def _decided(layout, name: str) -> int:
-    status = json.loads((layout.data_dir(name) / "validator.json").read_text())
+def _metrics_addr(layout, supervisor, name: str) -> str:
+    """Where process `name` serves Prometheus metrics, from the status file its running
+    process wrote (a killed process's file names a port that is no longer its)."""
+    status = _status(layout, name)
+    assert status["pid"] == supervisor.pid(name), f"{name}: status file of an old process"
+    return status["metrics_addr"]
+
+
+def _decided(layout, supervisor, name: str) -> int:
+    """The last height process `name` decided, as its running process says (-1 before)."""
+    status = _status(layout, name)
+    if status.get("pid") != supervisor.pid(name):
+        return -1  # the file is still the killed process's
     return max((int(h) for h in status["decided"]), default=-1)
 
 
@@ -72,10 +82,11 @@ def test_a_whole_network_of_processes_survives_crashes_and_pays_the_right_hotspo
         supervisor.restart(KILLED_VALIDATOR)
         supervisor.restart(KILLED_HOTSPOT)
         testnet.wait_for_epochs(EPOCHS, timeout_s=testnet.default_timeout_s(EPOCHS))
-        deadline = time.monotonic() + 60
-        while _decided(layout, KILLED_VALIDATOR) < EPOCHS - 1 and time.monotonic() < deadline:
+        deadline = time.monotonic() + 120
+        while _decided(layout, supervisor, KILLED_VALIDATOR) < EPOCHS - 1:
+            assert time.monotonic() < deadline, "the restarted validator did not catch up"
             time.sleep(0.5)  # the restarted validator catches up by block sync
-        scraped = {name: scrape_url(_metrics_addr(layout, name))
+        scraped = {name: scrape_url(_metrics_addr(layout, supervisor, name))
                    for name in (*layout.validator_names, "router", *layout.hotspot_names)}
         stopped = testnet.stop()
     assert [s.name for s in stopped if not s.clean] == []

@@ -374,11 +374,14 @@ def _collectors(app: ConsensusApp, network: Network, peer_metrics: PeerMetrics,
 
 
 def _chain_reaches(chain: ChainStore) -> Callable[[int], Awaitable[None]]:
-    """Wait until the block epoch e's entropy comes from (e - 2) is final here: at once
-    normally; a validator catching up waits while the block syncs in."""
+    """Wait until block e - 1 is final here before epoch e is judged: at once normally (it
+    was final seconds after its epoch closed). A validator catching up waits while the
+    block syncs in, so the epoch a certified block is for is still the last it judged,
+    the one it can judge again over the block's reports (`EpochReconciler`); block e - 2,
+    whose entropy epoch e needs, is final by then too."""
 
     async def ready(epoch: int) -> None:
-        while chain.height() < epoch - 2:
+        while chain.height() < epoch - 1:
             await trio.sleep(0.1)
 
     return ready
