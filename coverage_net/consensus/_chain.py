@@ -5,8 +5,10 @@ A block is appended with its certificate, the payouts of its rewards and the evi
 includes, in one transaction, committed before `append` returns; heights follow one
 another and each block names the one before (the genesis hash for height 0).
 `verify_chain` checks a whole chain with the genesis alone: every link, every header
-hash, every certificate, every state root against the balances replayed from the stored
-payouts, and every piece of evidence against its block's `evidence_root`.
+hash, every certificate (with the validators in office at its height, replayed from the
+changes the chain includes: `genesis_at`), every state root against the balances replayed
+from the stored payouts, every piece of evidence against its block's `evidence_root`, and
+every change against its approvals and `changes_root`.
 """
 
 from __future__ import annotations
@@ -19,7 +21,8 @@ from pathlib import Path
 
 from ._block import Block, state_root
 from ._certificate import QuorumCertificate
-from ._errors import BlockError, CertificateError, ConsensusError, EvidenceError
+from ._change import ApprovedChange, changes_root, check_changes, effective_config
+from ._errors import BlockError, CertificateError, ConsensusError, EvidenceError, GenesisError
 from ._evidence import Evidence, evidence_root
 from ._genesis import Genesis
 from ._sqlite import DurableFile, connect_durable
@@ -44,6 +47,11 @@ _SCHEMA = (
     )""",
     """CREATE INDEX IF NOT EXISTS payouts_by_account ON payouts (account)""",
     """CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BLOB NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS changes (
+        hash    BLOB PRIMARY KEY CHECK (length(hash) = 32),
+        height  INTEGER NOT NULL REFERENCES blocks (height),
+        body    BLOB NOT NULL
+    ) WITHOUT ROWID""",
     """CREATE TABLE IF NOT EXISTS evidence (
         hash    BLOB PRIMARY KEY CHECK (length(hash) = 32),
         height  INTEGER NOT NULL REFERENCES blocks (height),
@@ -66,6 +74,7 @@ class ChainBlock:
     certificate: QuorumCertificate
     payouts: Mapping[str, int]
     evidence: tuple[Evidence, ...] = ()
+    changes: tuple[ApprovedChange, ...] = ()
 
 
 class ChainStore(DurableFile):
@@ -74,6 +83,9 @@ class ChainStore(DurableFile):
     def __init__(self, connection: sqlite3.Connection, path: Path, genesis: Genesis) -> None:
         super().__init__(connection, path)
         self.genesis = genesis
+        self._configs: list[tuple[int, Genesis]] | None = None
+        """(effective height, validators and parameters from then), by height; None
+        until read (again, after a block with changes)."""
 
     @classmethod
     def open(cls, data_dir: str | Path, genesis: Genesis, *, create: bool = True) -> ChainStore:
@@ -99,10 +111,11 @@ class ChainStore(DurableFile):
     # -- writing --------------------------------------------------------------------
 
     def append(self, block: Block, certificate: QuorumCertificate,
-               payouts: Mapping[str, int], evidence: Sequence[Evidence] = ()) -> None:
+               payouts: Mapping[str, int], evidence: Sequence[Evidence] = (),
+               changes: Sequence[ApprovedChange] = ()) -> None:
         """Add the next block; ChainError if it does not follow, its certificate is not
-        a quorum's for it (checked with the genesis), or `evidence` is not what its
-        header's `evidence_root` commits to."""
+        a quorum's for it (checked with the validators in office at its height), or
+        `evidence` / `changes` are not what its header's roots commit to."""
         height = self.height() + 1
         if block.height != height:
             raise ChainError(f"block {block.height} does not follow: the chain is at height "
@@ -114,6 +127,9 @@ class ChainStore(DurableFile):
         if evidence_root(evidence) != block.evidence_root:
             raise ChainError(f"block {height}: the evidence given is not what its "
                              "evidence_root commits to")
+        if changes_root(changes) != block.changes_root:
+            raise ChainError(f"block {height}: the changes given are not what its "
+                             "changes_root commits to")
         with self._db:
             self._db.execute("BEGIN IMMEDIATE")
             self._db.execute("INSERT INTO blocks VALUES (?, ?, ?, ?)",
@@ -122,6 +138,13 @@ class ChainStore(DurableFile):
                                  [(height, a, v) for a, v in sorted(payouts.items()) if v])
             self._db.executemany("INSERT INTO evidence VALUES (?, ?, ?)",
                                  [(e.hash(), height, e.to_cbor()) for e in evidence])
+            self._db.executemany("INSERT INTO changes VALUES (?, ?, ?)",
+                                 [(c.hash(), height, c.to_cbor()) for c in changes])
+        if changes:
+            self._configs = None
+            for c in changes:
+                logger.warning("block %d includes change %s: from height %d, %s", height,
+                               c.hash().hex()[:16], c.change.effective_height, _described(c))
         logger.info("block %d appended: %s", height, block.block_id().hex()[:16])
 
     def _check_certificate(self, block: Block, qc: QuorumCertificate) -> None:
@@ -129,11 +152,41 @@ class ChainStore(DurableFile):
             raise ChainError(f"block {block.height}: the certificate is for height {qc.height} "
                              f"block {qc.block_id.hex()[:16]}, not this block")
         try:
-            qc.verify(self.genesis)
+            qc.verify(self.genesis_at(block.height))
         except CertificateError as exc:
             raise ChainError(f"block {block.height}: {exc}") from None
 
     # -- reading --------------------------------------------------------------------
+
+    def genesis_at(self, height: int) -> Genesis:
+        """The validators and parameters' digest in office at `height`: the genesis with
+        every change the chain's blocks include that is effective by then. Final for
+        heights up to the chain's height + 2 (a change takes effect 2 heights after its
+        block at the earliest)."""
+        if self._configs is None:
+            changes = [c.change for c in self.changes()]
+            heights = sorted({c.effective_height for c in changes})
+            self._configs = [(h, effective_config(self.genesis, changes, h)) for h in heights]
+        config = self.genesis
+        for effective, at in self._configs:
+            if effective > height:
+                break
+            config = at
+        return config
+
+    def changes(self, height: int | None = None) -> tuple[ApprovedChange, ...]:
+        """The changes the blocks include (of block `height` only, if given), by height
+        and hash."""
+        where, args = ("WHERE height = ?", (height,)) if height is not None else ("", ())
+        try:
+            return tuple(ApprovedChange.from_cbor(bytes(b)) for (b,) in self._db.execute(
+                f"SELECT body FROM changes {where} ORDER BY height, hash", args))
+        except GenesisError as exc:
+            raise ChainError(f"{self.path}: a stored change is unreadable: {exc}") from None
+
+    def included_changes(self) -> set[bytes]:
+        """Hashes of every change the chain's blocks include."""
+        return {bytes(h) for (h,) in self._db.execute("SELECT hash FROM changes")}
 
     def height(self) -> int:
         """The last finalized height (-1 when none)."""
@@ -165,7 +218,7 @@ class ChainStore(DurableFile):
         except EvidenceError as exc:
             raise ChainError(f"{self.path}: block {height}'s evidence is unreadable: "
                              f"{exc}") from None
-        return ChainBlock(block, qc, payouts, evidence)
+        return ChainBlock(block, qc, payouts, evidence, self.changes(height))
 
     def included_evidence(self) -> set[bytes]:
         """Hashes of every piece of evidence the chain's blocks include."""
@@ -195,6 +248,7 @@ def verify_chain(chain: ChainStore) -> list[str]:
     problems: list[str] = []
     prev = chain.genesis.hash()
     balances: dict[str, int] = {}
+    included: set[bytes] = set()
     for height in range(chain.height() + 1):
         try:
             stored = chain.get(height)
@@ -217,6 +271,8 @@ def verify_chain(chain: ChainStore) -> list[str]:
             problems.append(f"block {height}: the state root is not that of the balances "
                             "replayed from genesis")
         problems.extend(_evidence_problems(chain, stored))
+        problems.extend(_change_problems(chain, stored, included))
+        included |= {c.hash() for c in stored.changes}
         prev = block.block_id()
     return problems
 
@@ -229,7 +285,31 @@ def _evidence_problems(chain: ChainStore, stored: ChainBlock) -> list[str]:
                         "evidence_root")
     for e in stored.evidence:
         try:
-            e.check(chain.genesis)
+            e.check(chain.genesis_at(e.height))
         except EvidenceError as exc:
             problems.append(f"block {height}: {exc}")
     return problems
+
+
+def _change_problems(chain: ChainStore, stored: ChainBlock, included: set[bytes]) -> list[str]:
+    """A block's changes: each approved by a quorum of the validators in office at its
+    height, effective 2 heights later or more, never included twice; the root matches."""
+    height = stored.block.height
+    try:
+        check_changes(stored.changes, chain.genesis, chain.genesis_at(height), height,
+                      included=included)
+    except BlockError as exc:
+        return [str(exc)]
+    if changes_root(stored.changes) != stored.block.changes_root:
+        return [f"block {height}: the stored changes do not hash to its changes_root"]
+    return []
+
+
+def _described(change: ApprovedChange) -> str:
+    c = change.change
+    parts = []
+    if c.validators is not None:
+        parts.append(f"{len(c.validators)} validators")
+    if c.params_digest is not None:
+        parts.append(f"parameters {c.params_digest.hex()[:16]}")
+    return " and ".join(parts)
