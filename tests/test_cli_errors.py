@@ -234,6 +234,15 @@ CASES = {
     "chain-verify-missing-genesis": Case(
         lambda t: ["chain", "verify", "--data", t, "--genesis", t / "absent-genesis.toml"],
         lambda t: "absent-genesis.toml"),
+    "chain-change-new-unknown-validator": Case(
+        lambda t: ["chain", "change", "new", "--genesis", _chain(t) / "genesis.toml",
+                   "--effective-height", "5", "--remove", "ab" * 32, "--out", t / "c.toml"],
+        lambda t: f"--remove {'ab' * 32}: not a validator in office"),
+    "chain-change-approve-not-toml": Case(
+        lambda t: ["chain", "change", "approve", _write(t / "c.toml", "effective_height = [\n"),
+                   "--genesis", _chain(t) / "genesis.toml", "--key",
+                   t / "chain" / "v0" / "key.json"],
+        lambda t: "c.toml: not valid TOML"),
     "chain-genesis-existing-chain": Case(
         lambda t: ["chain", "genesis", "--validators", "4", "--out", _chain(t)],
         lambda t: "already exists"),

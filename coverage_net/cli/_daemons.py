@@ -158,7 +158,7 @@ def validator_run(config_path: Path) -> None:
     """
     cfg = load_config("validator", config_path)
     _log_level(cfg.log.level)
-    from coverage_net.consensus import CoreConfig, load_genesis
+    from coverage_net.consensus import OBSERVER, CoreConfig, load_genesis
     from coverage_net.node import (
         ChainValidatorConfig,
         ValidatorPoc,
@@ -171,8 +171,8 @@ def validator_run(config_path: Path) -> None:
 
     genesis = load_genesis(cfg.chain.genesis)
     keypair = load_keypair(cfg.identity.key_file)
-    params = _params_of(genesis, cfg.chain.params)
-    me = genesis.index_of(keypair.public_key)
+    params = _params_of(genesis, cfg.chain.params, cfg.data.dir)
+    me = OBSERVER if cfg.chain.join else genesis.index_of(keypair.public_key)
     c = cfg.consensus
     core = CoreConfig(n=genesis.n, me=me, timeout_propose_ms=c.timeout_propose_ms,
                       timeout_prevote_ms=c.timeout_prevote_ms,
@@ -185,6 +185,6 @@ def validator_run(config_path: Path) -> None:
         listen_addr=cfg.network.listen[0], epoch_ms=params.epoch_length_ms,
         app_factory=chain_app_factory(params), core=core,
         metrics_listen=None if cfg.metrics.listen is None else str(cfg.metrics.listen),
-        poc=ValidatorPoc(params, terrain))
+        poc=ValidatorPoc(params, terrain), joining=cfg.chain.join)
     trio.run(run_until_signalled, run_chain_validator, config,
-             lambda _: f"validator {me} running on {config.listen_addr}")
+             lambda _: f"validator {config.index} running on {config.listen_addr}")

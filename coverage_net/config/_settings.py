@@ -19,6 +19,7 @@ from coverage_net.radio import REGIONS, STATION_LIMITS, RegionError, get_region
 
 from ._errors import ConfigError
 from ._types import (
+    BOOL,
     FLOAT,
     HOST_PORT,
     HOST_PORT_OR_OFF,
@@ -155,6 +156,9 @@ class ValidatorChainSettings(ChainSettings):
         PATH, "the directory of the DEM tiles the parameters' terrain model names (needed "
         "only when the propagation model is the terrain model)", default=None,
         example="dem")
+    join: bool = setting(
+        BOOL, "true for a key that is not in the genesis: follow the chain and vote from the "
+        "height a change (`coverage-net chain change`) makes it a validator", default=False)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -148,10 +148,9 @@ class ConsensusDriver:
         """The validators in office at the height being decided."""
         signer.rebind(self.genesis)
         me = OBSERVER if signer.index is None else signer.index
-        self.config = config or CoreConfig(n=self.genesis.n, me=me)
-        if (self.config.n, self.config.me) != (self.genesis.n, me):
-            raise ConsensusError(f"core config is for validator {self.config.me} of "
-                                 f"{self.config.n}; the signer is {me} of {self.genesis.n}")
+        # `config` gives the timeouts; who votes is the set's in office (it can change)
+        self.config = CoreConfig(n=self.genesis.n, me=me) if config is None else \
+            dataclasses.replace(config, n=self.genesis.n, me=me)
         self.state = initial_state(self.config, first_height)
         self.sync_every_s = sync_every_s
         self.metrics = DriverMetrics()
