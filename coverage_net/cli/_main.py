@@ -24,6 +24,7 @@ from ._chain import chain
 from ._config import config
 from ._daemons import hotspot, validator
 from ._keys import keys
+from ._map import map_
 from ._params import params
 from ._peer import peer
 from ._poc import poc
@@ -100,6 +101,7 @@ def main(verbose: int) -> None:
 
 
 main.add_command(predict)
+main.add_command(map_)
 main.add_command(bridge)
 main.add_command(keys)
 main.add_command(peer)

@@ -1,10 +1,19 @@
-"""Coverage maps: predicted received power of hotspots over H3 cells, exported as GeoJSON.
+"""Coverage maps: predicted received power of hotspots over H3 cells, exported as GeoJSON,
+and maps from proof: the cells valid witnesses and bought uplinks prove, the prediction
+around the hotspots whose coverage was proven, as CSV, GeoJSON, PNG and offline HTML.
 
 Hotspots are `coverage_net.radio.Station`s, read with `coverage_net.radio.read_stations`.
 """
 
 from ._errors import CoverageError
 from ._export import DEFAULT_CLASSES, SignalClass, write_coverage
+from ._layers import LAYERS, UPLINK_CLASS, CoverageLayers, MapHotspot, build_layers
+from ._map_csv import CSV_COLUMNS, write_map_csv
+from ._map_geojson import map_feature_collection, rfc7946_geometry, write_map_geojson
+from ._map_html import map_data, write_map_html
+from ._map_png import map_title, write_map_png
+from ._mapping import map_from_proof, station_of
+from ._palette import colour_of
 from ._predict import (
     MAX_RANGE_KM,
     CoverageMap,
@@ -14,9 +23,15 @@ from ._predict import (
     predict_coverage,
     predict_hotspot,
 )
+from ._proven import NO_RSSI, ProvenCells, WitnessProofs, prove_cells, witness_proofs
 
 __all__ = [
     "CoverageError", "DEFAULT_CLASSES", "SignalClass", "write_coverage", "CoverageMap",
     "HotspotCoverage", "PredictionSettings", "combine", "predict_coverage", "predict_hotspot",
     "MAX_RANGE_KM",
+    # maps from proof
+    "WitnessProofs", "witness_proofs", "ProvenCells", "prove_cells", "NO_RSSI",
+    "CoverageLayers", "MapHotspot", "build_layers", "LAYERS", "UPLINK_CLASS", "map_from_proof",
+    "station_of", "write_map_csv", "CSV_COLUMNS", "write_map_geojson", "map_feature_collection",
+    "rfc7946_geometry", "write_map_png", "map_title", "write_map_html", "map_data", "colour_of",
 ]

@@ -63,6 +63,7 @@ from ._hotspot import (
     read_hotspot_status,
     run_hotspot,
 )
+from ._map_inputs import MapInputs, load_map_inputs
 from ._peer import PeerConfig, RunningPeer, run_peer, wall_clock_ms
 from ._poc import RunningChallenger, announced_hotspots, start_challenger, start_hotspot_poc
 from ._poc_results import (
@@ -125,7 +126,8 @@ __all__ = [
     "ChainValidatorConfig", "run_chain_validator", "AppFactory", "EpochHashApp",
     "epoch_close_ms", "validator_bootstrap", "read_validator_status",
     "VALIDATOR_STATUS_FILENAME", "GENESIS_FILENAME", "LoopbackChain", "write_loopback_chain",
-    "CHANGES_DIR", "load_pending_changes", "PARAMS_FILENAME", "chain_app_factory",
+    "CHANGES_DIR", "load_pending_changes", "MapInputs", "load_map_inputs", "PARAMS_FILENAME",
+    "chain_app_factory",
     "epoch_hash_app_factory", "ValidatorPoc",
     "chain_entropy", "validator_peer_ids",
     "EpochReconciler", "ClosedEpoch", "EpochCloser", "StoredEpoch", "epoch_start_ms",

@@ -33,7 +33,7 @@ from coverage_net.store import MessageStore, StoredMessage
 from ._verdicts import verdict_from_row
 
 __all__ = ["EpochRewardInputs", "book_epoch", "check_epoch", "compute_epoch", "load_epoch_inputs",
-           "save_announcements", "save_receipts"]
+           "load_receipts", "load_registry", "save_announcements", "save_receipts"]
 
 RECEIPT_TOPIC = TOPIC_PREFIX + DataTransferReceipt.TYPE
 _ANNOUNCEMENT_TOPIC = TOPIC_PREFIX + HotspotAnnouncement.TYPE
@@ -73,6 +73,20 @@ def save_announcements(store: MessageStore, announcements: Iterable[HotspotAnnou
                       received_ms, None) for a in announcements]))
 
 
+def load_registry(store: MessageStore) -> Registry:
+    """Every hotspot announcement in `store`, the newest of each hotspot counting."""
+    announcements = [decode(m.data) for m in store.range(
+        topic=_ANNOUNCEMENT_TOPIC, partition_from=0, partition_to=_LAST_PARTITION)]
+    return Registry(a for a in announcements if isinstance(a, HotspotAnnouncement))
+
+
+def load_receipts(store: MessageStore, first_epoch: int, last_epoch: int
+                  ) -> list[DataTransferReceipt]:
+    """The data-transfer receipts of epochs `first_epoch`..`last_epoch` in `store`."""
+    return [DataTransferReceipt.from_cbor(m.data) for m in store.range(
+        topic=RECEIPT_TOPIC, partition_from=first_epoch, partition_to=last_epoch)]
+
+
 def load_epoch_inputs(store: MessageStore, params: NetworkParams, epoch: int) -> EpochRewardInputs:
     """The epoch's verdicts and receipts, the registry, and the beacon history of the
     interactive window before the epoch, read from `store`."""
@@ -80,9 +94,7 @@ def load_epoch_inputs(store: MessageStore, params: NetworkParams, epoch: int) ->
     verdicts = tuple(verdict_from_row(row) for row in rows)
     stored = list(store.range(topic=RECEIPT_TOPIC, partition_from=epoch, partition_to=epoch))
     receipts = tuple(DataTransferReceipt.from_cbor(m.data) for m in stored)
-    announcements = [decode(m.data) for m in store.range(
-        topic=_ANNOUNCEMENT_TOPIC, partition_from=0, partition_to=_LAST_PARTITION)]
-    registry = Registry(a for a in announcements if isinstance(a, HotspotAnnouncement))
+    registry = load_registry(store)
     window = -(-params.rewards.interactive_window_ms // params.epoch_length_ms)
     last: dict[bytes, int] = {}
     for earlier in range(max(0, epoch - window), epoch):
