@@ -31,11 +31,18 @@ from coverage_net.consensus import (
     Vote,
     VoteKind,
     VoteSigner,
+    assemble_parts,
     save_genesis,
     state_root,
     verify_chain,
 )
-from coverage_net.node import ChainApp, check_epoch, save_announcements, save_verdicts
+from coverage_net.node import (
+    ChainApp,
+    check_epoch,
+    save_announcements,
+    save_verdicts,
+    start_block_sync,
+)
 from coverage_net.p2p.testing import MemoryNetwork, run_deterministic
 from coverage_net.poc import params_from_dict
 from coverage_net.rewards import RewardLedger
@@ -128,6 +135,7 @@ def _run_validators(tmp_path, seed: int, tamper: int | None = None, epochs: int 
                                ledger=RewardLedger.open(dirs[i]),
                                evidence_log=EvidenceLog.open(dirs[i]))
                 apps.append(app)
+                await start_block_sync(nursery, endpoints[i], genesis, app)
                 signer = VoteSigner.open(dirs[i], validator_key(i), genesis)
                 send, receive = trio.open_memory_channel[int](16)
                 senders.append(send)
@@ -171,12 +179,22 @@ def test_validators_finalize_blocks_of_their_own_verdicts_and_rewards(tmp_path):
     assert len(entropies) == 1 and genesis.first_entropy not in entropies
 
 
-def test_a_validator_whose_verdicts_differ_refuses_and_the_others_go_on(tmp_path):
+def test_a_validator_whose_verdicts_differ_refuses_then_adopts_the_certified_block(tmp_path):
+    """Validator 3 judged a witness of epoch 1 otherwise: it prevotes nil on block 1, the
+    others finalize it, and 3 takes the certificate by sync, fetches the block from them
+    (it cannot rebuild it) and appends it; it builds block 2 itself from there."""
     _, _, apps = _run_validators(tmp_path, seed=6, tamper=3)
     assert apps[3].refused and {h for h, _ in apps[3].refused} == {1}
-    honest = [[b.block.block_id() for b in apps[i].chain.blocks()] for i in range(3)]
-    assert all(len(c) == EPOCHS for c in honest) and len({tuple(c) for c in honest}) == 1
-    assert apps[3].chain.height() == 0  # it cannot rebuild block 1 from its own store
+    chains = [[b.block.block_id() for b in app.chain.blocks()] for app in apps]
+    assert all(len(c) == EPOCHS for c in chains) and len({tuple(c) for c in chains}) == 1
+    assert apps[3].adopted == [1]  # as fetched; blocks 0 and 2 as rebuilt
+    assert verify_chain(apps[3].chain) == []
+    assert apps[3].ledger.balances() == apps[0].ledger.balances()
+    assert apps[3].ledger.manifest(1) == apps[0].ledger.manifest(1)
+    served = apps[0].served_block(1, chains[0][1])  # rebuilt from 0's store
+    assert apps[3].chain.leaves(1) == assemble_parts(served.parts, served.block)
+    assert apps[3].served_block(1, chains[0][1]) == served  # kept: 3 serves it in turn
+    assert apps[0].chain.leaves(1) is None
 
 
 def test_chain_show_and_verify_read_a_validators_chain(tmp_path):

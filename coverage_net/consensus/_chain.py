@@ -17,7 +17,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from ._block import Block, state_root
+from ._block import VERDICT_LEAF_BYTES, Block, state_root, verdicts_root
 from ._certificate import QuorumCertificate
 from ._errors import BlockError, CertificateError, ConsensusError, EvidenceError
 from ._evidence import Evidence, evidence_root
@@ -49,6 +49,12 @@ _SCHEMA = (
         height  INTEGER NOT NULL REFERENCES blocks (height),
         body    BLOB NOT NULL
     ) WITHOUT ROWID""",
+    # the verdict leaves of a block adopted from peers (`ChainApp.adopt`): its own store
+    # judged the epoch otherwise, so they cannot be rebuilt from it to serve the block
+    """CREATE TABLE IF NOT EXISTS block_leaves (
+        height  INTEGER PRIMARY KEY REFERENCES blocks (height),
+        leaves  BLOB NOT NULL
+    )""",
 )
 
 
@@ -99,10 +105,14 @@ class ChainStore(DurableFile):
     # -- writing --------------------------------------------------------------------
 
     def append(self, block: Block, certificate: QuorumCertificate,
-               payouts: Mapping[str, int], evidence: Sequence[Evidence] = ()) -> None:
+               payouts: Mapping[str, int], evidence: Sequence[Evidence] = (), *,
+               leaves: Sequence[bytes] | None = None) -> None:
         """Add the next block; ChainError if it does not follow, its certificate is not
         a quorum's for it (checked with the genesis), or `evidence` is not what its
-        header's `evidence_root` commits to."""
+        header's `evidence_root` commits to.
+
+        `leaves`: its verdict leaves, kept only when this node's store cannot rebuild
+        them (a block fetched from peers), so that it can serve the block in turn."""
         height = self.height() + 1
         if block.height != height:
             raise ChainError(f"block {block.height} does not follow: the chain is at height "
@@ -114,6 +124,10 @@ class ChainStore(DurableFile):
         if evidence_root(evidence) != block.evidence_root:
             raise ChainError(f"block {height}: the evidence given is not what its "
                              "evidence_root commits to")
+        if leaves is not None and (len(leaves) != block.verdict_count
+                                   or verdicts_root(leaves) != block.verdicts_root):
+            raise ChainError(f"block {height}: the verdict leaves given are not what its "
+                             "verdicts_root commits to")
         with self._db:
             self._db.execute("BEGIN IMMEDIATE")
             self._db.execute("INSERT INTO blocks VALUES (?, ?, ?, ?)",
@@ -122,6 +136,9 @@ class ChainStore(DurableFile):
                                  [(height, a, v) for a, v in sorted(payouts.items()) if v])
             self._db.executemany("INSERT INTO evidence VALUES (?, ?, ?)",
                                  [(e.hash(), height, e.to_cbor()) for e in evidence])
+            if leaves is not None:
+                self._db.execute("INSERT INTO block_leaves VALUES (?, ?)",
+                                 (height, b"".join(leaves)))
         logger.info("block %d appended: %s", height, block.block_id().hex()[:16])
 
     def _check_certificate(self, block: Block, qc: QuorumCertificate) -> None:
@@ -166,6 +183,17 @@ class ChainStore(DurableFile):
             raise ChainError(f"{self.path}: block {height}'s evidence is unreadable: "
                              f"{exc}") from None
         return ChainBlock(block, qc, payouts, evidence)
+
+    def leaves(self, height: int) -> tuple[bytes, ...] | None:
+        """The verdict leaves kept with block `height` (None: the block was built here, its
+        leaves are the store's verdicts of the epoch)."""
+        row = self._db.execute("SELECT leaves FROM block_leaves WHERE height = ?",
+                               (height,)).fetchone()
+        if row is None:
+            return None
+        data = bytes(row[0])
+        return tuple(data[i:i + VERDICT_LEAF_BYTES]
+                     for i in range(0, len(data), VERDICT_LEAF_BYTES))
 
     def included_evidence(self) -> set[bytes]:
         """Hashes of every piece of evidence the chain's blocks include."""

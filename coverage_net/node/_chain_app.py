@@ -22,6 +22,15 @@ withheld report earns nothing).
 A committed block is appended to the chain (`ChainStore`) with its certificate,
 payouts and evidence (marked included in the evidence log), and its manifest is booked
 in the reward ledger, so balances are final with the block.
+
+A certified block is final by quorum even when this validator cannot rebuild it (it
+was down, cut off or outvoted, and its store judged the epoch otherwise): `commit`
+hands it to `fetch_block` (the `BlockAdopter`), which fetches it from peers, every
+part checked (`BlockFetcher`), lets the epoch be judged again over its leaves, and
+calls `adopt`: the block is appended as rebuilt if it now is, else as fetched, with
+the fetched manifest's payouts and the leaves kept in the chain, and a warning says
+how this validator's verdicts differ. The chain never stops on a certified block.
+`served_block` is what this validator serves to peers that fetch (`BlockServer`).
 """
 
 from __future__ import annotations
@@ -40,8 +49,10 @@ from coverage_net.consensus import (
     ChainStore,
     Evidence,
     EvidenceLog,
+    FetchedBlock,
     Genesis,
     QuorumCertificate,
+    ServedBlock,
     merkle_root,
     proposer_of,
     select_evidence,
@@ -50,10 +61,10 @@ from coverage_net.consensus import (
 )
 from coverage_net.consensus import evidence_root as evidence_root_of
 from coverage_net.poc import NetworkParams
-from coverage_net.rewards import RewardLedger, RewardManifest
+from coverage_net.rewards import LedgerError, RewardLedger, RewardManifest, differences
 from coverage_net.store import MessageStore
 
-from ._rewards import compute_epoch
+from ._rewards import EpochRewardInputs, compute_epoch
 
 __all__ = ["ChainApp", "ENTROPY_DOMAIN"]
 
@@ -92,6 +103,11 @@ class ChainApp:
         """Set by the validator's root: asked (once per block) to judge an epoch again over
         the reports a proposed block's leaves name, then to recheck the block."""
         self._reconcile_asked: set[bytes] = set()
+        self.fetch_block: Callable[[int, bytes, QuorumCertificate], None] | None = None
+        """Set by the validator's root: asked to fetch and `adopt` a certified block this
+        validator cannot rebuild (`BlockAdopter.request`)."""
+        self.adopted: list[int] = []
+        """Heights whose block was appended as fetched, not as rebuilt here."""
         self.refused: list[tuple[int, bytes]] = []
         """(height, block id) of every proposal this validator found not its own."""
 
@@ -161,18 +177,59 @@ class ChainApp:
         return False
 
     def commit(self, height: int, block_id: bytes, certificate: QuorumCertificate) -> None:
-        block = self._block(height, block_id)
-        if block is None:  # fetching the block's verdict parts from peers is not built yet
+        block = self._block(height, block_id) if height == self.chain.height() + 1 else None
+        if block is not None:
+            body = self._bodies.get(block_id)
+            self._append(block, certificate, body.evidence if body is not None else ())
+        elif self.fetch_block is None:
             logger.error("height %d: certified block %s is not one this validator can rebuild "
-                         "from its store (its verdicts or rewards differ); the chain stops here "
-                         "until the block is fetched", height, block_id.hex()[:16])
+                         "from its store (its verdicts or rewards differ) and nothing here "
+                         "fetches blocks; the chain stops here", height, block_id.hex()[:16])
+        else:
+            logger.warning("height %d: certified block %s is not one this validator rebuilds "
+                           "from its store (yet): fetching it from peers", height,
+                           block_id.hex()[:16])
+            self.fetch_block(height, block_id, certificate)
+
+    def adopt(self, fetched: FetchedBlock) -> None:
+        """Append a certified block fetched from peers (checked by the `BlockFetcher`): as
+        rebuilt here if this validator now builds the same (its store caught up, or it
+        judged the epoch again), else as fetched, with a warning naming how its own
+        verdicts and rewards differ."""
+        block, height = fetched.block, fetched.block.height
+        self.forget_epoch(height)  # computed before the block before it was appended
+        own = self.block_for(height, block.proposer, fetched.evidence)
+        if own.block_id() == block.block_id():
+            self._append(own, fetched.certificate, fetched.evidence)
             return
         epoch = self._epoch(height)
-        body = self._bodies.get(block_id)
-        evidence = body.evidence if body is not None else ()
-        self.chain.append(block, certificate, {p.account: p.total for p in epoch.manifest.payouts},
-                          evidence)
-        self.ledger.record(epoch.manifest, epoch.hashes)
+        mine = {leaf[:32]: leaf[32:] for leaf in epoch.leaves}
+        theirs = {leaf[:32]: leaf[32:] for leaf in fetched.leaves}
+        logger.warning(
+            "height %d: appending certified block %s as fetched from peers: this validator "
+            "judged epoch %d otherwise (%d report(s) only it judged, %d only the block "
+            "judged, %d judged differently; %d reward figure(s) differ); its own verdicts "
+            "stay in its store", height, block.block_id().hex()[:16], height,
+            len(mine.keys() - theirs.keys()), len(theirs.keys() - mine.keys()),
+            sum(mine[r] != theirs[r] for r in mine.keys() & theirs.keys()),
+            sum(1 for _ in differences(epoch.manifest, fetched.manifest)))
+        self._append(block, fetched.certificate, fetched.evidence, fetched)
+        self.adopted.append(height)
+
+    def _append(self, block: Block, certificate: QuorumCertificate,
+                evidence: tuple[Evidence, ...], fetched: FetchedBlock | None = None) -> None:
+        """Append a block, book its manifest: this validator's own, or the fetched one
+        (then the leaves are kept in the chain, to serve the block in turn)."""
+        height = block.height
+        if fetched is None:
+            epoch = self._epoch(height)
+            manifest, hashes, leaves = epoch.manifest, epoch.hashes, None
+        else:
+            manifest, leaves = fetched.manifest, fetched.leaves
+            hashes = {"verdict": {leaf[:32]: leaf[32:] for leaf in leaves}}
+        self.chain.append(block, certificate, {p.account: p.total for p in manifest.payouts},
+                          evidence, leaves=leaves)
+        self.ledger.record(manifest, hashes)
         if self.evidence_log is not None and evidence:
             self.evidence_log.mark_included([e.hash() for e in evidence], height)
         self._epochs.pop(height - 2, None)
@@ -183,6 +240,26 @@ class ChainApp:
         if 0 <= height <= self.chain.height():
             return self.chain.get(height).certificate
         return None
+
+    # -- BlockSource ----------------------------------------------------------------
+
+    def served_block(self, height: int, block_id: bytes) -> ServedBlock | None:
+        """A block of this chain for a peer that fetches it: its leaves kept when it was
+        adopted, else this store's verdicts of the epoch (they built it)."""
+        if not 0 <= height <= self.chain.height():
+            return None
+        stored = self.chain.get(height)
+        if stored.block.block_id() != block_id:
+            return None
+        leaves = self.chain.leaves(height)
+        if leaves is None:
+            leaves = _leaves_of(compute_epoch(self.store, self.params, height)[1])
+        try:
+            return ServedBlock.of(stored.block, stored.certificate, stored.evidence,
+                                  self.ledger.manifest(height).to_cbor(), leaves)
+        except (BlockError, LedgerError) as exc:
+            logger.warning("not serving block %d: %s", height, exc)
+            return None
 
     # -- blocks ---------------------------------------------------------------------
 
@@ -231,9 +308,7 @@ class ChainApp:
         if held is not None:
             return held
         manifest, inputs = compute_epoch(self.store, self.params, height)
-        # a leaf hashes the verdict's canonical bytes: the stored body is exactly those
-        leaves = tuple(sorted(report_id + digest
-                              for report_id, digest in inputs.hashes["verdict"].items()))
+        leaves = _leaves_of(inputs)
         balances = self.chain.balances()
         for p in manifest.payouts:
             if p.total:  # an account paid nothing has no balance (as the chain stores it)
@@ -249,3 +324,10 @@ class ChainApp:
                        state_root(balances), entropy)
         self._epochs[height] = epoch
         return epoch
+
+
+def _leaves_of(inputs: EpochRewardInputs) -> tuple[bytes, ...]:
+    """The epoch's verdict leaves: a leaf hashes the verdict's canonical bytes, and the
+    stored body is exactly those."""
+    return tuple(sorted(report_id + digest
+                        for report_id, digest in inputs.hashes["verdict"].items()))

@@ -83,6 +83,7 @@ from coverage_net.radio import Terrain
 from coverage_net.rewards import RewardLedger
 from coverage_net.store import MessageStore
 
+from ._block_adopt import start_block_sync
 from ._chain_app import ChainApp
 from ._epoch_reconcile import EpochReconciler
 from ._epoch_verifier import EpochCloser
@@ -399,7 +400,8 @@ async def _reconcile_epochs(requests: trio.MemoryReceiveChannel[tuple[int, bytes
 
 async def _start_poc(nursery: trio.Nursery, config: ChainValidatorConfig, app: ConsensusApp,
                      network: Network, peer_metrics: PeerMetrics, driver: ConsensusDriver,
-                     heights: trio.MemorySendChannel[int], first_height: int) -> None:
+                     heights: trio.MemorySendChannel[int], first_height: int
+                     ) -> EpochReconciler:
     """The validator's proof-of-coverage: report gossip and sync into the chain app's store,
     the challenger, the epoch closer that starts each height, and the reconciler that
     judges an epoch again over a proposed block's reports (`EpochReconciler`)."""
@@ -433,6 +435,7 @@ async def _start_poc(nursery: trio.Nursery, config: ChainValidatorConfig, app: C
         (height, block_id, leaves))
     nursery.start_soon(_reconcile_epochs, receive, reconciler, app, driver)
     nursery.start_soon(functools.partial(closer.run, heights, ready=_chain_reaches(app.chain)))
+    return reconciler
 
 
 async def run_chain_validator(config: ChainValidatorConfig, *,
@@ -466,11 +469,15 @@ async def run_chain_validator(config: ChainValidatorConfig, *,
                     serve_metrics, config.metrics_listen,
                     _collectors(app, network, peer_metrics, driver, finality)))
             nursery.start_soon(_StatusFile(config, network, driver, finality, metrics_addr).run)
+            reconciler = None
             if config.poc is not None:
-                await _start_poc(nursery, config, app, network, peer_metrics, driver,
-                                 heights_send, first_height)
+                reconciler = await _start_poc(nursery, config, app, network, peer_metrics,
+                                              driver, heights_send, first_height)
             else:
                 nursery.start_soon(_epoch_clock, config, first_height, heights_send)
+            if isinstance(app, ChainApp):  # certified blocks it cannot rebuild: fetched
+                await start_block_sync(nursery, network, config.genesis, app,
+                                       reconcile=reconciler and reconciler.reconcile)
             logger.info("validator %d (%s) listening on %s from height %d", config.index,
                         network.local_id, " ".join(network.listen_addrs()), first_height)
             task_status.started(driver)
