@@ -195,6 +195,13 @@ def test_a_validator_whose_verdicts_differ_refuses_then_adopts_the_certified_blo
     assert apps[3].chain.leaves(1) == assemble_parts(served.parts, served.block)
     assert apps[3].served_block(1, chains[0][1]) == served  # kept: 3 serves it in turn
     assert apps[0].chain.leaves(1) is None
+    conn = sqlite3.connect(apps[3].chain.path)
+    with conn:
+        kept = apps[3].chain.leaves(1)
+        conn.execute("UPDATE block_leaves SET leaves = ?", (b"".join(kept[::-1]),))
+    conn.close()
+    assert verify_chain(apps[3].chain) == ["block 1: the verdict leaves kept with it do not "
+                                           "hash to its verdicts_root"]
 
 
 def test_chain_show_and_verify_read_a_validators_chain(tmp_path):

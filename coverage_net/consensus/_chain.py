@@ -6,7 +6,8 @@ includes, in one transaction, committed before `append` returns; heights follow 
 another and each block names the one before (the genesis hash for height 0).
 `verify_chain` checks a whole chain with the genesis alone: every link, every header
 hash, every certificate, every state root against the balances replayed from the stored
-payouts, and every piece of evidence against its block's `evidence_root`.
+payouts, every piece of evidence against its block's `evidence_root`, and the verdict
+leaves kept with a block adopted from peers against its `verdicts_root`.
 """
 
 from __future__ import annotations
@@ -245,6 +246,11 @@ def verify_chain(chain: ChainStore) -> list[str]:
             problems.append(f"block {height}: the state root is not that of the balances "
                             "replayed from genesis")
         problems.extend(_evidence_problems(chain, stored))
+        leaves = chain.leaves(height)
+        if leaves is not None and (len(leaves) != block.verdict_count
+                                   or verdicts_root(leaves) != block.verdicts_root):
+            problems.append(f"block {height}: the verdict leaves kept with it do not hash to "
+                            "its verdicts_root")
         prev = block.block_id()
     return problems
 
