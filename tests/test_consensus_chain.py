@@ -274,3 +274,46 @@ def test_an_equivocation_is_included_as_evidence_in_one_later_block_on_every_cha
     assert json.loads(shown.stdout)["evidence"] == [
         {"hash": evidence.hash().hex(), "kind": "vote", "height": 0, "round": 0, "validator": 3}]
 
+
+
+def test_a_proposal_too_large_for_its_body_has_its_leaves_fetched_in_parts(tmp_path):
+    """3,100 verdicts: the body carries no leaves. Validator B judged one report fewer
+    than proposer A: it fetches A's leaves in parts from A and asks to judge the epoch
+    again over them, as it would with leaves that came in the body."""
+    genesis = make_genesis()
+    verdicts = [v for c in range(620)
+                for v in round_verdicts(0, c, c % 8, [(c + k) % 8 for k in (1, 2, 3, 4)])]
+    apps = []
+    for name, kept in (("a", verdicts), ("b", verdicts[:-1])):
+        root = tmp_path / name
+        store = MessageStore.open(root)
+        save_announcements(store, registry(spread_cells(8)).announcements, received_ms=1)
+        save_verdicts(store, kept)
+        apps.append(ChainApp(root, PARAMS, genesis, store=store,
+                             chain=ChainStore.open(root, genesis),
+                             ledger=RewardLedger.open(root)))
+    a, b = apps
+    asked, rechecked = [], []
+    b.reconcile = lambda h, block_id, leaves: asked.append((h, block_id, leaves))
+    block_a = a.propose(0, 0)
+    assert b.offer_body(a.block_body(0, block_a)) == (0, block_a)
+
+    async def main() -> None:
+        net = MemoryNetwork(4)
+        ends = net.full_mesh([validator_key(0).peer_id, validator_key(1).peer_id])
+        async with trio.open_nursery() as nursery:
+            await nursery.start(net.run)
+            await start_block_sync(nursery, ends[0], genesis, a)
+            await start_block_sync(nursery, ends[1], genesis, b, recheck=rechecked.append)
+            assert b.validate(0, block_a) is None  # its leaves are fetched first
+            while not rechecked:
+                await trio.sleep(0.1)
+            nursery.cancel_scope.cancel()
+
+    run_deterministic(main, seed=4)
+    assert rechecked == [block_a] and asked == []
+    assert b.validate(0, block_a) is None  # now it asks to judge the epoch again
+    [(height, block_id, leaves)] = asked
+    assert (height, block_id) == (0, block_a) and len(leaves) == len(verdicts) > 3072
+    served = a.served_block(0, block_a)  # A serves its proposal, not certified yet
+    assert served.certificate is None and leaves == assemble_parts(served.parts, served.block)

@@ -21,6 +21,7 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TypeVar
 
+from coverage_net.identity import peer_id_from_public_key
 from coverage_net.p2p import Network, RequestError
 from coverage_net.rewards import ManifestError, RewardManifest
 
@@ -94,6 +95,17 @@ class BlockFetcher:
                     qc.block_id.hex()[:16], len(leaves), len(manifest.payouts))
         return FetchedBlock(block, qc, evidence, manifest, leaves)
 
+    async def fetch_leaves(self, block: Block) -> tuple[bytes, ...]:
+        """The verdict leaves of a proposed block (its header came in a checked body, not
+        certified yet), asked of its proposer first, then of the other peers."""
+        peers = list(dict.fromkeys(self.peers()))
+        if block.proposer < self.genesis.n:
+            proposer = peer_id_from_public_key(self.genesis.validators[block.proposer].public_key)
+            peers = sorted(peers, key=lambda p: p != proposer)
+        if not peers:
+            raise BlockFetchError(f"no peer to fetch block {block.height}'s leaves from")
+        return await self._leaves(peers, block, spread=False)
+
     async def _from_any(self, peers: list[str], ask: Callable[[str], Awaitable[_T]],
                         what: str) -> _T:
         """The first right answer of `peers`, in order; each wrong one refused, in words."""
@@ -157,13 +169,15 @@ class BlockFetcher:
                              "payouts do not give the header's state_root")
         return manifest
 
-    async def _leaves(self, peers: list[str], block: Block) -> tuple[bytes, ...]:
-        """Every part, runs of `PARTS_PER_REQUEST` asked of the peers in turn."""
+    async def _leaves(self, peers: list[str], block: Block, *, spread: bool = True
+                      ) -> tuple[bytes, ...]:
+        """Every part, runs of `PARTS_PER_REQUEST` asked of the peers in turn (`spread`),
+        or of the first that serves each run right."""
         count = block.part_count()
         parts: list[BlockPart] = []
         for run, first in enumerate(range(0, count, PARTS_PER_REQUEST)):
             wanted = min(PARTS_PER_REQUEST, count - first)
-            turn = run % len(peers)
+            turn = run % len(peers) if spread else 0
             parts += await self._from_any(
                 peers[turn:] + peers[:turn],
                 functools.partial(self._parts, block=block, first=first, wanted=wanted),

@@ -17,8 +17,9 @@ exactly that set (`coverage_net.node`), so validators converge on one set of inp
 rather than stall on the difference. Larger blocks travel without them; once such a
 block is certified, a validator that cannot rebuild it fetches its leaves in
 `BlockPart`s (with its manifest and evidence) from peers (`BlockFetcher`), judges the
-epoch again over them, and appends the block either way. A proposal above
-`MAX_BODY_LEAVES` is still judged only against the validator's own leaves.
+epoch again over them, and appends the block either way; a validator that judged
+fewer reports than a large proposal fetches its leaves in parts from the proposer
+before it votes, and reconciles as it would over a body's leaves.
 
 The body is self-certifying: its hash is the block id the signed proposal names, and
 the evidence and leaves must hash to the header's roots, so whoever relays it (gossip,

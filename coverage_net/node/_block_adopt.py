@@ -11,6 +11,10 @@ appended).
 When no peer serves it whole, it asks again after `retry_s`: a certified block is
 final by quorum, and some honest validator holds it.
 
+It also fetches the leaves of a proposed block too large for its body to carry them
+(`ChainApp.fetch_leaves`), hands them to the app and has the driver ask the app about
+the block again (`recheck`): the app then reconciles as it does for a smaller block.
+
 `start_block_sync` wires it into a validator: the `BlockServer` over the app on
 `CONSENSUS_BLOCK_PROTOCOL`, the fetcher over the connected validators, the adopter.
 """
@@ -24,7 +28,9 @@ from collections.abc import Awaitable, Callable
 import trio
 
 from coverage_net.consensus import (
+    Block,
     BlockFetcher,
+    BlockFetchError,
     BlockServer,
     ConsensusError,
     Genesis,
@@ -47,19 +53,29 @@ class BlockAdopter:
     """Fetches and appends the certified blocks `app` cannot rebuild (see the module doc)."""
 
     def __init__(self, app: ChainApp, fetcher: BlockFetcher, *,
-                 reconcile: Reconcile | None = None, retry_s: float = 1.0) -> None:
+                 reconcile: Reconcile | None = None,
+                 recheck: Callable[[bytes], None] | None = None, retry_s: float = 1.0) -> None:
         self.app, self.fetcher, self.reconcile, self.retry_s = app, fetcher, reconcile, retry_s
+        self.recheck = recheck
+        """The driver's `recheck`: ask the app again about a proposal that waited."""
         self._send, self._receive = trio.open_memory_channel[
-            tuple[int, bytes, QuorumCertificate]](math.inf)
+            tuple[int, bytes, QuorumCertificate | Block]](math.inf)
 
     def request(self, height: int, block_id: bytes, certificate: QuorumCertificate) -> None:
         """`ChainApp.fetch_block`: append this block once fetched (returns at once)."""
         self._send.send_nowait((height, block_id, certificate))
 
+    def request_leaves(self, height: int, block_id: bytes, block: Block) -> None:
+        """`ChainApp.fetch_leaves`: fetch a proposed block's leaves (returns at once)."""
+        self._send.send_nowait((height, block_id, block))
+
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
                   ) -> None:
         task_status.started()
         async for height, block_id, certificate in self._receive:
+            if isinstance(certificate, Block):
+                await self._proposed(block_id, certificate)
+                continue
             while self.app.chain.height() < height:
                 if height != self.app.chain.height() + 1:
                     logger.error("block %d cannot be appended: the chain is at %d", height,
@@ -81,9 +97,19 @@ class BlockAdopter:
             app.forget_epoch(height)
         app.adopt(fetched)
 
+    async def _proposed(self, block_id: bytes, block: Block) -> None:
+        try:
+            self.app.take_leaves(block_id, await self.fetcher.fetch_leaves(block))
+        except BlockFetchError as exc:  # the proposal is judged on its own leaves
+            logger.warning("proposed block %d %s: its leaves were not fetched: %s",
+                           block.height, block_id.hex()[:16], exc)
+        if self.recheck is not None:
+            self.recheck(block_id)
+
 
 async def start_block_sync(nursery: trio.Nursery, network: Network, genesis: Genesis,
                            app: ChainApp, *, reconcile: Reconcile | None = None,
+                           recheck: Callable[[bytes], None] | None = None,
                            timeout_s: float = 5.0, retry_s: float = 1.0) -> BlockAdopter:
     """Serve this validator's blocks and adopt the certified blocks it cannot rebuild."""
     BlockServer(app).register(network)
@@ -91,7 +117,7 @@ async def start_block_sync(nursery: trio.Nursery, network: Network, genesis: Gen
     fetcher = BlockFetcher(network, genesis, timeout_s=timeout_s,
                            peers=lambda: [p for p in network.connected_peers()
                                           if p in validators])
-    adopter = BlockAdopter(app, fetcher, reconcile=reconcile, retry_s=retry_s)
-    app.fetch_block = adopter.request
+    adopter = BlockAdopter(app, fetcher, reconcile=reconcile, recheck=recheck, retry_s=retry_s)
+    app.fetch_block, app.fetch_leaves = adopter.request, adopter.request_leaves
     await nursery.start(adopter.run)
     return adopter

@@ -31,6 +31,9 @@ calls `adopt`: the block is appended as rebuilt if it now is, else as fetched, w
 the fetched manifest's payouts and the leaves kept in the chain, and a warning says
 how this validator's verdicts differ. The chain never stops on a certified block.
 `served_block` is what this validator serves to peers that fetch (`BlockServer`).
+A proposal too large for its body to carry its leaves (over `MAX_BODY_LEAVES`) whose
+block judged more reports than this validator has its leaves fetched in parts too
+(`fetch_leaves`, `take_leaves`), and is then reconciled as a smaller one would be.
 """
 
 from __future__ import annotations
@@ -106,6 +109,11 @@ class ChainApp:
         self.fetch_block: Callable[[int, bytes, QuorumCertificate], None] | None = None
         """Set by the validator's root: asked to fetch and `adopt` a certified block this
         validator cannot rebuild (`BlockAdopter.request`)."""
+        self.fetch_leaves: Callable[[int, bytes, Block], None] | None = None
+        """Set by the validator's root: asked to fetch the leaves of a proposed block too
+        large for its body to carry them, then `take_leaves` and recheck the block."""
+        self._leaves_asked: set[bytes] = set()
+        self._fetched_leaves: dict[bytes, tuple[bytes, ...]] = {}
         self.adopted: list[int] = []
         """Heights whose block was appended as fetched, not as rebuilt here."""
         self.refused: list[tuple[int, bytes]] = []
@@ -161,10 +169,16 @@ class ChainApp:
         body = self._bodies.get(block_id)
         if body is None:
             return None  # its body (with the evidence it includes) has not arrived yet
-        if self._may_reconcile(height, block_id, body):
+        if self._may_fetch_leaves(height, block_id, body):
+            # too many verdicts for the body to carry: its leaves come in parts first
+            self._leaves_asked.add(block_id)
+            self.fetch_leaves(height, block_id, body.block)
+            return None
+        leaves = body.leaves if body.leaves is not None else self._fetched_leaves.get(block_id)
+        if self._may_reconcile(height, block_id, leaves):
             # the proposer judged more reports: judge the epoch again over its set
             self._reconcile_asked.add(block_id)
-            self.reconcile(height, block_id, body.leaves)
+            self.reconcile(height, block_id, leaves)
             return None
         if (height, block_id) in self.refused:
             return False
@@ -235,6 +249,9 @@ class ChainApp:
         self._epochs.pop(height - 2, None)
         self._bodies = {k: b for k, b in self._bodies.items() if b.block.height > height}
         self._reconcile_asked &= set(self._bodies)
+        self._leaves_asked &= set(self._bodies)
+        self._fetched_leaves = {k: v for k, v in self._fetched_leaves.items()
+                                if k in self._bodies}
 
     def certificate(self, height: int) -> QuorumCertificate | None:
         if 0 <= height <= self.chain.height():
@@ -245,16 +262,24 @@ class ChainApp:
 
     def served_block(self, height: int, block_id: bytes) -> ServedBlock | None:
         """A block of this chain for a peer that fetches it: its leaves kept when it was
-        adopted, else this store's verdicts of the epoch (they built it)."""
-        if not 0 <= height <= self.chain.height():
-            return None
-        stored = self.chain.get(height)
-        if stored.block.block_id() != block_id:
-            return None
-        leaves = self.chain.leaves(height)
-        if leaves is None:
-            leaves = _leaves_of(compute_epoch(self.store, self.params, height)[1])
+        adopted, else this store's verdicts of the epoch (they built it); or a proposal
+        of the next height this validator builds alike (not certified yet)."""
         try:
+            if height == self.chain.height() + 1:
+                block = self._block(height, block_id)
+                if block is None:
+                    return None
+                body, epoch = self._bodies.get(block_id), self._epoch(height)
+                return ServedBlock.of(block, None, body.evidence if body else (),
+                                      epoch.manifest.to_cbor(), epoch.leaves)
+            if not 0 <= height <= self.chain.height():
+                return None
+            stored = self.chain.get(height)
+            if stored.block.block_id() != block_id:
+                return None
+            leaves = self.chain.leaves(height)
+            if leaves is None:
+                leaves = _leaves_of(compute_epoch(self.store, self.params, height)[1])
             return ServedBlock.of(stored.block, stored.certificate, stored.evidence,
                                   self.ledger.manifest(height).to_cbor(), leaves)
         except (BlockError, LedgerError) as exc:
@@ -275,15 +300,27 @@ class ChainApp:
                      proposer=proposer,
                      time_ms=self._epoch_end_ms(height))
 
-    def _may_reconcile(self, height: int, block_id: bytes, body: BlockBody) -> bool:
-        """Whether to judge the epoch again over the body's reports: only a superset of
+    def _may_reconcile(self, height: int, block_id: bytes,
+                       leaves: tuple[bytes, ...] | None) -> bool:
+        """Whether to judge the epoch again over the block's reports: only a superset of
         the reports this validator judged (one that arrived late here, or not at all),
         never fewer, so a proposer cannot leave a hotspot's reports out."""
-        if self.reconcile is None or body.leaves is None or block_id in self._reconcile_asked:
+        if self.reconcile is None or leaves is None or block_id in self._reconcile_asked:
             return False
         own = {leaf[:32] for leaf in self._epoch(height).leaves}
-        theirs = {leaf[:32] for leaf in body.leaves}
+        theirs = {leaf[:32] for leaf in leaves}
         return theirs > own
+
+    def _may_fetch_leaves(self, height: int, block_id: bytes, body: BlockBody) -> bool:
+        """Whether to fetch a proposed block's leaves in parts: its body could not carry
+        them, and it judged more reports than this validator (it may reconcile)."""
+        return self.fetch_leaves is not None and self.reconcile is not None \
+            and body.leaves is None and block_id not in self._leaves_asked \
+            and body.block.verdict_count > len(self._epoch(height).leaves)
+
+    def take_leaves(self, block_id: bytes, leaves: tuple[bytes, ...]) -> None:
+        """A proposed block's leaves, fetched in parts and checked against its header."""
+        self._fetched_leaves[block_id] = leaves
 
     def _block(self, height: int, block_id: bytes) -> Block | None:
         """The block `block_id` if this validator builds the same: one of its candidates

@@ -477,7 +477,8 @@ async def run_chain_validator(config: ChainValidatorConfig, *,
                 nursery.start_soon(_epoch_clock, config, first_height, heights_send)
             if isinstance(app, ChainApp):  # certified blocks it cannot rebuild: fetched
                 await start_block_sync(nursery, network, config.genesis, app,
-                                       reconcile=reconciler and reconciler.reconcile)
+                                       reconcile=reconciler and reconciler.reconcile,
+                                       recheck=driver.recheck)
             logger.info("validator %d (%s) listening on %s from height %d", config.index,
                         network.local_id, " ".join(network.listen_addrs()), first_height)
             task_status.started(driver)
