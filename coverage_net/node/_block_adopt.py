@@ -32,10 +32,10 @@ from coverage_net.consensus import (
     BlockFetcher,
     BlockFetchError,
     BlockServer,
-    ConsensusError,
     Genesis,
     QuorumCertificate,
 )
+from coverage_net.errors import CoverageNetError
 from coverage_net.identity import peer_id_from_public_key
 from coverage_net.p2p import Network
 
@@ -83,9 +83,8 @@ class BlockAdopter:
                     break
                 try:
                     await self._adopt(height, block_id, certificate)
-                except ConsensusError as exc:  # BlockFetchError, ChainError
-                    logger.warning("block %d %s not appended yet: %s", height,
-                                   block_id.hex()[:16], exc)
+                except CoverageNetError as exc:  # BlockFetchError, ChainError, LedgerError
+                    logger.warning("block %d %s: %s", height, block_id.hex()[:16], exc)
                     await trio.sleep(self.retry_s)
 
     async def _adopt(self, height: int, block_id: bytes, certificate: QuorumCertificate

@@ -30,7 +30,9 @@ of the epoch, is the stand-in for runs that need no chain.
 A restarted validator resumes at the height after the last block in its chain (for
 `EpochHashApp`, the last height its status file says it decided): the driver's sync
 then fetches the certificates of the heights it missed from its peers (they keep the
-last few), so it catches up.
+last few), so it catches up. A `ChainApp` validator also serves its blocks in parts and
+fetches a certified block it cannot rebuild (`start_block_sync`), so its chain never
+stops on one.
 """
 
 from __future__ import annotations
