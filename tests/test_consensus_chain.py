@@ -21,24 +21,30 @@ from coverage_net.consensus import (
     CHAIN_FILE_NAME,
     CONSENSUS_TOPIC,
     EMPTY_ROOT,
+    ApprovedChange,
     Block,
+    ChainChange,
     ChainError,
     ChainStore,
     ConsensusDriver,
     EvidenceLog,
+    GenesisValidator,
     QuorumCertificate,
     SignedVote,
     Vote,
     VoteKind,
     VoteSigner,
     assemble_parts,
+    save_change,
     save_genesis,
     state_root,
     verify_chain,
 )
 from coverage_net.node import (
+    CHANGES_DIR,
     ChainApp,
     check_epoch,
+    load_pending_changes,
     save_announcements,
     save_verdicts,
     start_block_sync,
@@ -109,41 +115,54 @@ def _data_dir(root):
 
 def _run_validators(tmp_path, seed: int, tamper: int | None = None, epochs: int = EPOCHS,
                     cut_until_epoch: int | None = None, equivocate: bool = False,
-                    source: Path | None = None):
-    genesis = make_genesis()
+                    source: Path | None = None, joining: int = 0,
+                    change: ApprovedChange | None = None):
+    """4 genesis validators and `joining` more (keys 4, 5, ...: not in the genesis; they
+    follow and vote once a change makes them validators); `change` is handed to
+    validator 0 (in its changes directory) for its proposals."""
+    genesis = make_genesis(params=PARAMS)
     source = source or _data_dir(tmp_path / "source")
+    count = 4 + joining
     dirs = []
-    for i in range(4):
+    for i in range(count):
         shutil.copytree(source, tmp_path / f"v{i}")
         dirs.append(tmp_path / f"v{i}")
     if tamper is not None:  # this validator judged one witness differently
         with MessageStore.open(dirs[tamper]) as store:
             save_verdicts(store, [witness(1, 1, 3, valid=False)])
+    if change is not None:
+        inbox = dirs[0] / CHANGES_DIR
+        inbox.mkdir()
+        save_change(change.change, inbox / "change.toml")
+        change.save_approvals(inbox / "change.toml")
     apps = []
 
     async def main():
         net = MemoryNetwork(seed)
-        ids = [validator_key(i).peer_id for i in range(4)]
+        ids = [validator_key(i).peer_id for i in range(count)]
         endpoints = net.full_mesh(ids)
         async with trio.open_nursery() as nursery:
             await nursery.start(net.run)
             senders = []
-            for i in range(4):
+            for i in range(count):
                 store = MessageStore.open(dirs[i])
                 app = ChainApp(dirs[i], PARAMS, genesis, store=store,
                                chain=ChainStore.open(dirs[i], genesis),
                                ledger=RewardLedger.open(dirs[i]),
-                               evidence_log=EvidenceLog.open(dirs[i]))
+                               evidence_log=EvidenceLog.open(dirs[i]),
+                               pending_changes=lambda d=dirs[i]: load_pending_changes(
+                                   d / CHANGES_DIR))
                 apps.append(app)
                 await start_block_sync(nursery, endpoints[i], genesis, app)
-                signer = VoteSigner.open(dirs[i], validator_key(i), genesis)
+                signer = VoteSigner.open(dirs[i], validator_key(i), genesis, joining=i >= 4)
                 send, receive = trio.open_memory_channel[int](16)
                 senders.append(send)
                 await nursery.start(ConsensusDriver(endpoints[i], genesis, signer, app,
-                                                    evidence_log=app.evidence_log).run,
+                                                    evidence_log=app.evidence_log,
+                                                    genesis_at=app.genesis_at).run,
                                     receive)
             if cut_until_epoch is not None:  # validator 3 is cut off from the others
-                net.partition(ids[:3], ids[3:])
+                net.partition(ids[:3], ids[3:4])
             for height in range(epochs):
                 await trio.sleep_until((height + 1) * 30.0)
                 if height == cut_until_epoch:
@@ -276,11 +295,86 @@ def test_an_equivocation_is_included_as_evidence_in_one_later_block_on_every_cha
 
 
 
+def _approved(genesis, change: ChainChange, approvers=(0, 1, 2)) -> ApprovedChange:
+    approved = ApprovedChange(change, ())
+    for i in approvers:
+        approved = approved.approve(validator_key(i), genesis)
+    return approved
+
+
+def _member(i: int) -> GenesisValidator:
+    return GenesisValidator(validator_key(i).public_key, f"/ip4/127.0.0.1/tcp/{4001 + i}")
+
+
+@pytest.mark.parametrize("seed", [21, 22])
+def test_a_validator_set_change_goes_through_a_block_and_the_new_set_certifies(tmp_path, seed):
+    """Validators 0-2 approve replacing validator 0 by a new validator 4 from height 3;
+    validator 0 includes the change in its block 0. From height 3 the blocks are
+    certified by 1-4: the newcomer, which followed heights 0-2 without voting, votes;
+    validator 0 follows without voting. Every chain is the same and verifies from the
+    genesis alone."""
+    genesis = make_genesis(params=PARAMS)
+    change = _approved(genesis, ChainChange(3, tuple(_member(i) for i in (1, 2, 3, 4))))
+    _, dirs, apps = _run_validators(tmp_path, seed=seed, epochs=6, joining=1, change=change)
+    chains = [[b.block.block_id() for b in app.chain.blocks()] for app in apps]
+    assert all(len(c) == 6 for c in chains), [len(c) for c in chains]
+    assert len({tuple(c) for c in chains}) == 1
+    chain = apps[4].chain
+    assert chain.get(0).changes == (change,) and chain.get(0).block.changes_root != EMPTY_ROOT
+    assert [len(b.changes) for b in chain.blocks()] == [1, 0, 0, 0, 0, 0]
+    new_set = chain.genesis_at(3)
+    assert [v.public_key for v in new_set.validators] == \
+        [validator_key(i).public_key for i in (1, 2, 3, 4)]
+    assert chain.genesis_at(2) == genesis and new_set.hash() != genesis.hash()
+    for height in range(6):
+        signers = {(new_set if height >= 3 else genesis).key_of(i)
+                   for i, _ in chain.get(height).certificate.signatures}
+        allowed = {validator_key(i).public_key for i in ((1, 2, 3, 4) if height >= 3
+                                                          else (0, 1, 2, 3))}
+        assert signers <= allowed and len(signers) >= 3
+    for app in apps:
+        assert verify_chain(app.chain) == []
+        assert app.refused == []
+    # the newcomer signed only from height 3; the one replaced only before it
+    with VoteSigner.open(dirs[4], validator_key(4), genesis, joining=True) as signer:
+        heights = {r.height for r in signer.records()}
+        assert heights and min(heights) == 3
+    with VoteSigner.open(dirs[0], validator_key(0), genesis) as signer:
+        assert max(r.height for r in signer.records()) <= 2
+    if seed != 21:
+        return
+    for app in apps:
+        for closing in (app.chain, app.ledger, app.store, app.evidence_log):
+            closing.close()
+    save_genesis(genesis, tmp_path / "genesis.toml")
+    args = ("--data", dirs[4], "--genesis", tmp_path / "genesis.toml")
+    shown = _cli("chain", "show", *args, "--height", 0, "--json")
+    assert shown.returncode == 0, shown.stderr
+    assert json.loads(shown.stdout)["changes"] == [
+        {"hash": change.hash().hex(), "effective_height": 3, "params_digest": None,
+         "approvals": 3,
+         "validators": [validator_key(i).public_key.hex() for i in (1, 2, 3, 4)]}]
+    verified = _cli("chain", "verify", *args)
+    assert verified.returncode == 0 and "6 blocks from genesis hold" in verified.stdout
+
+
+def test_a_change_without_a_quorum_of_approvals_is_never_included(tmp_path):
+    """Approved by 2 of 4: the proposer leaves it out (logged), the set stays."""
+    genesis = make_genesis(params=PARAMS)
+    change = _approved(genesis, ChainChange(3, tuple(_member(i) for i in (1, 2, 3))),
+                       approvers=(0, 1))
+    _, _, apps = _run_validators(tmp_path, seed=23, epochs=4, change=change)
+    for app in apps:
+        assert [len(b.changes) for b in app.chain.blocks()] == [0, 0, 0, 0]
+        assert app.chain.genesis_at(10) == genesis
+        assert verify_chain(app.chain) == []
+
+
 def test_a_proposal_too_large_for_its_body_has_its_leaves_fetched_in_parts(tmp_path):
     """3,100 verdicts: the body carries no leaves. Validator B judged one report fewer
     than proposer A: it fetches A's leaves in parts from A and asks to judge the epoch
     again over them, as it would with leaves that came in the body."""
-    genesis = make_genesis()
+    genesis = make_genesis(params=PARAMS)
     verdicts = [v for c in range(620)
                 for v in round_verdicts(0, c, c % 8, [(c + k) % 8 for k in (1, 2, 3, 4)])]
     apps = []

@@ -9,11 +9,19 @@ from pathlib import Path
 import click
 import trio
 
-from coverage_net.consensus import ConsensusError, Genesis, GenesisError, load_genesis
+from coverage_net.consensus import (
+    CHAIN_FILE_NAME,
+    ChainStore,
+    ConsensusError,
+    Genesis,
+    GenesisError,
+    load_genesis,
+)
 from coverage_net.identity import load_keypair
 from coverage_net.metrics import parse_metrics_listen
 from coverage_net.poc import NetworkParams, load_params
 
+from . import _chain_change as chain_change
 from . import _chain_inspect as chain_inspect
 from ._signals import run_until_signalled
 
@@ -54,9 +62,12 @@ def chain() -> None:
               help="Serve Prometheus metrics at http://HOST:PORT/metrics, e.g. "
                    "127.0.0.1:9101; port 0 picks a free port (validator.json's "
                    "metrics_addr). Default: no metrics endpoint.")
+@click.option("--join", is_flag=True,
+              help="The key is not in the genesis: follow the chain and vote from the height "
+                   "a change (`chain change`) makes it a validator.")
 def validator(genesis_file: Path, key_file: Path, data_dir: Path, listen: str,
               params_file: Path | None, epoch_ms: int | None, block_file: Path | None,
-              metrics_listen: str | None) -> None:
+              metrics_listen: str | None, join: bool) -> None:
     """Run a consensus validator until interrupted (Ctrl-C or SIGTERM).
 
     It builds and checks blocks from its own data directory (the chain, reward ledger
@@ -70,7 +81,8 @@ def validator(genesis_file: Path, key_file: Path, data_dir: Path, listen: str,
         parse_metrics_listen(metrics_listen, name="--metrics")
     genesis = load_genesis(genesis_file)
     keypair = load_keypair(key_file)
-    params = _params_of(genesis, params_file or genesis_file.with_name(PARAMS_FILENAME))
+    params = _params_of(genesis, params_file or genesis_file.with_name(PARAMS_FILENAME),
+                        data_dir)
     if epoch_ms is not None and epoch_ms != params.epoch_length_ms:
         raise ConsensusError(f"--epoch-ms {epoch_ms} is not the network parameters' "
                              f"epoch_length_ms ({params.epoch_length_ms}); every validator "
@@ -82,22 +94,28 @@ def validator(genesis_file: Path, key_file: Path, data_dir: Path, listen: str,
     config = ChainValidatorConfig(genesis=genesis, keypair=keypair, data_dir=data_dir,
                                   listen_addr=listen, epoch_ms=params.epoch_length_ms,
                                   app_factory=chain_app_factory(params), block_file=block_file,
-                                  metrics_listen=metrics_listen)
+                                  metrics_listen=metrics_listen, joining=join)
     from coverage_net.node import run_chain_validator
 
     trio.run(run_until_signalled, run_chain_validator, config,
              lambda _: f"validator {config.index} running on {config.listen_addr}")
 
 
-def _params_of(genesis: Genesis, path: Path) -> NetworkParams:
-    """The network parameters at `path`, which must be those the genesis names."""
+def _params_of(genesis: Genesis, path: Path, data_dir: Path) -> NetworkParams:
+    """The network parameters at `path`: those the genesis names, or, once the node's
+    chain holds a change of parameters, the ones a change names (the validator checks
+    on start that they are the ones in office)."""
     params = load_params(path)
-    if params.digest() != genesis.params_digest:
+    named = {genesis.params_digest}
+    if (data_dir / CHAIN_FILE_NAME).is_file():
+        with ChainStore.open(data_dir, genesis, create=False) as chain:
+            named |= {c.change.params_digest for c in chain.changes()}
+    if params.digest() not in named:
         raise GenesisError(f"{path}: digest {params.digest().hex()[:16]}... is not the "
-                           f"genesis's params_digest {genesis.params_digest.hex()[:16]}...; "
-                           "give the parameters file the chain started with (--params)")
+                           f"genesis's params_digest {genesis.params_digest.hex()[:16]}... nor "
+                           "one a change in the chain names; give the parameters file the "
+                           "chain runs (--params)")
     return params
-
 
 
 @chain.command("genesis")
@@ -131,3 +149,4 @@ def genesis(count: int, out_dir: Path, chain_id: str, start_in_s: float,
 
 chain.add_command(chain_inspect.show)
 chain.add_command(chain_inspect.verify)
+chain.add_command(chain_change.change)

@@ -33,37 +33,51 @@ _genesis_option = click.option(
 @click.option("--height", type=click.IntRange(0), help="The block (default: the last).")
 @click.option("--json", "as_json", is_flag=True, help="Print the block as one JSON object.")
 def show(data_dir: Path, genesis_path: Path, height: int | None, as_json: bool) -> None:
-    """Show a finalized block: header, block id, certificate signers, payouts, and the
-    evidence of equivocation it includes.
+    """Show a finalized block: header, block id, certificate signers, payouts, the
+    evidence of equivocation and the validator-set or parameter changes it includes.
 
     \b
       coverage-net chain show --data node-a --genesis genesis.toml --height 12
     """
-    genesis = load_genesis(genesis_path)
-    with ChainStore.open(data_dir, genesis, create=False) as chain:
+    with ChainStore.open(data_dir, load_genesis(genesis_path), create=False) as chain:
         stored = chain.get(chain.height() if height is None else height)
-    block, qc = stored.block, stored.certificate
+        block, qc = stored.block, stored.certificate
+        in_office = chain.genesis_at(block.height)  # the set that certified it
+        evidence = [{"hash": e.hash().hex(), "kind": e.kind, "height": e.height,
+                     "round": e.round,
+                     "validator": chain.genesis_at(e.height).index_of(e.validator_key)}
+                    for e in stored.evidence]
     header = {k: (v.hex() if isinstance(v, bytes) else v) for k, v in block.to_dict().items()}
-    evidence = [{"hash": e.hash().hex(), "kind": e.kind, "height": e.height, "round": e.round,
-                 "validator": genesis.index_of(e.validator_key)} for e in stored.evidence]
+    changes = [{"hash": c.hash().hex(), "effective_height": c.change.effective_height,
+                "validators": None if c.change.validators is None
+                else [v.public_key.hex() for v in c.change.validators],
+                "params_digest": None if c.change.params_digest is None
+                else c.change.params_digest.hex(), "approvals": len(c.approvals)}
+               for c in stored.changes]
     if as_json:
         click.echo(json.dumps({"block_id": block.block_id().hex(), "header": header,
                                "certificate": {"round": qc.round,
                                                "signers": [i for i, _ in qc.signatures]},
-                               "payouts": stored.payouts, "evidence": evidence},
+                               "payouts": stored.payouts, "evidence": evidence,
+                               "changes": changes},
                               indent=1, sort_keys=True))
         return
     click.echo(f"block {block.height}  id {block.block_id().hex()}")
     for name, value in header.items():
         click.echo(f"  {name:<24}{value}")
     click.echo(f"  certificate: round {qc.round}, precommits of validators "
-               f"{', '.join(str(i) for i, _ in qc.signatures)} of {genesis.n} "
-               f"(a quorum is {genesis.quorum})")
+               f"{', '.join(str(i) for i, _ in qc.signatures)} of {in_office.n} "
+               f"(a quorum is {in_office.quorum})")
     click.echo(f"  paid {cov(sum(stored.payouts.values()))} COV to {len(stored.payouts)} "
                "accounts")
     for e in evidence:
         click.echo(f"  evidence: validator {e['validator']} signed two {e['kind']}s at height "
                    f"{e['height']} round {e['round']} ({e['hash'][:16]})")
+    for c in changes:
+        what = [f"{len(c['validators'])} validators"] if c["validators"] else []
+        what += [f"parameters {c['params_digest'][:16]}"] if c["params_digest"] else []
+        click.echo(f"  change {c['hash'][:16]}: from height {c['effective_height']}, "
+                   f"{' and '.join(what)} ({c['approvals']} approvals)")
 
 
 @click.command("verify")

@@ -9,7 +9,9 @@ and below, nothing above.
 
 Around the core, the data layer: the `Genesis` every check starts from, signed
 votes and proposals (`SignedVote`, `SignedProposal`), `Block` headers with their
-verdict lists in Merkle-proven parts, `QuorumCertificate`s anyone can check with the
+verdict lists in Merkle-proven parts, `ChainChange`s of the validator set or the
+parameters (approved by a quorum in office, included by a block, effective two heights
+later), `QuorumCertificate`s anyone can check with the
 genesis alone, the crash-safe `VoteSigner`, and `Evidence` of equivocation. The
 `ConsensusDriver` (a trio actor, imported on first use) runs the core over the
 network seam with the signer, timers and the node's `ConsensusApp`; a validator that
@@ -40,7 +42,21 @@ from ._body import (
 )
 from ._certificate import QuorumCertificate
 from ._chain import CHAIN_FILE_NAME, ChainBlock, ChainError, ChainStore, verify_chain
+from ._change import (
+    CHANGE_DELAY_HEIGHTS,
+    CHANGE_DOMAIN,
+    MAX_BLOCK_CHANGES,
+    ApprovedChange,
+    ChainChange,
+    GenesisAt,
+    changes_root,
+    check_changes,
+    effective_config,
+    load_change,
+    save_change,
+)
 from ._core import (
+    OBSERVER,
     BroadcastProposal,
     BroadcastVote,
     CommitIn,
@@ -107,7 +123,7 @@ __all__ = [
     # the pure core
     "apply", "initial_state", "proposer_of", "CoreConfig", "CoreState", "CoreInput",
     "CoreOutput", "StartHeight", "ProposalIn", "VoteIn", "TimeoutIn", "ValueIn", "CommitIn",
-    "BroadcastProposal", "BroadcastVote", "ScheduleTimeout", "GetValue", "Decide",
+    "BroadcastProposal", "BroadcastVote", "ScheduleTimeout", "GetValue", "Decide", "OBSERVER",
     "EvidenceFound",
     # the data layer
     "GenesisError", "InvalidVoteError", "CertificateError", "DoubleSignError",
@@ -128,9 +144,14 @@ __all__ = [
     "CONSENSUS_SYNC_PROTOCOL", "CONSENSUS_BLOCKS_TOPIC",
     # fetching certified blocks (imported on first use)
     "BlockFetcher", "FetchedBlock", "BlockServer", "BlockSource", "BlockRequest", "ServedBlock",
+    "BlockHead",
     "CONSENSUS_BLOCK_PROTOCOL", "BLOCK_LIMITS", "PARTS_PER_REQUEST", "MANIFEST_CHUNK_BYTES",
     "decode_head", "decode_manifest_chunk", "decode_parts",
     "Evidence", "EvidenceLog", "evidence_root", "EVIDENCE_FILE_NAME",
+    # changes of the validator set and parameters
+    "ChainChange", "ApprovedChange", "GenesisAt", "changes_root", "check_changes",
+    "effective_config", "load_change", "save_change", "CHANGE_DELAY_HEIGHTS", "CHANGE_DOMAIN",
+    "MAX_BLOCK_CHANGES",
     # the chain
     "ChainStore", "ChainBlock", "ChainError", "verify_chain", "CHAIN_FILE_NAME",
 ]
@@ -140,7 +161,7 @@ _DRIVER_NAMES = frozenset({"CONSENSUS_SYNC_PROTOCOL", "CONSENSUS_TOPIC", "CONSEN
                            "ConsensusDriver", "DriverMetrics"})
 _LAZY = {**dict.fromkeys(_DRIVER_NAMES, "_driver"),
          **dict.fromkeys(("BlockFetcher", "FetchedBlock"), "_block_fetch"),
-         **dict.fromkeys(("BlockServer", "BlockSource", "BlockRequest", "ServedBlock",
+         **dict.fromkeys(("BlockServer", "BlockSource", "BlockRequest", "ServedBlock", "BlockHead",
                           "CONSENSUS_BLOCK_PROTOCOL", "BLOCK_LIMITS", "PARTS_PER_REQUEST",
                           "MANIFEST_CHUNK_BYTES", "decode_head", "decode_manifest_chunk",
                           "decode_parts"), "_block_serve")}

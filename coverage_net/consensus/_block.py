@@ -3,9 +3,10 @@
 A block is its header: height (= epoch), the previous block's id (the genesis hash
 for the first block), the entropy of the next epoch, and roots that commit to what
 is too large to carry in one message: the accepted reports with their verdicts, the
-hotspot registry changes, the balances after the epoch's rewards, and the evidence
-of misbehaviour. Its id is the SHA-256 of the header's canonical CBOR, and that id
-is what validators vote on and a `QuorumCertificate` finalizes.
+hotspot registry changes, the balances after the epoch's rewards, the evidence
+of misbehaviour, and the validator-set and parameter changes it includes. Its id is
+the SHA-256 of the header's canonical CBOR, and that id is what validators vote on
+and a `QuorumCertificate` finalizes.
 
 Verdicts: each accepted report contributes the 64-byte leaf ``report content id ||
 SHA-256(verdict canonical CBOR)``, leaves sorted by report id. The list travels in
@@ -26,7 +27,7 @@ from coverage_net.poc import Verdict
 
 from ._codec import check_bytes, check_int, decode_map
 from ._errors import BlockError
-from ._merkle import MerkleTree, merkle_root, verify_hash_inclusion
+from ._merkle import EMPTY_ROOT, MerkleTree, merkle_root, verify_hash_inclusion
 
 __all__ = ["MAX_BLOCK_VERDICTS", "PART_LEAVES", "VERDICT_LEAF_BYTES", "Block", "BlockPart",
            "assemble_parts", "block_parts", "check_part", "state_root", "verdict_leaf",
@@ -45,7 +46,7 @@ _MAX_TIME_MS = 2**63 - 1
 _HEADER_BYTES_MAX = 1024
 _PART_KEYS = frozenset({"index", "part_leaves", "leaves", "proof"})
 _HASH_FIELDS = ("prev_block_id", "next_entropy", "verdicts_root", "registry_changes_root",
-                "rewards_manifest_sha256", "state_root", "evidence_root")
+                "rewards_manifest_sha256", "state_root", "evidence_root", "changes_root")
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,9 @@ class Block:
     evidence_root: bytes
     proposer: int
     time_ms: int
+    changes_root: bytes = EMPTY_ROOT
+    """Root over the validator-set and parameter changes the block includes
+    (`coverage_net.consensus.changes_root`); the empty root when none."""
 
     def __post_init__(self) -> None:
         check_int(self.height, "Block.height", 0, 2**63 - 1, BlockError)

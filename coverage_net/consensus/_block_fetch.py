@@ -1,10 +1,12 @@
 """`BlockFetcher`: a certified block, fetched from peers and checked piece by piece.
 
-Given a quorum certificate (checked with the genesis first), the fetcher asks peers in
-turn over `CONSENSUS_BLOCK_PROTOCOL` for the block's head, its reward manifest and its
-verdict parts, and takes nothing it has not checked against the header the certificate
-names: the header's id; the evidence (each piece a proven equivocation of an earlier
-height, not in the chain yet, hashing to `evidence_root`); the manifest's SHA-256
+Given a quorum certificate (checked first with the validators in office at its height),
+the fetcher asks peers in turn over `CONSENSUS_BLOCK_PROTOCOL` for the block's head,
+its reward manifest and its verdict parts, and takes nothing it has not checked against
+the header the certificate names: the header's id; the evidence and the validator-set
+changes (`BlockBody.check`: each piece a proven equivocation of an earlier height, each
+change approved by a quorum in office, none in the chain yet, hashing to
+`evidence_root` and `changes_root`); the manifest's SHA-256
 (`rewards_manifest_sha256`) and the state root it gives over the chain's balances; and
 every part with `check_part` on arrival. Runs of parts are spread over the peers, so a
 large block comes from several at once in turn, and a wrong answer is refused with
@@ -37,6 +39,7 @@ from ._block_serve import (
 )
 from ._body import BlockBody
 from ._certificate import QuorumCertificate
+from ._change import ApprovedChange, GenesisAt
 from ._errors import BlockError, BlockFetchError, CertificateError
 from ._evidence import Evidence
 from ._genesis import Genesis
@@ -57,6 +60,7 @@ class FetchedBlock:
     evidence: tuple[Evidence, ...]
     manifest: RewardManifest
     leaves: tuple[bytes, ...]
+    changes: tuple[ApprovedChange, ...] = ()
 
     @property
     def payouts(self) -> dict[str, int]:
@@ -68,39 +72,46 @@ class BlockFetcher:
     """Fetches certified blocks from `peers()` (see the module doc)."""
 
     def __init__(self, network: Network, genesis: Genesis, *,
-                 peers: Callable[[], Iterable[str]], timeout_s: float = 5.0) -> None:
+                 peers: Callable[[], Iterable[str]], genesis_at: GenesisAt | None = None,
+                 timeout_s: float = 5.0) -> None:
         self.network, self.genesis, self.peers, self.timeout_s = (network, genesis, peers,
                                                                    timeout_s)
+        self.genesis_at: GenesisAt = genesis_at or (lambda _height: genesis)
+        """The validators in office at a height (the chain's `genesis_at`)."""
         self.refused: list[str] = []
         """Every answer refused, in words: the peer and what was wrong."""
 
     async def fetch(self, certificate: QuorumCertificate, *, balances: Mapping[str, int],
-                    included: Iterable[bytes] = ()) -> FetchedBlock:
+                    included: Iterable[bytes] = (),
+                    changes_included: Iterable[bytes] = ()) -> FetchedBlock:
         """The block `certificate` finalizes, appended after a chain whose balances are
-        `balances` and whose blocks hold the evidence hashes `included`; BlockFetchError
-        naming what every peer asked got wrong when none served it whole."""
+        `balances` and whose blocks hold the evidence hashes `included` and the change
+        hashes `changes_included`; BlockFetchError naming what every peer asked got wrong
+        when none served it whole."""
         try:
-            qc = certificate.verify(self.genesis)
+            qc = certificate.verify(self.genesis_at(certificate.height))
         except CertificateError as exc:
             raise BlockFetchError(f"not fetching block {certificate.height}: {exc}") from None
         peers = list(dict.fromkeys(self.peers()))
         if not peers:
             raise BlockFetchError(f"no peer to fetch block {qc.height} from")
-        block, evidence, manifest = await self._from_any(
-            peers, functools.partial(self._head_and_manifest, qc=qc, included=set(included),
-                                     balances=balances),
+        body, manifest = await self._from_any(
+            peers, functools.partial(self._head_and_manifest, qc=qc, balances=balances,
+                                     included=set(included),
+                                     changes_included=set(changes_included)),
             f"block {qc.height} {qc.block_id.hex()[:16]}: its head and manifest")
-        leaves = await self._leaves(peers, block)
-        logger.info("block %d %s fetched: %d verdicts, %d payouts", block.height,
+        leaves = await self._leaves(peers, body.block)
+        logger.info("block %d %s fetched: %d verdicts, %d payouts", qc.height,
                     qc.block_id.hex()[:16], len(leaves), len(manifest.payouts))
-        return FetchedBlock(block, qc, evidence, manifest, leaves)
+        return FetchedBlock(body.block, qc, body.evidence, manifest, leaves, body.changes)
 
     async def fetch_leaves(self, block: Block) -> tuple[bytes, ...]:
         """The verdict leaves of a proposed block (its header came in a checked body, not
         certified yet), asked of its proposer first, then of the other peers."""
         peers = list(dict.fromkeys(self.peers()))
-        if block.proposer < self.genesis.n:
-            proposer = peer_id_from_public_key(self.genesis.validators[block.proposer].public_key)
+        office = self.genesis_at(block.height)
+        if block.proposer < office.n:
+            proposer = peer_id_from_public_key(office.validators[block.proposer].public_key)
             peers = sorted(peers, key=lambda p: p != proposer)
         if not peers:
             raise BlockFetchError(f"no peer to fetch block {block.height}'s leaves from")
@@ -125,21 +136,19 @@ class BlockFetcher:
                                           timeout_s=self.timeout_s)
 
     async def _head_and_manifest(self, peer: str, *, qc: QuorumCertificate,
-                                 included: set[bytes], balances: Mapping[str, int]
-                                 ) -> tuple[Block, tuple[Evidence, ...], RewardManifest]:
-        block, evidence = await self._head(peer, qc, included)
-        return block, evidence, await self._manifest(peer, block, balances)
-
-    async def _head(self, peer: str, qc: QuorumCertificate, included: set[bytes]
-                    ) -> tuple[Block, tuple[Evidence, ...]]:
-        block, _, evidence = decode_head(await self._ask(
-            peer, BlockRequest(qc.height, qc.block_id, "head")))
+                                 balances: Mapping[str, int], included: set[bytes],
+                                 changes_included: set[bytes]
+                                 ) -> tuple[BlockBody, RewardManifest]:
+        head = decode_head(await self._ask(peer, BlockRequest(qc.height, qc.block_id, "head")))
+        block = head.block
         if block.height != qc.height or block.block_id() != qc.block_id:
             raise BlockError(f"its header is block {block.block_id().hex()[:16]} of height "
                              f"{block.height}, not the certified {qc.block_id.hex()[:16]} of "
                              f"height {qc.height}")
-        BlockBody(block, evidence).check(self.genesis, included=included)
-        return block, evidence
+        body = BlockBody(block, head.evidence, None, head.changes).check(
+            self.genesis, included=included, genesis_at=self.genesis_at,
+            changes_included=changes_included)
+        return body, await self._manifest(peer, block, balances)
 
     async def _manifest(self, peer: str, block: Block, balances: Mapping[str, int]
                         ) -> RewardManifest:

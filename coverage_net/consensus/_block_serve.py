@@ -1,18 +1,18 @@
 """Serving a block to a validator that cannot rebuild it: `CONSENSUS_BLOCK_PROTOCOL`.
 
 A certified block is final by quorum, but its header only commits to what a validator
-needs to append it: the reward manifest (by hash), the verdict list (by Merkle root)
-and the evidence (by root). A validator whose own store judged the epoch otherwise
-(it was down, cut off or outvoted), or one facing a block too large for its body to
-carry the leaves (over `MAX_BODY_LEAVES`), fetches these from a peer that holds the
-block (`BlockFetcher`). Every answer is bounded by `BLOCK_LIMITS`, so the request
-names a range: the head (header, certificate, evidence), a byte range of the
-manifest's canonical CBOR, or a run of at most `PARTS_PER_REQUEST` `BlockPart`s, each
-provable on its own against the header.
+needs to append it: the reward manifest (by hash), the verdict list (by Merkle root),
+the evidence and the validator-set changes (by root). A validator whose own store
+judged the epoch otherwise (it was down, cut off or outvoted), or one facing a block
+too large for its body to carry the leaves (over `MAX_BODY_LEAVES`), fetches these
+from a peer that holds the block (`BlockFetcher`). Every answer is bounded by
+`BLOCK_LIMITS`, so the request names a range: the head (header, certificate, evidence,
+changes), a byte range of the manifest's canonical CBOR, or a run of at most
+`PARTS_PER_REQUEST` `BlockPart`s, each provable on its own against the header.
 
 The node says what it can serve through a `BlockSource` (the validator's `ChainApp`:
-the blocks of its chain, their manifests from the reward ledger, their leaves from
-its store or as kept when it adopted the block). The `BlockServer` keeps the last few
+the blocks of its chain, their manifests from the reward ledger, their leaves from its
+store or as kept when it adopted the block). The `BlockServer` keeps the last few
 served blocks split into parts, since a fetch asks for one block many times.
 """
 
@@ -28,14 +28,16 @@ from coverage_net.messages import canonical_dumps
 from coverage_net.p2p import Network, ProtocolLimits, RequestHandlerError
 
 from ._block import Block, BlockPart, block_parts, verdicts_root
+from ._body import MAX_BLOCK_EVIDENCE
 from ._certificate import QuorumCertificate
+from ._change import MAX_BLOCK_CHANGES, ApprovedChange
 from ._codec import check_bytes, check_int, decode_map
-from ._errors import BlockError, CertificateError, EvidenceError
+from ._errors import BlockError, CertificateError, EvidenceError, GenesisError
 from ._evidence import Evidence
 
 __all__ = ["BLOCK_LIMITS", "CONSENSUS_BLOCK_PROTOCOL", "MANIFEST_CHUNK_BYTES",
-           "PARTS_PER_REQUEST", "BlockRequest", "BlockServer", "BlockSource", "ServedBlock",
-           "decode_head", "decode_manifest_chunk", "decode_parts"]
+           "PARTS_PER_REQUEST", "BlockHead", "BlockRequest", "BlockServer", "BlockSource",
+           "ServedBlock", "decode_head", "decode_manifest_chunk", "decode_parts"]
 
 logger = logging.getLogger(__name__)
 
@@ -94,16 +96,28 @@ class ServedBlock:
     evidence: tuple[Evidence, ...]
     manifest_cbor: bytes
     parts: tuple[BlockPart, ...]
+    changes: tuple[ApprovedChange, ...] = ()
 
     @classmethod
     def of(cls, block: Block, certificate: QuorumCertificate | None,
-           evidence: Sequence[Evidence], manifest_cbor: bytes,
-           leaves: Sequence[bytes]) -> ServedBlock:
+           evidence: Sequence[Evidence], manifest_cbor: bytes, leaves: Sequence[bytes],
+           changes: Sequence[ApprovedChange] = ()) -> ServedBlock:
         """BlockError if `leaves` are not the block's: never serve what the header refutes."""
         if len(leaves) != block.verdict_count or verdicts_root(leaves) != block.verdicts_root:
             raise BlockError(f"block {block.height}: the {len(leaves)} leaves at hand are not "
                              f"its {block.verdict_count} verdicts")
-        return cls(block, certificate, tuple(evidence), manifest_cbor, block_parts(leaves))
+        return cls(block, certificate, tuple(evidence), manifest_cbor, block_parts(leaves),
+                   tuple(changes))
+
+
+@dataclass(frozen=True)
+class BlockHead:
+    """A head answer: what a block's header commits to besides its manifest and leaves."""
+
+    block: Block
+    certificate: QuorumCertificate | None
+    evidence: tuple[Evidence, ...]
+    changes: tuple[ApprovedChange, ...]
 
 
 class BlockSource(Protocol):
@@ -135,7 +149,8 @@ class BlockServer:
             qc = served.certificate
             return canonical_dumps({"header": served.block.to_cbor(),
                                     "certificate": b"" if qc is None else qc.to_cbor(),
-                                    "evidence": [e.to_cbor() for e in served.evidence]})
+                                    "evidence": [e.to_cbor() for e in served.evidence],
+                                    "changes": [c.to_cbor() for c in served.changes]})
         if request.what == "manifest":
             chunk = served.manifest_cbor[request.first:request.first + request.count]
             return canonical_dumps({"size": len(served.manifest_cbor), "chunk": chunk})
@@ -161,18 +176,24 @@ def _answer(data: bytes, keys: frozenset[str], what: str) -> dict[str, object]:
                       max_depth=2, error=BlockError)
 
 
-def decode_head(data: bytes) -> tuple[Block, QuorumCertificate | None, tuple[Evidence, ...]]:
+def decode_head(data: bytes) -> BlockHead:
     """A head answer (not checked against anything); BlockError says what is wrong."""
-    body = _answer(data, frozenset({"header", "certificate", "evidence"}), "block head")
+    body = _answer(data, frozenset({"header", "certificate", "evidence", "changes"}),
+                   "block head")
     if not isinstance(body["header"], bytes) or not isinstance(body["certificate"], bytes) \
-            or not isinstance(body["evidence"], list):
-        raise BlockError("block head: header and certificate must be bytes, evidence an array")
+            or not isinstance(body["evidence"], list) or not isinstance(body["changes"], list) \
+            or len(body["evidence"]) > MAX_BLOCK_EVIDENCE \
+            or len(body["changes"]) > MAX_BLOCK_CHANGES:
+        raise BlockError(f"block head: header and certificate must be bytes, evidence an "
+                         f"array of at most {MAX_BLOCK_EVIDENCE}, changes one of at most "
+                         f"{MAX_BLOCK_CHANGES}")
     try:
         qc = QuorumCertificate.from_cbor(body["certificate"]) if body["certificate"] else None
         evidence = tuple(Evidence.from_cbor(e) for e in body["evidence"])
-    except (CertificateError, EvidenceError) as exc:
+        changes = tuple(ApprovedChange.from_cbor(c) for c in body["changes"])
+    except (CertificateError, EvidenceError, GenesisError) as exc:
         raise BlockError(f"block head: {exc}") from None
-    return Block.from_cbor(body["header"]), qc, evidence
+    return BlockHead(Block.from_cbor(body["header"]), qc, evidence, changes)
 
 
 def decode_manifest_chunk(data: bytes) -> tuple[int, bytes]:

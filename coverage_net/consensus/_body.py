@@ -28,28 +28,32 @@ sync) cannot change it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 from coverage_net.messages import canonical_dumps
 
 from ._block import VERDICT_LEAF_BYTES, Block, verdicts_root
+from ._change import MAX_BLOCK_CHANGES, ApprovedChange, GenesisAt, changes_root, check_changes
 from ._codec import check_bytes, decode_map
-from ._errors import BlockError, EvidenceError
+from ._errors import BlockError, EvidenceError, GenesisError
 from ._evidence import Evidence, evidence_root
 from ._genesis import Genesis
 
 __all__ = ["MAX_BLOCK_EVIDENCE", "MAX_BODY_BYTES", "MAX_BODY_LEAVES", "BlockBody",
            "select_evidence"]
 
+T = TypeVar("T")
 MAX_BLOCK_EVIDENCE = 8
 """Most pieces of evidence one block includes; the rest wait for the next blocks."""
 MAX_BODY_LEAVES = 3072
 """Verdict leaves a body carries at most (66 bytes each in CBOR: about 200 kB)."""
-MAX_BODY_BYTES = 256 * 1024
+MAX_BODY_BYTES = 512 * 1024
 """A body travels as one gossip payload (py-libp2p's limit is 1 MiB): a header (< 1 kB),
-at most 8 pieces of evidence (a few hundred bytes each in practice) and the leaves."""
-_KEYS = frozenset({"header", "evidence", "leaves"})
+at most 8 pieces of evidence (a few hundred bytes each in practice), the leaves (about
+200 kB) and at most one approved change (up to about 200 kB)."""
+_KEYS = frozenset({"header", "evidence", "leaves", "changes"})
 
 
 @dataclass(frozen=True)
@@ -61,6 +65,8 @@ class BlockBody:
     leaves: tuple[bytes, ...] | None = None
     """The block's verdict leaves, in order; None when the block has more than
     `MAX_BODY_LEAVES` (or the proposer left them out)."""
+    changes: tuple[ApprovedChange, ...] = ()
+    """The validator-set and parameter changes the block includes, in hash order."""
 
     @property
     def block_id(self) -> bytes:
@@ -69,7 +75,8 @@ class BlockBody:
     def to_cbor(self) -> bytes:
         return canonical_dumps({"header": self.block.to_cbor(),
                                 "evidence": [e.to_cbor() for e in self.evidence],
-                                "leaves": None if self.leaves is None else list(self.leaves)})
+                                "leaves": None if self.leaves is None else list(self.leaves),
+                                "changes": [c.to_cbor() for c in self.changes]})
 
     @classmethod
     def from_cbor(cls, data: bytes) -> BlockBody:
@@ -78,14 +85,10 @@ class BlockBody:
                           max_depth=2, error=BlockError)
         if not isinstance(body["header"], bytes):
             raise BlockError("block body: header must be the header's CBOR bytes")
-        if not isinstance(body["evidence"], list) or \
-                len(body["evidence"]) > MAX_BLOCK_EVIDENCE:
-            raise BlockError(f"block body: evidence must be an array of at most "
-                             f"{MAX_BLOCK_EVIDENCE} encoded pieces")
-        try:
-            evidence = tuple(Evidence.from_cbor(e) for e in body["evidence"])
-        except EvidenceError as exc:
-            raise BlockError(f"block body: {exc}") from None
+        evidence = _decoded(body["evidence"], "evidence", MAX_BLOCK_EVIDENCE,
+                            Evidence.from_cbor, EvidenceError)
+        changes = _decoded(body["changes"], "changes", MAX_BLOCK_CHANGES,
+                           ApprovedChange.from_cbor, GenesisError)
         leaves = body["leaves"]
         if leaves is not None:
             if not isinstance(leaves, list) or len(leaves) > MAX_BODY_LEAVES:
@@ -93,12 +96,23 @@ class BlockBody:
                                  f"{MAX_BODY_LEAVES} verdict leaves")
             leaves = tuple(check_bytes(leaf, f"block body leaf {i}", VERDICT_LEAF_BYTES,
                                        BlockError) for i, leaf in enumerate(leaves))
-        return cls(Block.from_cbor(body["header"]), evidence, leaves)
+        return cls(Block.from_cbor(body["header"]), evidence, leaves, changes)
 
-    def check(self, genesis: Genesis, *, included: Iterable[bytes] = ()) -> BlockBody:
-        """Self if its evidence is a block's to include; else BlockError saying why.
+    def check(self, genesis: Genesis, *, included: Iterable[bytes] = (),
+              genesis_at: GenesisAt | None = None,
+              changes_included: Iterable[bytes] = ()) -> BlockBody:
+        """Self if its evidence and changes are a block's to include; else BlockError
+        saying why.
 
-        `included`: hashes of evidence earlier blocks of this chain already hold."""
+        `included`: hashes of evidence earlier blocks of this chain already hold;
+        `changes_included`: hashes of the changes they hold; `genesis_at`: the validators
+        in office at a height (the chain's; `genesis` alone when the set never changed)."""
+        at = genesis_at or (lambda _height: genesis)
+        check_changes(self.changes, genesis, at(self.block.height), self.block.height,
+                      included=changes_included)
+        if changes_root(self.changes) != self.block.changes_root:
+            raise BlockError(f"block {self.block.height}: its changes do not hash to the "
+                             "header's changes_root")
         hashes = [e.hash() for e in self.evidence]
         if hashes != sorted(set(hashes)):
             raise BlockError(f"block {self.block.height}: its evidence is not listed once each "
@@ -112,7 +126,7 @@ class BlockBody:
                 raise BlockError(f"block {self.block.height}: evidence of height {e.height}; "
                                  "a block includes only evidence of earlier heights")
             try:
-                e.check(genesis)
+                e.check(at(e.height))
             except EvidenceError as exc:
                 raise BlockError(f"block {self.block.height}: {exc}") from None
         if evidence_root(self.evidence) != self.block.evidence_root:
@@ -127,6 +141,18 @@ class BlockBody:
                 raise BlockError(f"block {self.block.height}: its leaves do not hash to the "
                                  "header's verdicts_root")
         return self
+
+
+def _decoded(items: object, key: str, most: int, parse: Callable[[bytes], T],
+             error: type[Exception]) -> tuple[T, ...]:
+    """A body's list of encoded records, each parsed; BlockError naming `key` otherwise."""
+    if not isinstance(items, list) or len(items) > most:
+        raise BlockError(f"block body: {key} must be an array of at most {most} encoded "
+                         "records")
+    try:
+        return tuple(parse(item) for item in items)
+    except error as exc:
+        raise BlockError(f"block body: {exc}") from None
 
 
 def select_evidence(pending: Sequence[Evidence], height: int, *,

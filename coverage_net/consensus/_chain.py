@@ -5,9 +5,11 @@ A block is appended with its certificate, the payouts of its rewards and the evi
 includes, in one transaction, committed before `append` returns; heights follow one
 another and each block names the one before (the genesis hash for height 0).
 `verify_chain` checks a whole chain with the genesis alone: every link, every header
-hash, every certificate, every state root against the balances replayed from the stored
-payouts, every piece of evidence against its block's `evidence_root`, and the verdict
-leaves kept with a block adopted from peers against its `verdicts_root`.
+hash, every certificate (with the validators in office at its height, replayed from the
+changes the chain includes: `genesis_at`), every state root against the balances replayed
+from the stored payouts, every piece of evidence against its block's `evidence_root`,
+every change against its approvals and `changes_root`, and the verdict leaves kept with
+a block adopted from peers against its `verdicts_root`.
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ from pathlib import Path
 
 from ._block import VERDICT_LEAF_BYTES, Block, state_root, verdicts_root
 from ._certificate import QuorumCertificate
-from ._errors import BlockError, CertificateError, ConsensusError, EvidenceError
+from ._change import ApprovedChange, changes_root, check_changes, effective_config
+from ._errors import BlockError, CertificateError, ConsensusError, EvidenceError, GenesisError
 from ._evidence import Evidence, evidence_root
 from ._genesis import Genesis
 from ._sqlite import DurableFile, connect_durable
@@ -45,6 +48,11 @@ _SCHEMA = (
     )""",
     """CREATE INDEX IF NOT EXISTS payouts_by_account ON payouts (account)""",
     """CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BLOB NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS changes (
+        hash    BLOB PRIMARY KEY CHECK (length(hash) = 32),
+        height  INTEGER NOT NULL REFERENCES blocks (height),
+        body    BLOB NOT NULL
+    ) WITHOUT ROWID""",
     """CREATE TABLE IF NOT EXISTS evidence (
         hash    BLOB PRIMARY KEY CHECK (length(hash) = 32),
         height  INTEGER NOT NULL REFERENCES blocks (height),
@@ -73,6 +81,7 @@ class ChainBlock:
     certificate: QuorumCertificate
     payouts: Mapping[str, int]
     evidence: tuple[Evidence, ...] = ()
+    changes: tuple[ApprovedChange, ...] = ()
 
 
 class ChainStore(DurableFile):
@@ -81,6 +90,9 @@ class ChainStore(DurableFile):
     def __init__(self, connection: sqlite3.Connection, path: Path, genesis: Genesis) -> None:
         super().__init__(connection, path)
         self.genesis = genesis
+        self._configs: list[tuple[int, Genesis]] | None = None
+        """(effective height, validators and parameters from then), by height; None
+        until read (again, after a block with changes)."""
 
     @classmethod
     def open(cls, data_dir: str | Path, genesis: Genesis, *, create: bool = True) -> ChainStore:
@@ -106,11 +118,12 @@ class ChainStore(DurableFile):
     # -- writing --------------------------------------------------------------------
 
     def append(self, block: Block, certificate: QuorumCertificate,
-               payouts: Mapping[str, int], evidence: Sequence[Evidence] = (), *,
+               payouts: Mapping[str, int], evidence: Sequence[Evidence] = (),
+               changes: Sequence[ApprovedChange] = (), *,
                leaves: Sequence[bytes] | None = None) -> None:
         """Add the next block; ChainError if it does not follow, its certificate is not
-        a quorum's for it (checked with the genesis), or `evidence` is not what its
-        header's `evidence_root` commits to.
+        a quorum's for it (checked with the validators in office at its height), or
+        `evidence` / `changes` / `leaves` are not what its header's roots commit to.
 
         `leaves`: its verdict leaves, kept only when this node's store cannot rebuild
         them (a block fetched from peers), so that it can serve the block in turn."""
@@ -125,6 +138,9 @@ class ChainStore(DurableFile):
         if evidence_root(evidence) != block.evidence_root:
             raise ChainError(f"block {height}: the evidence given is not what its "
                              "evidence_root commits to")
+        if changes_root(changes) != block.changes_root:
+            raise ChainError(f"block {height}: the changes given are not what its "
+                             "changes_root commits to")
         if leaves is not None and (len(leaves) != block.verdict_count
                                    or verdicts_root(leaves) != block.verdicts_root):
             raise ChainError(f"block {height}: the verdict leaves given are not what its "
@@ -137,9 +153,16 @@ class ChainStore(DurableFile):
                                  [(height, a, v) for a, v in sorted(payouts.items()) if v])
             self._db.executemany("INSERT INTO evidence VALUES (?, ?, ?)",
                                  [(e.hash(), height, e.to_cbor()) for e in evidence])
+            self._db.executemany("INSERT INTO changes VALUES (?, ?, ?)",
+                                 [(c.hash(), height, c.to_cbor()) for c in changes])
             if leaves is not None:
                 self._db.execute("INSERT INTO block_leaves VALUES (?, ?)",
                                  (height, b"".join(leaves)))
+        if changes:
+            self._configs = None
+            for c in changes:
+                logger.warning("block %d includes change %s: from height %d, %s", height,
+                               c.hash().hex()[:16], c.change.effective_height, _described(c))
         logger.info("block %d appended: %s", height, block.block_id().hex()[:16])
 
     def _check_certificate(self, block: Block, qc: QuorumCertificate) -> None:
@@ -147,11 +170,41 @@ class ChainStore(DurableFile):
             raise ChainError(f"block {block.height}: the certificate is for height {qc.height} "
                              f"block {qc.block_id.hex()[:16]}, not this block")
         try:
-            qc.verify(self.genesis)
+            qc.verify(self.genesis_at(block.height))
         except CertificateError as exc:
             raise ChainError(f"block {block.height}: {exc}") from None
 
     # -- reading --------------------------------------------------------------------
+
+    def genesis_at(self, height: int) -> Genesis:
+        """The validators and parameters' digest in office at `height`: the genesis with
+        every change the chain's blocks include that is effective by then. Final for
+        heights up to the chain's height + 2 (a change takes effect 2 heights after its
+        block at the earliest)."""
+        if self._configs is None:
+            changes = [c.change for c in self.changes()]
+            heights = sorted({c.effective_height for c in changes})
+            self._configs = [(h, effective_config(self.genesis, changes, h)) for h in heights]
+        config = self.genesis
+        for effective, at in self._configs:
+            if effective > height:
+                break
+            config = at
+        return config
+
+    def changes(self, height: int | None = None) -> tuple[ApprovedChange, ...]:
+        """The changes the blocks include (of block `height` only, if given), by height
+        and hash."""
+        where, args = ("WHERE height = ?", (height,)) if height is not None else ("", ())
+        try:
+            return tuple(ApprovedChange.from_cbor(bytes(b)) for (b,) in self._db.execute(
+                f"SELECT body FROM changes {where} ORDER BY height, hash", args))
+        except GenesisError as exc:
+            raise ChainError(f"{self.path}: a stored change is unreadable: {exc}") from None
+
+    def included_changes(self) -> set[bytes]:
+        """Hashes of every change the chain's blocks include."""
+        return {bytes(h) for (h,) in self._db.execute("SELECT hash FROM changes")}
 
     def height(self) -> int:
         """The last finalized height (-1 when none)."""
@@ -183,7 +236,7 @@ class ChainStore(DurableFile):
         except EvidenceError as exc:
             raise ChainError(f"{self.path}: block {height}'s evidence is unreadable: "
                              f"{exc}") from None
-        return ChainBlock(block, qc, payouts, evidence)
+        return ChainBlock(block, qc, payouts, evidence, self.changes(height))
 
     def leaves(self, height: int) -> tuple[bytes, ...] | None:
         """The verdict leaves kept with block `height` (None: the block was built here, its
@@ -224,6 +277,7 @@ def verify_chain(chain: ChainStore) -> list[str]:
     problems: list[str] = []
     prev = chain.genesis.hash()
     balances: dict[str, int] = {}
+    included: set[bytes] = set()
     for height in range(chain.height() + 1):
         try:
             stored = chain.get(height)
@@ -251,6 +305,8 @@ def verify_chain(chain: ChainStore) -> list[str]:
                                    or verdicts_root(leaves) != block.verdicts_root):
             problems.append(f"block {height}: the verdict leaves kept with it do not hash to "
                             "its verdicts_root")
+        problems.extend(_change_problems(chain, stored, included))
+        included |= {c.hash() for c in stored.changes}
         prev = block.block_id()
     return problems
 
@@ -263,7 +319,31 @@ def _evidence_problems(chain: ChainStore, stored: ChainBlock) -> list[str]:
                         "evidence_root")
     for e in stored.evidence:
         try:
-            e.check(chain.genesis)
+            e.check(chain.genesis_at(e.height))
         except EvidenceError as exc:
             problems.append(f"block {height}: {exc}")
     return problems
+
+
+def _change_problems(chain: ChainStore, stored: ChainBlock, included: set[bytes]) -> list[str]:
+    """A block's changes: each approved by a quorum of the validators in office at its
+    height, effective 2 heights later or more, never included twice; the root matches."""
+    height = stored.block.height
+    try:
+        check_changes(stored.changes, chain.genesis, chain.genesis_at(height), height,
+                      included=included)
+    except BlockError as exc:
+        return [str(exc)]
+    if changes_root(stored.changes) != stored.block.changes_root:
+        return [f"block {height}: the stored changes do not hash to its changes_root"]
+    return []
+
+
+def _described(change: ApprovedChange) -> str:
+    c = change.change
+    parts = []
+    if c.validators is not None:
+        parts.append(f"{len(c.validators)} validators")
+    if c.params_digest is not None:
+        parts.append(f"parameters {c.params_digest.hex()[:16]}")
+    return " and ".join(parts)

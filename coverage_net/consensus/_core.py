@@ -34,8 +34,9 @@ from ._types import Proposal, Step, TimeoutKind, Vote, VoteKind, max_faulty, quo
 
 __all__ = [
     "BroadcastProposal", "BroadcastVote", "CoreConfig", "CoreInput", "CoreOutput", "CoreState",
-    "CommitIn", "Decide", "EvidenceFound", "GetValue", "ProposalIn", "ScheduleTimeout",
-    "StartHeight", "TimeoutIn", "ValueIn", "VoteIn", "apply", "initial_state", "proposer_of",
+    "CommitIn", "Decide", "EvidenceFound", "GetValue", "OBSERVER", "ProposalIn",
+    "ScheduleTimeout", "StartHeight", "TimeoutIn", "ValueIn", "VoteIn", "apply",
+    "initial_state", "proposer_of",
 ]
 
 
@@ -147,9 +148,15 @@ CoreOutput = BroadcastProposal | BroadcastVote | ScheduleTimeout | GetValue | De
 # --- state ---------------------------------------------------------------------------------
 
 
+OBSERVER = -1
+"""`CoreConfig.me` of a node that is not in the validator set of the height."""
+
+
 @dataclass(frozen=True)
 class CoreConfig:
-    """n validators, this one's index, and the timeouts (base + round * delta, in ms)."""
+    """n validators, this one's index (`OBSERVER`: a node that follows the height without
+    voting, e.g. a validator the next change adds), and the timeouts (base + round *
+    delta, in ms)."""
 
     n: int
     me: int
@@ -159,7 +166,7 @@ class CoreConfig:
     timeout_delta_ms: int = 500
 
     def __post_init__(self) -> None:
-        if self.n < 1 or not 0 <= self.me < self.n:
+        if self.n < 1 or not (0 <= self.me < self.n or self.me == OBSERVER):
             raise ConsensusError(f"validator index {self.me} is not in 0..{self.n - 1}")
         if min(self.timeout_propose_ms, self.timeout_prevote_ms, self.timeout_precommit_ms,
                self.timeout_delta_ms) < 0:
@@ -327,7 +334,7 @@ class _Mutable:
 
     def _vote(self, kind: VoteKind, value_id: bytes | None) -> None:
         key = (self.st.round, kind)
-        if key in self.st.sent:  # one vote per (round, step), whatever happens
+        if key in self.st.sent or self.cfg.me == OBSERVER:  # one vote per (round, step)
             return
         vote = Vote(kind, self.st.height, self.st.round, value_id, self.cfg.me)
         self._set(sent=MappingProxyType({**self.st.sent, key: vote}))

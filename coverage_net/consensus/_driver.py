@@ -30,6 +30,7 @@ and block sync for a validator that was down or cut off.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 from collections.abc import Iterable
@@ -43,7 +44,9 @@ from coverage_net.messages import MessageError, canonical_dumps, decode, loads_c
 from coverage_net.p2p import Network, ProtocolLimits, RequestError, RequestHandlerError
 
 from ._certificate import QuorumCertificate
+from ._change import GenesisAt
 from ._core import (
+    OBSERVER,
     BroadcastProposal,
     BroadcastVote,
     CommitIn,
@@ -136,13 +139,20 @@ class ConsensusDriver:
     def __init__(self, network: Network, genesis: Genesis, signer: VoteSigner,
                  app: ConsensusApp, *, config: CoreConfig | None = None,
                  sync_every_s: float = 1.0, first_height: int = 0,
-                 evidence_log: EvidenceLog | None = None) -> None:
-        me = signer.index
-        self.network, self.genesis, self.signer, self.app = network, genesis, signer, app
-        self.config = config or CoreConfig(n=genesis.n, me=me)
-        if (self.config.n, self.config.me) != (genesis.n, me):
+                 evidence_log: EvidenceLog | None = None,
+                 genesis_at: GenesisAt | None = None) -> None:
+        self.network, self.signer, self.app = network, signer, app
+        self.genesis_at: GenesisAt = genesis_at or (lambda _height: genesis)
+        """The validators in office at a height (the chain's `genesis_at` when the set can
+        change through blocks; the genesis's set for ever otherwise)."""
+        self.genesis = self.genesis_at(first_height)
+        """The validators in office at the height being decided."""
+        signer.rebind(self.genesis)
+        me = OBSERVER if signer.index is None else signer.index
+        self.config = config or CoreConfig(n=self.genesis.n, me=me)
+        if (self.config.n, self.config.me) != (self.genesis.n, me):
             raise ConsensusError(f"core config is for validator {self.config.me} of "
-                                 f"{self.config.n}; the signer is {me} of {genesis.n}")
+                                 f"{self.config.n}; the signer is {me} of {self.genesis.n}")
         self.state = initial_state(self.config, first_height)
         self.sync_every_s = sync_every_s
         self.metrics = DriverMetrics()
@@ -154,7 +164,8 @@ class ConsensusDriver:
         """The signed form of every core record held (for evidence)."""
         self.evidence_log = evidence_log
         self._validator_peers = frozenset(peer_id_from_public_key(v.public_key)
-                                          for v in genesis.validators)
+                                          for v in {*genesis.validators,
+                                                    *self.genesis.validators})
         self._bodies: dict[int, dict[bytes, bytes]] = {}
         """Height -> block id -> encoded body (served to peers that sync)."""
         self._parked: dict[bytes, list[Proposal | QuorumCertificate]] = {}
@@ -206,6 +217,8 @@ class ConsensusDriver:
                 and height > self.state.height:
             self._future.append(event)  # a later height: kept until it starts
             return
+        if isinstance(event, StartHeight) and (not st.started or event.height > st.height):
+            self._take_office(event.height)
         self.state, outputs = apply(self.state, event)
         for out in outputs:
             await self._carry_out(out)
@@ -217,6 +230,22 @@ class ConsensusDriver:
             waiting, self._waiting_heights = sorted(self._waiting_heights), []
             for height in waiting:
                 self._inbox_send.send_nowait(StartHeight(height))
+
+    def _take_office(self, height: int) -> None:
+        """Before `height` starts: vote as the validators in office there are (this node's
+        index among them, or none: it follows without voting)."""
+        config = self.genesis_at(height)
+        if config.hash() == self.genesis.hash():
+            return
+        self.genesis = config
+        self.signer.rebind(config)
+        me = OBSERVER if self.signer.index is None else self.signer.index
+        self.config = dataclasses.replace(self.config, n=config.n, me=me)
+        self.state = dataclasses.replace(self.state, config=self.config)
+        self._validator_peers |= {peer_id_from_public_key(v.public_key)
+                                  for v in config.validators}
+        logger.warning("height %d: %d validators in office; this node is %s", height, config.n,
+                       "an observer" if me == OBSERVER else f"validator {me}")
 
     async def _carry_out(self, out: object) -> None:
         if isinstance(out, BroadcastVote):
@@ -257,7 +286,8 @@ class ConsensusDriver:
                            out.second)
             first, second = self._signed.get(out.first), self._signed.get(out.second)
             if self.evidence_log is not None and first is not None and second is not None:
-                self.evidence_log.record(Evidence.of(first, second), self.genesis)
+                self.evidence_log.record(Evidence.of(first, second),
+                                         self._genesis_of(first.height))
 
     def _refused_to_sign(self, exc: DoubleSignError) -> None:
         """After a restart the core may ask again for a (height, round, step) signed before
@@ -316,7 +346,7 @@ class ConsensusDriver:
         """A signed message as a core input, or None (logged) when it is not acceptable."""
         try:
             message = decode(data, types=_TYPES)
-            core = message.to_core(self.genesis)  # type: ignore[attr-defined]
+            core = message.to_core(self._genesis_of(message.height))  # type: ignore[attr-defined]
         except (MessageError, ConsensusError) as exc:
             self.metrics.rejected += 1
             logger.info("consensus message refused: %s", exc)
@@ -335,6 +365,13 @@ class ConsensusDriver:
             # (the epoch's verdicts are not in its store before)
             return _Unchecked(core)
         return self._checked(core)
+
+    def _genesis_of(self, height: int) -> Genesis:
+        """The validators in office at `height`: known for the height being decided and
+        the next (a change takes effect two heights after its block), so a vote of those
+        heights is checked with the right set; one further ahead is checked again when
+        sync brings it back."""
+        return self.genesis_at(height)
 
     def _checked(self, proposal: Proposal) -> ProposalIn | None:
         """The proposal with the app's verdict on its block, or None while it waits for
@@ -431,7 +468,8 @@ class ConsensusDriver:
 
     def _take_certificate(self, data: object) -> None:
         try:
-            qc = QuorumCertificate.from_cbor(data).verify(self.genesis)  # type: ignore[arg-type]
+            qc = QuorumCertificate.from_cbor(data)  # type: ignore[arg-type]
+            qc.verify(self._genesis_of(qc.height))
         except ConsensusError as exc:
             self.metrics.rejected += 1
             logger.info("certificate refused: %s", exc)

@@ -31,8 +31,9 @@ from coverage_net.messages import canonical_dumps
 from ._errors import GenesisError
 from ._types import max_faulty, quorum
 
-__all__ = ["CHAIN_ID_PATTERN", "MAX_VALIDATORS", "Genesis", "GenesisValidator", "load_genesis",
-           "save_genesis"]
+__all__ = ["CHAIN_ID_PATTERN", "MAX_VALIDATORS", "Genesis", "GenesisValidator", "check_validators",
+           "load_genesis", "parse_toml", "save_genesis", "validators_from_tables",
+           "validators_toml"]
 
 CHAIN_ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 """A chain id: ASCII letters, digits, ``.``, ``_``, ``-``, up to 64 characters."""
@@ -75,7 +76,7 @@ class Genesis:
         if type(t_ms) is not int or not 0 <= t_ms <= _MAX_TIME_MS:
             raise GenesisError(f"genesis_time_ms: must be an integer in [0, 2**63 - 1] "
                                f"(milliseconds since the Unix epoch); got {t_ms!r}")
-        object.__setattr__(self, "validators", _checked_validators(self.validators))
+        object.__setattr__(self, "validators", check_validators(self.validators))
 
     # --- the validator set ------------------------------------------------------------
 
@@ -137,41 +138,56 @@ class Genesis:
                  f"genesis_time_ms = {self.genesis_time_ms}",
                  f'params_digest = "{self.params_digest.hex()}"',
                  f'first_entropy = "{self.first_entropy.hex()}"']
-        for v in self.validators:
-            lines += ["", "[[validators]]", f'public_key = "{v.public_key.hex()}"',
-                      f'multiaddr = "{v.multiaddr}"']
-        return "\n".join(lines) + "\n"
+        return "\n".join(lines + validators_toml(self.validators)) + "\n"
 
     @classmethod
     def from_toml(cls, text: str) -> Genesis:
         """Parse a genesis file's text; GenesisError names the key that is wrong."""
-        try:
-            data = tomllib.loads(text)
-        except tomllib.TOMLDecodeError as exc:
-            raise GenesisError(f"not valid TOML: {exc}") from None
-        return cls.from_dict(data)
+        return cls.from_dict(parse_toml(text))
 
     @classmethod
     def from_dict(cls, data: Mapping[str, object]) -> Genesis:
         """Check parsed TOML (hex strings for bytes); GenesisError names the key."""
         _exact_keys(data, _TOP_KEYS, "genesis")
-        validators = data["validators"]
-        if not isinstance(validators, list):
-            raise GenesisError(f"validators: must be an array of tables "
-                               f"([[validators]]); got {_shown(validators)}")
-        entries = []
-        for i, entry in enumerate(validators):
-            where = f"validators[{i}]"
-            if not isinstance(entry, Mapping):
-                raise GenesisError(f"{where}: must be a table; got {_shown(entry)}")
-            _exact_keys(entry, _VALIDATOR_KEYS, where)
-            entries.append(GenesisValidator(
-                _hex(entry["public_key"], f"{where}.public_key", PUBLIC_KEY_BYTES),
-                entry["multiaddr"]))
-        return cls(chain_id=data["chain_id"], validators=tuple(entries),
+        return cls(chain_id=data["chain_id"], validators=validators_from_tables(data["validators"]),
                    params_digest=_hex(data["params_digest"], "params_digest", _HASH_BYTES),
                    first_entropy=_hex(data["first_entropy"], "first_entropy", _HASH_BYTES),
                    genesis_time_ms=data["genesis_time_ms"])
+
+
+def parse_toml(text: str) -> dict[str, object]:
+    """A genesis or change file's tables; GenesisError if the text is not TOML."""
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise GenesisError(f"not valid TOML: {exc}") from None
+
+
+def validators_toml(validators: tuple[GenesisValidator, ...]) -> list[str]:
+    """The ``[[validators]]`` tables of a genesis or change file, line by line."""
+    lines: list[str] = []
+    for v in validators:
+        lines += ["", "[[validators]]", f'public_key = "{v.public_key.hex()}"',
+                  f'multiaddr = "{v.multiaddr}"']
+    return lines
+
+
+def validators_from_tables(validators: object) -> tuple[GenesisValidator, ...]:
+    """The ``[[validators]]`` tables of a genesis or change file, checked for their keys
+    (the values are checked by `Genesis` / `ChainChange`); GenesisError names the entry."""
+    if not isinstance(validators, list):
+        raise GenesisError(f"validators: must be an array of tables "
+                           f"([[validators]]); got {_shown(validators)}")
+    entries = []
+    for i, entry in enumerate(validators):
+        where = f"validators[{i}]"
+        if not isinstance(entry, Mapping):
+            raise GenesisError(f"{where}: must be a table; got {_shown(entry)}")
+        _exact_keys(entry, _VALIDATOR_KEYS, where)
+        entries.append(GenesisValidator(
+            _hex(entry["public_key"], f"{where}.public_key", PUBLIC_KEY_BYTES),
+            entry["multiaddr"]))
+    return tuple(entries)
 
 
 def load_genesis(path: str | os.PathLike[str]) -> Genesis:
@@ -201,7 +217,7 @@ def save_genesis(genesis: Genesis, path: str | os.PathLike[str]) -> None:
     os.replace(tmp, path)
 
 
-def _checked_validators(value: object) -> tuple[GenesisValidator, ...]:
+def check_validators(value: object) -> tuple[GenesisValidator, ...]:
     if not isinstance(value, list | tuple) or not 1 <= len(value) <= MAX_VALIDATORS:
         raise GenesisError(f"validators: must list 1 to {MAX_VALIDATORS} validators; "
                            f"got {_shown(value)}")

@@ -72,7 +72,7 @@ class VoteSigner(DurableFile):
     (height, round, step), across crashes and restarts. Open with `VoteSigner.open`."""
 
     def __init__(self, connection: sqlite3.Connection, path: Path, keypair: Keypair,
-                 genesis: Genesis, index: int) -> None:
+                 genesis: Genesis, index: int | None) -> None:
         super().__init__(connection, path)
         self._keypair = keypair
         self.genesis = genesis
@@ -80,12 +80,17 @@ class VoteSigner(DurableFile):
 
     @classmethod
     def open(cls, data_dir: str | os.PathLike[str], keypair: Keypair,
-             genesis: Genesis) -> VoteSigner:
-        """Open (or create) the signer's file in `data_dir` for `keypair` on `genesis`."""
-        try:
-            index = genesis.index_of(keypair.public_key)
-        except GenesisError as exc:
-            raise SignerStateError(f"cannot sign for this chain: {exc}") from None
+             genesis: Genesis, *, joining: bool = False) -> VoteSigner:
+        """Open (or create) the signer's file in `data_dir` for `keypair` on `genesis`.
+
+        `genesis` is the chain's own record (the file is bound to its hash); a key that is
+        not among its validators gets SignerStateError unless `joining` (a validator a
+        change adds later: it signs nothing until `rebind` is given a set that holds it)."""
+        index = _index_in(genesis, keypair.public_key)
+        if index is None and not joining:
+            raise SignerStateError(f"cannot sign for this chain: key "
+                                   f"{keypair.public_key.hex()[:16]}... is not a validator of "
+                                   f"chain {genesis.chain_id!r}")
         path = Path(data_dir) / SIGNER_FILE_NAME
         db: sqlite3.Connection | None = None
         try:
@@ -102,6 +107,13 @@ class VoteSigner(DurableFile):
         logger.info("signer open", extra={"path": str(path), "validator": index,
                                           "chain_id": genesis.chain_id})
         return cls(db, path, keypair, genesis, index)
+
+    def rebind(self, config: Genesis) -> None:
+        """Sign from now on as a validator of `config` (the validators in office at the
+        heights about to start, `ChainStore.genesis_at`): its index there, or none.
+        The record of what was signed is kept: heights only grow, so no vote of the old
+        set can be signed again."""
+        self.genesis, self.index = config, _index_in(config, self._keypair.public_key)
 
     # --- signing ----------------------------------------------------------------------
 
@@ -131,6 +143,9 @@ class VoteSigner(DurableFile):
             yield SignedRecord(height, round_, Step(step), value_id, valid_round)
 
     def _check_sender(self, sender: int, what: str) -> None:
+        if self.index is None:
+            raise InvalidVoteError(f"this signer's key is not a validator of the set in "
+                                   f"office; it signs no {what}")
         if sender != self.index:
             raise InvalidVoteError(f"this signer is validator {self.index}; the {what} is from "
                                    f"validator {sender}")
@@ -160,6 +175,13 @@ class VoteSigner(DurableFile):
                 f"validator {self.index} already signed {record.step.name.lower()} at height "
                 f"{record.height} round {record.round} for {_shown(*row)}; refusing to sign "
                 f"{_shown(record.value_id, record.valid_round)}")
+
+
+def _index_in(genesis: Genesis, key: bytes) -> int | None:
+    try:
+        return genesis.index_of(key)
+    except GenesisError:
+        return None
 
 
 def _prepare(db: sqlite3.Connection, path: Path, key: bytes, genesis: Genesis) -> None:

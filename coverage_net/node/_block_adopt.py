@@ -91,7 +91,8 @@ class BlockAdopter:
                      ) -> None:
         app = self.app
         fetched = await self.fetcher.fetch(certificate, balances=app.chain.balances(),
-                                           included=app.chain.included_evidence())
+                                           included=app.chain.included_evidence(),
+                                           changes_included=app.chain.included_changes())
         if self.reconcile is not None and await self.reconcile(height, fetched.leaves):
             app.forget_epoch(height)
         app.adopt(fetched)
@@ -112,10 +113,16 @@ async def start_block_sync(nursery: trio.Nursery, network: Network, genesis: Gen
                            timeout_s: float = 5.0, retry_s: float = 1.0) -> BlockAdopter:
     """Serve this validator's blocks and adopt the certified blocks it cannot rebuild."""
     BlockServer(app).register(network)
-    validators = {peer_id_from_public_key(v.public_key) for v in genesis.validators}
-    fetcher = BlockFetcher(network, genesis, timeout_s=timeout_s,
-                           peers=lambda: [p for p in network.connected_peers()
-                                          if p in validators])
+
+    def peers() -> list[str]:
+        """Connected validators: of the genesis, or in office at the next height."""
+        office = app.genesis_at(app.chain.height() + 1)
+        validators = {peer_id_from_public_key(v.public_key)
+                      for v in (*genesis.validators, *office.validators)}
+        return [p for p in network.connected_peers() if p in validators]
+
+    fetcher = BlockFetcher(network, genesis, peers=peers, genesis_at=app.genesis_at,
+                           timeout_s=timeout_s)
     adopter = BlockAdopter(app, fetcher, reconcile=reconcile, recheck=recheck, retry_s=retry_s)
     app.fetch_block, app.fetch_leaves = adopter.request, adopter.request_leaves
     await nursery.start(adopter.run)

@@ -7,7 +7,11 @@ computes from them (its hash), the balances after those payouts (their root), th
 hotspot announcements made during the epoch, the entropy of the next epoch, and the
 evidence of equivocation it includes. A proposer includes the evidence its
 `EvidenceLog` holds that no block has included yet (`select_evidence`), and its block
-travels as a `BlockBody` (header and evidence) before the proposal. A validator takes
+travels as a `BlockBody` (header and evidence) before the proposal. It also includes
+the first approved change of the validator set or parameters its operator handed it
+(`pending_changes`) that the chain does not hold yet; every validator checks the
+change's approvals against the validators in office (`BlockBody.check`), and from the
+change's height on the chain's `genesis_at` names the new set and parameters. A validator takes
 the body's evidence if every piece checks (`BlockBody.check`), records it in its own
 log, and rebuilds the header from its own store with that evidence and the
 proposer's index: a proposal whose verdicts or rewards differ from its own is refused
@@ -40,12 +44,13 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 from coverage_net.consensus import (
     MAX_BODY_LEAVES,
+    ApprovedChange,
     Block,
     BlockBody,
     BlockError,
@@ -56,6 +61,8 @@ from coverage_net.consensus import (
     Genesis,
     QuorumCertificate,
     ServedBlock,
+    changes_root,
+    check_changes,
     merkle_root,
     proposer_of,
     select_evidence,
@@ -94,11 +101,16 @@ class ChainApp:
 
     def __init__(self, data_dir: Path, params: NetworkParams, genesis: Genesis, *,
                  store: MessageStore, chain: ChainStore, ledger: RewardLedger,
-                 evidence_log: EvidenceLog | None = None) -> None:
+                 evidence_log: EvidenceLog | None = None,
+                 pending_changes: Callable[[], Iterable[ApprovedChange]] | None = None) -> None:
         self.data_dir, self.params, self.genesis = Path(data_dir), params, genesis
         self.store, self.chain, self.ledger = store, chain, ledger
         self.evidence_log = evidence_log
         """Where the driver records equivocations; the proposals include them."""
+        self.pending_changes = pending_changes or tuple
+        """The approved changes of the validator set or parameters this validator's
+        operator handed it (`validator run`: the change files in its data directory); its
+        proposals include those the chain does not hold yet."""
         self._epochs: dict[int, _Epoch] = {}
         self._bodies: dict[bytes, BlockBody] = {}
         """Block id -> body of every block with evidence built or received, by height."""
@@ -126,9 +138,32 @@ class ChainApp:
         if self.evidence_log is not None:
             evidence = select_evidence(self.evidence_log.pending(), height,
                                        included=self.chain.included_evidence())
-        block = self.block_for(height, proposer_of(height, round_, self.genesis.n), evidence)
-        self._bodies[block.block_id()] = BlockBody(block, evidence, self._leaves(height))
+        changes = self._changes_to_include(height)
+        block = self.block_for(height, proposer_of(height, round_, self.genesis_at(height).n),
+                               evidence, changes)
+        self._bodies[block.block_id()] = BlockBody(block, evidence, self._leaves(height), changes)
         return block.block_id()
+
+    def genesis_at(self, height: int) -> Genesis:
+        """The validators and parameters' digest in office at `height` (the chain's)."""
+        return self.chain.genesis_at(height)
+
+    def _changes_to_include(self, height: int) -> tuple[ApprovedChange, ...]:
+        """The first pending change (by effective height, then hash) that may go into the
+        block of `height` and is not in the chain yet; a change that cannot (too late,
+        too few approvals) is logged and left out."""
+        done = self.chain.included_changes()
+        for change in sorted(self.pending_changes(),
+                             key=lambda c: (c.change.effective_height, c.hash())):
+            if change.hash() in done:
+                continue
+            try:
+                check_changes((change,), self.genesis, self.genesis_at(height), height)
+            except BlockError as exc:
+                logger.warning("change not included: %s", exc)
+                continue
+            return (change,)
+        return ()
 
     def _leaves(self, height: int) -> tuple[bytes, ...] | None:
         leaves = self._epoch(height).leaves
@@ -150,19 +185,28 @@ class ChainApp:
             body = BlockBody.from_cbor(data)
             if body.block.height <= self.chain.height():
                 return None  # final already
-            body.check(self.genesis, included=self.chain.included_evidence())
+            body.check(self.genesis, included=self.chain.included_evidence(),
+                       genesis_at=self.genesis_at,
+                       changes_included=self.chain.included_changes())
         except BlockError as exc:
             logger.info("block body refused: %s", exc)
             return None
         self._bodies[body.block_id] = body
         if self.evidence_log is not None:
             for e in body.evidence:  # learned from the proposer: ours to include too
-                self.evidence_log.record(e, self.genesis)
+                self.evidence_log.record(e, self.genesis_at(e.height))
         return body.block.height, body.block_id
 
     def validate(self, height: int, block_id: bytes) -> bool | None:
         if height != self.chain.height() + 1:
             return False  # not the next block here (the chain is behind or ahead)
+        in_office = self.genesis_at(height).params_digest
+        if in_office != self.params.digest():
+            logger.error("height %d runs network parameters %s (a change the chain includes); "
+                         "this validator runs %s: it refuses every block until it is "
+                         "restarted with those parameters", height, in_office.hex()[:16],
+                         self.params.digest().hex()[:16])
+            return False
         block = self._block(height, block_id)
         if block is not None:
             return True
@@ -193,8 +237,8 @@ class ChainApp:
     def commit(self, height: int, block_id: bytes, certificate: QuorumCertificate) -> None:
         block = self._block(height, block_id) if height == self.chain.height() + 1 else None
         if block is not None:
-            body = self._bodies.get(block_id)
-            self._append(block, certificate, body.evidence if body is not None else ())
+            body = self._bodies.get(block_id) or BlockBody(block)
+            self._append(block, certificate, body.evidence, body.changes)
         elif self.fetch_block is None:
             logger.error("height %d: certified block %s is not one this validator can rebuild "
                          "from its store (its verdicts or rewards differ) and nothing here "
@@ -212,9 +256,9 @@ class ChainApp:
         verdicts and rewards differ."""
         block, height = fetched.block, fetched.block.height
         self.forget_epoch(height)  # computed before the block before it was appended
-        own = self.block_for(height, block.proposer, fetched.evidence)
+        own = self.block_for(height, block.proposer, fetched.evidence, fetched.changes)
         if own.block_id() == block.block_id():
-            self._append(own, fetched.certificate, fetched.evidence)
+            self._append(own, fetched.certificate, fetched.evidence, fetched.changes)
             return
         epoch = self._epoch(height)
         mine = {leaf[:32]: leaf[32:] for leaf in epoch.leaves}
@@ -227,11 +271,12 @@ class ChainApp:
             len(mine.keys() - theirs.keys()), len(theirs.keys() - mine.keys()),
             sum(mine[r] != theirs[r] for r in mine.keys() & theirs.keys()),
             sum(1 for _ in differences(epoch.manifest, fetched.manifest)))
-        self._append(block, fetched.certificate, fetched.evidence, fetched)
+        self._append(block, fetched.certificate, fetched.evidence, fetched.changes, fetched)
         self.adopted.append(height)
 
     def _append(self, block: Block, certificate: QuorumCertificate,
-                evidence: tuple[Evidence, ...], fetched: FetchedBlock | None = None) -> None:
+                evidence: tuple[Evidence, ...], changes: tuple[ApprovedChange, ...],
+                fetched: FetchedBlock | None = None) -> None:
         """Append a block, book its manifest: this validator's own, or the fetched one
         (then the leaves are kept in the chain, to serve the block in turn)."""
         height = block.height
@@ -242,7 +287,7 @@ class ChainApp:
             manifest, leaves = fetched.manifest, fetched.leaves
             hashes = {"verdict": {leaf[:32]: leaf[32:] for leaf in leaves}}
         self.chain.append(block, certificate, {p.account: p.total for p in manifest.payouts},
-                          evidence, leaves=leaves)
+                          evidence, changes, leaves=leaves)
         self.ledger.record(manifest, hashes)
         if self.evidence_log is not None and evidence:
             self.evidence_log.mark_included([e.hash() for e in evidence], height)
@@ -269,9 +314,9 @@ class ChainApp:
                 block = self._block(height, block_id)
                 if block is None:
                     return None
-                body, epoch = self._bodies.get(block_id), self._epoch(height)
-                return ServedBlock.of(block, None, body.evidence if body else (),
-                                      epoch.manifest.to_cbor(), epoch.leaves)
+                body, epoch = self._bodies.get(block_id) or BlockBody(block), self._epoch(height)
+                return ServedBlock.of(block, None, body.evidence, epoch.manifest.to_cbor(),
+                                      epoch.leaves, body.changes)
             if not 0 <= height <= self.chain.height():
                 return None
             stored = self.chain.get(height)
@@ -281,16 +326,18 @@ class ChainApp:
             if leaves is None:
                 leaves = _leaves_of(compute_epoch(self.store, self.params, height)[1])
             return ServedBlock.of(stored.block, stored.certificate, stored.evidence,
-                                  self.ledger.manifest(height).to_cbor(), leaves)
+                                  self.ledger.manifest(height).to_cbor(), leaves,
+                                  stored.changes)
         except (BlockError, LedgerError) as exc:
             logger.warning("not serving block %d: %s", height, exc)
             return None
 
     # -- blocks ---------------------------------------------------------------------
 
-    def block_for(self, height: int, proposer: int, evidence: tuple[Evidence, ...] = ()
-                  ) -> Block:
-        """This validator's block for `height` by `proposer`, including `evidence`."""
+    def block_for(self, height: int, proposer: int, evidence: tuple[Evidence, ...] = (),
+                  changes: tuple[ApprovedChange, ...] = ()) -> Block:
+        """This validator's block for `height` by `proposer`, including `evidence` and
+        `changes`."""
         epoch = self._epoch(height)
         return Block(height=height, prev_block_id=self.chain.last_block_id(),
                      next_entropy=epoch.next_entropy, verdicts_root=epoch.verdicts_root,
@@ -298,7 +345,7 @@ class ChainApp:
                      rewards_manifest_sha256=epoch.manifest.sha256(),
                      state_root=epoch.state_root, evidence_root=evidence_root_of(evidence),
                      proposer=proposer,
-                     time_ms=self._epoch_end_ms(height))
+                     time_ms=self._epoch_end_ms(height), changes_root=changes_root(changes))
 
     def _may_reconcile(self, height: int, block_id: bytes,
                        leaves: tuple[bytes, ...] | None) -> bool:
@@ -329,13 +376,13 @@ class ChainApp:
         if body is not None:
             if body.block.height != height:
                 return None
-            block = self.block_for(height, body.block.proposer, body.evidence)
+            block = self.block_for(height, body.block.proposer, body.evidence, body.changes)
             return block if block.block_id() == block_id else None
         return next((b for b in self._candidates(height) if b.block_id() == block_id), None)
 
     def _candidates(self, height: int) -> list[Block]:
         """The n blocks this validator would accept for `height` (one per proposer)."""
-        return [self.block_for(height, p) for p in range(self.genesis.n)]
+        return [self.block_for(height, p) for p in range(self.genesis_at(height).n)]
 
     def _epoch_end_ms(self, height: int) -> int:
         return self.genesis.genesis_time_ms + (height + 1) * self.params.epoch_length_ms

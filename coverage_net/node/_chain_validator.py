@@ -87,6 +87,7 @@ from coverage_net.store import MessageStore
 
 from ._block_adopt import start_block_sync
 from ._chain_app import ChainApp
+from ._chain_changes import CHANGES_DIR, load_pending_changes
 from ._epoch_reconcile import EpochReconciler
 from ._epoch_verifier import EpochCloser
 from ._hotspot_query import serve_hotspot_queries
@@ -151,14 +152,16 @@ def epoch_hash_app_factory(data_dir: Path, genesis: Genesis
 
 
 def chain_app_factory(params: NetworkParams) -> AppFactory:
-    """The real app: `ChainApp` over the data directory's message store, chain and ledger."""
+    """The real app: `ChainApp` over the data directory's message store, chain and ledger;
+    its proposals include the approved changes in ``<data dir>/changes``."""
 
     @contextmanager
     def open_chain_app(data_dir: Path, genesis: Genesis) -> Iterator[ConsensusApp]:
         with MessageStore.open(data_dir) as store, ChainStore.open(data_dir, genesis) as chain, \
                 RewardLedger.open(data_dir) as ledger, EvidenceLog.open(data_dir) as evidence:
             yield ChainApp(data_dir, params, genesis, store=store, chain=chain, ledger=ledger,
-                           evidence_log=evidence)
+                           evidence_log=evidence,
+                           pending_changes=lambda: load_pending_changes(data_dir / CHANGES_DIR))
 
     return open_chain_app
 
@@ -214,6 +217,9 @@ class ChainValidatorConfig:
     validator.json as ``metrics_addr``); None: no metrics endpoint."""
     poc: ValidatorPoc | None = None
     """Proof-of-coverage (challenges, report gossip, verification); None: consensus only."""
+    joining: bool = False
+    """The key is not a validator of the genesis: follow the chain (block sync) and vote
+    from the height a change the chain includes makes it one."""
 
     def __post_init__(self) -> None:
         if self.poc is not None and self.poc.params.epoch_length_ms != self.epoch_ms:
@@ -222,15 +228,29 @@ class ChainValidatorConfig:
         parse_listen_addr(self.listen_addr)
         if self.metrics_listen is not None:
             parse_metrics_listen(self.metrics_listen, name="metrics_listen")
-        self.genesis.index_of(self.keypair.public_key)  # GenesisError: not a validator
+        if not self.joining:
+            self.genesis.index_of(self.keypair.public_key)  # GenesisError: not a validator
         if type(self.epoch_ms) is not int or self.epoch_ms <= 0:
             raise ConsensusError(f"epoch_ms must be a positive integer; got {self.epoch_ms!r}")
         if self.sync_every_s <= 0 or self.status_interval_s <= 0:
             raise ConsensusError("sync_every_s and status_interval_s must be positive")
 
     @property
-    def index(self) -> int:
+    def index(self) -> int | None:
+        """This validator's index in the genesis (None for one that is joining)."""
+        if self.keypair.public_key not in {v.public_key for v in self.genesis.validators}:
+            return None
         return self.genesis.index_of(self.keypair.public_key)
+
+
+def _check_params_in_office(app: ChainApp, height: int) -> None:
+    """ConsensusError if the chain says `height` runs other network parameters than the
+    ones this validator was started with (a change the chain includes took effect)."""
+    in_office = app.genesis_at(height).params_digest
+    if in_office != app.params.digest():
+        raise ConsensusError(f"from height {height} the chain runs network parameters "
+                             f"{in_office.hex()}; this validator's file has digest "
+                             f"{app.params.digest().hex()}: start it with those parameters")
 
 
 def epoch_close_ms(genesis: Genesis, epoch_ms: int, height: int) -> int:
@@ -243,7 +263,7 @@ def validator_peer_ids(genesis: Genesis) -> list[str]:
     return [peer_id_from_public_key(v.public_key) for v in genesis.validators]
 
 
-def validator_bootstrap(genesis: Genesis, me: int) -> list[str]:
+def validator_bootstrap(genesis: Genesis, me: int | None) -> list[str]:
     """The dialable addresses (``.../p2p/PEER_ID``) of every validator but `me`."""
     return [f"{v.multiaddr}/p2p/{peer_id_from_public_key(v.public_key)}"
             for i, v in enumerate(genesis.validators) if i != me]
@@ -445,12 +465,15 @@ async def run_chain_validator(config: ChainValidatorConfig, *,
                               = trio.TASK_STATUS_IGNORED) -> None:
     """Run one validator until cancelled (``nursery.start(run_chain_validator, config)``)."""
     earlier = (read_validator_status(config.data_dir) or {}).get("decided", {})
-    with VoteSigner.open(config.data_dir, config.keypair, config.genesis) as signer, \
+    with VoteSigner.open(config.data_dir, config.keypair, config.genesis,
+                         joining=config.joining) as signer, \
             config.app_factory(config.data_dir, config.genesis) as app:
         if isinstance(app, ChainApp):  # the chain is the truth; the status file may lag it
             earlier = {**_decided_on_chain(app.chain), **earlier}
         finality = _Finality(app, config, earlier)
         first_height = _resume_height(config, app, earlier)
+        if isinstance(app, ChainApp):
+            _check_params_in_office(app, first_height)
         bootstrap = validator_bootstrap(config.genesis, config.index)
         peer_metrics = PeerMetrics()
         async with open_libp2p_network(config.keypair, peer_metrics,
@@ -460,7 +483,8 @@ async def run_chain_validator(config: ChainValidatorConfig, *,
             driver = ConsensusDriver(network, config.genesis, signer, finality,
                                      config=config.core, sync_every_s=config.sync_every_s,
                                      first_height=first_height,
-                                     evidence_log=getattr(app, "evidence_log", None))
+                                     evidence_log=getattr(app, "evidence_log", None),
+                                     genesis_at=getattr(app, "genesis_at", None))
             heights_send, heights_receive = trio.open_memory_channel[int](0)
             await nursery.start(driver.run, heights_receive)
             if config.block_file is not None:
@@ -481,6 +505,6 @@ async def run_chain_validator(config: ChainValidatorConfig, *,
                 await start_block_sync(nursery, network, config.genesis, app,
                                        reconcile=reconciler and reconciler.reconcile,
                                        recheck=driver.recheck)
-            logger.info("validator %d (%s) listening on %s from height %d", config.index,
+            logger.info("validator %s (%s) listening on %s from height %d", config.index,
                         network.local_id, " ".join(network.listen_addrs()), first_height)
             task_status.started(driver)
