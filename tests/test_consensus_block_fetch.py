@@ -20,6 +20,7 @@ from coverage_net.consensus import (
     MAX_BLOCK_VERDICTS,
     PART_LEAVES,
     PARTS_PER_REQUEST,
+    ApprovedChange,
     Block,
     BlockError,
     BlockFetcher,
@@ -27,11 +28,14 @@ from coverage_net.consensus import (
     BlockPart,
     BlockRequest,
     BlockServer,
+    ChainChange,
+    GenesisValidator,
     QuorumCertificate,
     ServedBlock,
     SignedVote,
     Vote,
     VoteKind,
+    changes_root,
     decode_head,
     decode_manifest_chunk,
     decode_parts,
@@ -71,7 +75,7 @@ class _Holds:
         return self.served
 
 
-def _fetch(*served_by_peer: ServedBlock | None, balances=BALANCES, seed: int = 1):
+def _fetch(*served_by_peer: ServedBlock | None, balances=BALANCES, seed: int = 1, qc=QC):
     """Peers 1.. serve these, asked in that order by peer 0; (the block or the error,
     the refusals)."""
     out: list[object] = []
@@ -86,7 +90,7 @@ def _fetch(*served_by_peer: ServedBlock | None, balances=BALANCES, seed: int = 1
                 BlockServer(_Holds(served)).register(endpoint)
             fetcher = BlockFetcher(endpoints[0], GENESIS, peers=lambda: ids[1:])
             try:
-                out.append(await fetcher.fetch(QC, balances=balances))
+                out.append(await fetcher.fetch(qc, balances=balances))
             except BlockFetchError as exc:
                 out.append(exc)
             out.append(fetcher.refused)
@@ -135,6 +139,26 @@ def test_another_block_a_peer_without_it_and_balances_that_do_not_give_the_state
     assert "no block" in refused[1] and "at height 3 here" in refused[1]
     error, _ = _fetch(HONEST, balances={"a": 6})
     assert isinstance(error, BlockFetchError) and "state_root" in str(error)
+
+
+def test_a_blocks_validator_set_change_comes_with_its_head_and_is_checked():
+    """Approved by validators 0-2 (a quorum in office), effective at height 5."""
+    change = ChainChange(5, tuple(GenesisValidator(validator_key(i).public_key,
+                                                   f"/ip4/127.0.0.1/tcp/{4001 + i}")
+                                  for i in (1, 2, 3, 4)))
+    approved = ApprovedChange(change, ())
+    for i in (0, 1, 2):
+        approved = approved.approve(validator_key(i), GENESIS)
+    block = replace(BLOCK, changes_root=changes_root((approved,)))
+    qc = QuorumCertificate.from_votes(
+        [SignedVote.create(Vote(VoteKind.PRECOMMIT, 3, 0, block.block_id(), i), GENESIS,
+                           validator_key(i)) for i in (0, 1, 2)], GENESIS)
+    with_change = ServedBlock.of(block, qc, (), MANIFEST.to_cbor(), LEAVES, (approved,))
+    without = replace(with_change, changes=())
+    fetched, refused = _fetch(without, with_change, qc=qc)
+    assert fetched.changes == (approved,) and fetched.block == block
+    [reason] = refused
+    assert "its changes do not hash to the header's changes_root" in reason
 
 
 def test_a_certificate_that_does_not_verify_is_not_fetched():
