@@ -34,6 +34,7 @@ from coverage_net.consensus import (
     Vote,
     VoteKind,
     VoteSigner,
+    assemble_parts,
     save_change,
     save_genesis,
     state_root,
@@ -46,6 +47,7 @@ from coverage_net.node import (
     load_pending_changes,
     save_announcements,
     save_verdicts,
+    start_block_sync,
 )
 from coverage_net.p2p.testing import MemoryNetwork, run_deterministic
 from coverage_net.poc import params_from_dict
@@ -151,6 +153,7 @@ def _run_validators(tmp_path, seed: int, tamper: int | None = None, epochs: int 
                                pending_changes=lambda d=dirs[i]: load_pending_changes(
                                    d / CHANGES_DIR))
                 apps.append(app)
+                await start_block_sync(nursery, endpoints[i], genesis, app)
                 signer = VoteSigner.open(dirs[i], validator_key(i), genesis, joining=i >= 4)
                 send, receive = trio.open_memory_channel[int](16)
                 senders.append(send)
@@ -195,12 +198,29 @@ def test_validators_finalize_blocks_of_their_own_verdicts_and_rewards(tmp_path):
     assert len(entropies) == 1 and genesis.first_entropy not in entropies
 
 
-def test_a_validator_whose_verdicts_differ_refuses_and_the_others_go_on(tmp_path):
+def test_a_validator_whose_verdicts_differ_refuses_then_adopts_the_certified_block(tmp_path):
+    """Validator 3 judged a witness of epoch 1 otherwise: it prevotes nil on block 1, the
+    others finalize it, and 3 takes the certificate by sync, fetches the block from them
+    (it cannot rebuild it) and appends it; it builds block 2 itself from there."""
     _, _, apps = _run_validators(tmp_path, seed=6, tamper=3)
     assert apps[3].refused and {h for h, _ in apps[3].refused} == {1}
-    honest = [[b.block.block_id() for b in apps[i].chain.blocks()] for i in range(3)]
-    assert all(len(c) == EPOCHS for c in honest) and len({tuple(c) for c in honest}) == 1
-    assert apps[3].chain.height() == 0  # it cannot rebuild block 1 from its own store
+    chains = [[b.block.block_id() for b in app.chain.blocks()] for app in apps]
+    assert all(len(c) == EPOCHS for c in chains) and len({tuple(c) for c in chains}) == 1
+    assert apps[3].adopted == [1]  # as fetched; blocks 0 and 2 as rebuilt
+    assert verify_chain(apps[3].chain) == []
+    assert apps[3].ledger.balances() == apps[0].ledger.balances()
+    assert apps[3].ledger.manifest(1) == apps[0].ledger.manifest(1)
+    served = apps[0].served_block(1, chains[0][1])  # rebuilt from 0's store
+    assert apps[3].chain.leaves(1) == assemble_parts(served.parts, served.block)
+    assert apps[3].served_block(1, chains[0][1]) == served  # kept: 3 serves it in turn
+    assert apps[0].chain.leaves(1) is None
+    conn = sqlite3.connect(apps[3].chain.path)
+    with conn:
+        kept = apps[3].chain.leaves(1)
+        conn.execute("UPDATE block_leaves SET leaves = ?", (b"".join(kept[::-1]),))
+    conn.close()
+    assert verify_chain(apps[3].chain) == ["block 1: the verdict leaves kept with it do not "
+                                           "hash to its verdicts_root"]
 
 
 def test_chain_show_and_verify_read_a_validators_chain(tmp_path):
@@ -348,3 +368,46 @@ def test_a_change_without_a_quorum_of_approvals_is_never_included(tmp_path):
         assert [len(b.changes) for b in app.chain.blocks()] == [0, 0, 0, 0]
         assert app.chain.genesis_at(10) == genesis
         assert verify_chain(app.chain) == []
+
+
+def test_a_proposal_too_large_for_its_body_has_its_leaves_fetched_in_parts(tmp_path):
+    """3,100 verdicts: the body carries no leaves. Validator B judged one report fewer
+    than proposer A: it fetches A's leaves in parts from A and asks to judge the epoch
+    again over them, as it would with leaves that came in the body."""
+    genesis = make_genesis(params=PARAMS)
+    verdicts = [v for c in range(620)
+                for v in round_verdicts(0, c, c % 8, [(c + k) % 8 for k in (1, 2, 3, 4)])]
+    apps = []
+    for name, kept in (("a", verdicts), ("b", verdicts[:-1])):
+        root = tmp_path / name
+        store = MessageStore.open(root)
+        save_announcements(store, registry(spread_cells(8)).announcements, received_ms=1)
+        save_verdicts(store, kept)
+        apps.append(ChainApp(root, PARAMS, genesis, store=store,
+                             chain=ChainStore.open(root, genesis),
+                             ledger=RewardLedger.open(root)))
+    a, b = apps
+    asked, rechecked = [], []
+    b.reconcile = lambda h, block_id, leaves: asked.append((h, block_id, leaves))
+    block_a = a.propose(0, 0)
+    assert b.offer_body(a.block_body(0, block_a)) == (0, block_a)
+
+    async def main() -> None:
+        net = MemoryNetwork(4)
+        ends = net.full_mesh([validator_key(0).peer_id, validator_key(1).peer_id])
+        async with trio.open_nursery() as nursery:
+            await nursery.start(net.run)
+            await start_block_sync(nursery, ends[0], genesis, a)
+            await start_block_sync(nursery, ends[1], genesis, b, recheck=rechecked.append)
+            assert b.validate(0, block_a) is None  # its leaves are fetched first
+            while not rechecked:
+                await trio.sleep(0.1)
+            nursery.cancel_scope.cancel()
+
+    run_deterministic(main, seed=4)
+    assert rechecked == [block_a] and asked == []
+    assert b.validate(0, block_a) is None  # now it asks to judge the epoch again
+    [(height, block_id, leaves)] = asked
+    assert (height, block_id) == (0, block_a) and len(leaves) == len(verdicts) > 3072
+    served = a.served_block(0, block_a)  # A serves its proposal, not certified yet
+    assert served.certificate is None and leaves == assemble_parts(served.parts, served.block)

@@ -6,7 +6,10 @@ late), so its block differs from A's. A's proposal carries its verdict leaves: B
 judges the epoch again over exactly those reports, adopts the verdicts, and accepts
 A's block, and both judge the next epoch alike. A proposal naming *fewer* reports
 than a validator judged is refused (a proposer cannot leave reports out), and leaves
-whose verdicts a validator cannot reproduce change nothing.
+whose verdicts a validator cannot reproduce change nothing. Once a block B could not
+rebuild is certified, B fetches it from A over the in-memory network
+(`start_block_sync`), judges the epoch again over the fetched leaves and appends it as
+its own.
 """
 
 from __future__ import annotations
@@ -17,7 +20,17 @@ import hashlib
 import pytest
 import trio
 
-from coverage_net.consensus import ChainStore, Genesis, GenesisValidator, verdict_leaves
+from coverage_net.consensus import (
+    ChainStore,
+    Genesis,
+    GenesisValidator,
+    QuorumCertificate,
+    SignedVote,
+    Vote,
+    VoteKind,
+    verdict_leaves,
+    verify_chain,
+)
 from coverage_net.identity import Keypair
 from coverage_net.node import (
     ChainApp,
@@ -26,15 +39,18 @@ from coverage_net.node import (
     PocScenario,
     ScenarioResult,
     run_poc_scenario,
+    start_block_sync,
 )
 from coverage_net.node._verdicts import verdict_from_row
 from coverage_net.p2p import topic_of
+from coverage_net.p2p.testing import MemoryNetwork, run_deterministic
 from coverage_net.poc import PathPredictor
 from coverage_net.radio import Terrain
 from coverage_net.rewards import RewardLedger
 from coverage_net.store import MessageStore, StoredMessage
 
 START_MS = 1_767_225_600_000  # the scenario's epoch 0 (coverage_net.node._poc_sim)
+KEYS = [Keypair.from_seed(hashlib.sha256(b"v%d" % i).digest()) for i in range(4)]
 
 
 @functools.cache
@@ -44,10 +60,9 @@ def _scenario(dem_dir: str) -> ScenarioResult:
 
 
 def _genesis(result: ScenarioResult) -> Genesis:
-    keys = [Keypair.from_seed(hashlib.sha256(b"v%d" % i).digest()) for i in range(4)]
     return Genesis(chain_id="reconcile-test",
                    validators=tuple(GenesisValidator(k.public_key, f"/ip4/127.0.0.1/tcp/{9000 + i}")
-                                    for i, k in enumerate(keys)),
+                                    for i, k in enumerate(KEYS)),
                    params_digest=result.params.digest(), first_entropy=bytes(32),
                    genesis_time_ms=START_MS)
 
@@ -148,3 +163,32 @@ def test_leaves_a_validator_cannot_reproduce_change_nothing(pair):
     unknown = (*a.leaves(0), bytes(range(32)) + bytes(32))  # a report no one has
     assert trio.run(b.reconciler.reconcile, 0, tuple(sorted(unknown))) is False
     assert b.leaves(0) == own
+
+
+def test_a_certified_block_b_cannot_rebuild_is_fetched_judged_again_and_appended(pair):
+    a, b, _ = pair
+    genesis = a.app.genesis
+    block_a = a.app.propose(0, 0)
+    qc = QuorumCertificate.from_votes(
+        [SignedVote.create(Vote(VoteKind.PRECOMMIT, 0, 0, block_a, i), genesis, KEYS[i])
+         for i in (0, 1, 2)], genesis)
+    a.app.commit(0, block_a, qc)
+
+    async def main() -> None:
+        net = MemoryNetwork(3)
+        end_a, end_b = net.full_mesh([KEYS[0].peer_id, KEYS[1].peer_id])
+        async with trio.open_nursery() as nursery:
+            await nursery.start(net.run)
+            await start_block_sync(nursery, end_a, genesis, a.app)
+            await start_block_sync(nursery, end_b, genesis, b.app,
+                                   reconcile=b.reconciler.reconcile)
+            b.app.commit(0, block_a, qc)  # B's own block 0 differs: fetched from A
+            while b.app.chain.height() < 0:
+                await trio.sleep(0.1)
+            nursery.cancel_scope.cancel()
+
+    run_deterministic(main, seed=3)
+    assert b.app.chain.get(0).block.block_id() == block_a and verify_chain(b.app.chain) == []
+    assert b.reconciler.adopted == 1 and b.app.adopted == []  # rebuilt after judging again
+    assert b.leaves(0) == a.leaves(0) and b.app.chain.leaves(0) is None
+    assert b.app.ledger.manifest(0) == a.app.ledger.manifest(0)

@@ -14,7 +14,9 @@ parameters (approved by a quorum in office, included by a block, effective two h
 later), `QuorumCertificate`s anyone can check with the
 genesis alone, the crash-safe `VoteSigner`, and `Evidence` of equivocation. The
 `ConsensusDriver` (a trio actor, imported on first use) runs the core over the
-network seam with the signer, timers and the node's `ConsensusApp`.
+network seam with the signer, timers and the node's `ConsensusApp`; a validator that
+cannot rebuild a certified block fetches it, every part checked, with the
+`BlockFetcher` from peers' `BlockServer`s (imported on first use too).
 """
 
 from ._block import (
@@ -77,6 +79,7 @@ from ._core import (
 )
 from ._errors import (
     BlockError,
+    BlockFetchError,
     CertificateError,
     ConsensusError,
     DoubleSignError,
@@ -124,7 +127,7 @@ __all__ = [
     "EvidenceFound",
     # the data layer
     "GenesisError", "InvalidVoteError", "CertificateError", "DoubleSignError",
-    "SignerStateError", "BlockError", "EvidenceError",
+    "SignerStateError", "BlockError", "BlockFetchError", "EvidenceError",
     "Genesis", "GenesisValidator", "load_genesis", "save_genesis", "CHAIN_ID_PATTERN",
     "MAX_VALIDATORS",
     "SignedVote", "SignedProposal", "NIL_VALUE_ID", "VOTE_KIND_CODES", "HEIGHT", "ROUND",
@@ -139,6 +142,11 @@ __all__ = [
     # the driver (imported on first use)
     "ConsensusDriver", "ConsensusApp", "DriverMetrics", "CONSENSUS_TOPIC",
     "CONSENSUS_SYNC_PROTOCOL", "CONSENSUS_BLOCKS_TOPIC",
+    # fetching certified blocks (imported on first use)
+    "BlockFetcher", "FetchedBlock", "BlockServer", "BlockSource", "BlockRequest", "ServedBlock",
+    "BlockHead",
+    "CONSENSUS_BLOCK_PROTOCOL", "BLOCK_LIMITS", "PARTS_PER_REQUEST", "MANIFEST_CHUNK_BYTES",
+    "decode_head", "decode_manifest_chunk", "decode_parts",
     "Evidence", "EvidenceLog", "evidence_root", "EVIDENCE_FILE_NAME",
     # changes of the validator set and parameters
     "ChainChange", "ApprovedChange", "GenesisAt", "changes_root", "check_changes",
@@ -151,12 +159,19 @@ __all__ = [
 _DRIVER_NAMES = frozenset({"CONSENSUS_SYNC_PROTOCOL", "CONSENSUS_TOPIC", "CONSENSUS_BLOCKS_TOPIC",
                            "ConsensusApp",
                            "ConsensusDriver", "DriverMetrics"})
+_LAZY = {**dict.fromkeys(_DRIVER_NAMES, "_driver"),
+         **dict.fromkeys(("BlockFetcher", "FetchedBlock"), "_block_fetch"),
+         **dict.fromkeys(("BlockServer", "BlockSource", "BlockRequest", "ServedBlock", "BlockHead",
+                          "CONSENSUS_BLOCK_PROTOCOL", "BLOCK_LIMITS", "PARTS_PER_REQUEST",
+                          "MANIFEST_CHUNK_BYTES", "decode_head", "decode_manifest_chunk",
+                          "decode_parts"), "_block_serve")}
 
 
 def __getattr__(name: str) -> object:
-    """The driver's names, imported on first use: it brings in `coverage_net.p2p` (and
-    py-libp2p, slow to import), which the core and the data layer do not need."""
-    if name in _DRIVER_NAMES:
-        from . import _driver
-        return getattr(_driver, name)
+    """The network's users (the driver, block serving and fetching), imported on first
+    use: they bring in `coverage_net.p2p` (and py-libp2p, slow to import), which the core
+    and the data layer do not need."""
+    if name in _LAZY:
+        import importlib
+        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

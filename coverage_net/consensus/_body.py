@@ -14,8 +14,12 @@ A body also carries the block's verdict leaves (report id + verdict hash, the li
 judged another set of reports (one came late to it, or early) learns from them which
 reports the proposer judged, fetches those it lacks, and judges the epoch again over
 exactly that set (`coverage_net.node`), so validators converge on one set of inputs
-rather than stall on the difference. Larger blocks travel without them (their parts,
-`BlockPart`, are the way to fetch them; not wired yet).
+rather than stall on the difference. Larger blocks travel without them; once such a
+block is certified, a validator that cannot rebuild it fetches its leaves in
+`BlockPart`s (with its manifest and evidence) from peers (`BlockFetcher`), judges the
+epoch again over them, and appends the block either way; a validator that judged
+fewer reports than a large proposal fetches its leaves in parts from the proposer
+before it votes, and reconciles as it would over a body's leaves.
 
 The body is self-certifying: its hash is the block id the signed proposal names, and
 the evidence and leaves must hash to the header's roots, so whoever relays it (gossip,

@@ -7,8 +7,9 @@ another and each block names the one before (the genesis hash for height 0).
 `verify_chain` checks a whole chain with the genesis alone: every link, every header
 hash, every certificate (with the validators in office at its height, replayed from the
 changes the chain includes: `genesis_at`), every state root against the balances replayed
-from the stored payouts, every piece of evidence against its block's `evidence_root`, and
-every change against its approvals and `changes_root`.
+from the stored payouts, every piece of evidence against its block's `evidence_root`,
+every change against its approvals and `changes_root`, and the verdict leaves kept with
+a block adopted from peers against its `verdicts_root`.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from ._block import Block, state_root
+from ._block import VERDICT_LEAF_BYTES, Block, state_root, verdicts_root
 from ._certificate import QuorumCertificate
 from ._change import ApprovedChange, changes_root, check_changes, effective_config
 from ._errors import BlockError, CertificateError, ConsensusError, EvidenceError, GenesisError
@@ -57,6 +58,12 @@ _SCHEMA = (
         height  INTEGER NOT NULL REFERENCES blocks (height),
         body    BLOB NOT NULL
     ) WITHOUT ROWID""",
+    # the verdict leaves of a block adopted from peers (`ChainApp.adopt`): its own store
+    # judged the epoch otherwise, so they cannot be rebuilt from it to serve the block
+    """CREATE TABLE IF NOT EXISTS block_leaves (
+        height  INTEGER PRIMARY KEY REFERENCES blocks (height),
+        leaves  BLOB NOT NULL
+    )""",
 )
 
 
@@ -112,10 +119,14 @@ class ChainStore(DurableFile):
 
     def append(self, block: Block, certificate: QuorumCertificate,
                payouts: Mapping[str, int], evidence: Sequence[Evidence] = (),
-               changes: Sequence[ApprovedChange] = ()) -> None:
+               changes: Sequence[ApprovedChange] = (), *,
+               leaves: Sequence[bytes] | None = None) -> None:
         """Add the next block; ChainError if it does not follow, its certificate is not
         a quorum's for it (checked with the validators in office at its height), or
-        `evidence` / `changes` are not what its header's roots commit to."""
+        `evidence` / `changes` / `leaves` are not what its header's roots commit to.
+
+        `leaves`: its verdict leaves, kept only when this node's store cannot rebuild
+        them (a block fetched from peers), so that it can serve the block in turn."""
         height = self.height() + 1
         if block.height != height:
             raise ChainError(f"block {block.height} does not follow: the chain is at height "
@@ -130,6 +141,10 @@ class ChainStore(DurableFile):
         if changes_root(changes) != block.changes_root:
             raise ChainError(f"block {height}: the changes given are not what its "
                              "changes_root commits to")
+        if leaves is not None and (len(leaves) != block.verdict_count
+                                   or verdicts_root(leaves) != block.verdicts_root):
+            raise ChainError(f"block {height}: the verdict leaves given are not what its "
+                             "verdicts_root commits to")
         with self._db:
             self._db.execute("BEGIN IMMEDIATE")
             self._db.execute("INSERT INTO blocks VALUES (?, ?, ?, ?)",
@@ -140,6 +155,9 @@ class ChainStore(DurableFile):
                                  [(e.hash(), height, e.to_cbor()) for e in evidence])
             self._db.executemany("INSERT INTO changes VALUES (?, ?, ?)",
                                  [(c.hash(), height, c.to_cbor()) for c in changes])
+            if leaves is not None:
+                self._db.execute("INSERT INTO block_leaves VALUES (?, ?)",
+                                 (height, b"".join(leaves)))
         if changes:
             self._configs = None
             for c in changes:
@@ -220,6 +238,17 @@ class ChainStore(DurableFile):
                              f"{exc}") from None
         return ChainBlock(block, qc, payouts, evidence, self.changes(height))
 
+    def leaves(self, height: int) -> tuple[bytes, ...] | None:
+        """The verdict leaves kept with block `height` (None: the block was built here, its
+        leaves are the store's verdicts of the epoch)."""
+        row = self._db.execute("SELECT leaves FROM block_leaves WHERE height = ?",
+                               (height,)).fetchone()
+        if row is None:
+            return None
+        data = bytes(row[0])
+        return tuple(data[i:i + VERDICT_LEAF_BYTES]
+                     for i in range(0, len(data), VERDICT_LEAF_BYTES))
+
     def included_evidence(self) -> set[bytes]:
         """Hashes of every piece of evidence the chain's blocks include."""
         return {bytes(h) for (h,) in self._db.execute("SELECT hash FROM evidence")}
@@ -271,6 +300,11 @@ def verify_chain(chain: ChainStore) -> list[str]:
             problems.append(f"block {height}: the state root is not that of the balances "
                             "replayed from genesis")
         problems.extend(_evidence_problems(chain, stored))
+        leaves = chain.leaves(height)
+        if leaves is not None and (len(leaves) != block.verdict_count
+                                   or verdicts_root(leaves) != block.verdicts_root):
+            problems.append(f"block {height}: the verdict leaves kept with it do not hash to "
+                            "its verdicts_root")
         problems.extend(_change_problems(chain, stored, included))
         included |= {c.hash() for c in stored.changes}
         prev = block.block_id()

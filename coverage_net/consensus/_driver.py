@@ -12,9 +12,10 @@ the heights the node starts as epochs close. What the core outputs it carries ou
 - a value is asked of the `ConsensusApp` (the block for the height), and a
   proposed block's validity too (the app re-runs the verifier and the rewards);
 - a proposal goes out after its block's body (`BlockBody`: the header and the
-  evidence it includes) on `CONSENSUS_BLOCKS_TOPIC`; a proposal or certificate whose
-  body has not arrived yet (the app says None) waits for it, and a body that never
-  comes leaves the proposal to the core's timeout, as a lost proposal would;
+  evidence it includes) on `CONSENSUS_BLOCKS_TOPIC`; a proposal whose body has not
+  arrived yet (the app says None) waits for it, and a body that never comes leaves
+  the proposal to the core's timeout, as a lost proposal would (a certificate decides
+  its height at once: the app fetches a block it cannot rebuild);
 - a decision becomes a `QuorumCertificate` of the precommits' signatures, handed
   to the app's `commit` and served to peers that lag;
 - an equivocation (two signed messages of one validator for one height, round and
@@ -477,13 +478,10 @@ class ConsensusDriver:
         self._commit_certified(qc)
 
     def _commit_certified(self, qc: QuorumCertificate) -> None:
-        """Decide a height from a checked certificate, once its block's body is here."""
-        valid = self.app.validate(qc.height, qc.block_id)
-        if valid is None:
-            self._parked.setdefault(qc.block_id, []).append(qc)
-            return
+        """Decide a height from a checked certificate: final by quorum, whether or not this
+        validator can rebuild its block (the app fetches one it cannot, `BlockFetcher`)."""
         self.certificates[qc.height] = qc
         precommits = tuple(Vote(VoteKind.PRECOMMIT, qc.height, qc.round, qc.block_id, i)
                            for i, _ in qc.signatures)
         self._inbox_send.send_nowait(CommitIn(qc.height, qc.round, qc.block_id, precommits,
-                                              valid))
+                                              True))

@@ -5,8 +5,8 @@ from __future__ import annotations
 from coverage_net.errors import CoverageNetError
 
 __all__ = [
-    "BlockError", "CertificateError", "ConsensusError", "DoubleSignError", "EvidenceError",
-    "GenesisError", "InvalidVoteError", "SignerStateError",
+    "BlockError", "BlockFetchError", "CertificateError", "ConsensusError", "DoubleSignError",
+    "EvidenceError", "GenesisError", "InvalidVoteError", "SignerStateError",
 ]
 
 
@@ -39,6 +39,11 @@ class SignerStateError(ConsensusError):
 
 class BlockError(ConsensusError):
     """A block, or a part of its verdict list, is malformed or does not match its roots."""
+
+
+class BlockFetchError(ConsensusError):
+    """No peer served a certified block whose every part checks; the message says what
+    each peer asked got wrong (the caller asks again later)."""
 
 
 class EvidenceError(ConsensusError):

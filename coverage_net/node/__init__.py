@@ -19,6 +19,7 @@ the device uplinks its radio hears to routers (`run_uplink_forwarder`), and the 
 (`run_router`) buys each packet once, signs a `DataTransferReceipt` and gossips it.
 """
 
+from ._block_adopt import BlockAdopter, start_block_sync
 from ._chain_app import ENTROPY_DOMAIN, ChainApp
 from ._chain_changes import CHANGES_DIR, load_pending_changes
 from ._chain_genesis import (
@@ -122,7 +123,7 @@ __all__ = [
     "run_poc_scenario", "Carrier", "CarryContext", "carry_direct",
     "save_verdicts", "load_verdict", "verdict_row", "verdict_from_row",
     "EpochRewardInputs", "book_epoch", "check_epoch", "load_epoch_inputs", "save_receipts",
-    "save_announcements", "ChainApp", "ENTROPY_DOMAIN",
+    "save_announcements", "ChainApp", "ENTROPY_DOMAIN", "BlockAdopter", "start_block_sync",
     "ChainValidatorConfig", "run_chain_validator", "AppFactory", "EpochHashApp",
     "epoch_close_ms", "validator_bootstrap", "read_validator_status",
     "VALIDATOR_STATUS_FILENAME", "GENESIS_FILENAME", "LoopbackChain", "write_loopback_chain",

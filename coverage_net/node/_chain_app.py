@@ -26,6 +26,18 @@ withheld report earns nothing).
 A committed block is appended to the chain (`ChainStore`) with its certificate,
 payouts and evidence (marked included in the evidence log), and its manifest is booked
 in the reward ledger, so balances are final with the block.
+
+A certified block is final by quorum even when this validator cannot rebuild it (it
+was down, cut off or outvoted, and its store judged the epoch otherwise): `commit`
+hands it to `fetch_block` (the `BlockAdopter`), which fetches it from peers, every
+part checked (`BlockFetcher`), lets the epoch be judged again over its leaves, and
+calls `adopt`: the block is appended as rebuilt if it now is, else as fetched, with
+the fetched manifest's payouts and the leaves kept in the chain, and a warning says
+how this validator's verdicts differ. The chain never stops on a certified block.
+`served_block` is what this validator serves to peers that fetch (`BlockServer`).
+A proposal too large for its body to carry its leaves (over `MAX_BODY_LEAVES`) whose
+block judged more reports than this validator has its leaves fetched in parts too
+(`fetch_leaves`, `take_leaves`), and is then reconciled as a smaller one would be.
 """
 
 from __future__ import annotations
@@ -45,8 +57,10 @@ from coverage_net.consensus import (
     ChainStore,
     Evidence,
     EvidenceLog,
+    FetchedBlock,
     Genesis,
     QuorumCertificate,
+    ServedBlock,
     changes_root,
     check_changes,
     merkle_root,
@@ -57,10 +71,10 @@ from coverage_net.consensus import (
 )
 from coverage_net.consensus import evidence_root as evidence_root_of
 from coverage_net.poc import NetworkParams
-from coverage_net.rewards import RewardLedger, RewardManifest
+from coverage_net.rewards import LedgerError, RewardLedger, RewardManifest, differences
 from coverage_net.store import MessageStore
 
-from ._rewards import compute_epoch
+from ._rewards import EpochRewardInputs, compute_epoch
 
 __all__ = ["ChainApp", "ENTROPY_DOMAIN"]
 
@@ -104,6 +118,16 @@ class ChainApp:
         """Set by the validator's root: asked (once per block) to judge an epoch again over
         the reports a proposed block's leaves name, then to recheck the block."""
         self._reconcile_asked: set[bytes] = set()
+        self.fetch_block: Callable[[int, bytes, QuorumCertificate], None] | None = None
+        """Set by the validator's root: asked to fetch and `adopt` a certified block this
+        validator cannot rebuild (`BlockAdopter.request`)."""
+        self.fetch_leaves: Callable[[int, bytes, Block], None] | None = None
+        """Set by the validator's root: asked to fetch the leaves of a proposed block too
+        large for its body to carry them, then `take_leaves` and recheck the block."""
+        self._leaves_asked: set[bytes] = set()
+        self._fetched_leaves: dict[bytes, tuple[bytes, ...]] = {}
+        self.adopted: list[int] = []
+        """Heights whose block was appended as fetched, not as rebuilt here."""
         self.refused: list[tuple[int, bytes]] = []
         """(height, block id) of every proposal this validator found not its own."""
 
@@ -189,10 +213,16 @@ class ChainApp:
         body = self._bodies.get(block_id)
         if body is None:
             return None  # its body (with the evidence it includes) has not arrived yet
-        if self._may_reconcile(height, block_id, body):
+        if self._may_fetch_leaves(height, block_id, body):
+            # too many verdicts for the body to carry: its leaves come in parts first
+            self._leaves_asked.add(block_id)
+            self.fetch_leaves(height, block_id, body.block)
+            return None
+        leaves = body.leaves if body.leaves is not None else self._fetched_leaves.get(block_id)
+        if self._may_reconcile(height, block_id, leaves):
             # the proposer judged more reports: judge the epoch again over its set
             self._reconcile_asked.add(block_id)
-            self.reconcile(height, block_id, body.leaves)
+            self.reconcile(height, block_id, leaves)
             return None
         if (height, block_id) in self.refused:
             return False
@@ -205,28 +235,102 @@ class ChainApp:
         return False
 
     def commit(self, height: int, block_id: bytes, certificate: QuorumCertificate) -> None:
-        block = self._block(height, block_id)
-        if block is None:  # fetching the block's verdict parts from peers is not built yet
+        block = self._block(height, block_id) if height == self.chain.height() + 1 else None
+        if block is not None:
+            body = self._bodies.get(block_id) or BlockBody(block)
+            self._append(block, certificate, body.evidence, body.changes)
+        elif self.fetch_block is None:
             logger.error("height %d: certified block %s is not one this validator can rebuild "
-                         "from its store (its verdicts or rewards differ); the chain stops here "
-                         "until the block is fetched", height, block_id.hex()[:16])
+                         "from its store (its verdicts or rewards differ) and nothing here "
+                         "fetches blocks; the chain stops here", height, block_id.hex()[:16])
+        else:
+            logger.warning("height %d: certified block %s is not one this validator rebuilds "
+                           "from its store (yet): fetching it from peers", height,
+                           block_id.hex()[:16])
+            self.fetch_block(height, block_id, certificate)
+
+    def adopt(self, fetched: FetchedBlock) -> None:
+        """Append a certified block fetched from peers (checked by the `BlockFetcher`): as
+        rebuilt here if this validator now builds the same (its store caught up, or it
+        judged the epoch again), else as fetched, with a warning naming how its own
+        verdicts and rewards differ."""
+        block, height = fetched.block, fetched.block.height
+        self.forget_epoch(height)  # computed before the block before it was appended
+        own = self.block_for(height, block.proposer, fetched.evidence, fetched.changes)
+        if own.block_id() == block.block_id():
+            self._append(own, fetched.certificate, fetched.evidence, fetched.changes)
             return
         epoch = self._epoch(height)
-        body = self._bodies.get(block_id)
-        evidence = body.evidence if body is not None else ()
-        self.chain.append(block, certificate, {p.account: p.total for p in epoch.manifest.payouts},
-                          evidence, body.changes if body is not None else ())
-        self.ledger.record(epoch.manifest, epoch.hashes)
+        mine = {leaf[:32]: leaf[32:] for leaf in epoch.leaves}
+        theirs = {leaf[:32]: leaf[32:] for leaf in fetched.leaves}
+        logger.warning(
+            "height %d: appending certified block %s as fetched from peers: this validator "
+            "judged epoch %d otherwise (%d report(s) only it judged, %d only the block "
+            "judged, %d judged differently; %d reward figure(s) differ); its own verdicts "
+            "stay in its store", height, block.block_id().hex()[:16], height,
+            len(mine.keys() - theirs.keys()), len(theirs.keys() - mine.keys()),
+            sum(mine[r] != theirs[r] for r in mine.keys() & theirs.keys()),
+            sum(1 for _ in differences(epoch.manifest, fetched.manifest)))
+        self._append(block, fetched.certificate, fetched.evidence, fetched.changes, fetched)
+        self.adopted.append(height)
+
+    def _append(self, block: Block, certificate: QuorumCertificate,
+                evidence: tuple[Evidence, ...], changes: tuple[ApprovedChange, ...],
+                fetched: FetchedBlock | None = None) -> None:
+        """Append a block, book its manifest: this validator's own, or the fetched one
+        (then the leaves are kept in the chain, to serve the block in turn)."""
+        height = block.height
+        if fetched is None:
+            epoch = self._epoch(height)
+            manifest, hashes, leaves = epoch.manifest, epoch.hashes, None
+        else:
+            manifest, leaves = fetched.manifest, fetched.leaves
+            hashes = {"verdict": {leaf[:32]: leaf[32:] for leaf in leaves}}
+        self.chain.append(block, certificate, {p.account: p.total for p in manifest.payouts},
+                          evidence, changes, leaves=leaves)
+        self.ledger.record(manifest, hashes)
         if self.evidence_log is not None and evidence:
             self.evidence_log.mark_included([e.hash() for e in evidence], height)
         self._epochs.pop(height - 2, None)
         self._bodies = {k: b for k, b in self._bodies.items() if b.block.height > height}
         self._reconcile_asked &= set(self._bodies)
+        self._leaves_asked &= set(self._bodies)
+        self._fetched_leaves = {k: v for k, v in self._fetched_leaves.items()
+                                if k in self._bodies}
 
     def certificate(self, height: int) -> QuorumCertificate | None:
         if 0 <= height <= self.chain.height():
             return self.chain.get(height).certificate
         return None
+
+    # -- BlockSource ----------------------------------------------------------------
+
+    def served_block(self, height: int, block_id: bytes) -> ServedBlock | None:
+        """A block of this chain for a peer that fetches it: its leaves kept when it was
+        adopted, else this store's verdicts of the epoch (they built it); or a proposal
+        of the next height this validator builds alike (not certified yet)."""
+        try:
+            if height == self.chain.height() + 1:
+                block = self._block(height, block_id)
+                if block is None:
+                    return None
+                body, epoch = self._bodies.get(block_id) or BlockBody(block), self._epoch(height)
+                return ServedBlock.of(block, None, body.evidence, epoch.manifest.to_cbor(),
+                                      epoch.leaves, body.changes)
+            if not 0 <= height <= self.chain.height():
+                return None
+            stored = self.chain.get(height)
+            if stored.block.block_id() != block_id:
+                return None
+            leaves = self.chain.leaves(height)
+            if leaves is None:
+                leaves = _leaves_of(compute_epoch(self.store, self.params, height)[1])
+            return ServedBlock.of(stored.block, stored.certificate, stored.evidence,
+                                  self.ledger.manifest(height).to_cbor(), leaves,
+                                  stored.changes)
+        except (BlockError, LedgerError) as exc:
+            logger.warning("not serving block %d: %s", height, exc)
+            return None
 
     # -- blocks ---------------------------------------------------------------------
 
@@ -243,15 +347,27 @@ class ChainApp:
                      proposer=proposer,
                      time_ms=self._epoch_end_ms(height), changes_root=changes_root(changes))
 
-    def _may_reconcile(self, height: int, block_id: bytes, body: BlockBody) -> bool:
-        """Whether to judge the epoch again over the body's reports: only a superset of
+    def _may_reconcile(self, height: int, block_id: bytes,
+                       leaves: tuple[bytes, ...] | None) -> bool:
+        """Whether to judge the epoch again over the block's reports: only a superset of
         the reports this validator judged (one that arrived late here, or not at all),
         never fewer, so a proposer cannot leave a hotspot's reports out."""
-        if self.reconcile is None or body.leaves is None or block_id in self._reconcile_asked:
+        if self.reconcile is None or leaves is None or block_id in self._reconcile_asked:
             return False
         own = {leaf[:32] for leaf in self._epoch(height).leaves}
-        theirs = {leaf[:32] for leaf in body.leaves}
+        theirs = {leaf[:32] for leaf in leaves}
         return theirs > own
+
+    def _may_fetch_leaves(self, height: int, block_id: bytes, body: BlockBody) -> bool:
+        """Whether to fetch a proposed block's leaves in parts: its body could not carry
+        them, and it judged more reports than this validator (it may reconcile)."""
+        return self.fetch_leaves is not None and self.reconcile is not None \
+            and body.leaves is None and block_id not in self._leaves_asked \
+            and body.block.verdict_count > len(self._epoch(height).leaves)
+
+    def take_leaves(self, block_id: bytes, leaves: tuple[bytes, ...]) -> None:
+        """A proposed block's leaves, fetched in parts and checked against its header."""
+        self._fetched_leaves[block_id] = leaves
 
     def _block(self, height: int, block_id: bytes) -> Block | None:
         """The block `block_id` if this validator builds the same: one of its candidates
@@ -276,9 +392,7 @@ class ChainApp:
         if held is not None:
             return held
         manifest, inputs = compute_epoch(self.store, self.params, height)
-        # a leaf hashes the verdict's canonical bytes: the stored body is exactly those
-        leaves = tuple(sorted(report_id + digest
-                              for report_id, digest in inputs.hashes["verdict"].items()))
+        leaves = _leaves_of(inputs)
         balances = self.chain.balances()
         for p in manifest.payouts:
             if p.total:  # an account paid nothing has no balance (as the chain stores it)
@@ -294,3 +408,10 @@ class ChainApp:
                        state_root(balances), entropy)
         self._epochs[height] = epoch
         return epoch
+
+
+def _leaves_of(inputs: EpochRewardInputs) -> tuple[bytes, ...]:
+    """The epoch's verdict leaves: a leaf hashes the verdict's canonical bytes, and the
+    stored body is exactly those."""
+    return tuple(sorted(report_id + digest
+                        for report_id, digest in inputs.hashes["verdict"].items()))

@@ -30,7 +30,9 @@ of the epoch, is the stand-in for runs that need no chain.
 A restarted validator resumes at the height after the last block in its chain (for
 `EpochHashApp`, the last height its status file says it decided): the driver's sync
 then fetches the certificates of the heights it missed from its peers (they keep the
-last few), so it catches up.
+last few), so it catches up. A `ChainApp` validator also serves its blocks in parts and
+fetches a certified block it cannot rebuild (`start_block_sync`), so its chain never
+stops on one.
 """
 
 from __future__ import annotations
@@ -83,6 +85,7 @@ from coverage_net.radio import Terrain
 from coverage_net.rewards import RewardLedger
 from coverage_net.store import MessageStore
 
+from ._block_adopt import start_block_sync
 from ._chain_app import ChainApp
 from ._chain_changes import CHANGES_DIR, load_pending_changes
 from ._epoch_reconcile import EpochReconciler
@@ -419,7 +422,8 @@ async def _reconcile_epochs(requests: trio.MemoryReceiveChannel[tuple[int, bytes
 
 async def _start_poc(nursery: trio.Nursery, config: ChainValidatorConfig, app: ConsensusApp,
                      network: Network, peer_metrics: PeerMetrics, driver: ConsensusDriver,
-                     heights: trio.MemorySendChannel[int], first_height: int) -> None:
+                     heights: trio.MemorySendChannel[int], first_height: int
+                     ) -> EpochReconciler:
     """The validator's proof-of-coverage: report gossip and sync into the chain app's store,
     the challenger, the epoch closer that starts each height, and the reconciler that
     judges an epoch again over a proposed block's reports (`EpochReconciler`)."""
@@ -453,6 +457,7 @@ async def _start_poc(nursery: trio.Nursery, config: ChainValidatorConfig, app: C
         (height, block_id, leaves))
     nursery.start_soon(_reconcile_epochs, receive, reconciler, app, driver)
     nursery.start_soon(functools.partial(closer.run, heights, ready=_chain_reaches(app.chain)))
+    return reconciler
 
 
 async def run_chain_validator(config: ChainValidatorConfig, *,
@@ -490,11 +495,16 @@ async def run_chain_validator(config: ChainValidatorConfig, *,
                     serve_metrics, config.metrics_listen,
                     _collectors(app, network, peer_metrics, driver, finality)))
             nursery.start_soon(_StatusFile(config, network, driver, finality, metrics_addr).run)
+            reconciler = None
             if config.poc is not None:
-                await _start_poc(nursery, config, app, network, peer_metrics, driver,
-                                 heights_send, first_height)
+                reconciler = await _start_poc(nursery, config, app, network, peer_metrics,
+                                              driver, heights_send, first_height)
             else:
                 nursery.start_soon(_epoch_clock, config, first_height, heights_send)
+            if isinstance(app, ChainApp):  # certified blocks it cannot rebuild: fetched
+                await start_block_sync(nursery, network, config.genesis, app,
+                                       reconcile=reconciler and reconciler.reconcile,
+                                       recheck=driver.recheck)
             logger.info("validator %s (%s) listening on %s from height %d", config.index,
                         network.local_id, " ".join(network.listen_addrs()), first_height)
             task_status.started(driver)
