@@ -24,6 +24,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable
 
+import trio
+
 from coverage_net.consensus import verdict_leaves
 from coverage_net.p2p import SyncService
 from coverage_net.poc import NetworkParams, PathPredictor, verify_epoch
@@ -51,11 +53,17 @@ class EpochReconciler:
         """Epochs judged again and adopted."""
         self.refused = 0
         """Epochs whose block's verdicts this validator could not reproduce."""
+        self._one_at_a_time = trio.Lock()
 
     async def reconcile(self, epoch: int, leaves: tuple[bytes, ...]) -> bool:
         """True if judging `epoch` over the reports `leaves` name gives `leaves` (then its
         verdicts and the next epoch's history are this validator's); False otherwise,
-        with the reason logged and nothing changed."""
+        with the reason logged and nothing changed. One at a time: a proposal's leaves and
+        a fetched certified block's may ask for the same epoch at once."""
+        async with self._one_at_a_time:
+            return await self._reconcile(epoch, leaves)
+
+    async def _reconcile(self, epoch: int, leaves: tuple[bytes, ...]) -> bool:
         before = self.closer.history_before.get(epoch)
         if before is None or epoch != self.closer.next_epoch - 1:
             logger.warning("epoch %d cannot be judged again here (the last closed is %d)",
