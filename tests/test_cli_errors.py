@@ -243,6 +243,9 @@ CASES = {
                    "--genesis", _chain(t) / "genesis.toml", "--key",
                    t / "chain" / "v0" / "key.json"],
         lambda t: "c.toml: not valid TOML"),
+    "map-export-not-a-data-dir": Case(
+        lambda t: ["map", "export", "--data", t, "--format", "csv", "--out", t / "m.csv"],
+        lambda t: f"{t}: no messages.sqlite3; give a node's data directory"),
     "chain-genesis-existing-chain": Case(
         lambda t: ["chain", "genesis", "--validators", "4", "--out", _chain(t)],
         lambda t: "already exists"),

@@ -101,13 +101,13 @@ def validator(genesis_file: Path, key_file: Path, data_dir: Path, listen: str,
              lambda _: f"validator {config.index} running on {config.listen_addr}")
 
 
-def _params_of(genesis: Genesis, path: Path, data_dir: Path) -> NetworkParams:
+def _params_of(genesis: Genesis, path: Path, data_dir: Path | None = None) -> NetworkParams:
     """The network parameters at `path`: those the genesis names, or, once the node's
     chain holds a change of parameters, the ones a change names (the validator checks
     on start that they are the ones in office)."""
     params = load_params(path)
     named = {genesis.params_digest}
-    if (data_dir / CHAIN_FILE_NAME).is_file():
+    if data_dir is not None and (data_dir / CHAIN_FILE_NAME).is_file():
         with ChainStore.open(data_dir, genesis, create=False) as chain:
             named |= {c.change.params_digest for c in chain.changes()}
     if params.digest() not in named:

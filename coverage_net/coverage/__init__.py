@@ -11,7 +11,7 @@ from ._layers import LAYERS, UPLINK_CLASS, CoverageLayers, MapHotspot, build_lay
 from ._map_csv import CSV_COLUMNS, write_map_csv
 from ._map_geojson import map_feature_collection, rfc7946_geometry, write_map_geojson
 from ._map_html import map_data, write_map_html
-from ._map_png import map_title, write_map_png
+from ._map_png import map_figure, map_title, write_map_png
 from ._mapping import map_from_proof, station_of
 from ._palette import colour_of
 from ._predict import (
@@ -33,5 +33,6 @@ __all__ = [
     "WitnessProofs", "witness_proofs", "ProvenCells", "prove_cells", "NO_RSSI",
     "CoverageLayers", "MapHotspot", "build_layers", "LAYERS", "UPLINK_CLASS", "map_from_proof",
     "station_of", "write_map_csv", "CSV_COLUMNS", "write_map_geojson", "map_feature_collection",
-    "rfc7946_geometry", "write_map_png", "map_title", "write_map_html", "map_data", "colour_of",
+    "rfc7946_geometry", "write_map_png", "map_figure", "map_title", "write_map_html", "map_data",
+    "colour_of",
 ]

@@ -143,11 +143,13 @@ for (const group of data.groups) {
     groups[group.layer].appendChild(p);
   }
 }
-const r = Math.max((e - w) * k, n - s) / 150;
+const r = Math.max((e - w) * k, n - s) / 250;
 for (const h of data.hotspots) {
   const c = document.createElementNS(NS, "circle");
   c.setAttribute("cx", x(h.lon)); c.setAttribute("cy", y(h.lat)); c.setAttribute("r", r);
-  c.setAttribute("fill", h.colour);
+  c.setAttribute("fill", "none");  // hollow: the cell its witnessing proves shows inside
+  c.setAttribute("stroke", h.colour);
+  c.setAttribute("stroke-width", r / 2);
   c.setAttribute("shape-rendering", "geometricPrecision");
   const text = "hotspot " + h.key.slice(0, 16) + "...\\n" + h.lat.toFixed(5) + ", " +
     h.lon.toFixed(5) + "\\ncoverage " + (h.proven ? "proven" : "not proven") +

@@ -25,7 +25,7 @@ from ._layers import CoverageLayers
 from ._palette import HOTSPOT_COLOUR, PROVEN_HOTSPOT_COLOUR, colour_of
 from ._write import atomic_binary
 
-__all__ = ["map_title", "write_map_png"]
+__all__ = ["map_figure", "map_title", "write_map_png"]
 
 _KM_PER_DEG = 111.195  # mean great-circle km per degree of latitude
 _NICE_KM = (0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000)
@@ -56,7 +56,16 @@ def cell_rings(cells: np.ndarray) -> list[np.ndarray]:
 def write_map_png(layers: CoverageLayers, path: str | os.PathLike[str], *,
                   width_px: int = 1200, height_px: int = 900, dpi: int = 100) -> Path:
     """Render the map to `path` (PNG)."""
-    fig = Figure(figsize=(width_px / dpi, height_px / dpi), dpi=dpi)  # no pyplot: no display
+    fig = map_figure(layers, width_px=width_px, height_px=height_px, dpi=dpi)
+    with atomic_binary(Path(path)) as out:
+        fig.savefig(out, format="png", dpi=dpi)
+    return Path(path)
+
+
+def map_figure(layers: CoverageLayers, *, width_px: int = 1200, height_px: int = 900,
+               dpi: int = 100) -> Figure:
+    """The map as a matplotlib figure (no pyplot: nothing needs a display)."""
+    fig = Figure(figsize=(width_px / dpi, height_px / dpi), dpi=dpi)
     ax = fig.add_subplot()
     handles = _draw(ax, layers)
     ax.legend(handles=handles, loc="upper left", fontsize=8, framealpha=1.0,
@@ -65,9 +74,7 @@ def write_map_png(layers: CoverageLayers, path: str | os.PathLike[str], *,
     ax.set_xlabel("longitude (deg)")
     ax.set_ylabel("latitude (deg)")
     fig.tight_layout()
-    with atomic_binary(Path(path)) as out:
-        fig.savefig(out, format="png", dpi=dpi)
-    return Path(path)
+    return fig
 
 
 def _draw(ax: Axes, layers: CoverageLayers) -> list[object]:
@@ -86,9 +93,12 @@ def _draw(ax: Axes, layers: CoverageLayers) -> list[object]:
         if not chosen:
             continue
         colour = PROVEN_HOTSPOT_COLOUR if proven else HOTSPOT_COLOUR
-        ax.scatter([h.lon_deg for h in chosen], [h.lat_deg for h in chosen], s=28,
-                   marker="^" if proven else "o", c=colour, zorder=3)
-        handles.append(Line2D([], [], linestyle="", marker="^" if proven else "o", color=colour,
+        # hollow: a hotspot stands in the cell its own witnessing proves, which shows inside
+        ax.scatter([h.lon_deg for h in chosen], [h.lat_deg for h in chosen], s=60,
+                   marker="^" if proven else "o", facecolors="none", edgecolors=colour,
+                   linewidths=1.0, zorder=3)
+        handles.append(Line2D([], [], linestyle="", marker="^" if proven else "o",
+                              markerfacecolor="none", markeredgecolor=colour,
                               label=f"hotspot, coverage {'proven' if proven else 'not proven'} "
                                     f"({len(chosen)})"))
     lon = [v for r in rings for v in r[:, 0]] + [h.lon_deg for h in points]
