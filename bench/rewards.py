@@ -44,8 +44,9 @@ def _keys(n: int, what: bytes) -> list[Keypair]:
 
 
 def build(hotspots: int, beacons: int, witnesses: int, receipts: int, rewarded: int,
-          seed: int):
-    """(registry, verdicts, receipts, router key, beacon history) of one synthetic epoch."""
+          seed: int, witness_figures=None):
+    """(registry, verdicts, receipts, router key, beacon history) of one synthetic epoch;
+    `witness_figures(rng)`, if given, makes each witness verdict's figures."""
     rng = random.Random(seed)
     keys = _keys(hotspots, b"hotspot")
     # clusters: a few dense towns and a sparse countryside, so scales vary
@@ -74,7 +75,8 @@ def build(hotspots: int, beacons: int, witnesses: int, receipts: int, rewarded: 
                 report_id=hashlib.sha256(b"w" + challenge + n.to_bytes(2, "big")).digest(),
                 report_type="witness_report", challenge_id=challenge, epoch=EPOCH,
                 hotspot_key=public[hearer], valid=True, reason=Reason.VALID,
-                rewarded=n < rewarded))
+                rewarded=n < rewarded,
+                **({} if witness_figures is None else {"figures": witness_figures(rng)})))
     router = _keys(1, b"router")[0]
     paid = []
     for r in range(receipts):
