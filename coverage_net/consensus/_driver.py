@@ -167,8 +167,8 @@ class ConsensusDriver:
                                                     *self.genesis.validators})
         self._bodies: dict[int, dict[bytes, bytes]] = {}
         """Height -> block id -> encoded body (served to peers that sync)."""
-        self._parked: dict[bytes, list[Proposal | QuorumCertificate]] = {}
-        """Block id -> proposals and certificates waiting for the block's body."""
+        self._parked: dict[bytes, list[Proposal]] = {}
+        """Block id -> proposals waiting for the block's body (or the epoch judged again)."""
         self._future: list[CoreInput | _Unchecked] = []
         self._waiting_heights: list[int] = []
         self._inbox_send, self._inbox = trio.open_memory_channel[CoreInput | _Unchecked](
@@ -397,12 +397,9 @@ class ConsensusDriver:
         return True
 
     def recheck(self, block_id: bytes) -> None:
-        """Ask the app again about the proposals and certificates of `block_id` that wait
-        for it (its body came, or the app judged the epoch again)."""
+        """Ask the app again about the proposals of `block_id` that wait for it (its body
+        came, or the app judged the epoch again)."""
         for waiting in self._parked.pop(block_id, []):
-            if isinstance(waiting, QuorumCertificate):
-                self._commit_certified(waiting)
-                continue
             valid = self.app.validate(waiting.height, block_id)
             if valid is None:
                 self._parked.setdefault(block_id, []).append(waiting)
