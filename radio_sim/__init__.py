@@ -1,11 +1,11 @@
 """The software radio simulator (layer 3): the air between simulated hotspots.
 
-A `World` of hotspots on H3 cells, a `Channel` that decides who hears whom
-(path loss from `coverage_net.radio`, noise, collisions, capture, half duplex,
-regional limits, and seeded `Impairments`: fading, measurement and antenna
-gain errors, clock offsets), a `Scheduler` in virtual or real time, virtual devboards on
-ptys that speak the native bridge protocol, sensors that send LoRaWAN uplinks on a
-timer (`SensorFleet`), and a scenario runner.
+A `World` of hotspots on H3 cells, a `Channel` that decides who hears whom (path loss
+from `coverage_net.radio`, noise, collisions, capture, half duplex, regional limits, and
+seeded `Impairments`: fading, measurement and antenna gain errors, clock offsets; a
+hidden `ClutterField` the model does not know), a `Scheduler` in virtual or real time,
+virtual devboards on ptys that speak the native bridge protocol, sensors that send
+LoRaWAN uplinks on a timer (`SensorFleet`), and a scenario runner.
 """
 
 from ._channel import (
@@ -17,6 +17,7 @@ from ._channel import (
     ReceptionBatch,
     Transmission,
 )
+from ._clutter import ClutterField
 from ._devboard import SimBackend, VirtualDevboards, serve
 from ._engine import EventHandle, RealtimeScheduler, Scheduler
 from ._errors import (
@@ -42,7 +43,7 @@ from ._world import CELL_RES, World, WorldError, clustered, on_dem, uniform
 
 __all__ = [
     "GOURSAUD_SIR_DB", "REASONS", "Channel", "CollisionModel", "Reception", "ReceptionBatch",
-    "Transmission", "SimBackend", "VirtualDevboards", "serve", "EventHandle",
+    "Transmission", "ClutterField", "SimBackend", "VirtualDevboards", "serve", "EventHandle",
     "RealtimeScheduler", "Scheduler", "DutyCycleError", "DwellTimeError",
     "RegulatoryLimitError", "SimConfigError", "SimError", "LINK_COLUMNS", "RunResult",
     "Scenario", "lorasim_preset", "run_scenario", "scenario_from_args", "SimAir", "SimRadio",

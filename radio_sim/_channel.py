@@ -15,6 +15,8 @@ Physics, per receiver j of a packet from i:
   sending and receiving), the received power carries per-packet Rician fading
   (it decides reception and interference), and the RSSI and SNR a radio reports
   carry measurement error and the radio's quantisation;
+* with `clutter=` (`ClutterField`, off by default): each end of a link loses the
+  hidden clutter of its H3 area, which the propagation model does not know;
 * SNR = received power - thermal noise floor (bandwidth, j's noise figure);
 * reception needs the sensitivity of the SF/BW (`sensitivity=`: the textbook
   noise floor + SNR floor, LoRaSim's measured table, or the SX1276 datasheet)
@@ -58,6 +60,7 @@ from coverage_net.radio import (
     thermal_noise_floor_dbm,
 )
 
+from ._clutter import ClutterField
 from ._errors import DutyCycleError, DwellTimeError, SimConfigError
 from ._impairments import Impairments
 from ._world import World
@@ -156,7 +159,8 @@ class Channel:
                  seed: int = 0, sensitivity: str = "textbook",
                  max_demodulators: int | None = None, max_range_m: float = 100_000.0,
                  report_margin_db: float = 10.0, regulatory_limits: bool = True,
-                 link_cache: int = 4096, impairments: Impairments | None = None) -> None:
+                 link_cache: int = 4096, impairments: Impairments | None = None,
+                 clutter: ClutterField | None = None) -> None:
         try:
             self.collision = CollisionModel(collision)
         except ValueError:
@@ -185,6 +189,9 @@ class Channel:
         if impairments.gain_error_sigma_db > 0:
             self.true_gain_dbi = world.gain_dbi + impairments.gain_errors_db(
                 np.arange(len(world)))
+        # each hotspot's clutter (dB), drawn once: a link loses both ends' clutter
+        self.clutter_db = (np.zeros(len(world)) if clutter is None
+                           else clutter.loss_db(world.lat_deg, world.lon_deg))
         self.capture_threshold_db = capture_threshold_db
         self.shadowing_sigma_db = shadowing_sigma_db
         self.seed = seed
@@ -244,7 +251,8 @@ class Channel:
         best_sens = float(np.min(self.sensitivity_dbm(np.arange(len(w)), sf, bw_hz)))
         budget = (float(w.tx_power_dbm.max()) + 2 * float(self.true_gain_dbi.max())
                   - best_sens + self.report_margin_db + 4.0 * self.shadowing_sigma_db
-                  + self.impairments.fading_max_db)
+                  + self.impairments.fading_max_db
+                  - 2.0 * min(0.0, float(self.clutter_db.min(initial=0.0))))
         model = FreeSpace() if isinstance(self.model, TerrainModel) else self.model
         d = np.geomspace(10.0, self.max_range_m, 200)
         lat0, lon0 = float(np.mean(w.lat_deg)), float(np.mean(w.lon_deg))
@@ -278,6 +286,7 @@ class Channel:
             if self.shadowing_sigma_db > 0:
                 loss = loss - shadowing_db(tx_site, rx_sites, self.shadowing_sigma_db,
                                            seed=self.seed)
+            loss = loss + self.clutter_db[i] + self.clutter_db[js]
             result = (js, np.asarray(loss, dtype=float))
         self._links[key] = result
         if len(self._links) > self._link_cache:

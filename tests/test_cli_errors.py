@@ -246,6 +246,9 @@ CASES = {
     "map-export-not-a-data-dir": Case(
         lambda t: ["map", "export", "--data", t, "--format", "csv", "--out", t / "m.csv"],
         lambda t: f"{t}: no messages.sqlite3; give a node's data directory"),
+    "map-calibrate-not-a-data-dir": Case(
+        lambda t: ["map", "calibrate", "--data", t, "--out", t / "calibration.json"],
+        lambda t: f"{t}: no messages.sqlite3; give a node's data directory"),
     "chain-genesis-existing-chain": Case(
         lambda t: ["chain", "genesis", "--validators", "4", "--out", _chain(t)],
         lambda t: "already exists"),

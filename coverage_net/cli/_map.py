@@ -12,6 +12,7 @@ from rich.console import Console
 from coverage_net.coverage import (
     CoverageError,
     PredictionSettings,
+    load_calibration,
     map_from_proof,
     write_map_csv,
     write_map_geojson,
@@ -21,6 +22,8 @@ from coverage_net.coverage import (
 from coverage_net.radio import MODEL_NAMES, Terrain, model_from_name
 from coverage_net.store import DEFAULT_FILENAME as STORE_FILENAME
 from coverage_net.store import MessageStore
+
+from ._map_calibrate import calibrate
 
 _WRITERS = {"geojson": write_map_geojson, "csv": write_map_csv, "png": write_map_png,
             "html": write_map_html}
@@ -66,10 +69,13 @@ def map_() -> None:
 @click.option("--max-range-km", type=click.FloatRange(min=0, min_open=True, max=200.0),
               default=20.0, show_default=True,
               help="How far around a proven hotspot to predict.")
+@click.option("--calibration", "calibration_path",
+              type=click.Path(dir_okay=False, exists=True, path_type=Path),
+              help="Correct the prediction's path loss with a file from `map calibrate`.")
 @click.option("-q", "--quiet", is_flag=True, help="No summary.")
 def export(data_dir: Path, fmt: str, out_path: Path, res: int, epochs: tuple[int, int] | None,
            predict: bool, model_name: str, dem_dir: Path | None, max_range_km: float,
-           quiet: bool) -> None:
+           calibration_path: Path | None, quiet: bool) -> None:
     """Export a coverage map from the verdicts and receipts a node stores.
 
     Proven cells: where valid witnesses place a receiver that heard a hotspot (best
@@ -94,12 +100,17 @@ def export(data_dir: Path, fmt: str, out_path: Path, res: int, epochs: tuple[int
     if predict:
         terrain = Terrain(dem_dir) if dem_dir is not None else None
         model = model_from_name(model_name, terrain=terrain)
+    calibration = load_calibration(calibration_path) if calibration_path else None
     layers = map_from_proof(inputs.proofs, inputs.hotspots, res,
                             uplinks_by_hotspot=inputs.uplinks_by_hotspot, model=model,
-                            settings=PredictionSettings(res=res, max_range_km=max_range_km))
+                            settings=PredictionSettings(res=res, max_range_km=max_range_km),
+                            calibration=calibration)
     path = _WRITERS[fmt](layers, out_path)
     proven = int((layers.layer == 0).sum())
     console.print(f"{proven} proven cells from {len(inputs.proofs)} valid witnesses and "
                   f"{sum(inputs.uplinks_by_hotspot.values())} bought uplinks; "
                   f"{len(layers) - proven} predicted cells; wrote {path} "
                   f"in {time.perf_counter() - started:.1f} s")
+
+
+map_.add_command(calibrate)

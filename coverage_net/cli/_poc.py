@@ -164,11 +164,16 @@ def _attack_option(ctx: click.Context, param: click.Parameter,
                    "for several.")
 @click.option("--model-aware", is_flag=True,
               help="Attackers make their numbers plausible with the verifier's own model.")
+@click.option("--clutter-sigma-db", type=click.FloatRange(0.0, 20.0), default=0.0,
+              show_default=True,
+              help="Add a hidden clutter field to the air (extra loss per H3 res-6 area, "
+                   "this sigma) that the verifier's model does not know: what "
+                   "`map calibrate` finds.")
 @click.option("--data", "data_dir", type=click.Path(file_okay=False, path_type=Path),
               help="Store every verdict in this node data directory, for `poc explain`.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 def simulate(dem_dir: Path, hotspots: int, beacons: int, seed: int,
-             attackers: dict[str, int], model_aware: bool,
+             attackers: dict[str, int], model_aware: bool, clutter_sigma_db: float,
              data_dir: Path | None, quiet: bool) -> None:
     """Run a proof-of-coverage network in one process and judge every report.
 
@@ -204,7 +209,8 @@ def simulate(dem_dir: Path, hotspots: int, beacons: int, seed: int,
         task = progress.add_task("poc", total=beacons)
         result = run_poc_scenario(
             PocScenario(dem_dir=str(dem_dir), hotspots=hotspots, beacons=beacons, seed=seed,
-                        attackers=attackers, model_aware=model_aware),
+                        attackers=attackers, model_aware=model_aware,
+                        clutter_sigma_db=clutter_sigma_db),
             progress=lambda done, total: progress.update(task, completed=done))
     honest = result.honest_witness_reasons()
     click.echo(f"{result.beacons} beacons over {result.epochs} epochs, "

@@ -19,6 +19,7 @@ from typing import Protocol
 
 from coverage_net.radio import Model, Station, get_region
 
+from ._calibration import Calibration, calibrated_hotspot
 from ._layers import CoverageLayers, MapHotspot, build_layers
 from ._predict import CoverageMap, PredictionSettings, combine, predict_hotspot
 from ._proven import WitnessProofs, prove_cells
@@ -49,9 +50,10 @@ def station_of(hotspot: AnnouncedHotspot) -> Station:
 def map_from_proof(proofs: WitnessProofs, hotspots: Sequence[AnnouncedHotspot], res: int, *,
                    uplinks_by_hotspot: Mapping[bytes, int] | None = None,
                    model: Model | None = None, settings: PredictionSettings | None = None,
-                   progress: Callable[[str, int, int], None] | None = None
-                   ) -> CoverageLayers:
-    """The map (see the module doc); no prediction when `model` is None."""
+                   progress: Callable[[str, int, int], None] | None = None,
+                   calibration: Calibration | None = None) -> CoverageLayers:
+    """The map (see the module doc); no prediction when `model` is None. With a
+    `calibration`, each predicted path's loss is corrected by it (`calibrated_hotspot`)."""
     by_key = {h.hotspot_key: h for h in hotspots}
     proven = prove_cells(proofs, {k: h.cell for k, h in by_key.items()}, res,
                          uplinks_by_hotspot=uplinks_by_hotspot)
@@ -64,8 +66,10 @@ def map_from_proof(proofs: WitnessProofs, hotspots: Sequence[AnnouncedHotspot], 
         if settings.res != res:
             raise ValueError(f"prediction settings are for res {settings.res}, the map is {res}")
         around = [station_of(by_key[k]) for k in sorted(proven.proven_hotspots) if k in by_key]
-        predicted = combine([predict_hotspot(s, model, settings, progress) for s in around],
-                            res)
+        predicted = combine([
+            predict_hotspot(s, model, settings, progress) if calibration is None
+            else calibrated_hotspot(s, model, settings, calibration, progress)
+            for s in around], res)
     drawn = [MapHotspot(k.hex(), *_latlon(by_key[k]), k in proven.proven_hotspots,
                         witnessed.get(k, 0)) for k in sorted(by_key)]
     return build_layers(proven, predicted, drawn, witness_count=len(proofs))

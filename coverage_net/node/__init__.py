@@ -20,6 +20,7 @@ the device uplinks its radio hears to routers (`run_uplink_forwarder`), and the 
 """
 
 from ._block_adopt import BlockAdopter, start_block_sync
+from ._calibration_inputs import load_calibration_samples
 from ._chain_app import ENTROPY_DOMAIN, ChainApp
 from ._chain_changes import CHANGES_DIR, load_pending_changes
 from ._chain_genesis import (
@@ -127,7 +128,8 @@ __all__ = [
     "ChainValidatorConfig", "run_chain_validator", "AppFactory", "EpochHashApp",
     "epoch_close_ms", "validator_bootstrap", "read_validator_status",
     "VALIDATOR_STATUS_FILENAME", "GENESIS_FILENAME", "LoopbackChain", "write_loopback_chain",
-    "CHANGES_DIR", "load_pending_changes", "MapInputs", "load_map_inputs", "PARAMS_FILENAME",
+    "CHANGES_DIR", "load_pending_changes", "MapInputs", "load_map_inputs",
+    "load_calibration_samples", "PARAMS_FILENAME",
     "chain_app_factory",
     "epoch_hash_app_factory", "ValidatorPoc",
     "chain_entropy", "validator_peer_ids",

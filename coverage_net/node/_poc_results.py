@@ -34,7 +34,9 @@ class PocScenario:
     ``attackers`` maps an attack name from `ATTACKS` to how many hotspots mount it;
     ``model_aware`` picks the attack form. ``impairments`` are radio_sim's
     (fading, errors, clock offsets); ``shadowing_sigma_db`` is the persistent
-    per-link shadowing of the air.
+    per-link shadowing of the air; ``clutter_sigma_db`` > 0 adds radio_sim's hidden
+    `ClutterField` (extra loss per H3 res-6 area, at both ends of every link), which
+    the verifier's model does not know: what model calibration has to find.
     """
 
     dem_dir: str
@@ -44,6 +46,7 @@ class PocScenario:
     attackers: Mapping[str, int] = field(default_factory=dict)
     model_aware: bool = False
     shadowing_sigma_db: float = 4.0
+    clutter_sigma_db: float = 0.0
     impairments: Mapping[str, object] = field(default_factory=lambda: {
         "fading": "rician", "rician_k_db": 6.0, "rssi_error_sigma_db": 1.0, "rssi_step_db": 1.0,
         "snr_error_sigma_db": 0.5, "snr_step_db": 0.25, "gain_error_sigma_db": 1.0,

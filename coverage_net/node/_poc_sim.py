@@ -1,15 +1,15 @@
 """A proof-of-coverage network in one process: simulated air, real messages, the real verifier.
 
-`run_poc_scenario` places hotspots on a DEM (radio_sim's world generator), runs
-epochs in virtual time: the epoch's entropy selects challengees and challengers,
-validators sign `Challenge`s with sealed secrets, challengees beacon through the
-radio simulator's `Channel` (terrain, shadowing, per-packet fading, measurement and
-antenna-gain errors, host clock offsets: the simulator's air is *not* the
+`run_poc_scenario` places hotspots on a DEM (radio_sim's world generator), runs epochs
+in virtual time: the epoch's entropy selects challengees and challengers, validators
+sign `Challenge`s with sealed secrets, challengees beacon through the radio simulator's
+`Channel` (terrain, shadowing, per-packet fading, measurement and antenna-gain errors,
+host clock offsets, optionally a hidden clutter field: the simulator's air is *not* the
 verifier's model), hotspots that hear a beacon sign `WitnessReport`s, and
 `coverage_net.poc.verify_epoch` judges every report. Attackers (see `ATTACKS`) are
 hotspots whose reports do not come honestly from their own radio at their asserted
-place, each in a naive form (numbers invented without the model) and a model-aware
-one (numbers made plausible with the verifier's own model).
+place, each in a naive form (numbers invented without the model) and a model-aware one
+(numbers made plausible with the verifier's own model).
 
 Everything is seeded: the same `PocScenario` gives the same verdicts byte for byte.
 By default messages go straight from the simulated hotspots to the verifier (what
@@ -104,7 +104,13 @@ class _Sim:
     """The running scenario (one object so the attack helpers share its state)."""
 
     def __init__(self, sc: PocScenario) -> None:
-        from radio_sim import Channel, Impairments, World, on_dem  # layer 5 picks the sim
+        from radio_sim import (  # layer 5 picks the sim
+            Channel,
+            ClutterField,
+            Impairments,
+            World,
+            on_dem,
+        )
         self.sc = sc
         self.rng = np.random.default_rng(sc.seed)
         self.terrain = Terrain(sc.dem_dir)
@@ -151,9 +157,11 @@ class _Sim:
         self.world = World(stations + extra)
         self.n_radio = len(stations)
         self.impairments = Impairments(seed=sc.seed, **dict(sc.impairments))
+        clutter = (ClutterField(sc.clutter_sigma_db, seed=sc.seed) if sc.clutter_sigma_db
+                   else None)
         self.channel = Channel(self.world, model=self.model,
                                shadowing_sigma_db=sc.shadowing_sigma_db, seed=sc.seed,
-                               impairments=self.impairments)
+                               impairments=self.impairments, clutter=clutter)
         self.clock_offset_ms = [self._clock_offset(i) for i in range(len(self.keys))]
         overrides: dict[str, object] = {"validators": [k.public_key.hex() for k in self.validators],
                                         "propagation": {"model": sc.propagation}}
