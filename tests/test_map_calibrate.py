@@ -4,6 +4,7 @@ agreement with the air both improve (figures printed; the README quotes them).""
 
 from __future__ import annotations
 
+import doctest
 import json
 
 import h3
@@ -35,9 +36,17 @@ from coverage_net.node import (
     save_verdicts,
     verdict_row,
 )
-from coverage_net.radio import Sites, Terrain, path_loss_db, shadowing_db
+from coverage_net.radio import (
+    FreeSpace,
+    Sites,
+    Station,
+    Terrain,
+    path_loss_db,
+    shadowing_db,
+    time_on_air_s,
+)
 from coverage_net.store import MessageStore
-from radio_sim import ClutterField
+from radio_sim import Channel, ClutterField, Transmission, World, _clutter
 
 CLUTTER_SIGMA_DB = 8.0
 SCENARIO = PocScenario(dem_dir="", hotspots=60, beacons=300, seed=5,
@@ -206,3 +215,22 @@ def test_the_commands_calibrate_a_store_and_export_with_it(cluttered, tmp_path, 
                                   "--calibration", str(out), "--out", str(csv_path), "-q"])
     assert export.exit_code == 0, export.output
     assert "predicted" in csv_path.read_text()
+
+
+def test_the_air_loses_the_clutter_of_both_ends():
+    assert doctest.testmod(_clutter).failed == 0
+    world = World([Station(f"s{i}", lat_deg=44.1 + 0.15 * i, lon_deg=-71.3, region="US915",
+                           antenna_height_m=10.0) for i in range(4)])
+    field = ClutterField(CLUTTER_SIGMA_DB, seed=11)
+    here = field.loss_db(world.lat_deg, world.lon_deg)
+    assert len(set(np.round(here, 6).tolist())) > 1  # the stations stand in different areas
+    heard = []
+    for clutter in (None, field):
+        channel = Channel(world, model=FreeSpace(), clutter=clutter)
+        tx = Transmission(1, 0, 0.0, float(time_on_air_s(10, 7, 125_000)), 904_300_000, 7,
+                          125_000, 5, 14.0)
+        channel.begin(tx)
+        heard.append({r.receiver: r.rssi_dbm for r in channel.end(1)})
+    assert set(heard[0]) == {1, 2, 3}
+    for j, rssi in heard[1].items():
+        assert rssi == pytest.approx(heard[0][j] - here[0] - here[j])

@@ -96,9 +96,9 @@ def calibration_samples(rows: Iterable[VerdictRowLike], hotspot_cells: Mapping[b
             figures = cbor2.loads(row.body).get("figures", {})
             measured, modelled = (figures.get(name) for name in _FIGURES)
             if type(measured) is not int or type(modelled) is not int:
-                raise CalibrationError(f"a valid witness verdict of epoch {row.epoch} lacks an "
-                                    f"integer {' or '.join(_FIGURES)} figure; the store "
-                                    "holds another verdict format")
+                raise CalibrationError(
+                    f"a valid witness verdict of epoch {row.epoch} lacks an integer "
+                    f"{' or '.join(_FIGURES)} figure; the store holds another verdict format")
             witnesses.append((row.report_id, row.challenge_id, row.hotspot_key, measured,
                               modelled))
     kept = [(rid, hotspot_cells[w], hotspot_cells[b], me, mo)
@@ -114,7 +114,10 @@ def calibration_samples(rows: Iterable[VerdictRowLike], hotspot_cells: Mapping[b
 
 
 def fit_calibration(samples: CalibrationSamples, *, max_iterations: int = 200) -> Calibration:
-    """Fit the global and per-area offsets and sigma (see the module doc) to `samples`."""
+    """Fit the global and per-area offsets and sigma (see the module doc) to `samples`.
+
+    The normal matrix is dense (areas x areas): seconds up to a few thousand areas, a
+    network the size of a region; a continent would want a sparse solver."""
     n = len(samples)
     if n < 2:
         raise CalibrationError(f"calibration needs at least 2 valid witnesses with announced "
