@@ -234,3 +234,28 @@ def test_the_air_loses_the_clutter_of_both_ends():
     assert set(heard[0]) == {1, 2, 3}
     for j, rssi in heard[1].items():
         assert rssi == pytest.approx(heard[0][j] - here[0] - here[j])
+
+
+def test_predict_applies_a_calibration_to_every_path(tmp_path):
+    """A global offset moves every cell by exactly that much; a gain reaches cells the
+    uncorrected prediction left below sensitivity (the headroom asked of the walk)."""
+    hotspots = tmp_path / "h.csv"
+    hotspots.write_text("name,lat,lon,height_m,gain_dbi,tx_power_dbm,region\n"
+                        "a,44.27,-71.30,10,3,20,US915\n")
+    best = {}
+    for name, offset in (("none", None), ("loss", 1000), ("gain", -600)):
+        args = ["predict", "--hotspots", str(hotspots), "--model", "hata-suburban", "--res",
+                "8", "--max-range-km", "12", "--out", str(tmp_path / name), "-q"]
+        if offset is not None:
+            cal = Calibration(6, offset, np.zeros(0, np.uint64), np.zeros(0, np.int64),
+                              np.zeros(0, np.int64), 400, 400, 0, 100)
+            args += ["--calibration", str(save_calibration(cal, tmp_path / f"{name}.json"))]
+        done = CliRunner().invoke(main, args)
+        assert done.exit_code == 0, done.output
+        cells = json.loads((tmp_path / name / "cells.geojson").read_text())["features"]
+        best[name] = {f["properties"]["cell"]: f["properties"]["best_rssi_dbm"] for f in cells}
+    assert set(best["loss"]) < set(best["none"]) < set(best["gain"])
+    for cell, rssi in best["loss"].items():
+        assert rssi == pytest.approx(best["none"][cell] - 10.0, abs=0.011)
+    for cell, rssi in best["none"].items():
+        assert best["gain"][cell] == pytest.approx(rssi + 6.0, abs=0.011)

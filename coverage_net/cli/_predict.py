@@ -12,7 +12,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from coverage_net.coverage import (
     MAX_RANGE_KM,
     PredictionSettings,
+    calibrated_hotspot,
     combine,
+    load_calibration,
     predict_hotspot,
     write_coverage,
 )
@@ -52,9 +54,13 @@ from coverage_net.radio import MODEL_NAMES, Terrain, model_from_name, read_stati
                    "flat earth at 0 m (terrain model with --dem only).")
 @click.option("--threads", type=click.IntRange(min=1),
               help="Kernel threads [default: all cores].")
+@click.option("--calibration", "calibration_path",
+              type=click.Path(dir_okay=False, exists=True, path_type=Path),
+              help="Correct the path loss with a file from `coverage-net map calibrate`.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar or summary.")
 def predict(hotspots_path, dem_dir, model_name, res, out_dir, spreading_factor, freq_mhz,
-            rx_height_m, rx_gain_dbi, max_range_km, outside_dem, threads, quiet) -> None:
+            rx_height_m, rx_gain_dbi, max_range_km, outside_dem, threads, calibration_path,
+            quiet) -> None:
     """Predict where hotspots' signals reach and write a GeoJSON coverage map.
 
     For each hotspot, the received power is computed for every H3 cell around it,
@@ -73,6 +79,7 @@ def predict(hotspots_path, dem_dir, model_name, res, out_dir, spreading_factor, 
     if model_name == "terrain" and terrain is None:
         console.print("[yellow]note:[/] no --dem given: the terrain model sees a smooth earth")
     model = model_from_name(model_name, terrain=terrain)
+    calibration = load_calibration(calibration_path) if calibration_path else None
     settings = PredictionSettings(
         res=res, spreading_factor=spreading_factor,
         freq_hz=freq_mhz * 1e6 if freq_mhz is not None else None, rx_height_m=rx_height_m,
@@ -89,7 +96,8 @@ def predict(hotspots_path, dem_dir, model_name, res, out_dir, spreading_factor, 
             def advance(_name: str, done: int, total: int, task=task) -> None:
                 progress.update(task, completed=done, total=total)
 
-            result = predict_hotspot(hotspot, model, settings, advance)
+            result = (predict_hotspot(hotspot, model, settings, advance) if calibration is None
+                      else calibrated_hotspot(hotspot, model, settings, calibration, advance))
             progress.update(task, completed=progress.tasks[task].total)
             results.append(result)
     cmap = combine(results, res)
