@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.coverage-net-installed
 DEM_DIR ?= ../shared/data
 PYTEST_ARGS ?=
 
-SOURCES := pyproject.toml setup.py $(wildcard ext/*.pyx ext/*.pxd)
+SOURCES := pyproject.toml setup.py $(wildcard ext/*.pyx ext/*.pxd ext/*.pxi)
 
 .PHONY: all install demo test bench lint clean
 

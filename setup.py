@@ -43,6 +43,14 @@ extensions = [
     Extension(
         "coverage_net.radio._pathloss",
         sources=["ext/pathloss.pyx"],
+        depends=["ext/_great_circle.pxi"],
+        extra_compile_args=compile_args,
+        extra_link_args=link_args,
+    ),
+    Extension(
+        "coverage_net.radio._itm",
+        sources=["ext/itm.pyx"],
+        depends=["ext/_great_circle.pxi"],
         extra_compile_args=compile_args,
         extra_link_args=link_args,
     ),

@@ -49,6 +49,7 @@ from coverage_net.radio import (
     MAX_REPORTED_SNR_DB,
     SX1276_SENSITIVITY_DBM,
     FreeSpace,
+    ITMModel,
     Model,
     RegionError,
     Sites,
@@ -253,7 +254,7 @@ class Channel:
                   - best_sens + self.report_margin_db + 4.0 * self.shadowing_sigma_db
                   + self.impairments.fading_max_db
                   - 2.0 * min(0.0, float(self.clutter_db.min(initial=0.0))))
-        model = FreeSpace() if isinstance(self.model, TerrainModel) else self.model
+        model = FreeSpace() if isinstance(self.model, TerrainModel | ITMModel) else self.model
         d = np.geomspace(10.0, self.max_range_m, 200)
         lat0, lon0 = float(np.mean(w.lat_deg)), float(np.mean(w.lon_deg))
         here = Sites.from_latlon(lat0, lon0)

@@ -19,6 +19,7 @@ import h3
 import numpy as np
 
 from coverage_net.radio import (
+    ITMModel,
     Model,
     Sites,
     Station,
@@ -149,7 +150,7 @@ def predict_hotspot(hotspot: Station, model: Model, settings: PredictionSettings
     """Cells within reach of one hotspot and their best-case RSSI."""
     sf, freq_hz, sens = _link_budget(hotspot, settings)
     tx = Sites.from_latlon(hotspot.lat_deg, hotspot.lon_deg)
-    terrain = model.terrain if isinstance(model, TerrainModel) else None
+    terrain = model.terrain if isinstance(model, TerrainModel | ITMModel) else None
     dem_only = terrain is not None and terrain.has_data and settings.outside_dem == "skip"
     hotspot_outside = bool(terrain is not None and terrain.has_data
                            and not terrain.covers(hotspot.lat_deg, hotspot.lon_deg))

@@ -20,7 +20,14 @@ from collections.abc import Iterable
 import numpy as np
 
 from coverage_net.messages import WitnessReport
-from coverage_net.radio import InvalidInputError, Model, Terrain, TerrainModel, path_loss_db
+from coverage_net.radio import (
+    InvalidInputError,
+    ITMModel,
+    Model,
+    Terrain,
+    TerrainModel,
+    path_loss_db,
+)
 
 from ._params import NetworkParams
 from ._registry import Registry
@@ -46,7 +53,7 @@ class PathPredictor:
     def __init__(self, params: NetworkParams, terrain: Terrain | None = None, *,
                  num_threads: int | None = 1, cache_links: int = 500_000) -> None:
         self.model: Model = params.propagation.build_model(terrain)
-        self.is_terrain = isinstance(self.model, TerrainModel)
+        self.is_terrain = isinstance(self.model, TerrainModel | ITMModel)
         self.num_threads = num_threads
         self.cache_links = cache_links
         self._cache: OrderedDict[_LinkKey, int] = OrderedDict()

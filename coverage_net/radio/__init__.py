@@ -1,7 +1,8 @@
 """Physics and radio facts: regions, LoRa PHY, propagation, terrain, stations (layer 1).
 
 Nothing here knows about networks. `propagation` is the only module that talks to
-the compiled kernel; everything else is numpy.
+the compiled path-loss kernel and `longley_rice` the only one that talks to the ITM
+kernel; everything else is numpy.
 """
 
 from ._errors import (
@@ -24,6 +25,7 @@ from ._models import (
     Cost231Hata,
     FreeSpace,
     Hata,
+    ITMModel,
     LogDistance,
     Model,
     TerrainModel,
@@ -48,6 +50,7 @@ from ._sites import Sites
 from ._station import STATION_CELL_RES, STATION_LIMITS, Station
 from ._station_io import STATION_COLUMNS, read_stations, write_stations
 from ._terrain import EARTH_RADIUS_M, HgtTile, Mosaic, Terrain, bilinear_elevation_m, read_hgt
+from .longley_rice import ITMResult, itm_path_loss, itm_profile_loss_db
 from .propagation import (
     TerrainResult,
     cost231_hata_loss_db,
@@ -70,11 +73,12 @@ __all__ = [
     "DEMError", "KernelUnavailableError", "StationError",
     # models
     "Model", "FreeSpace", "LogDistance", "LORASIM", "Hata", "Cost231Hata", "TwoRay",
-    "TerrainModel", "MODEL_NAMES", "model_from_name",
+    "TerrainModel", "ITMModel", "MODEL_NAMES", "model_from_name",
     # propagation
     "Sites", "path_loss_db", "terrain_path_loss", "TerrainResult", "free_space_loss_db",
     "log_distance_loss_db", "hata_loss_db", "cost231_hata_loss_db", "two_ray_loss_db",
     "knife_edge_loss_db", "shadowing_db", "kernel_info",
+    "itm_path_loss", "itm_profile_loss_db", "ITMResult",
     # terrain
     "EARTH_RADIUS_M", "Terrain", "Mosaic", "HgtTile", "read_hgt", "bilinear_elevation_m",
     # PHY

@@ -29,6 +29,14 @@ def _positive(name: str, value: float) -> None:
         raise InvalidInputError(f"{name} must be a finite number > 0, got {value!r}")
 
 
+def _check_sampling(sample_spacing_m: float | None, max_samples: int) -> None:
+    """The profile sampling of the models that walk a DEM profile."""
+    if sample_spacing_m is not None:
+        _positive("sample_spacing_m", sample_spacing_m)
+    if not 3 <= int(max_samples) <= 1_000_000:
+        raise InvalidInputError(f"max_samples must be 3..1000000, got {max_samples!r}")
+
+
 @dataclass(frozen=True)
 class FreeSpace:
     """ITU-R P.525 free-space loss over the slant distance between antenna tops."""
@@ -161,27 +169,85 @@ class TerrainModel:
             raise InvalidInputError(
                 f"deygout_depth must be 1..6, got {self.deygout_depth!r}")
         _positive("k_factor", self.k_factor)
-        if self.sample_spacing_m is not None:
-            _positive("sample_spacing_m", self.sample_spacing_m)
-        if not 3 <= int(self.max_samples) <= 1_000_000:
-            raise InvalidInputError(
-                f"max_samples must be 3..1000000, got {self.max_samples!r}")
+        _check_sampling(self.sample_spacing_m, self.max_samples)
 
     @property
     def depth(self) -> int:
         return 1 if self.method == "single" else int(self.deygout_depth)
 
 
-Model = FreeSpace | LogDistance | Hata | Cost231Hata | TwoRay | TerrainModel
+_POLARIZATIONS = ("vertical", "horizontal")
+
+
+@dataclass(frozen=True, eq=False)
+class ITMModel:
+    """The Longley-Rice Irregular Terrain Model (NTIA ITM 1.2.2), point-to-point mode,
+    over the same DEM profile as `TerrainModel` (without its k-factor bulge: ITM
+    curves the earth with the refractivity it is given).
+
+    The ground (relative `permittivity`, `conductivity_s_m`), the sea-level surface
+    refractivity `refractivity_n` (N-units; scaled to the profile's mean height),
+    `polarization` and the radio `climate` (1 equatorial, 2 continental subtropical,
+    3 maritime subtropical, 4 desert, 5 continental temperate, 6 maritime temperate
+    over land, 7 over sea) are ITM's inputs. `variability_mode` is ITM's mdvar
+    (0 single message, 1 individual, 2 mobile, 3 broadcast; +10 no location
+    variability, +20 no situation variability); 12 is NTIA's point-to-point
+    choice. The loss returned is the one not exceeded in `time_pct` of the time,
+    `location_pct` of locations and `situation_pct` of situations (50: medians).
+    Defaults: average ground (15, 0.005 S/m), N = 301, vertical antennas.
+    """
+
+    terrain: Terrain
+    climate: int = 5
+    permittivity: float = 15.0
+    conductivity_s_m: float = 0.005
+    refractivity_n: float = 301.0
+    polarization: Literal["vertical", "horizontal"] = "vertical"
+    variability_mode: int = 12
+    time_pct: float = 50.0
+    location_pct: float = 50.0
+    situation_pct: float = 50.0
+    sample_spacing_m: float | None = None
+    max_samples: int = 8192
+
+    name = "itm"
+    needs_positive_heights = True
+
+    def __post_init__(self) -> None:
+        if isinstance(self.climate, bool) or self.climate not in range(1, 8):
+            raise InvalidInputError(f"ITM climate must be 1..7, got {self.climate!r}")
+        _positive("permittivity", self.permittivity)
+        _positive("conductivity_s_m", self.conductivity_s_m)
+        if not (isinstance(self.refractivity_n, (int, float))
+                and 250.0 <= self.refractivity_n <= 400.0):
+            raise InvalidInputError(
+                f"refractivity_n must be 250..400 N-units, got {self.refractivity_n!r}")
+        if self.polarization not in _POLARIZATIONS:
+            raise InvalidInputError(
+                f"polarization must be 'vertical' or 'horizontal', got {self.polarization!r}")
+        mode = self.variability_mode
+        if isinstance(mode, bool) or not isinstance(mode, int) or mode % 10 > 3 \
+                or not 0 <= mode < 30:
+            raise InvalidInputError(
+                f"variability_mode must be 0..3 plus 10 and/or 20, got {mode!r}")
+        for name in ("time_pct", "location_pct", "situation_pct"):
+            value = getattr(self, name)
+            if not (isinstance(value, (int, float)) and 0.0 < value < 100.0):
+                raise InvalidInputError(f"{name} must be strictly between 0 and 100, "
+                                        f"got {value!r}")
+        _check_sampling(self.sample_spacing_m, self.max_samples)
+
+
+Model = FreeSpace | LogDistance | Hata | Cost231Hata | TwoRay | TerrainModel | ITMModel
 
 MODEL_NAMES = (
     "free-space", "log-distance", "lorasim", "hata-urban", "hata-suburban", "hata-open",
-    "cost231", "two-ray", "terrain",
+    "cost231", "two-ray", "terrain", "itm",
 )
 
 
 def model_from_name(name: str, *, terrain: Terrain | None = None) -> Model:
-    """The model a CLI name stands for; `terrain` is used by the terrain model."""
+    """The model a CLI name stands for; `terrain` is used by the terrain and ITM models."""
     key = name.strip().lower().replace("_", "-")
     if key == "free-space":
         return FreeSpace()
@@ -197,5 +263,7 @@ def model_from_name(name: str, *, terrain: Terrain | None = None) -> Model:
         return TwoRay()
     if key == "terrain":
         return TerrainModel(terrain if terrain is not None else Terrain.flat())
+    if key in ("itm", "longley-rice"):
+        return ITMModel(terrain if terrain is not None else Terrain.flat())
     raise UnknownModelError(
         f"unknown path-loss model {name!r}; choose one of: {', '.join(MODEL_NAMES)}")

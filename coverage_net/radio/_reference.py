@@ -144,7 +144,18 @@ def central_angle_rad(a_xyz, b_xyz):
     d = np.asarray(a_xyz) - np.asarray(b_xyz)
     half_chord = 0.5 * np.sqrt(d[..., 0] * d[..., 0] + d[..., 1] * d[..., 1]
                                + d[..., 2] * d[..., 2])
-    return 2.0 * np.arcsin(np.minimum(half_chord, 1.0))
+    return 2.0 * asin_small(np.minimum(half_chord, 1.0))
+
+
+def asin_small(x):
+    """asin for 0 <= x <= 1 as the kernel evaluates it (odd Taylor series below 0.02):
+    ITM's profile geometry has thresholds at whole samples, so the path length must
+    round exactly as the kernel's does."""
+    x = np.asarray(x, dtype=float)
+    x2 = x * x
+    series = x * (1.0 + x2 * (1.0 / 6.0 + x2 * (3.0 / 40.0 + x2 * (15.0 / 336.0
+                  + x2 * (105.0 / 3456.0 + x2 * (945.0 / 42240.0))))))
+    return np.where(x < 0.02, series, np.arcsin(x))
 
 
 def closed_form_links(model, tx_xyz, tx_height_m, tx_key, rx_xyz, rx_height_m, rx_key,
@@ -181,6 +192,25 @@ def _deygout_db(hgt, i0, i1, y0, y1, step_m, lam, depth):
     return loss
 
 
+def profile_samples(dist_m, spacing_m, max_samples) -> int:
+    """Samples of a profile: one every `spacing_m`, at least 3, at most `max_samples`."""
+    return int(np.clip(np.ceil(dist_m / spacing_m) + 1, 3, max_samples))
+
+
+def great_circle_ground_m(a_xyz, b_xyz, omega, ns, mosaic, tx_ground_m, rx_ground_m):
+    """Ground heights at `ns` equally spaced points of the great circle from a to b
+    (`omega` radians apart); the ends take the endpoints' own ground heights, looked up
+    from their exact coordinates."""
+    theta = np.arange(ns) * (omega / (ns - 1))
+    u = (b_xyz - a_xyz * np.cos(omega)) / np.sin(omega)
+    p = a_xyz[None, :] * np.cos(theta)[:, None] + u[None, :] * np.sin(theta)[:, None]
+    lat = np.degrees(np.arcsin(np.clip(p[:, 2], -1.0, 1.0)))
+    lon = np.degrees(np.arctan2(p[:, 1], p[:, 0]))
+    ground = bilinear_elevation_m(mosaic, lat, lon)
+    ground[0], ground[-1] = tx_ground_m, rx_ground_m
+    return ground
+
+
 def terrain_path(a_xyz, b_xyz, tx_height_m, rx_height_m, tx_ground_m, rx_ground_m, freq_hz,
                  mosaic, spacing_m, max_samples, k_factor, depth):
     """One path of the terrain model: (total loss dB, diffraction dB, samples)."""
@@ -190,16 +220,10 @@ def terrain_path(a_xyz, b_xyz, tx_height_m, rx_height_m, tx_ground_m, rx_ground_
     if omega < MIN_ANGLE_RAD:
         dh = tx_height_m - rx_height_m
         return float(free_space_sq_db(dist_m * dist_m + dh * dh, freq_hz)), 0.0, 1
-    ns = int(np.clip(np.ceil(dist_m / spacing_m) + 1, 3, max_samples))
+    ns = profile_samples(dist_m, spacing_m, max_samples)
     step_m = dist_m / (ns - 1)
-    theta = np.arange(ns) * (omega / (ns - 1))
-    u = (b_xyz - a_xyz * np.cos(omega)) / np.sin(omega)
-    p = a_xyz[None, :] * np.cos(theta)[:, None] + u[None, :] * np.sin(theta)[:, None]
-    lat = np.degrees(np.arcsin(np.clip(p[:, 2], -1.0, 1.0)))
-    lon = np.degrees(np.arctan2(p[:, 1], p[:, 0]))
     d1 = np.arange(ns) * step_m
-    ground = bilinear_elevation_m(mosaic, lat, lon)
-    ground[0], ground[-1] = tx_ground_m, rx_ground_m  # from the exact end coordinates
+    ground = great_circle_ground_m(a_xyz, b_xyz, omega, ns, mosaic, tx_ground_m, rx_ground_m)
     hgt = ground + d1 * (dist_m - d1) / (2.0 * (k_factor * EARTH_RADIUS_M))
     y_tx = hgt[0] + tx_height_m
     y_rx = hgt[ns - 1] + rx_height_m

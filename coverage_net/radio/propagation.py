@@ -28,7 +28,16 @@ from ._errors import (
     KernelUnavailableError,
     ShapeMismatchError,
 )
-from ._models import Cost231Hata, FreeSpace, Hata, LogDistance, Model, TerrainModel, TwoRay
+from ._models import (
+    Cost231Hata,
+    FreeSpace,
+    Hata,
+    ITMModel,
+    LogDistance,
+    Model,
+    TerrainModel,
+    TwoRay,
+)
 from ._sites import Sites
 from ._terrain import EARTH_RADIUS_M, Mosaic, bilinear_elevation_m
 
@@ -364,12 +373,12 @@ def path_loss_db(tx: Sites, rx: Sites, model: Model, *, freq_hz, tx_height_m=10.
     tx, rx : Sites
         Endpoints; their shapes broadcast (``tx[:, None]``, ``rx[None, :]`` for
         all pairs). Each endpoint is converted once however many pairs use it.
-    model : FreeSpace, LogDistance, Hata, Cost231Hata, TwoRay or TerrainModel
+    model : FreeSpace, LogDistance, Hata, Cost231Hata, TwoRay, TerrainModel or ITMModel
     freq_hz : array_like
         Carrier frequency in Hz (30 MHz - 3 GHz), broadcasting against the pairs.
     tx_height_m, rx_height_m : array_like
         Antenna heights above ground in metres (>= 0; > 0 for Hata, COST-231 and
-        two-ray); each must broadcast to its own sites' shape.
+        two-ray; 0.5-3000 m for ITM); each must broadcast to its own sites' shape.
     seed : int
         Selects the shadowing draws of a `LogDistance` with ``sigma_db > 0``.
     out : ndarray, optional
@@ -390,6 +399,11 @@ def path_loss_db(tx: Sites, rx: Sites, model: Model, *, freq_hz, tx_height_m=10.
         return terrain_path_loss(tx, rx, model, freq_hz=freq_hz, tx_height_m=tx_height_m,
                                  rx_height_m=rx_height_m, out=out,
                                  num_threads=num_threads).loss_db
+    if isinstance(model, ITMModel):
+        from .longley_rice import itm_path_loss  # it builds on this module's helpers
+
+        return itm_path_loss(tx, rx, model, freq_hz=freq_hz, tx_height_m=tx_height_m,
+                             rx_height_m=rx_height_m, out=out, num_threads=num_threads).loss_db
     if not isinstance(model, (FreeSpace, LogDistance, Hata, Cost231Hata, TwoRay)):
         raise InvalidInputError(f"model must be a path-loss model object, got {model!r}")
     links = _links(tx, rx, freq_hz, tx_height_m, rx_height_m, model.needs_positive_heights)
@@ -412,7 +426,7 @@ class TerrainResult:
     samples: np.ndarray  # profile samples per pair (int64)
 
 
-def _terrain_mosaic(model: TerrainModel, tx: Sites, rx: Sites) -> Mosaic:
+def _terrain_mosaic(model: TerrainModel | ITMModel, tx: Sites, rx: Sites) -> Mosaic:
     lat = np.concatenate([tx.lat_deg.ravel(), rx.lat_deg.ravel()])
     lon = np.concatenate([tx.lon_deg.ravel(), rx.lon_deg.ravel()])
     lat_min, lat_max = float(lat.min()), float(lat.max())
@@ -439,6 +453,24 @@ def endpoint_ground_m(mosaic: Mosaic, sites: Sites) -> np.ndarray:
         dtype=np.float64)
 
 
+def _profile_plan(model: TerrainModel | ITMModel, links: _Links, tx_xyz: np.ndarray,
+                  rx_xyz: np.ndarray, num_threads) -> tuple[Mosaic, float, int]:
+    """What a model that walks DEM profiles needs for a call: the paths checked for
+    length, the mosaic, the profile spacing and the thread count."""
+    dist_m = EARTH_RADIUS_M * 2.0 * np.arcsin(np.minimum(
+        0.5 * np.linalg.norm(tx_xyz[links.itx] - rx_xyz[links.irx], axis=-1), 1.0))
+    if dist_m.max() > MAX_TERRAIN_PATH_M:
+        worst = int(np.argmax(dist_m))
+        raise InvalidInputError(
+            f"pair {np.unravel_index(worst, links.shape)} is {dist_m[worst] / 1e3:.0f} km long; "
+            f"the {model.name} model takes paths up to {MAX_TERRAIN_PATH_M / 1e3:.0f} km")
+    mosaic = _terrain_mosaic(model, links.tx, links.rx)
+    dem_spacing_m = mosaic.step_deg * (np.pi / 180.0) * EARTH_RADIUS_M
+    spacing_m = model.sample_spacing_m or min(dem_spacing_m, DEFAULT_SPACING_M)
+    est_samples = int(np.sum(np.ceil(dist_m / spacing_m) + 1))
+    return mosaic, spacing_m, _threads(num_threads, est_samples, PARALLEL_MIN_PROFILE_SAMPLES)
+
+
 def terrain_path_loss(tx: Sites, rx: Sites, model: TerrainModel, *, freq_hz,
                       tx_height_m=10.0, rx_height_m=1.5, out=None,
                       num_threads=None) -> TerrainResult:
@@ -455,18 +487,7 @@ def terrain_path_loss(tx: Sites, rx: Sites, model: TerrainModel, *, freq_hz,
     if flat.size == 0:
         return TerrainResult(result, diffraction, samples)
     tx_xyz, rx_xyz = _xyz(tx), _xyz(rx)
-    dist_m = EARTH_RADIUS_M * 2.0 * np.arcsin(np.minimum(
-        0.5 * np.linalg.norm(tx_xyz[links.itx] - rx_xyz[links.irx], axis=-1), 1.0))
-    if dist_m.max() > MAX_TERRAIN_PATH_M:
-        worst = int(np.argmax(dist_m))
-        raise InvalidInputError(
-            f"pair {np.unravel_index(worst, links.shape)} is {dist_m[worst] / 1e3:.0f} km long; "
-            f"the terrain model takes paths up to {MAX_TERRAIN_PATH_M / 1e3:.0f} km")
-    mosaic = _terrain_mosaic(model, tx, rx)
-    dem_spacing_m = mosaic.step_deg * (np.pi / 180.0) * EARTH_RADIUS_M
-    spacing_m = model.sample_spacing_m or min(dem_spacing_m, DEFAULT_SPACING_M)
-    est_samples = int(np.sum(np.ceil(dist_m / spacing_m) + 1))
-    threads = _threads(num_threads, est_samples, PARALLEL_MIN_PROFILE_SAMPLES)
+    mosaic, spacing_m, threads = _profile_plan(model, links, tx_xyz, rx_xyz, num_threads)
     work = np.empty((threads, int(model.max_samples)))
     _pathloss.terrain_links(
         tx_xyz, links.tx_height_m, endpoint_ground_m(mosaic, tx),
