@@ -2,9 +2,10 @@
 
 Closed-form models: pairs/s, measured from coordinates (the time includes turning
 coordinates or H3 cells into endpoint tables, once per unique endpoint), for an
-all-pairs matrix of N transmitters x M receivers. Terrain model: profile
+all-pairs matrix of N transmitters x M receivers. Terrain model and ITM: profile
 samples/s over random paths on the real DEM tile (or a synthetic one), for two
-path-length classes. Each figure is the best of `--repeat` runs; the kernel runs
+path-length classes (ITM's reference is plain Python per path: it runs on a third
+of the terrain reference's paths, once). Each figure is the best of `--repeat` runs; the kernel runs
 on 1 and 2 threads, the reference (numpy, single-threaded) once per model.
 
     python bench/pathloss.py            # full run, about a minute
@@ -29,18 +30,22 @@ from coverage_net.radio import (
     Cost231Hata,
     FreeSpace,
     Hata,
+    ITMModel,
     LogDistance,
     Sites,
     Terrain,
     TerrainModel,
     TwoRay,
+    itm_path_loss,
     kernel_info,
     path_loss_db,
     terrain_path_loss,
 )
+from coverage_net.radio import _itm_reference as itm_ref
 from coverage_net.radio import _reference as ref
 from coverage_net.radio import propagation as prop
 from coverage_net.radio._terrain import Mosaic
+from coverage_net.radio.longley_rice import itm_params
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DEM = ROOT.parent / "shared" / "data"
@@ -142,34 +147,60 @@ def paths_of_length(rng, n, lo_km, hi_km):
     return Sites.from_latlon(lat0, lon0), Sites.from_latlon(lat1, lon1)
 
 
+def _profile_case(model, tx, rx, n_ref):
+    """The first `n_ref` pairs laid out for a reference run, with the call's mosaic."""
+    sub_tx, sub_rx = tx[:n_ref], rx[:n_ref]
+    links = prop._links(sub_tx, sub_rx, 915e6, 12.0, 1.5, False)
+    mosaic = prop._terrain_mosaic(model, tx, rx)
+    spacing = min(mosaic.step_deg * np.pi / 180 * 6371008.8, prop.DEFAULT_SPACING_M)
+    ends = (sub_tx.xyz.reshape(-1, 3), links.tx_height_m, prop.endpoint_ground_m(mosaic, sub_tx),
+            sub_rx.xyz.reshape(-1, 3), links.rx_height_m, prop.endpoint_ground_m(mosaic, sub_rx),
+            links.itx, links.irx, links.freq_hz, mosaic, spacing, model.max_samples)
+    return ends
+
+
+PATH_CLASSES = (("1-10 km", 1.0, 10.0), ("10-40 km", 10.0, 40.0))
+
+
 def bench_terrain(terrain: Terrain, n_paths: int, n_ref: int, repeat: int, rows: list) -> None:
     model = TerrainModel(terrain)
     rng = np.random.default_rng(2)
-    for label, lo, hi in (("1-10 km", 1.0, 10.0), ("10-40 km", 10.0, 40.0)):
+    for label, lo, hi in PATH_CLASSES:
         tx, rx = paths_of_length(rng, n_paths, lo, hi)
-        sub_tx, sub_rx = tx[:n_ref], rx[:n_ref]
-        links = prop._links(sub_tx, sub_rx, 915e6, 12.0, 1.5, False)
-        mosaic = prop._terrain_mosaic(model, tx, rx)
-        spacing = min(mosaic.step_deg * np.pi / 180 * 6371008.8, prop.DEFAULT_SPACING_M)
-
-        reference = partial(
-            ref.terrain_links, sub_tx.xyz.reshape(-1, 3), links.tx_height_m,
-            prop.endpoint_ground_m(mosaic, sub_tx), sub_rx.xyz.reshape(-1, 3), links.rx_height_m,
-            prop.endpoint_ground_m(mosaic, sub_rx), links.itx, links.irx, links.freq_hz,
-            mosaic, spacing, model.max_samples, model.k_factor, model.depth)
+        reference = partial(ref.terrain_links, *_profile_case(model, tx, rx, n_ref),
+                            model.k_factor, model.depth)
         t_ref, (want, _, ref_samples) = best_of(repeat, reference)
         for threads in (1, 2):
             t_k, result = best_of(repeat, partial(
                 terrain_path_loss, tx, rx, model, freq_hz=915e6, tx_height_m=12.0,
                 rx_height_m=1.5, num_threads=threads))
-            err = float(np.abs(result.loss_db[:n_ref] - want).max())
-            rows.append({"model": "terrain (deygout)", "input": f"{n_paths} paths {label}",
-                         "threads": threads, "unit": "samples/s",
-                         "kernel": float(result.samples.sum()) / t_k,
-                         "reference": float(ref_samples.sum()) / t_ref,
-                         "max_abs_diff_db": err,
-                         "paths_per_s": n_paths / t_k,
-                         "mean_samples": float(result.samples.mean())})
+            _profile_row(rows, "terrain (deygout)", label, n_paths, threads, t_k, t_ref, result,
+                         ref_samples, float(np.abs(result.loss_db[:n_ref] - want).max()))
+
+
+def bench_itm(terrain: Terrain, n_paths: int, n_ref: int, repeat: int, rows: list) -> None:
+    """ITM over the same kind of paths; its reference is plain Python per path, so it runs
+    on `n_ref` paths and its samples/s is what those took."""
+    model = ITMModel(terrain)
+    rng = np.random.default_rng(2)
+    for label, lo, hi in PATH_CLASSES:
+        tx, rx = paths_of_length(rng, n_paths, lo, hi)
+        reference = partial(itm_ref.links, *_profile_case(model, tx, rx, n_ref),
+                            itm_params(model))
+        t_ref, (want, ref_samples, _) = best_of(1, reference)
+        for threads in (1, 2):
+            t_k, result = best_of(repeat, partial(
+                itm_path_loss, tx, rx, model, freq_hz=915e6, tx_height_m=12.0,
+                rx_height_m=1.5, num_threads=threads))
+            _profile_row(rows, "itm (longley-rice)", label, n_paths, threads, t_k, t_ref,
+                         result, ref_samples, float(np.abs(result.loss_db[:n_ref] - want).max()))
+
+
+def _profile_row(rows, model, label, n_paths, threads, t_k, t_ref, result, ref_samples, err):
+    rows.append({"model": model, "input": f"{n_paths} paths {label}", "threads": threads,
+                 "unit": "samples/s", "kernel": float(result.samples.sum()) / t_k,
+                 "reference": float(ref_samples.sum()) / t_ref, "max_abs_diff_db": err,
+                 "paths_per_s": n_paths / t_k, "mean_samples": float(result.samples.mean())})
 
 
 def print_table(rows: list) -> None:
@@ -181,7 +212,7 @@ def print_table(rows: list) -> None:
         diff = f"{r['max_abs_diff_db']:.1e}" if r["max_abs_diff_db"] is not None else "-"
         print(f"{r['model']:<24}{r['input']:<24}{r['threads']:>4}"
               f"{r['kernel'] / 1e6:10.2f} M/s{refv:>14}{ratio}{diff:>14}")
-    print("units: pairs/s for closed-form models, profile samples/s for terrain; "
+    print("units: pairs/s for closed-form models, profile samples/s for terrain and ITM; "
           "ratio = kernel / numpy reference at that thread count")
 
 
@@ -204,6 +235,7 @@ def main(argv=None) -> int:
         terrain, dem_note = synthetic_terrain(), "synthetic 1201x1201 DEM (tile not found)"
     print(f"terrain: {dem_note}")
     bench_terrain(terrain, paths, n_ref, repeat, rows)
+    bench_itm(terrain, paths, n_ref // 3, repeat, rows)
     print_table(rows)
     if args.json:
         args.json.write_text(json.dumps(rows, indent=2))

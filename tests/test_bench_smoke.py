@@ -27,7 +27,7 @@ def test_pathloss_bench_quick_runs_and_reports_every_row(tmp_path):
     assert "ratio = kernel / numpy reference" in stdout
     models = {r["model"] for r in rows}
     assert {"free-space", "log-distance+shadowing", "hata-urban", "cost231", "two-ray",
-            "terrain (deygout)"} <= models
+            "terrain (deygout)", "itm (longley-rice)"} <= models
     assert {r["threads"] for r in rows} == {1, 2}
     for r in rows:
         assert r["kernel"] > 0
