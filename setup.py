@@ -50,7 +50,7 @@ extensions = [
     Extension(
         "coverage_net.radio._itm",
         sources=["ext/itm.pyx"],
-        depends=["ext/_great_circle.pxi"],
+        depends=["ext/_great_circle.pxi", "ext/_itm_variability.pxi"],
         extra_compile_args=compile_args,
         extra_link_args=link_args,
     ),
