@@ -106,18 +106,22 @@ def test_change_and_approval_files_round_trip(tmp_path):
 @given(st.binary(max_size=600))
 def test_decoding_random_bytes_is_a_clear_error_or_a_change(data):
     try:
-        ApprovedChange.from_cbor(data)
-    except GenesisError:
-        pass
+        decoded = ApprovedChange.from_cbor(data)
+    except GenesisError as exc:
+        assert str(exc).startswith(("approved change", "chain change", "change", "approval"))
+    else:
+        assert decoded.to_cbor() == data  # only the one canonical encoding decodes
 
 
 @settings(max_examples=200, deadline=None)
 @given(st.text(max_size=300))
 def test_parsing_random_text_is_a_clear_error_or_a_change(text):
     try:
-        ChainChange.from_toml(text)
-    except GenesisError:
-        pass
+        parsed = ChainChange.from_toml(text)
+    except GenesisError as exc:
+        assert str(exc)  # a message naming what is wrong
+    else:
+        assert ChainChange.from_toml(parsed.to_toml()) == parsed
 
 
 def test_effective_config_applies_changes_in_height_order():
