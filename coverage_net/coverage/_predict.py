@@ -195,10 +195,13 @@ def predict_hotspot(hotspot: Station, model: Model, settings: PredictionSettings
             on_dem = terrain.covers(rx.lat_deg, rx.lon_deg)
             outside_count += int((inside & ~on_dem).sum())
             inside &= on_dem
-        loss_db = path_loss_db(tx, rx, model, freq_hz=freq_hz, tx_height_m=hotspot.antenna_height_m,
-                               rx_height_m=settings.rx_height_m,
-                               num_threads=settings.num_threads)
-        rssi = eirp_dbm - loss_db
+        # the kernel sees only the cells that count: not ring corners past the range,
+        # nor cells off the DEM that would be thrown away
+        rssi = np.full(len(flat), -np.inf)
+        if inside.any():
+            rssi[inside] = eirp_dbm - path_loss_db(
+                tx, rx[inside], model, freq_hz=freq_hz, tx_height_m=hotspot.antenna_height_m,
+                rx_height_m=settings.rx_height_m, num_threads=settings.num_threads)
         ok = inside & (rssi >= sens)
         evaluated += int(inside.sum())
         if ok.any():

@@ -1,0 +1,186 @@
+"""GeoJSON text for many features at once, written as it is produced (RFC 7946).
+
+Formatting a float in Python costs about a microsecond, and a hexagon feature
+holds fourteen of them, which would cost more than predicting the cell. Here
+numbers are formatted as fixed-width columns of bytes with numpy: JSON allows
+whitespace before a value, so a number is padded on the left with spaces
+("  -5.1234567") and every feature of a batch has the same byte layout. Rows
+are then one `tobytes()` away from the file.
+
+Polygons that cross the antimeridian are split there into a MultiPolygon
+(RFC 7946 section 3.1.9); exterior rings run counter-clockwise, holes clockwise.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import shapely
+from shapely.geometry import box, mapping
+
+_ZERO = ord("0")
+_HEX = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
+_PAIRS = np.frombuffer("".join(f"{k:02d}" for k in range(100)).encode(),
+                       dtype=np.uint8).reshape(100, 2)
+_PAIRS_T = np.ascontiguousarray(_PAIRS.T)
+
+
+def text_columns(text: str | bytes, rows: int) -> np.ndarray:
+    """A constant piece of text as a (rows, len) byte block."""
+    raw = np.frombuffer(text.encode() if isinstance(text, str) else text, dtype=np.uint8)
+    return np.broadcast_to(raw, (rows, len(raw)))
+
+
+def fixed_columns(values, decimals: int) -> np.ndarray:
+    """Numbers as right-aligned JSON number text, one row each: (n, width) bytes.
+
+    Raises ValueError for NaN or infinity, which JSON cannot carry.
+    """
+    values = np.asarray(values, dtype=np.float64).ravel()
+    if not np.isfinite(values).all():
+        bad = values[~np.isfinite(values)][0]
+        raise ValueError(f"{bad} is not allowed in JSON: numbers must be finite")
+    scale = 10 ** decimals
+    q = np.rint(np.abs(values) * scale).astype(np.int64)
+    whole, frac = np.divmod(q, scale)
+    frac = frac.astype(np.int32)
+    n_int = max(1, len(str(int(whole.max())))) if len(q) else 1
+    # built column by column as rows of a (width, n) array: contiguous writes
+    out = np.full((1 + n_int + (1 + decimals if decimals else 0), len(q)), ord(" "),
+                  dtype=np.uint8)
+    sign_at = np.zeros(len(q), dtype=np.intp)
+    for p in range(n_int):  # integer digits, most significant first; no leading zeros
+        power = 10 ** (n_int - 1 - p)
+        if power == 1:
+            out[1 + p] = _ZERO + whole % 10
+        else:
+            shown = whole >= power
+            out[1 + p] = np.where(shown, _ZERO + (whole // power) % 10, ord(" "))
+            sign_at += ~shown
+    negative = np.flatnonzero((values < 0) & (q > 0))
+    out[sign_at[negative], negative] = ord("-")
+    if decimals:
+        out[1 + n_int] = ord(".")
+        col = 2 + n_int
+        for p in range(0, decimals - 1, 2):  # two digits per pass
+            pair = (frac // 10 ** (decimals - 2 - p)) % 100
+            out[col + p:col + p + 2] = _PAIRS_T[:, pair]
+        if decimals % 2:
+            out[col + decimals - 1] = _ZERO + frac % 10
+    return out.T
+
+
+def polygons_text(polygons: list[list[np.ndarray]]) -> bytes:
+    """The "coordinates" text of a MultiPolygon: [[[[lon,lat],...],...],...].
+
+    Every ring's coordinates are formatted in one vectorised pass; rings are then
+    slices of that text.
+    """
+    rings = [ring for polygon in polygons for ring in polygon]
+    if not rings:
+        return b"[]"
+    xy = np.concatenate(rings)
+    n = len(xy)
+    rows = np.concatenate([text_columns(",[", n), fixed_columns(xy[:, 0], 7),
+                           text_columns(",", n), fixed_columns(xy[:, 1], 7),
+                           text_columns("]", n)], axis=1)
+    width = rows.shape[1]
+    data = np.ascontiguousarray(rows).tobytes()
+    bounds = np.cumsum([0] + [len(r) for r in rings]) * width
+    parts = []
+    at = 0
+    for polygon in polygons:
+        texts = []
+        for _ in polygon:
+            texts.append(b"[" + data[bounds[at] + 1:bounds[at + 1]] + b"]")
+            at += 1
+        parts.append(b"[" + b",".join(texts) + b"]")
+    return b"[" + b",".join(parts) + b"]"
+
+
+def hex_columns(cells: np.ndarray) -> np.ndarray:
+    """H3 cells (uint64) as their 15-character hex strings: (n, 15) bytes."""
+    cells = np.asarray(cells, dtype=np.uint64)
+    shifts = np.arange(14, -1, -1, dtype=np.uint64) * np.uint64(4)
+    return _HEX[((cells[:, None] >> shifts) & np.uint64(15)).astype(np.intp)]
+
+
+def string_columns(strings: list[str], index: np.ndarray) -> np.ndarray:
+    """JSON strings chosen by `index`, padded with trailing spaces to one width."""
+    encoded = [json.dumps(s).encode() for s in strings] or [b'""']
+    width = max(len(e) for e in encoded)
+    table = np.frombuffer(b"".join(e.ljust(width) for e in encoded), dtype=np.uint8)
+    return table.reshape(-1, width)[index]
+
+
+def unwrap_lon(lon_deg: np.ndarray, reference_deg) -> np.ndarray:
+    """Longitudes moved by whole turns to lie within 180 degrees of the reference."""
+    return reference_deg + (lon_deg - reference_deg + 180.0) % 360.0 - 180.0
+
+
+def split_antimeridian(geometry) -> dict:
+    """GeoJSON geometry of a shapely (Multi)Polygon in unwrapped longitudes, cut at
+    +-180 degrees into pieces shifted back into [-180, 180], counter-clockwise."""
+    pieces = []
+    for shift in (-360.0, 0.0, 360.0):
+        part = shapely.intersection(geometry, box(-180.0 - shift, -90.0, 180.0 - shift, 90.0))
+        if not part.is_empty:
+            pieces.append(shapely.transform(part, lambda xy, s=shift: xy + [s, 0.0]))
+    merged = shapely.orient_polygons(shapely.union_all(pieces) if len(pieces) > 1
+                                     else pieces[0], exterior_cw=False)
+    polygons = [p for p in getattr(merged, "geoms", [merged]) if p.geom_type == "Polygon"]
+    merged = polygons[0] if len(polygons) == 1 else shapely.MultiPolygon(polygons)
+    return mapping(shapely.set_precision(merged, 1e-7))
+
+
+def crosses_antimeridian(lon_deg: np.ndarray) -> bool:
+    return bool(np.any(lon_deg > 180.0) or np.any(lon_deg < -180.0))
+
+
+class StreamedCollection:
+    """A FeatureCollection written feature batch by feature batch, to a temporary name
+    renamed into place on success, so an interrupted run leaves no half file."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.tmp = path.with_name(path.name + ".tmp")
+        self._fh = None
+        self._empty = True
+
+    def __enter__(self) -> StreamedCollection:
+        self._fh = open(self.tmp, "wb")
+        self._fh.write(b'{"type":"FeatureCollection","features":[')
+        return self
+
+    def write_rows(self, rows: np.ndarray) -> None:
+        """Features as byte rows, each starting with a comma: (n, width) uint8."""
+        if len(rows):
+            data = np.ascontiguousarray(rows).tobytes()
+            self._fh.write(data[1:] if self._empty else data)
+            self._empty = False
+
+    def write_raw(self, text: bytes) -> None:
+        """One feature's JSON text."""
+        self._fh.write(text if self._empty else b",\n" + text)
+        self._empty = False
+
+    def write_feature(self, feature: dict) -> None:
+        text = json.dumps(feature, separators=(",", ":"), allow_nan=False).encode()
+        self._fh.write(text if self._empty else b",\n" + text)
+        self._empty = False
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        try:
+            if exc_type is None:
+                self._fh.write(b"]}\n")
+                self._fh.flush()
+                os.fsync(self._fh.fileno())
+            self._fh.close()
+            if exc_type is None:
+                os.replace(self.tmp, self.path)
+        finally:
+            if exc_type is not None or self.tmp.exists():
+                self.tmp.unlink(missing_ok=True)
