@@ -52,6 +52,9 @@ class CellGeometry:
     vertex_lat_deg: np.ndarray | None = None
     vertex_lon_deg: np.ndarray | None = None
     irregular: dict[int, np.ndarray] | None = None
+    # unit vectors of the centres (n, 3) and of the six corners (n, 6, 3), for areas
+    centre_xyz: np.ndarray | None = None
+    vertex_xyz: np.ndarray | None = None
 
 
 def _xyz(lat_deg, lon_deg) -> np.ndarray:
@@ -216,6 +219,8 @@ def cell_geometry(cells, *, vertices: bool = True) -> CellGeometry:
     lon = np.full(n, np.nan)
     vlat = np.full((n, 6), np.nan) if vertices else None
     vlon = np.full((n, 6), np.nan) if vertices else None
+    cxyz = np.full((n, 3), np.nan) if vertices else None
+    vxyz = np.full((n, 6, 3), np.nan) if vertices else None
     irregular: dict[int, np.ndarray] = {}
     if n:
         res = h3i.get_resolution(int(cells[0]))
@@ -243,6 +248,10 @@ def cell_geometry(cells, *, vertices: bool = True) -> CellGeometry:
                     good[near] = (_clearance(corner, patch.face) > _EDGE_MARGIN).all(axis=1)
                     corner = centre[good][:, None, :] + offsets
                     vlat[rows[good]], vlon[rows[good]] = _latlon(corner)
+                    corner /= np.linalg.norm(corner, axis=-1, keepdims=True)
+                    vxyz[rows[good]] = corner
+                    cxyz[rows[good]] = centre[good] / np.linalg.norm(centre[good], axis=-1,
+                                                                     keepdims=True)
                 lat[rows[good]], lon[rows[good]] = _latlon(centre[good])
                 rows = rows[clearance <= 0]  # the others lie on another face of this base cell
         for row in np.flatnonzero(np.isnan(lat) | (np.isnan(vlat[:, 0]) if vertices else False)):
@@ -250,8 +259,10 @@ def cell_geometry(cells, *, vertices: bool = True) -> CellGeometry:
             lat[row], lon[row] = h3i.cell_to_latlng(cell)
             if vertices:
                 ring = np.array(h3i.cell_to_boundary(cell))
+                cxyz[row] = _xyz(lat[row], lon[row])
                 if len(ring) == 6:
                     vlat[row], vlon[row] = ring[:, 0], ring[:, 1]
+                    vxyz[row] = _xyz(ring[:, 0], ring[:, 1])
                 else:
                     irregular[int(row)] = ring
-    return CellGeometry(lat, lon, vlat, vlon, irregular if vertices else None)
+    return CellGeometry(lat, lon, vlat, vlon, irregular if vertices else None, cxyz, vxyz)

@@ -29,13 +29,16 @@ from shapely.geometry import MultiPolygon, Polygon
 from ._cellgeom import CellGeometry, cell_geometry
 from ._geojson import (
     StreamedCollection,
+    as_words,
+    assemble_words,
+    coordinate_words,
     crosses_antimeridian,
     fixed_columns,
     hex_columns,
     polygons_text,
     split_antimeridian,
     string_columns,
-    text_columns,
+    text_words,
     unwrap_lon,
 )
 from ._outline import outline
@@ -85,21 +88,13 @@ def _write_json(path: Path, payload: dict) -> None:
         raise
 
 
-def _unit(lat_deg, lon_deg) -> np.ndarray:
-    lat, lon = np.radians(lat_deg), np.radians(lon_deg)
-    return np.stack([np.cos(lat) * np.cos(lon), np.cos(lat) * np.sin(lon), np.sin(lat)], -1)
-
-
 def _cell_areas_km2(geometry: CellGeometry, cells: np.ndarray) -> np.ndarray:
     """Cell areas as h3.cell_area gives them: six spherical triangles from the centre."""
-    centre = _unit(geometry.lat_deg, geometry.lon_deg)[:, None, :]
-    corner = _unit(geometry.vertex_lat_deg, geometry.vertex_lon_deg)
+    centre, corner = geometry.centre_xyz[:, None, :], geometry.vertex_xyz
     after = np.roll(corner, -1, axis=1)
-    triple = np.einsum("nki,nki->nk", np.broadcast_to(centre, corner.shape),
-                       np.cross(corner, after))
-    denominator = (1.0 + np.einsum("nmi,nki->nk", centre, corner)
-                   + np.einsum("nki,nki->nk", corner, after)
-                   + np.einsum("nki,nmi->nk", after, centre))
+    triple = (np.cross(corner, after) * centre).sum(-1)
+    denominator = (1.0 + (corner * centre).sum(-1) + (corner * after).sum(-1)
+                   + (after * centre).sum(-1))
     area = 2.0 * np.arctan2(np.abs(triple), denominator).sum(axis=1) * _EARTH_RADIUS_KM ** 2
     for row in geometry.irregular:
         area[row] = h3.cell_area(h3.int_to_str(int(cells[row])), unit="km^2")
@@ -112,21 +107,23 @@ def _reference_lon(cmap: CoverageMap) -> float:
 
 
 def _hex_rows(cells, rssi, count, owner, names, lon, lat) -> np.ndarray:
-    """Byte rows of regular hexagon features, all with the same layout."""
+    """Byte rows of regular hexagon features, all with one layout of 4-byte words
+    (JSON whitespace pads the constant pieces to whole words)."""
     n = len(cells)
-    lon_text = fixed_columns(np.concatenate([lon, lon[:, :1]], 1), 7).reshape(n, 7, -1)
-    lat_text = fixed_columns(np.concatenate([lat, lat[:, :1]], 1), 7).reshape(n, 7, -1)
-    blocks = [text_columns(',\n{"type":"Feature","geometry":{"type":"Polygon","coordinates":[',
-                           n)]
-    for k in range(7):
-        blocks += [text_columns("[[" if k == 0 else ",[", n), lon_text[:, k],
-                   text_columns(",", n), lat_text[:, k], text_columns("]", n)]
-    blocks += [text_columns(']]},"properties":{"cell":"', n), hex_columns(cells),
-               text_columns('","best_rssi_dbm":', n), fixed_columns(rssi, 2),
-               text_columns(',"hotspots":', n), fixed_columns(count, 0),
-               text_columns(',"best_hotspot":', n), string_columns(names, owner),
-               text_columns("}}", n)]
-    return np.concatenate(blocks, axis=1)
+    lon_words = coordinate_words(lon).reshape(n, 6, 3)
+    lat_words = coordinate_words(lat).reshape(n, 6, 3)
+    parts = [text_words(',\n{"type":"Feature","geometry":{"type":"Polygon","coordinates":[[[')]
+    for k in (0, 1, 2, 3, 4, 5, 0):  # closed ring: the first corner again
+        if k != 0 or len(parts) > 1:
+            parts.append(text_words("],["))
+        parts += [lon_words[:, k], text_words(","), lat_words[:, k]]
+    quoted = np.concatenate([np.full((n, 1), ord('"'), dtype=np.uint8), hex_columns(cells)], 1)
+    parts += [text_words(']]]},"properties":{"cell":'), quoted.view(np.uint32),
+              text_words('","best_rssi_dbm":'), as_words(fixed_columns(rssi, 2)),
+              text_words(',"hotspots":'), as_words(fixed_columns(count, 0)),
+              text_words(',"best_hotspot":'),
+              as_words(string_columns(names, owner), left=False), text_words("}}")]
+    return assemble_words(parts, n)
 
 
 def _odd_feature(cmap: CoverageMap, at: int, ring: np.ndarray) -> dict:
