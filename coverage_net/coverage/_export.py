@@ -41,7 +41,7 @@ from ._geojson import (
     text_words,
     unwrap_lon,
 )
-from ._outline import outline
+from ._outline import Outline, outline
 from ._predict import CoverageMap
 
 # features formatted and written per batch: bounded memory, output as it is produced
@@ -159,13 +159,18 @@ def write_cells(cmap: CoverageMap, path: Path) -> tuple[np.ndarray, _Corners]:
             cells = cmap.cells[start:stop]
             geometry = cell_geometry(cells)
             areas[start:stop] = _cell_areas_km2(geometry, cells)
-            centre = unwrap_lon(geometry.lon_deg, reference)
-            lon = np.round(unwrap_lon(geometry.vertex_lon_deg, centre[:, None]), 7)
+            # a cell's own corners continue its centre's longitude (split if past 180);
+            # the outlines get them in the map's frame around `reference`
+            shift = unwrap_lon(geometry.lon_deg, reference) - geometry.lon_deg
+            lon = np.round(unwrap_lon(geometry.vertex_lon_deg, geometry.lon_deg[:, None]), 7)
             lat = np.round(geometry.vertex_lat_deg, 7)
-            corners.lon[start:stop], corners.lat[start:stop] = lon, lat
+            corners.lon[start:stop] = lon + shift[:, None]
+            corners.lat[start:stop] = lat
+            own: dict[int, np.ndarray] = {}
             for row, lat_lon in geometry.irregular.items():
-                corners.irregular[start + row] = np.stack(
-                    [unwrap_lon(lat_lon[:, 1], centre[row]), lat_lon[:, 0]], axis=-1)
+                own[row] = np.stack([unwrap_lon(lat_lon[:, 1], geometry.lon_deg[row]),
+                                     lat_lon[:, 0]], axis=-1)
+                corners.irregular[start + row] = own[row] + [shift[row], 0.0]
             regular = ~np.isnan(lon[:, 0])
             regular[regular] = ~(np.any(np.abs(lon[regular]) > 180.0, axis=1))
             rows = np.flatnonzero(regular)
@@ -173,7 +178,7 @@ def write_cells(cmap: CoverageMap, path: Path) -> tuple[np.ndarray, _Corners]:
                                      cmap.hotspot_count[start:stop][rows],
                                      owner[start:stop][rows], names, lon[rows], lat[rows]))
             for row in np.flatnonzero(~regular).tolist():
-                ring = corners.irregular.get(start + row)
+                ring = own.get(row)
                 if ring is None:
                     ring = np.stack([lon[row], lat[row]], -1)
                 out.write_feature(_odd_feature(cmap, start + row, ring))
@@ -184,17 +189,15 @@ def _bound(value: float) -> float | None:
     return None if not np.isfinite(value) else value
 
 
-def _outline_text(polygons: list[list[np.ndarray]]) -> bytes:
-    """GeoJSON geometry text of outline polygons, split where they cross +-180 degrees."""
-    if not polygons:
-        return b'{"type":"MultiPolygon","coordinates":[]}'
-    lon = np.concatenate([ring[:, 0] for polygon in polygons for ring in polygon])
-    if crosses_antimeridian(lon):
-        shape = split_antimeridian(MultiPolygon([Polygon(p[0], p[1:]) for p in polygons]))
-        return json.dumps(shape, separators=(",", ":")).encode()
-    if len(polygons) == 1:
-        return b'{"type":"Polygon","coordinates":' + polygons_text(polygons)[1:-1] + b"}"
-    return b'{"type":"MultiPolygon","coordinates":' + polygons_text(polygons) + b"}"
+def _outline_text(shape: Outline) -> bytes:
+    """GeoJSON geometry text of an outline, split where it crosses +-180 degrees."""
+    if crosses_antimeridian(shape.xy[:, 0]):
+        polygons = shape.polygons()
+        split = split_antimeridian(MultiPolygon([Polygon(p[0], p[1:]) for p in polygons]))
+        return json.dumps(split, separators=(",", ":")).encode()
+    if len(shape) == 1:
+        return b'{"type":"Polygon","coordinates":' + polygons_text(shape)[1:-1] + b"}"
+    return b'{"type":"MultiPolygon","coordinates":' + polygons_text(shape) + b"}"
 
 
 def write_classes(cmap: CoverageMap, path: Path, areas_km2: np.ndarray, corners: _Corners,

@@ -131,29 +131,28 @@ def assemble_words(parts: list[np.ndarray], n: int) -> np.ndarray:
     return out.view(np.uint8)
 
 
-def polygons_text(polygons: list[list[np.ndarray]]) -> bytes:
-    """The "coordinates" text of a MultiPolygon: [[[[lon,lat],...],...],...].
+def polygons_text(shape) -> bytes:
+    """The "coordinates" text of a MultiPolygon given as an `_outline.Outline`.
 
-    Every ring's coordinates are formatted in one vectorised pass; rings are then
-    slices of that text.
+    All corners are formatted in one vectorised pass; rings are slices of that
+    text, closed by repeating their first corner's slice.
     """
-    rings = [ring for polygon in polygons for ring in polygon]
-    if not rings:
+    if not len(shape):
         return b"[]"
-    xy = np.concatenate(rings)
-    n = len(xy)
-    rows = assemble_words([text_words(",[  "), coordinate_words(xy[:, 0]), text_words(","),
-                           coordinate_words(xy[:, 1]), text_words("]")], n)
+    n = len(shape.xy)
+    rows = assemble_words([text_words(",[  "), coordinate_words(shape.xy[:, 0]),
+                           text_words(","), coordinate_words(shape.xy[:, 1]),
+                           text_words("]")], n)
     width = rows.shape[1]
     data = rows.tobytes()
-    bounds = np.cumsum([0] + [len(r) for r in rings]) * width
+    starts = (shape.ring_start * width).tolist()
     parts = []
-    at = 0
-    for polygon in polygons:
+    ring = 0
+    for p in range(len(shape)):
         texts = []
-        for _ in polygon:
-            texts.append(b"[" + data[bounds[at] + 1:bounds[at + 1]] + b"]")
-            at += 1
+        for ring in range(shape.polygon_start[p], shape.polygon_start[p + 1]):
+            a, b = starts[ring], starts[ring + 1]
+            texts.append(b"[" + data[a + 1:b] + data[a:a + width] + b"]")
         parts.append(b"[" + b",".join(texts) + b"]")
     return b"[" + b",".join(parts) + b"]"
 
@@ -186,11 +185,13 @@ def split_antimeridian(geometry) -> dict:
         part = shapely.intersection(geometry, box(-180.0 - shift, -90.0, 180.0 - shift, 90.0))
         if not part.is_empty:
             pieces.append(shapely.transform(part, lambda xy, s=shift: xy + [s, 0.0]))
-    merged = shapely.orient_polygons(shapely.union_all(pieces) if len(pieces) > 1
-                                     else pieces[0], exterior_cw=False)
+    merged = shapely.set_precision(shapely.union_all(pieces) if len(pieces) > 1
+                                   else pieces[0], 1e-7)
+    # after the precision snap, which may reverse rings: exteriors counter-clockwise
+    merged = shapely.orient_polygons(merged, exterior_cw=False)
     polygons = [p for p in getattr(merged, "geoms", [merged]) if p.geom_type == "Polygon"]
     merged = polygons[0] if len(polygons) == 1 else shapely.MultiPolygon(polygons)
-    return mapping(shapely.set_precision(merged, 1e-7))
+    return mapping(merged)
 
 
 def crosses_antimeridian(lon_deg: np.ndarray) -> bool:

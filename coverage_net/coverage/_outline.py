@@ -14,6 +14,8 @@ few rings, not the many cells).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import shapely
 
@@ -50,9 +52,9 @@ def _jump_rings(nxt: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def outline(vertex_lon: np.ndarray, vertex_lat: np.ndarray,
-            extra_rings: list[np.ndarray] = ()) -> list[list[np.ndarray]]:
-    """Polygons (outer ring, then holes; rings closed, (m, 2) lon/lat) of the union of
-    cells given as (n, 6) counter-clockwise corner arrays plus extra (m, 2) rings."""
+            extra_rings: list[np.ndarray] = ()) -> Outline:
+    """The union of cells given as (n, 6) counter-clockwise corner arrays (lon, lat)
+    plus extra open (m, 2) rings, as polygons with holes."""
     q_lon, q_lat = _quantise(np.concatenate([vertex_lon.ravel()] + [r[:, 0] for r in extra_rings]),
                              np.concatenate([vertex_lat.ravel()] + [r[:, 1] for r in extra_rings]))
     nxt_index = np.arange(len(q_lon)) + 1
@@ -63,7 +65,7 @@ def outline(vertex_lon: np.ndarray, vertex_lat: np.ndarray,
         at += len(ring)
         nxt_index[at - 1] -= len(ring)
     if not len(q_lon):
-        return []
+        return EMPTY
     src_lon, src_lat = q_lon, q_lat
     dst_lon, dst_lat = q_lon[nxt_index], q_lat[nxt_index]
     edge = (src_lon != dst_lon) | (src_lat != dst_lat)  # a corner repeated by rounding
@@ -79,7 +81,7 @@ def outline(vertex_lon: np.ndarray, vertex_lat: np.ndarray,
     kept = np.flatnonzero(edge)
     boundary[kept[order[~(twin[1:] | twin[:-1])]]] = True
     if not boundary.any():
-        return []
+        return EMPTY
     src = (src_lon[boundary] << 31) | src_lat[boundary]
     dst = (dst_lon[boundary] << 31) | dst_lat[boundary]
     vertex_keys, src_id = np.unique(src, return_inverse=True)
@@ -99,23 +101,59 @@ def outline(vertex_lon: np.ndarray, vertex_lat: np.ndarray,
     nxt_xy[cuts[1:] - 1] = xy[cuts[:-1]]
     cross = xy[:, 0] * nxt_xy[:, 1] - nxt_xy[:, 0] * xy[:, 1]
     areas = 0.5 * np.add.reduceat(cross, cuts[:-1])
-    rings = [np.vstack([xy[a:b], xy[a:a + 1]]) for a, b in zip(cuts[:-1], cuts[1:], strict=True)]
-    return _nest(rings, areas)
+    return _nest(xy, cuts, areas)
 
 
-def _nest(rings: list[np.ndarray], areas: np.ndarray) -> list[list[np.ndarray]]:
+@dataclass(frozen=True)
+class Outline:
+    """Polygons as flat arrays: ring r is `xy[ring_start[r]:ring_start[r + 1]]` (open:
+    the first corner is not repeated), polygon p is rings `polygon_start[p]` up to
+    `polygon_start[p + 1]`, its outer ring first, then its holes."""
+
+    xy: np.ndarray
+    ring_start: np.ndarray
+    polygon_start: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.polygon_start) - 1
+
+    def polygons(self) -> list[list[np.ndarray]]:
+        """Closed (m, 2) rings per polygon (for the few outlines that need shapely)."""
+        out = []
+        for p in range(len(self)):
+            rings = []
+            for r in range(self.polygon_start[p], self.polygon_start[p + 1]):
+                ring = self.xy[self.ring_start[r]:self.ring_start[r + 1]]
+                rings.append(np.vstack([ring, ring[:1]]))
+            out.append(rings)
+        return out
+
+
+EMPTY = Outline(np.empty((0, 2)), np.zeros(1, dtype=np.int64), np.zeros(1, dtype=np.int64))
+
+
+def _ragged_rows(starts: np.ndarray, sizes: np.ndarray) -> np.ndarray:
+    """The rows of several [start, start + size) ranges, one after the other."""
+    offsets = np.cumsum(sizes) - sizes
+    return np.repeat(starts - offsets, sizes) + np.arange(int(sizes.sum()))
+
+
+def _nest(xy: np.ndarray, cuts: np.ndarray, areas: np.ndarray) -> Outline:
     """Outer rings (counter-clockwise) with the holes (clockwise) that lie in them."""
-    outer = [r for r, a in zip(rings, areas, strict=True) if a > 0]
-    holes = [r for r, a in zip(rings, areas, strict=True) if a <= 0]
-    polygons = [[r] for r in outer]
-    if holes:
-        sizes = [len(r) for r in outer]
+    starts, sizes = cuts[:-1], np.diff(cuts)
+    outer = np.flatnonzero(areas > 0)
+    holes = np.flatnonzero(areas <= 0)
+    owner = np.arange(len(outer))
+    shell_of_hole = np.empty(0, dtype=np.int64)
+    if len(holes):
+        rows = _ragged_rows(starts[outer], sizes[outer])
+        coords = np.insert(xy[rows], np.cumsum(sizes[outer]), xy[starts[outer]], axis=0)
         shells = shapely.polygons(shapely.linearrings(
-            np.concatenate(outer), indices=np.repeat(np.arange(len(outer)), sizes)))
+            coords, indices=np.repeat(np.arange(len(outer)), sizes[outer] + 1)))
         shell_area = shapely.area(shells)
         # a tree of the holes' first corners, queried with the shells: shapely prepares
         # each shell once, so a point test is logarithmic in the shell's size
-        points = shapely.points(np.array([hole[0] for hole in holes]))
+        points = shapely.points(xy[starts[holes]])
         shell_at, hole_at = shapely.STRtree(points).query(shells, predicate="contains")
         # the innermost shell holding a hole is the smallest that does
         order = np.lexsort((shell_area[shell_at], hole_at))
@@ -123,6 +161,14 @@ def _nest(rings: list[np.ndarray], areas: np.ndarray) -> list[list[np.ndarray]]:
         first = np.r_[True, hole_at[1:] != hole_at[:-1]]
         if first.sum() != len(holes):  # cannot happen for a valid cell set
             raise ValueError("a hole of a cell outline lies in no outer ring")
-        for h, shell in zip(hole_at[first].tolist(), shell_at[first].tolist(), strict=True):
-            polygons[shell].append(holes[h])
-    return polygons
+        shell_of_hole = shell_at[first][np.argsort(hole_at[first])]
+    # rings ordered by polygon, the outer ring first
+    polygon = np.concatenate([owner, shell_of_hole])
+    is_hole = np.r_[np.zeros(len(outer), bool), np.ones(len(holes), bool)]
+    ring_ids = np.concatenate([outer, holes])
+    order = np.lexsort((is_hole, polygon))
+    ring_ids = ring_ids[order]
+    rows = _ragged_rows(starts[ring_ids], sizes[ring_ids])
+    ring_start = np.r_[0, np.cumsum(sizes[ring_ids])]
+    polygon_start = np.r_[0, np.cumsum(np.bincount(polygon, minlength=len(outer)))]
+    return Outline(xy[rows], ring_start, polygon_start)
