@@ -52,7 +52,7 @@ class CellGeometry:
     vertex_lat_deg: np.ndarray | None = None
     vertex_lon_deg: np.ndarray | None = None
     irregular: dict[int, np.ndarray] | None = None
-    # unit vectors of the centres (n, 3) and of the six corners (n, 6, 3), for areas
+    # unit vectors of the centres (n, 3) and of the six corners (n, 6, 3)
     centre_xyz: np.ndarray | None = None
     vertex_xyz: np.ndarray | None = None
 
@@ -219,7 +219,7 @@ def cell_geometry(cells, *, vertices: bool = True) -> CellGeometry:
     lon = np.full(n, np.nan)
     vlat = np.full((n, 6), np.nan) if vertices else None
     vlon = np.full((n, 6), np.nan) if vertices else None
-    cxyz = np.full((n, 3), np.nan) if vertices else None
+    cxyz = np.full((n, 3), np.nan)
     vxyz = np.full((n, 6, 3), np.nan) if vertices else None
     irregular: dict[int, np.ndarray] = {}
     if n:
@@ -250,16 +250,16 @@ def cell_geometry(cells, *, vertices: bool = True) -> CellGeometry:
                     vlat[rows[good]], vlon[rows[good]] = _latlon(corner)
                     corner /= np.linalg.norm(corner, axis=-1, keepdims=True)
                     vxyz[rows[good]] = corner
-                    cxyz[rows[good]] = centre[good] / np.linalg.norm(centre[good], axis=-1,
-                                                                     keepdims=True)
                 lat[rows[good]], lon[rows[good]] = _latlon(centre[good])
+                cxyz[rows[good]] = centre[good] / np.linalg.norm(centre[good], axis=-1,
+                                                                 keepdims=True)
                 rows = rows[clearance <= 0]  # the others lie on another face of this base cell
         for row in np.flatnonzero(np.isnan(lat) | (np.isnan(vlat[:, 0]) if vertices else False)):
             cell = int(cells[row])
             lat[row], lon[row] = h3i.cell_to_latlng(cell)
+            cxyz[row] = _xyz(lat[row], lon[row])
             if vertices:
                 ring = np.array(h3i.cell_to_boundary(cell))
-                cxyz[row] = _xyz(lat[row], lon[row])
                 if len(ring) == 6:
                     vlat[row], vlon[row] = ring[:, 0], ring[:, 1]
                     vxyz[row] = _xyz(ring[:, 0], ring[:, 1])

@@ -10,7 +10,6 @@ at `max_range_km`.
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -152,8 +151,8 @@ def cell_sites(cells: np.ndarray) -> Sites:
     """Sites at the centres of H3 cells (uint64), keyed by cell like `Sites.from_cells`,
     with the centres computed for all cells at once."""
     geometry = cell_geometry(cells, vertices=False)
-    return dataclasses.replace(Sites.from_latlon(geometry.lat_deg, geometry.lon_deg),
-                               key=np.asarray(cells, dtype=np.uint64).copy())
+    return Sites(geometry.lat_deg, geometry.lon_deg, geometry.centre_xyz,
+                 np.asarray(cells, dtype=np.uint64).copy())
 
 
 def predict_hotspot(hotspot: Station, model: Model, settings: PredictionSettings,
