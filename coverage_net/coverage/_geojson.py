@@ -4,8 +4,10 @@ Formatting a float in Python costs about a microsecond, and a hexagon feature
 holds fourteen of them, which would cost more than predicting the cell. Here
 numbers are formatted as fixed-width columns of bytes with numpy: JSON allows
 whitespace before a value, so a number is padded on the left with spaces
-("  -5.1234567") and every feature of a batch has the same byte layout. Rows
-are then one `tobytes()` away from the file.
+("  -5.1234567") and every feature of a batch has the same byte layout. The
+layout is made of 4-byte words (constant pieces padded with whitespace too), so
+a coordinate is three table look-ups and rows are one `tobytes()` away from the
+file.
 
 Polygons that cross the antimeridian are split there into a MultiPolygon
 (RFC 7946 section 3.1.9); exterior rings run counter-clockwise, holes clockwise.
@@ -26,12 +28,6 @@ _HEX = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
 _PAIRS = np.frombuffer("".join(f"{k:02d}" for k in range(100)).encode(),
                        dtype=np.uint8).reshape(100, 2)
 _PAIRS_T = np.ascontiguousarray(_PAIRS.T)
-
-
-def text_columns(text: str | bytes, rows: int) -> np.ndarray:
-    """A constant piece of text as a (rows, len) byte block."""
-    raw = np.frombuffer(text.encode() if isinstance(text, str) else text, dtype=np.uint8)
-    return np.broadcast_to(raw, (rows, len(raw)))
 
 
 def fixed_columns(values, decimals: int) -> np.ndarray:
