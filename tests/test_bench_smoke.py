@@ -148,3 +148,13 @@ def test_poc_attacks_bench_prints_every_attack_in_both_forms(dem_dir):
     for attack in ("spoof_5km", "invent_rssi", "relay_30km", "replay", "self_witness", "ring"):
         rows = [line for line in lines if line.strip().startswith(attack)]
         assert len(rows) == 2 and all("forged reports caught" in r for r in rows)
+
+
+def test_predict_bench_quick_prints_both_rates_and_their_ratio(tmp_path, dem_dir):
+    stdout, rows = _run_bench("predict.py", tmp_path, "--dem", str(dem_dir))
+    assert "end to end" in stdout and "kernel alone" in stdout and "ratio" in stdout
+    assert [r["res"] for r in rows] == [8, 9]
+    for r in rows:
+        assert r["cells_evaluated"] == r["kernel_cells"] > 0  # both sides count the same cells
+        assert r["end_to_end_cells_per_s"] > 0 and r["kernel_cells_per_s"] > 0
+        assert r["ratio"] > 0 and r["output_bytes"]["cells.geojson"] > 0

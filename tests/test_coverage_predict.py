@@ -533,3 +533,23 @@ def test_a_hotspot_off_the_dem_is_flagged(dem_dir):
     result = predict_hotspot(hotspot, TerrainModel(Terrain(dem_dir)),
                              PredictionSettings(res=6, max_range_km=20.0, outside_dem="flat"))
     assert result.hotspot_outside_dem
+
+
+# --- the vectorised pipeline keeps the previous implementation's values ------------------
+
+
+def test_prediction_equals_the_previous_implementation(dem_dir, example_hotspots):
+    """RSSI per cell as the per-cell h3 implementation computed it (tests/vectors)."""
+    want = json.loads((Path(__file__).parent / "vectors" / "predict_wm_res8_v1.json")
+                      .read_text(encoding="utf-8"))["cells"]
+    got = predict_coverage(example_hotspots, TerrainModel(Terrain(dem_dir)),
+                           PredictionSettings(res=8, max_range_km=6.0))
+    assert sorted(h3.int_to_str(c) for c in got.cells.tolist()) == sorted(want)
+    for cell, rssi, count, best in zip(got.cells.tolist(), got.best_rssi_dbm.tolist(),
+                                       got.hotspot_count.tolist(), got.best_hotspot.tolist(),
+                                       strict=True):
+        w_rssi, w_count, w_best = want[h3.int_to_str(cell)]
+        # cell centres now come from a fitted map, equal to h3's to ~1e-13 degree (about
+        # 1e-8 m), which moves the terrain model's answer by ~2e-9 dB
+        assert rssi == pytest.approx(w_rssi, abs=1e-7)
+        assert (count, best) == (w_count, w_best)

@@ -17,6 +17,7 @@ from typing import Literal
 
 import h3
 import numpy as np
+from h3.api import numpy_int as h3n
 
 from coverage_net.radio import (
     ITMModel,
@@ -29,6 +30,7 @@ from coverage_net.radio import (
     sensitivity_dbm,
 )
 
+from ._cellgeom import cell_geometry
 from ._errors import CoverageError
 
 # cells per kernel call: enough to amortise the call, small enough for a smooth progress bar
@@ -137,12 +139,21 @@ def _ring_spacing_m(res: int) -> float:
     return h3.average_hexagon_edge_length(res, unit="m") * math.sqrt(3.0)
 
 
-def _ring(center: str, k: int) -> list[str]:
+def _ring(center: int, k: int) -> np.ndarray:
     try:
-        return list(h3.grid_ring(center, k))
+        return np.asarray(h3n.grid_ring(center, k), dtype=np.uint64)
     except h3.H3BaseException:  # pentagon distortion: fall back to disk differences
-        inner = set(h3.grid_disk(center, k - 1)) if k > 0 else set()
-        return [c for c in h3.grid_disk(center, k) if c not in inner]
+        inner = h3n.grid_disk(center, k - 1) if k > 0 else np.empty(0, np.uint64)
+        disk = np.asarray(h3n.grid_disk(center, k), dtype=np.uint64)
+        return disk[~np.isin(disk, inner)]
+
+
+def cell_sites(cells: np.ndarray) -> Sites:
+    """Sites at the centres of H3 cells (uint64), keyed by cell like `Sites.from_cells`,
+    with the centres computed for all cells at once."""
+    geometry = cell_geometry(cells, vertices=False)
+    return Sites(geometry.lat_deg, geometry.lon_deg, geometry.centre_xyz,
+                 np.asarray(cells, dtype=np.uint64).copy())
 
 
 def predict_hotspot(hotspot: Station, model: Model, settings: PredictionSettings,
@@ -155,7 +166,7 @@ def predict_hotspot(hotspot: Station, model: Model, settings: PredictionSettings
     hotspot_outside = bool(terrain is not None and terrain.has_data
                            and not terrain.covers(hotspot.lat_deg, hotspot.lon_deg))
     outside_count = 0
-    center = h3.latlng_to_cell(hotspot.lat_deg, hotspot.lon_deg, settings.res)
+    center = h3n.latlng_to_cell(hotspot.lat_deg, hotspot.lon_deg, settings.res)
     spacing_m = _ring_spacing_m(settings.res)
     k_max = max(1, math.ceil(settings.max_range_km * 1e3 / spacing_m))
     empty_rings_to_stop = max(1, math.ceil(settings.stop_after_empty_km * 1e3 / spacing_m))
@@ -167,16 +178,16 @@ def predict_hotspot(hotspot: Station, model: Model, settings: PredictionSettings
     farthest_m = 0.0
     k = 0
     while k <= k_max and k - last_covered_ring <= empty_rings_to_stop:
-        rings: list[tuple[int, list[str]]] = []
+        rings: list[tuple[int, np.ndarray]] = []
         count = 0
         while k <= k_max and (count == 0 or count + 6 * k <= _BATCH_CELLS):
             cells_k = _ring(center, k)
             rings.append((k, cells_k))
             count += len(cells_k)
             k += 1
-        flat = [c for _, cells_k in rings for c in cells_k]
+        flat = np.concatenate([cells_k for _, cells_k in rings])
         ring_of = np.repeat([kk for kk, _ in rings], [len(c) for _, c in rings])
-        rx = Sites.from_cells(flat)
+        rx = cell_sites(flat)
         distance_m = 2.0 * 6371008.8 * np.arcsin(np.minimum(
             0.5 * np.linalg.norm(rx.xyz - tx.xyz, axis=-1), 1.0))
         inside = distance_m <= settings.max_range_km * 1e3
@@ -184,10 +195,13 @@ def predict_hotspot(hotspot: Station, model: Model, settings: PredictionSettings
             on_dem = terrain.covers(rx.lat_deg, rx.lon_deg)
             outside_count += int((inside & ~on_dem).sum())
             inside &= on_dem
-        loss_db = path_loss_db(tx, rx, model, freq_hz=freq_hz, tx_height_m=hotspot.antenna_height_m,
-                               rx_height_m=settings.rx_height_m,
-                               num_threads=settings.num_threads)
-        rssi = eirp_dbm - loss_db
+        # the kernel sees only the cells that count: not ring corners past the range,
+        # nor cells off the DEM that would be thrown away
+        rssi = np.full(len(flat), -np.inf)
+        if inside.any():
+            rssi[inside] = eirp_dbm - path_loss_db(
+                tx, rx[inside], model, freq_hz=freq_hz, tx_height_m=hotspot.antenna_height_m,
+                rx_height_m=settings.rx_height_m, num_threads=settings.num_threads)
         ok = inside & (rssi >= sens)
         evaluated += int(inside.sum())
         if ok.any():
