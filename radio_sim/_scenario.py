@@ -1,7 +1,10 @@
 """Scenario runs in virtual time: hotspots beacon, the channel decides who hears them.
 
-Every hotspot transmits `beacons_per_day` beacons as a Poisson process, each on
-a channel drawn from its region's uplink plan at the chosen data rate. Each
+Every sender transmits `beacons_per_day` frames, as a Poisson process or as
+LoRaSim's renewal process (`_traffic`), each on a channel of its region's uplink
+plan (drawn per frame or fixed per node) with its node's setting (`_nodes`: the
+scenario's data rate or raw SF/BW, chosen by link budget, or given by name), to
+every hotspot or to the receivers `receivers` names (`_layout`). Each
 packet's receptions go to a link table (CSV, one row per receiver that heard the
 packet within `report_margin_db` of its sensitivity: delivered, or lost and why)
 and are counted into a summary. A run is a pure function of its `Scenario`:
