@@ -62,12 +62,14 @@ def capture_lock_lost(me_start_s: float, me_sf: int, me_bw_hz: int, other_start_
                       threshold_db: float) -> np.ndarray:
     """`capture_timing_lost`, plus: a later frame cannot take a receiver already locked.
 
-    After Rahmadhani and Kuipers, "When LoRaWAN frames collide", WiNTECH 2018, who
-    measured with SX127x/SX1301 receivers that the receiver synchronises to the
-    first frame it detects, and that a later, stronger frame is still received
-    only while the first frame is in its preamble; once the first frame's preamble
-    is over the receiver stays with it and the later frame is lost whatever its
-    power. The rule implemented:
+    After Rahmadhani and Kuipers, "When LoRaWAN frames collide", WiNTECH 2018, as we
+    read their measurements of colliding frames at LoRaWAN gateways: the receiver
+    synchronises to the first frame it detects; a later, stronger frame can still
+    take it while the first frame is in its preamble, but once the first frame's
+    preamble is over the receiver stays with it and the later frame is lost
+    whatever its power. (The paper's text was not at hand when this was written:
+    the preamble boundary below is our reading, not a figure quoted from it.)
+    The rule implemented:
 
     * an interferer that ends before my critical section spares me (as Bor et al.);
     * if the interferer started first and I start after its `PREAMBLE_SYMBOLS`

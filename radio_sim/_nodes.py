@@ -24,7 +24,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from coverage_net.radio import Model, Region, path_loss_db
+from coverage_net.radio import Model, Region, RegionError, path_loss_db
 
 from ._errors import SimConfigError
 from ._lora import LORASIM_GRID, airtime_s, check_setting, region_grid, snr_floor
@@ -33,8 +33,8 @@ from ._world import World
 __all__ = ["NODE_FIELDS", "SETTING_RULES", "NodeRadios", "choose_settings"]
 
 SETTING_RULES = ("fixed", "distance", "distance-power", "adr")
-NODE_FIELDS = ("spreading_factor", "bandwidth_hz", "coding_rate", "payload_bytes",
-               "tx_power_dbm")
+NODE_FIELDS = ("data_rate", "spreading_factor", "bandwidth_hz", "coding_rate",
+               "payload_bytes", "tx_power_dbm")
 ADR_INSTALLATION_MARGIN_DB = 10.0
 ADR_STEP_DB = 3.0
 ADR_POWER_STEP_DB = 2.0
@@ -100,7 +100,7 @@ def choose_settings(s, region: Region, world: World, senders: np.ndarray,
     radios = {"spreading_factor": sf, "bandwidth_hz": bw, "tx_power_dbm": power,
               "coding_rate": np.full(n, s.coding_rate),
               "payload_bytes": np.full(n, s.payload_bytes)}
-    _override(radios, s.nodes, world)
+    _override(radios, s.nodes, world, region)
     for setting in {(int(a), int(b), int(c)) for a, b, c in zip(
             sf[senders], bw[senders], radios["coding_rate"][senders], strict=True)}:
         check_setting(region, *setting, s.regulatory_limits)
@@ -143,7 +143,8 @@ def _adr(grid, rx_dbm: float, power_dbm: float, receiver: int,
     return (*faster[k], power_dbm)
 
 
-def _override(radios: dict[str, np.ndarray], nodes: Mapping, world: World) -> None:
+def _override(radios: dict[str, np.ndarray], nodes: Mapping, world: World,
+              region: Region) -> None:
     for name, fields in nodes.items():
         i = world.index_of(name)
         if not isinstance(fields, Mapping):
@@ -152,7 +153,15 @@ def _override(radios: dict[str, np.ndarray], nodes: Mapping, world: World) -> No
             if key not in NODE_FIELDS:
                 raise SimConfigError(f"nodes.{name}.{key}: not a per-node setting; use one "
                                      f"of {list(NODE_FIELDS)}")
-            radios[key][i] = value
+            if key == "data_rate":  # a region data rate: its SF and bandwidth
+                try:
+                    rate = region.data_rate(value)
+                except RegionError as exc:
+                    raise SimConfigError(f"nodes.{name}.data_rate: {exc}") from None
+                radios["spreading_factor"][i] = rate.spreading_factor
+                radios["bandwidth_hz"][i] = rate.bandwidth_hz
+            else:
+                radios[key][i] = value
 
 
 def with_powers(world: World, tx_power_dbm: np.ndarray) -> World:

@@ -88,7 +88,7 @@ class Scenario:
     bandwidth_hz: int | None = None
     node_settings: str = "fixed"  # or "distance", "distance-power", "adr" (see _nodes)
     choose_from: str = "region"  # settings the rules pick from: "region" or "lorasim"
-    nodes: Mapping[str, Mapping] = field(default_factory=dict)  # per-node overrides by name
+    nodes: Mapping[str, Mapping] = field(default_factory=dict, hash=False)  # by name
     channels: str = "drawn"  # "drawn" per packet or "fixed" per node
     traffic: str = "poisson"  # or "renewal": an exponential gap after each own frame
     world_seed: int | None = None  # seed of the generated positions (None: seed)

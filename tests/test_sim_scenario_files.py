@@ -85,9 +85,14 @@ def test_adr_steps_up_the_data_rate_then_down_the_power():
 def test_per_node_overrides_and_fixed_channels(tmp_path):
     s = load_scenario(SCENARIOS / "bor1.toml", days=0.05,
                       nodes={"hs-00003": {"spreading_factor": 7, "payload_bytes": 40,
-                                          "tx_power_dbm": 5.0}}).scenario
+                                          "tx_power_dbm": 5.0},
+                             "hs-00004": {"data_rate": 3}}).scenario
     result = run_scenario(s, tmp_path)
-    assert result.summary["settings"] == {"SF12/125": 99, "SF7/125": 1}
+    assert result.summary["settings"] == {"SF12/125": 98, "SF7/125": 1, "SF9/125": 1}
+    with pytest.raises(SimConfigError, match=r"nodes.hs-00004.data_rate: .*index=9"):
+        run_scenario(replace(s, nodes={"hs-00004": {"data_rate": 9}}), tmp_path)
+    with pytest.raises(SimConfigError, match="nodes.hs-00004.power: not a per-node setting"):
+        run_scenario(replace(s, nodes={"hs-00004": {"power": 9}}), tmp_path)
     freqs: dict[str, set] = {}
     for row in result.link_table.read_text().splitlines()[1:]:
         fields = row.split(",")
@@ -161,3 +166,13 @@ def test_renewal_traffic_with_simple_collisions_matches_its_equation(tmp_path):
     ders = [run_scenario(replace(s, seed=seed, days=loaded.expected["test_days"]),
                          tmp_path / str(seed)).summary["der"] for seed in range(5)]
     assert abs(float(np.mean(ders)) - q ** (s.hotspots - 2)) <= 0.01
+
+
+def test_toml_node_tables_reach_the_scenario(tmp_path):
+    path = tmp_path / "n.toml"
+    path.write_text('hotspots = 5\n\n[nodes.hs-00003]\nspreading_factor = 7\n'
+                    'bandwidth_hz = 125000\n\n[expected]\nder = 0.5\n')
+    loaded = load_scenario(path)
+    assert loaded.scenario.nodes == {"hs-00003": {"spreading_factor": 7, "bandwidth_hz": 125_000}}
+    assert loaded.expected == {"der": 0.5}
+    assert hash(loaded.scenario) == hash(replace(loaded.scenario, nodes={}))
