@@ -107,8 +107,10 @@ def choose_settings(s, region: Region, world: World, senders: np.ndarray,
     payload = radios["payload_bytes"]
     if not ((payload >= 1) & (payload <= 255)).all():
         raise SimConfigError("payload_bytes must be 1..255 for every node")
-    air = np.array([airtime_s(int(p), int(a), int(b), int(c)) for p, a, b, c in zip(
-        payload, sf, bw, radios["coding_rate"], strict=True)])
+    rows = list(zip(payload.tolist(), sf.tolist(), bw.tolist(), radios["coding_rate"].tolist(),
+                    strict=True))
+    once = {row: airtime_s(*map(int, row)) for row in set(rows)}  # a few distinct settings
+    air = np.array([once[row] for row in rows])
     return NodeRadios(airtime_s=air, **radios)
 
 
