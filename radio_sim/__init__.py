@@ -29,16 +29,18 @@ from ._errors import (
     SimError,
 )
 from ._impairments import FADING_MODELS, Impairments
+from ._nodes import SETTING_RULES
 from ._scenario import (
     LINK_COLUMNS,
     RunResult,
     Scenario,
     lorasim_preset,
     run_scenario,
-    scenario_from_args,
 )
+from ._scenario_file import ScenarioFile, load_scenario, scenario_from_args
 from ._sensors import Sensor, SensorFleet, read_sensors, sensor_reading
 from ._simradio import SimAir, SimRadio
+from ._traffic import TRAFFIC_MODELS
 from ._world import CELL_RES, World, WorldError, clustered, on_dem, uniform
 
 __all__ = [
@@ -49,4 +51,5 @@ __all__ = [
     "Scenario", "lorasim_preset", "run_scenario", "scenario_from_args", "SimAir", "SimRadio",
     "CELL_RES", "World", "WorldError", "clustered", "on_dem", "uniform", "FADING_MODELS",
     "ImpairmentError", "Impairments", "Sensor", "SensorFleet", "read_sensors", "sensor_reading",
+    "ScenarioFile", "load_scenario", "TRAFFIC_MODELS", "SETTING_RULES",
 ]

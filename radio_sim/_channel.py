@@ -28,7 +28,11 @@ Physics, per receiver j of a packet from i:
   `"simple"` (LoRaSim: any same-SF overlap destroys both), `"capture"` (same SF:
   a packet survives if it is `capture_threshold_db` stronger than every
   interferer), `"inter-sf"` (capture, plus other-SF interferers judged against
-  Goursaud's SIR isolation matrix).
+  Goursaud's SIR isolation matrix), and two rules that also ask when the
+  interferer overlaps (`_collisions`): `"capture-timing"` (Bor et al. 2016: only
+  an overlap of the critical section, then the power rule) and `"capture-lock"`
+  (also: a frame that starts after another's preamble cannot take the receiver,
+  after Rahmadhani & Kuipers 2018).
 
 Candidate receivers come from the world's H3 neighbourhoods within the range
 at which the best receiver could still hear the packet (at the fading's largest
@@ -57,13 +61,14 @@ from coverage_net.radio import (
     get_region,
     path_loss_db,
     shadowing_db,
-    snr_floor_db,
     thermal_noise_floor_dbm,
 )
 
 from ._clutter import ClutterField
+from ._collisions import capture_lock_lost, capture_timing_lost
 from ._errors import DutyCycleError, DwellTimeError, SimConfigError
 from ._impairments import Impairments
+from ._lora import SF6_SENSITIVITY_DBM, snr_floor
 from ._world import World
 
 REASONS = ("delivered", "below_sensitivity", "snr_below_floor", "half_duplex",
@@ -87,6 +92,8 @@ class CollisionModel(StrEnum):
     SIMPLE = "simple"
     CAPTURE = "capture"
     INTER_SF = "inter-sf"
+    CAPTURE_TIMING = "capture-timing"  # Bor et al., MSWiM 2016 (LoRaSim's full check)
+    CAPTURE_LOCK = "capture-lock"  # + Rahmadhani & Kuipers, WiNTECH 2018
 
 
 @dataclass(frozen=True)
@@ -230,6 +237,8 @@ class Channel:
             if self.sensitivity == "textbook":
                 everyone = np.arange(len(self.world))
                 table = self.noise_floor_dbm(everyone, bw_hz) + self._snr_floor(sf)
+            elif sf == 6:  # in neither measured table: the SX1276 datasheet, as LoRaSim
+                table = np.full(len(self.world), SF6_SENSITIVITY_DBM[bw_hz])
             else:
                 source = (LORASIM_SENSITIVITY_DBM if self.sensitivity == "lorasim"
                           else SX1276_SENSITIVITY_DBM)
@@ -237,10 +246,16 @@ class Channel:
             self._per_hotspot[key] = table
         return table[receivers]
 
+    def threshold_dbm(self, receivers: np.ndarray, sf: int, bw_hz: int) -> np.ndarray:
+        """Weakest received power each receiver decodes: its sensitivity, or its noise
+        floor plus the SF's SNR floor if that is higher (what `end` requires)."""
+        return np.maximum(self.sensitivity_dbm(receivers, sf, bw_hz),
+                          self.noise_floor_dbm(receivers, bw_hz) + self._snr_floor(sf))
+
     def _snr_floor(self, sf: int) -> float:
         key = ("snr", sf)
         if key not in self._per_hotspot:
-            self._per_hotspot[key] = float(snr_floor_db(sf))
+            self._per_hotspot[key] = snr_floor(sf)
         return self._per_hotspot[key]
 
     def _range_for(self, sf: int, bw_hz: int, freq_hz: int) -> float:
@@ -411,9 +426,17 @@ class Channel:
                     sens = self.sensitivity_dbm(js, o.tx.spreading_factor, o.tx.bandwidth_hz)
                     lost |= q >= sens
                 continue
-            if same_sf:
+            if same_sf and self.collision is CollisionModel.CAPTURE_TIMING:
+                lost |= capture_timing_lost(tx.start_s, tx.spreading_factor, tx.bandwidth_hz,
+                                            o.tx.end_s, p, q, self.capture_threshold_db)
+            elif same_sf and self.collision is CollisionModel.CAPTURE_LOCK:
+                lost |= capture_lock_lost(tx.start_s, tx.spreading_factor, tx.bandwidth_hz,
+                                          o.tx.start_s, o.tx.end_s, o.tx.spreading_factor,
+                                          o.tx.bandwidth_hz, p, q, self.capture_threshold_db)
+            elif same_sf:
                 lost |= p - q < self.capture_threshold_db
-            elif self.collision is CollisionModel.INTER_SF:
+            elif self.collision is CollisionModel.INTER_SF and min(
+                    tx.spreading_factor, o.tx.spreading_factor) >= 7:  # the matrix has no SF6
                 need = GOURSAUD_SIR_DB[tx.spreading_factor - 7, o.tx.spreading_factor - 7]
                 lost |= p - q < need
         return lost

@@ -1,7 +1,10 @@
 """Scenario runs in virtual time: hotspots beacon, the channel decides who hears them.
 
-Every hotspot transmits `beacons_per_day` beacons as a Poisson process, each on
-a channel drawn from its region's uplink plan at the chosen data rate. Each
+Every sender transmits `beacons_per_day` frames, as a Poisson process or as
+LoRaSim's renewal process (`_traffic`), each on a channel of its region's uplink
+plan (drawn per frame or fixed per node) with its node's setting (`_nodes`: the
+scenario's data rate or raw SF/BW, chosen by link budget, or given by name), to
+every hotspot or to the receivers `receivers` names (`_layout`). Each
 packet's receptions go to a link table (CSV, one row per receiver that heard the
 packet within `report_margin_db` of its sensitivity: delivered, or lost and why)
 and are counted into a summary. A run is a pure function of its `Scenario`:
@@ -25,10 +28,9 @@ import os
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import h3
 import numpy as np
 
 from coverage_net.radio import (
@@ -37,14 +39,16 @@ from coverage_net.radio import (
     MODEL_NAMES,
     get_region,
     model_from_name,
-    time_on_air_s,
 )
 
 from ._channel import REASONS, Channel, ReceptionBatch, Transmission
 from ._engine import Scheduler
 from ._errors import RegulatoryLimitError, SimConfigError
 from ._impairments import Impairments
-from ._world import CELL_RES, World, uniform
+from ._layout import build_world, check_receivers, place_receivers
+from ._nodes import SETTING_RULES, NodeRadios, choose_settings, with_powers
+from ._traffic import TRAFFIC_MODELS, arrivals
+from ._world import World
 
 DAY_S = 86_400.0
 LINK_COLUMNS = ("packet_id", "start_s", "transmitter", "receiver", "freq_hz",
@@ -72,13 +76,23 @@ class Scenario:
     density_per_km2: float = 0.01  # with Hata-suburban rooftop links: ~25 witnesses per beacon
     center: tuple[float, float] = (44.5, -71.5)
     max_demodulators: int | None = 8  # an SX130x concentrator demodulates 8 packets at once
-    receivers: str = "all"  # "all" or "central" (only the hotspot nearest the centre listens)
+    receivers: str | int | tuple[str, ...] = "all"  # "all", "central", a count, or names
     world_file: str | None = None
     report_margin_db: float = 10.0
     max_range_m: float = 100_000.0
     channel_count: int | None = None  # use only the first k channels carrying the data rate
     regulatory_limits: bool = True  # enforce duty cycle and dwell time on transmit
     impairments: Impairments = Impairments()  # all off
+    coding_rate: int = 5  # 4/5 .. 4/8
+    spreading_factor: int | None = None  # with bandwidth_hz: a raw setting instead of data_rate
+    bandwidth_hz: int | None = None
+    node_settings: str = "fixed"  # or "distance", "distance-power", "adr" (see _nodes)
+    choose_from: str = "region"  # settings the rules pick from: "region" or "lorasim"
+    nodes: Mapping[str, Mapping] = field(default_factory=dict, hash=False)  # by name
+    channels: str = "drawn"  # "drawn" per packet or "fixed" per node
+    traffic: str = "poisson"  # or "renewal": an exponential gap after each own frame
+    world_seed: int | None = None  # seed of the generated positions (None: seed)
+    radius_m: float | None = None  # generated world: disk radius instead of the density
 
     def __post_init__(self) -> None:
         if isinstance(self.impairments, Mapping):  # scenario keys, e.g. from a JSON file
@@ -88,8 +102,26 @@ class Scenario:
                                  f"keys, got {type(self.impairments).__name__}")
         if self.model not in MODEL_NAMES:
             raise SimConfigError(f"model {self.model!r} is not one of {list(MODEL_NAMES)}")
-        if self.receivers not in ("all", "central"):
-            raise SimConfigError(f"receivers must be 'all' or 'central', got {self.receivers!r}")
+        if isinstance(self.receivers, list):
+            object.__setattr__(self, "receivers", tuple(self.receivers))
+        check_receivers(self.receivers)
+        if not isinstance(self.nodes, Mapping):
+            raise SimConfigError(f"nodes must map hotspot names to settings, got "
+                                 f"{type(self.nodes).__name__}")
+        object.__setattr__(self, "nodes", {k: dict(v) if isinstance(v, Mapping) else v
+                                           for k, v in self.nodes.items()})
+        for name, allowed in (("channels", ("drawn", "fixed")), ("traffic", TRAFFIC_MODELS),
+                              ("node_settings", SETTING_RULES),
+                              ("choose_from", ("region", "lorasim"))):
+            if getattr(self, name) not in allowed:
+                raise SimConfigError(f"{name} {getattr(self, name)!r} is not one of "
+                                     f"{list(allowed)}")
+        if (self.spreading_factor is None) != (self.bandwidth_hz is None):
+            raise SimConfigError("give spreading_factor and bandwidth_hz together (or "
+                                 "neither, for data_rate)")
+        if self.radius_m is not None and not (math.isfinite(self.radius_m)
+                                              and self.radius_m > 0):
+            raise SimConfigError(f"radius_m must be > 0, got {self.radius_m}")
         for name in ("beacons_per_day", "days", "density_per_km2"):
             value = getattr(self, name)
             if not (math.isfinite(value) and value > 0):
@@ -125,31 +157,6 @@ def _data_rate(region, index: int | None):
     rates = [region.data_rate(i) for ch in region.uplink_channels for i in ch.data_rates]
     rates = [r for r in rates if r.bandwidth_hz == 125_000]
     return max(rates, key=lambda r: r.spreading_factor)
-
-
-def build_world(s: Scenario) -> World:
-    if s.world_file is not None:
-        path = Path(s.world_file)
-        return World.from_geojson(path) if path.suffix.lower() in (".geojson", ".json") \
-            else World.from_csv(path)
-    return uniform(s.hotspots, center=s.center, density_per_km2=s.density_per_km2, seed=s.seed,
-                   antenna_height_m=s.height_m, antenna_gain_dbi=s.gain_dbi,
-                   tx_power_dbm=s.tx_power_dbm, region=s.region)
-
-
-def _central(world: World) -> int:
-    lat, lon = float(np.mean(world.lat_deg)), float(np.mean(world.lon_deg))
-    return int(np.argmin((world.lat_deg - lat) ** 2
-                         + ((world.lon_deg - lon) * math.cos(math.radians(lat))) ** 2))
-
-
-def _centred(world: World, s: Scenario) -> tuple[World, int]:
-    """LoRaSim topology: move the hotspot nearest the centre onto the centre; its index."""
-    i = _central(world)
-    hs = list(world.hotspots)
-    centre_cell = h3.str_to_int(h3.latlng_to_cell(s.center[0], s.center[1], CELL_RES))
-    hs[i] = replace(hs[i], cell=centre_cell, lat_deg=None, lon_deg=None)
-    return World(hs), i
 
 
 @dataclass
@@ -207,43 +214,66 @@ class _LinkTable:
         self._fh.close()
 
 
+def _setting(s: Scenario, region) -> tuple[int, int]:
+    """The scenario's (SF, BW): a raw setting, or its data rate's."""
+    if s.spreading_factor is not None:
+        return s.spreading_factor, s.bandwidth_hz
+    dr = _data_rate(region, s.data_rate)
+    return dr.spreading_factor, dr.bandwidth_hz
+
+
+def _channel_plan(region, s: Scenario, radios: NodeRadios) -> dict[int, list[int]]:
+    """Uplink frequencies by bandwidth: the region's channels of that width (all of its
+    channels when it has none, which only a run without regulatory limits accepts)."""
+    plan: dict[int, list[int]] = {}
+    for bw in sorted(set(radios.bandwidth_hz.tolist())):
+        freqs = [ch.freq_hz for ch in region.uplink_channels
+                 if any(region.data_rate(i).bandwidth_hz == bw for i in ch.data_rates)]
+        freqs = freqs or [ch.freq_hz for ch in region.uplink_channels]
+        plan[bw] = freqs[:s.channel_count] if s.channel_count is not None else freqs
+    return plan
+
+
+def _channel_for(s: Scenario, world: World, model) -> Channel:
+    return Channel(world, model=model, collision=s.collision,
+                   shadowing_sigma_db=s.shadowing_sigma_db, seed=s.seed,
+                   sensitivity=s.sensitivity, max_demodulators=s.max_demodulators,
+                   report_margin_db=s.report_margin_db, max_range_m=s.max_range_m,
+                   regulatory_limits=s.regulatory_limits, impairments=s.impairments)
+
+
 def run_scenario(s: Scenario, out_dir: str | os.PathLike,
                  progress: Callable[[float, float], None] | None = None) -> RunResult:
     """Run `s` in virtual time; write link_table.csv and summary.json into `out_dir`."""
     started = time.perf_counter()
     region = get_region(s.region)
-    dr = _data_rate(region, s.data_rate)
-    channels = [ch.freq_hz for ch in region.uplink_channels if dr.index in ch.data_rates]
-    if s.channel_count is not None:
-        channels = channels[:s.channel_count]
-    airtime_s = float(time_on_air_s(s.payload_bytes, dr.spreading_factor, dr.bandwidth_hz))
-    world = build_world(s)
-    receivers = None
-    if s.receivers == "central":
-        world, centre = _centred(world, s)
-        receivers = np.array([centre])
+    world, receivers = place_receivers(build_world(s), s)
     model = model_from_name(s.model)
-    channel = Channel(world, model=model, collision=s.collision,
-                      shadowing_sigma_db=s.shadowing_sigma_db, seed=s.seed,
-                      sensitivity=s.sensitivity, max_demodulators=s.max_demodulators,
-                      report_margin_db=s.report_margin_db, max_range_m=s.max_range_m,
-                      regulatory_limits=s.regulatory_limits, impairments=s.impairments)
+    channel = _channel_for(s, world, model)
+    listening = np.arange(len(world)) if receivers is None else receivers
+    senders = np.setdiff1d(np.arange(len(world)), listening) if receivers is not None \
+        else np.arange(len(world))
+    base = _setting(s, region)
+    radios = choose_settings(
+        s, region, world, senders, listening, model, base,
+        lambda r, sf, bw: channel.threshold_dbm(np.array([r]), sf, bw)[0],
+        lambda r, bw: channel.noise_floor_dbm(np.array([r]), bw)[0],
+        region.uplink_channels[0].freq_hz)
+    if (radios.tx_power_dbm != s.tx_power_dbm).any():  # the channel's range reads them
+        world = with_powers(world, radios.tx_power_dbm)
+        channel = _channel_for(s, world, model)
+    plan = _channel_plan(region, s, radios)
     rng = np.random.default_rng(s.seed)
     horizon_s = s.days * DAY_S
-    rate_per_s = s.beacons_per_day / DAY_S
-    # Poisson arrivals per hotspot, drawn in hotspot order from one seeded generator
-    starts, senders = [], []
-    for i in range(len(world)):
-        if receivers is not None and i in receivers:
-            continue
-        n = rng.poisson(rate_per_s * horizon_s)
-        starts.append(np.sort(rng.uniform(0.0, horizon_s, n)))
-        senders.append(np.full(n, i))
-    start_s = np.concatenate(starts) if starts else np.empty(0)
-    sender = np.concatenate(senders) if senders else np.empty(0, int)
-    order = np.lexsort((sender, start_s))
-    start_s, sender = start_s[order], sender[order]
-    chan = rng.integers(0, len(channels), len(start_s))
+    start_s, sender = arrivals(s.traffic, rng, senders, s.beacons_per_day / DAY_S,
+                               radios.airtime_s, horizon_s)
+    n_freqs = np.array([len(plan[int(b)]) for b in radios.bandwidth_hz.tolist()])
+    if s.channels == "fixed":  # one channel per node, drawn once
+        chan = rng.integers(0, n_freqs)[sender]
+    elif len(set(n_freqs.tolist())) == 1:
+        chan = rng.integers(0, int(n_freqs[0]), len(start_s))
+    else:
+        chan = rng.integers(0, n_freqs[sender])
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -266,17 +296,20 @@ def run_scenario(s: Scenario, out_dir: str | os.PathLike,
         counts.update(batch.reason.tolist())
         witnesses.append(int(batch.delivered.sum()))
 
+    r = radios
     for k in range(len(start_s)):
-        tx = Transmission(k, int(sender[k]), float(start_s[k]), airtime_s,
-                          channels[int(chan[k])], dr.spreading_factor, dr.bandwidth_hz, 5,
-                          s.tx_power_dbm, b"")
+        i = int(sender[k])
+        tx = Transmission(k, i, float(start_s[k]), float(r.airtime_s[i]),
+                          plan[int(r.bandwidth_hz[i])][int(chan[k])],
+                          int(r.spreading_factor[i]), int(r.bandwidth_hz[i]),
+                          int(r.coding_rate[i]), float(r.tx_power_dbm[i]), b"")
         scheduler.schedule(tx.start_s, begin, tx)
     try:
         scheduler.run(progress=(lambda t: progress(t, horizon_s)) if progress else None,
                       progress_every=2_000)
     finally:
         table.close()
-    summary = _summary(s, world, counts, witnesses, refused, len(start_s), dr, airtime_s,
+    summary = _summary(s, world, counts, witnesses, refused, len(start_s), radios, senders,
                        time.perf_counter() - started, scheduler.events_run)
     summary_path = out / "summary.json"
     tmp = summary_path.with_name("summary.json.tmp")
@@ -285,20 +318,25 @@ def run_scenario(s: Scenario, out_dir: str | os.PathLike,
     return RunResult(summary, table.path, summary_path)
 
 
-def _summary(s, world, counts, witnesses, refused, scheduled, dr, airtime_s, wall_s,
-             events) -> dict:
+def _summary(s, world, counts, witnesses, refused, scheduled, radios: NodeRadios, senders,
+             wall_s, events) -> dict:
     w = np.array(witnesses, dtype=int)
     audible = sum(counts[r] for r in REASONS if r not in ("below_sensitivity",
                                                           "snr_below_floor"))
+    transmitted = scheduled - sum(refused.values())
+    first = int(senders[0]) if len(senders) else 0
     return {
         "scenario": asdict(s),
         "hotspots": len(world),
-        "spreading_factor": dr.spreading_factor,
-        "bandwidth_hz": dr.bandwidth_hz,
-        "airtime_s": round(airtime_s, 6),
+        "spreading_factor": int(radios.spreading_factor[first]),
+        "bandwidth_hz": int(radios.bandwidth_hz[first]),
+        "airtime_s": round(float(radios.airtime_s[first]), 6),
+        "settings": radios.settings(senders),
         "beacons_scheduled": scheduled,
-        "beacons_transmitted": scheduled - sum(refused.values()),
+        "beacons_transmitted": transmitted,
         "beacons_refused": dict(refused),
+        # LoRaSim's data extraction rate: frames that reached at least one receiver
+        "der": round(int((w > 0).sum()) / transmitted, 6) if transmitted else None,
         "receptions_reported": sum(counts.values()),
         "by_reason": {r: counts[r] for r in REASONS},
         # among receptions strong enough to be decoded, the share that was
@@ -314,22 +352,3 @@ def _summary(s, world, counts, witnesses, refused, scheduled, dr, airtime_s, wal
         "events": events,
         "wall_time_s": round(wall_s, 3),
     }
-
-
-_IMPAIRMENT_KEYS = frozenset(f.name for f in fields(Impairments)) - {"seed"}
-
-
-def scenario_from_args(**kwargs) -> Scenario:
-    """A Scenario from CLI-style arguments (None means default).
-
-    Impairment keys (`fading`, `rssi_error_sigma_db`, ...) may be given flat; their
-    draws are seeded by the scenario's seed."""
-    preset = kwargs.pop("preset", None)
-    given = {k: v for k, v in kwargs.items() if v is not None}
-    impaired = {k: given.pop(k) for k in _IMPAIRMENT_KEYS & set(given)}
-    if impaired:
-        given["impairments"] = Impairments(seed=given.get("seed", 0), **impaired)
-    if preset == "lorasim":
-        nodes = given.pop("hotspots", 100)
-        return lorasim_preset(nodes, **given)
-    return Scenario(**given)

@@ -51,6 +51,13 @@ def test_sim_bench_quick_runs(tmp_path):
     assert 0 < figures["delivery_ratio"] <= 1
 
 
+def test_lorasim_bench_quick_prints_measured_beside_expected(tmp_path):
+    stdout, rows = _run_bench("lorasim.py", tmp_path, "--only", "aloha", "bor2")
+    assert "expected" in stdout and "measured" in stdout
+    assert [r["scenario"] for r in rows] == ["aloha", "bor2"]
+    assert all(0 < r["der"] <= 1 and r["expected"] is not None for r in rows)
+
+
 def test_gossip_bench_quick_delivers_everything(tmp_path):
     stdout, figures = _run_bench("gossip.py", tmp_path)
     assert "delivery ratio" in stdout and "baseline: stock py-libp2p" in stdout

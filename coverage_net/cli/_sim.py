@@ -19,7 +19,10 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from coverage_net.radio import MODEL_NAMES, model_from_name
 from radio_sim import (
     FADING_MODELS,
+    SETTING_RULES,
+    TRAFFIC_MODELS,
     Channel,
+    CollisionModel,
     SimConfigError,
     World,
     read_sensors,
@@ -28,7 +31,16 @@ from radio_sim import (
 )
 from radio_sim import serve as serve_devboards
 
-COLLISION_MODELS = ("simple", "capture", "inter-sf")
+COLLISION_MODELS = tuple(c.value for c in CollisionModel)
+
+
+def _receivers(ctx, param, value):
+    """'all', 'central', a count, or comma-separated hotspot names."""
+    if value is None or value in ("all", "central"):
+        return value
+    if value.isdigit():
+        return int(value)
+    return tuple(name.strip() for name in value.split(",") if name.strip())
 
 
 @click.group()
@@ -65,6 +77,38 @@ def sim() -> None:
               help="Step of the reported SNR, 0.25 like an SX1276 [0: exact].")
 @click.option("--gain-error-db", "gain_error_sigma_db", type=click.FloatRange(min=0),
               help="Sigma of each hotspot's antenna gain error (true minus asserted) [0].")
+@click.option("--coding-rate", type=click.IntRange(5, 8),
+              help="Denominator of the 4/x code rate, 5..8 [5].")
+@click.option("--spreading-factor", type=click.IntRange(6, 12),
+              help="Raw LoRa setting instead of a data rate (with --bandwidth); SF6 "
+                   "where the region has channels of that bandwidth.")
+@click.option("--bandwidth", "bandwidth_hz", type=click.Choice(["125000", "250000", "500000"]),
+              callback=lambda c, p, v: None if v is None else int(v),
+              help="Bandwidth of the raw setting, Hz.")
+@click.option("--data-rate", type=click.IntRange(min=0),
+              help="Region data-rate index [the slowest 125 kHz one].")
+@click.option("--payload-bytes", type=click.IntRange(1, 255), help="PHY payload [20].")
+@click.option("--tx-power", "tx_power_dbm", type=float, help="Conducted power, dBm [20].")
+@click.option("--node-settings", type=click.Choice(SETTING_RULES),
+              help="Per-node setting: fixed, or chosen by link budget (distance: LoRaSim "
+                   "experiment 3; distance-power: experiment 5; adr: Semtech's ADR) [fixed].")
+@click.option("--choose-from", type=click.Choice(["region", "lorasim"]),
+              help="Settings the rules choose from: the region's data rates, or LoRaSim's "
+                   "SF7-12 x 125/250/500 kHz [region].")
+@click.option("--channels", type=click.Choice(["drawn", "fixed"]),
+              help="Channel drawn per packet, or fixed per node [drawn].")
+@click.option("--traffic", type=click.Choice(TRAFFIC_MODELS),
+              help="poisson, or renewal: an exponential gap after each own frame, so a node "
+                   "never overlaps itself (LoRaSim) [poisson].")
+@click.option("--receivers", callback=_receivers,
+              help="all, central, a count, or comma-separated hotspot names [all].")
+@click.option("--world-seed", type=click.IntRange(min=0),
+              help="Seed of the generated positions [--seed].")
+@click.option("--radius-m", type=click.FloatRange(min=0, min_open=True),
+              help="Radius of the generated disk, instead of --density.")
+@click.option("--scenario", "scenario_file", type=click.Path(exists=True, dir_okay=False),
+              help="Scenario file (TOML or JSON, e.g. scenarios/bor0.toml); options given "
+                   "override its values.")
 @click.option("--preset", type=click.Choice(["lorasim"]),
               help="LoRaSim's setting: log-distance constants, measured sensitivity, 14 dBm, "
                    "20-byte packets, one receiver, nodes uniformly in range, simple collisions.")
@@ -91,7 +135,8 @@ def run(out_dir, quiet, **options) -> None:
         s = result.summary
         console.print(f"{s['hotspots']} hotspots, {s['beacons_transmitted']} beacons, "
                       f"{s['receptions_reported']} receptions: delivery ratio "
-                      f"{s['delivery_ratio']}, collisions {s['collisions']}, witnesses per "
+                      f"{s['delivery_ratio']} (DER {s['der']}), collisions {s['collisions']}, "
+                      f"witnesses per "
                       f"beacon {s['witnesses_per_beacon']['mean']} (mean) in "
                       f"{s['wall_time_s']} s")
         console.print(f"  wrote {result.link_table}\n  wrote {result.summary_path}")
