@@ -18,10 +18,12 @@ import numpy as np
 import pytest
 import shapely
 from browser_helpers import CHROMIUM, Browser
+from click.testing import CliRunner
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.image import imread
 from shapely.geometry import shape
 
+from coverage_net.cli import main
 from coverage_net.coverage import (
     LAYERS,
     NO_RSSI,
@@ -251,19 +253,18 @@ def test_the_html_map_renders_offline_with_hover_and_toggled_layers(tmp_path, la
 
 
 def test_map_export_cli_writes_each_format(tmp_path, poc_data, dem_dir):
+    """The real command line, in process (click's runner)."""
     for fmt in ("csv", "geojson", "png", "html"):
         out = tmp_path / f"map.{fmt}"
-        done = subprocess.run([CLI, "map", "export", "--data", str(poc_data), "--format", fmt,
-                               "--out", str(out), "--epochs", "0..5", "--dem", str(dem_dir),
-                               "--max-range-km", "3"], capture_output=True, text=True,
-                              timeout=300, check=False)
-        assert done.returncode == 0, done.stderr
-        assert out.stat().st_size > 0 and "proven cells from" in done.stderr
+        done = CliRunner().invoke(main, ["map", "export", "--data", str(poc_data), "--format",
+                                         fmt, "--out", str(out), "--epochs", "0..5", "--dem",
+                                         str(dem_dir), "--max-range-km", "3"])
+        assert done.exit_code == 0, done.output
+        assert out.stat().st_size > 0 and "proven cells from" in done.output
     assert not list(tmp_path.glob("*.tmp"))
-    bad = subprocess.run([CLI, "map", "export", "--data", str(poc_data), "--format", "csv",
-                          "--out", str(tmp_path / "x.csv"), "--epochs", "9..3"],
-                         capture_output=True, text=True, timeout=60, check=False)
-    assert bad.returncode == 2 and "'9..3': expected A..B with A <= B" in bad.stderr
+    bad = CliRunner().invoke(main, ["map", "export", "--data", str(poc_data), "--format", "csv",
+                                    "--out", str(tmp_path / "x.csv"), "--epochs", "9..3"])
+    assert bad.exit_code == 2 and "'9..3': expected A..B with A <= B" in bad.output
 
 
 def test_hotspot_markers_say_whose_coverage_is_proven(layers):

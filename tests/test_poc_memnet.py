@@ -14,6 +14,7 @@ import dataclasses
 
 import pytest
 import trio
+from poc_runs import acceptance_run, acceptance_scenario
 
 from coverage_net.node import PocScenario, ScenarioResult, run_poc_scenario
 from coverage_net.node.testing import memory_carrier
@@ -21,20 +22,16 @@ from coverage_net.p2p import TOPICS
 from coverage_net.p2p.testing import MemoryNetwork, run_deterministic
 from coverage_net.poc import verdicts_bytes
 
-ATTACKERS = {a: 3 for a in ("spoof_5km", "invent_rssi", "relay_30km", "replay",
-                            "self_witness", "ring")}
-"""The six attacks of issue #10, three hotspots each (as in test_poc_verify)."""
-
 
 @pytest.fixture(scope="module")
 def scenario(dem_dir) -> PocScenario:
-    return PocScenario(dem_dir=str(dem_dir), hotspots=200, beacons=1_000, seed=1,
-                       attackers=ATTACKERS, model_aware=False)
+    return acceptance_scenario(str(dem_dir), 1, model_aware=False)
 
 
 @pytest.fixture(scope="module")
-def direct(scenario) -> ScenarioResult:
-    return run_poc_scenario(scenario)
+def direct(dem_dir) -> ScenarioResult:
+    """The direct run test_poc_verify judges too (one run per session)."""
+    return acceptance_run(str(dem_dir), 1, model_aware=False)
 
 
 @pytest.fixture(scope="module")

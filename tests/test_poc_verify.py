@@ -19,6 +19,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from poc_runs import ATTACKS, acceptance_run
 
 from coverage_net.messages import WitnessReport
 from coverage_net.node import PocScenario, ScenarioResult, run_poc_scenario, save_verdicts
@@ -34,9 +35,6 @@ from coverage_net.poc._normal import PHI_PPM, PHI_STEP_CENTI, phi_ppm
 from coverage_net.store import MessageStore
 
 CLI = Path(sys.executable).with_name("coverage-net")
-ATTACKS = ("spoof_5km", "invent_rssi", "relay_30km", "replay", "self_witness", "ring")
-"""The six attacks of issue #10 (``rebroadcast`` is run on its own)."""
-ATTACKERS = {a: 3 for a in ATTACKS}
 
 
 def test_phi_table_is_the_normal_cdf():
@@ -53,9 +51,7 @@ SEEDS = (1, 2)
 
 
 def _runs(dem_dir, *, model_aware: bool) -> list[ScenarioResult]:
-    return [run_poc_scenario(PocScenario(dem_dir=str(dem_dir), hotspots=200, beacons=1_000,
-                                         attackers=ATTACKERS, model_aware=model_aware, seed=s))
-            for s in SEEDS]
+    return [acceptance_run(str(dem_dir), s, model_aware=model_aware) for s in SEEDS]
 
 
 @pytest.fixture(scope="module")

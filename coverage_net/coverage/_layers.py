@@ -13,9 +13,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import h3
 import numpy as np
 
+from ._cellgeom import cell_geometry
 from ._export import DEFAULT_CLASSES, SignalClass
 from ._predict import CoverageMap
 from ._proven import NO_RSSI, ProvenCells
@@ -80,8 +80,8 @@ class CoverageLayers:
         """Cell centres (degrees)."""
         if not len(self.cells):
             return np.zeros(0), np.zeros(0)
-        pts = np.asarray([h3.cell_to_latlng(h3.int_to_str(c)) for c in self.cells.tolist()])
-        return pts[:, 0], pts[:, 1]
+        geometry = cell_geometry(self.cells, vertices=False)
+        return geometry.lat_deg, geometry.lon_deg
 
 
 def class_of(rssi_dbm: float, classes: Sequence[SignalClass]) -> str:
