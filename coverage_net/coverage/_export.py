@@ -43,6 +43,7 @@ from ._geojson import (
 )
 from ._outline import Outline, outline
 from ._predict import CoverageMap
+from ._write import atomic_text
 
 # features formatted and written per batch: bounded memory, output as it is produced
 _BATCH_CELLS = 65_536
@@ -76,17 +77,9 @@ class _Corners:
 
 
 def _write_json(path: Path, payload: dict) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    try:
-        with open(tmp, "w", encoding="utf-8") as fh:
-            json.dump(payload, fh, separators=(",", ":"), allow_nan=False)
-            fh.write("\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    with atomic_text(path) as fh:
+        json.dump(payload, fh, separators=(",", ":"), allow_nan=False)
+        fh.write("\n")
 
 
 def _cell_areas_km2(geometry: CellGeometry, cells: np.ndarray, res: int) -> np.ndarray:

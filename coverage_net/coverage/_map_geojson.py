@@ -17,33 +17,19 @@ from pathlib import Path
 import h3
 import numpy as np
 import shapely
-from shapely.geometry import MultiPolygon, Polygon, box, mapping
+from shapely.geometry import MultiPolygon, Polygon, mapping, shape
 
+from ._geojson import split_antimeridian
 from ._layers import CoverageLayers
 from ._map_png import cell_rings
 from ._write import atomic_text
 
 __all__ = ["map_feature_collection", "rfc7946_geometry", "write_map_geojson"]
 
-_WORLD = box(-180.0, -90.0, 180.0, 90.0)
-
-
 def rfc7946_geometry(rings: list[np.ndarray]) -> MultiPolygon | Polygon:
     """The union of cell rings ((lon, lat) vertices, unwrapped per cell), cut at the
-    antimeridian and wound counter-clockwise (exteriors)."""
-    merged = shapely.union_all([Polygon(r) for r in rings])
-    pieces = [merged.intersection(_WORLD)]
-    for shift in (360.0, -360.0):  # parts unwrapped past +-180 go back to the other side
-        outside = merged.intersection(box(-180.0 - shift, -90.0, 180.0 - shift, 90.0))
-        if not outside.is_empty:
-            pieces.append(shapely.affinity.translate(outside, xoff=shift))
-    polygons = []
-    for piece in pieces:
-        for part in getattr(piece, "geoms", [piece]):
-            if isinstance(part, Polygon) and not part.is_empty and part.area > 0:
-                polygons.append(part)
-    geometry = polygons[0] if len(polygons) == 1 else MultiPolygon(polygons)
-    return shapely.orient_polygons(geometry, exterior_cw=False)
+    antimeridian and wound counter-clockwise (exteriors): `split_antimeridian`."""
+    return shape(split_antimeridian(shapely.union_all([Polygon(r) for r in rings])))
 
 
 def map_feature_collection(layers: CoverageLayers) -> dict[str, object]:

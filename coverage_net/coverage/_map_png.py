@@ -21,6 +21,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
+from ._geojson import unwrap_lon
 from ._layers import CoverageLayers
 from ._palette import HOTSPOT_COLOUR, PROVEN_HOTSPOT_COLOUR, colour_of
 from ._write import atomic_binary
@@ -50,9 +51,7 @@ def cell_rings(cells: np.ndarray) -> list[np.ndarray]:
     rings = []
     for cell in np.asarray(cells, dtype=np.uint64).tolist():
         ring = np.asarray(h3.cell_to_boundary(h3.int_to_str(cell)))[:, ::-1]
-        lon = ring[:, 0]
-        lon[lon - lon[0] > 180] -= 360
-        lon[lon - lon[0] < -180] += 360
+        ring[:, 0] = unwrap_lon(ring[:, 0], ring[0, 0])
         rings.append(ring)
     return rings
 
