@@ -49,4 +49,4 @@ lint: install
 	$(BIN)/ruff check .
 
 clean:
-	rm -rf build $(VENV) coverage_net/radio/*.so ext/*.c out $(DEMO_OUT) .pytest_cache .hypothesis
+	rm -rf build $(VENV) coverage_net/*/*.so ext/*.c out $(DEMO_OUT) .pytest_cache .hypothesis

@@ -55,6 +55,21 @@ extensions = [
         extra_link_args=link_args,
     ),
     Extension(
+        "coverage_net.coverage._cellgeom_corners",
+        sources=["ext/cellgeom.pyx"],
+        extra_compile_args=["-O3", "-fno-math-errno"],
+    ),
+    Extension(
+        "coverage_net.coverage._geojson_rows",
+        sources=["ext/geojson_rows.pyx"],
+        extra_compile_args=["-O3"],
+    ),
+    Extension(
+        "coverage_net.coverage._outline_rings",
+        sources=["ext/outline.pyx"],
+        extra_compile_args=["-O3"],
+    ),
+    Extension(
         "coverage_net.poc._links",
         sources=["ext/links.pyx"],
         extra_compile_args=["-O3"],

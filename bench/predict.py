@@ -8,7 +8,8 @@ and 10. For each resolution, `--repeat` rounds, each of:
   read, ring walk with the kernel, combining, cells.geojson, coverage_classes.geojson
   and summary.json written and fsynced);
 * propagation alone: the kernel (`path_loss_db`) over exactly the cells the command
-  evaluated, in batches of 4096, with the endpoints built beforehand.
+  evaluated, in batches of the command's own batch size (32768 cells), with the
+  endpoints built beforehand.
 
 Both rates count the cells evaluated (in range, on the DEM). Their ratio is taken
 within each round; the table shows medians. On a shared machine the load changes
@@ -46,7 +47,8 @@ ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DEM = ROOT.parent / "shared" / "data"
 HOTSPOT = "mt-washington,44.2706,-71.3033,,10,3,20,US915\n"
 HEADER = "name,lat,lon,cell,height_m,gain_dbi,tx_power_dbm,region\n"
-BATCH_CELLS = 4096
+# the kernel alone runs in batches of the command's own size (`_predict._BATCH_CELLS`)
+BATCH_CELLS = walk._BATCH_CELLS
 EARTH_RADIUS_M = 6371008.8
 
 

@@ -11,6 +11,7 @@ import json
 import shutil
 import subprocess
 
+import h3
 import numpy as np
 import pytest
 import shapely
@@ -25,7 +26,8 @@ from coverage_net.coverage import (
     write_coverage,
 )
 from coverage_net.coverage._cellgeom import cell_geometry
-from coverage_net.coverage._geojson import coordinate_words, fixed_columns
+from coverage_net.coverage._geojson import hex_feature_text, polygons_text
+from coverage_net.coverage._outline import Outline
 from coverage_net.radio import Hata, Station
 
 OPEN = Hata("open")
@@ -67,19 +69,53 @@ def test_cell_geometry_equals_h3(lat, lon, res, k):
             assert len(want) == 6  # same vertices, same first vertex, same direction
             np.testing.assert_allclose(geometry.vertex_lat_deg[row], want[:, 0], atol=1e-9)
             assert _lon_diff(geometry.vertex_lon_deg[row], want[:, 1]).max() < 1e-9
+            assert geometry.area_sr[row] == pytest.approx(h3i.cell_area(cell, "rads^2"),
+                                                          rel=1e-9)
 
 
-def test_number_columns_are_json_numbers():
+def test_numbers_are_json_numbers_rounded_half_to_even():
     values = np.array([-71.30331234, 0.0, -1e-9, 5.5, -5.5, 179.99999999, -180.0, 99.99999996,
-                       -9.99999999, 44.0])
-    for decimals in (0, 2, 7):
-        for row, value in zip(fixed_columns(values, decimals), values, strict=True):
-            assert json.loads(bytes(row)) == pytest.approx(round(value, decimals), abs=1e-9)
-    for row, value in zip(coordinate_words(values).view(np.uint8).reshape(len(values), 12),
-                          values, strict=True):
-        assert json.loads(bytes(row)) == pytest.approx(round(value, 7), abs=1e-12)
+                       -9.99999999, 44.0, 0.00000005, -0.00000015])
+    # outline rings: two polygons, the first with a hole, each ring closed in the text
+    xy = np.stack([values, values[::-1]], axis=-1)
+    rings = json.loads(polygons_text(Outline(xy, np.array([0, 4, 8, 12]), np.array([0, 2, 3]))))
+    assert [len(polygon) for polygon in rings] == [2, 1]
+    flat = [ring for polygon in rings for ring in polygon]
+    for r, ring in enumerate(flat):
+        assert len(ring) == 5 and ring[0] == ring[-1]
+        for k, (x, y) in enumerate(ring[:4]):
+            assert x == pytest.approx(round(xy[4 * r + k, 0], 7), abs=1e-12)
+            assert y == pytest.approx(round(xy[4 * r + k, 1], 7), abs=1e-12)
+    # the compiled cell formatter: the same numbers, each corner where it belongs
+    n = len(values)
+    lon = np.repeat(values[:, None], 6, axis=1) + np.arange(6) * 1e-7
+    lat = -lon / 2.0
+    rssi = np.array([-105.125, -0.001, 12.345, -99.995, 0.0, -150.0, 1e-3, -7.5, 3.0, -0.005,
+                     200.125, -1000.0])
+    count = np.arange(n, dtype=np.int64) * 7919
+    names = ["summit", 'quote " and \\ back', "ünïcode"]
+    owner = np.arange(n) % len(names)
+    cells = np.asarray(h3n.grid_disk(h3n.latlng_to_cell(44.27, -71.3, 9), 2), np.uint64)[:n]
+    text = bytes(hex_feature_text(lon, lat, cells, rssi, count, owner, names))
+    assert text.startswith(b",\n")
+    features = json.loads(b"[" + text[2:] + b"]")
+    assert len(features) == n
+    for row, feature in enumerate(features):
+        ring = feature["geometry"]["coordinates"][0]
+        assert len(ring) == 7 and ring[0] == ring[-1]
+        for k in range(6):
+            assert ring[k][0] == pytest.approx(round(lon[row, k], 7), abs=1e-12)
+            assert ring[k][1] == pytest.approx(round(lat[row, k], 7), abs=1e-12)
+        props = feature["properties"]
+        assert props["cell"] == h3.int_to_str(int(cells[row]))
+        assert props["best_rssi_dbm"] == pytest.approx(float(np.round(rssi[row], 2)), abs=1e-12)
+        assert props["hotspots"] == count[row]
+        assert props["best_hotspot"] == names[owner[row]]
     with pytest.raises(ValueError, match="JSON"):
-        fixed_columns([1.0, np.inf], 2)
+        hex_feature_text(lon[:2], lat[:2], cells[:2], [1.0, np.inf], count[:2], owner[:2], names)
+    with pytest.raises(ValueError, match="finite degrees"):
+        hex_feature_text(lon[:2] * np.nan, lat[:2], cells[:2], rssi[:2], count[:2], owner[:2],
+                         names)
 
 
 def _hotspot(name, lat, lon, region="US915", tx_power_dbm=20.0):

@@ -73,6 +73,9 @@ def test_the_root_error_is_one_class():
 @pytest.mark.parametrize(("kernel", "wrapper"), [
     ("_pathloss", "coverage_net/radio/propagation.py"),
     ("_itm", "coverage_net/radio/longley_rice.py"),
+    ("_outline_rings", "coverage_net/coverage/_outline.py"),
+    ("_geojson_rows", "coverage_net/coverage/_geojson.py"),
+    ("_cellgeom_corners", "coverage_net/coverage/_cellgeom.py"),
 ])
 def test_only_one_module_imports_each_kernel(kernel, wrapper):
     importers = []

@@ -23,6 +23,8 @@ import h3
 import numpy as np
 from h3.api import basic_int as h3i
 
+from ._cellgeom_corners import patch_geometry
+
 # lattice change per resolution step (on (i - k, j - k) coordinates) and digit unit vectors
 _DIGIT_I = np.array([0, -1, 0, -1, 1, 0, 1, 0], dtype=np.int64)
 _DIGIT_J = np.array([0, -1, 1, 0, 0, -1, 1, 0], dtype=np.int64)
@@ -44,7 +46,8 @@ class CellGeometry:
     `vertex_lat_deg`/`vertex_lon_deg` are (n, 6) in h3's order (counter-clockwise,
     same first vertex); rows of cells with another number of vertices (pentagons,
     cells cut by a face edge) are NaN and their boundary is in `irregular`
-    (row -> (m, 2) array of lat, lon).
+    (row -> (m, 2) array of lat, lon). `area_sr` is each hexagon's area on the unit
+    sphere as h3.cell_area computes it (NaN for the irregular ones).
     """
 
     lat_deg: np.ndarray
@@ -52,9 +55,8 @@ class CellGeometry:
     vertex_lat_deg: np.ndarray | None = None
     vertex_lon_deg: np.ndarray | None = None
     irregular: dict[int, np.ndarray] | None = None
-    # unit vectors of the centres (n, 3) and of the six corners (n, 6, 3)
-    centre_xyz: np.ndarray | None = None
-    vertex_xyz: np.ndarray | None = None
+    centre_xyz: np.ndarray | None = None  # unit vectors of the centres (n, 3)
+    area_sr: np.ndarray | None = None
 
 
 def _xyz(lat_deg, lon_deg) -> np.ndarray:
@@ -141,8 +143,13 @@ class _Patch:
     """One fitted (base cell, face) patch: the map, the face, and h3's vertex order."""
 
     def __init__(self, matrix, face, origin, scale, order):
-        self.matrix, self.face, self.origin, self.scale = matrix, face, origin, scale
+        self.matrix = np.ascontiguousarray(matrix, dtype=np.float64)
+        self.face, self.origin, self.scale = face, origin, float(scale)
         self.order = order
+
+    @functools.cached_property
+    def offsets(self) -> np.ndarray:
+        return np.ascontiguousarray(self.corner_offsets())
 
     def map(self, i, j) -> np.ndarray:
         return _homogeneous(i, j, self.origin, self.scale) @ self.matrix.T
@@ -215,12 +222,14 @@ def cell_geometry(cells, *, vertices: bool = True) -> CellGeometry:
     """Centres (and, with `vertices`, boundaries) of same-resolution H3 cells (uint64)."""
     cells = np.ascontiguousarray(cells, dtype=np.uint64)
     n = len(cells)
+    # every row a patch sees is written (values or NaN); the NaN here is for the rest
     lat = np.full(n, np.nan)
     lon = np.full(n, np.nan)
-    vlat = np.full((n, 6), np.nan) if vertices else None
-    vlon = np.full((n, 6), np.nan) if vertices else None
-    cxyz = np.full((n, 3), np.nan)
-    vxyz = np.full((n, 6, 3), np.nan) if vertices else None
+    vlat = np.empty((n, 6)) if vertices else None
+    vlon = np.empty((n, 6)) if vertices else None
+    cxyz = np.empty((n, 3))
+    area = np.empty(n) if vertices else None
+    seen = np.zeros(n, dtype=bool)
     irregular: dict[int, np.ndarray] = {}
     if n:
         res = h3i.get_resolution(int(cells[0]))
@@ -236,24 +245,18 @@ def cell_geometry(cells, *, vertices: bool = True) -> CellGeometry:
             for patch in _patches(res, b):
                 if not len(rows):
                     break
-                centre = patch.map(i[rows], j[rows])
-                clearance = _clearance(centre, patch.face)
-                good = clearance > _EDGE_MARGIN
-                if vertices:
-                    # corners lie within a cell's radius of its centre: only cells that
-                    # close to an edge need their corners checked one by one
-                    near = np.flatnonzero(good & (clearance < 3.0 * edge_rad + _EDGE_MARGIN))
-                    offsets = patch.corner_offsets()
-                    corner = centre[near][:, None, :] + offsets
-                    good[near] = (_clearance(corner, patch.face) > _EDGE_MARGIN).all(axis=1)
-                    corner = centre[good][:, None, :] + offsets
-                    vlat[rows[good]], vlon[rows[good]] = _latlon(corner)
-                    corner /= np.linalg.norm(corner, axis=-1, keepdims=True)
-                    vxyz[rows[good]] = corner
-                lat[rows[good]], lon[rows[good]] = _latlon(centre[good])
-                cxyz[rows[good]] = centre[good] / np.linalg.norm(centre[good], axis=-1,
-                                                                 keepdims=True)
+                clearance = np.empty(len(rows))
+                patch_geometry(i, j, rows, float(patch.origin[0]), float(patch.origin[1]),
+                               patch.scale, patch.matrix, _edge_normals(patch.face),
+                               _EDGE_MARGIN, 3.0 * edge_rad + _EDGE_MARGIN,
+                               patch.offsets if vertices else None, vertices, lat, lon, cxyz,
+                               vlat, vlon, area, clearance)
+                seen[rows] = True
                 rows = rows[clearance <= 0]  # the others lie on another face of this base cell
+        if not seen.all():  # pentagon base cells, no patch: through h3 below
+            cxyz[~seen] = np.nan
+            if vertices:
+                vlat[~seen] = vlon[~seen] = area[~seen] = np.nan
         for row in np.flatnonzero(np.isnan(lat) | (np.isnan(vlat[:, 0]) if vertices else False)):
             cell = int(cells[row])
             lat[row], lon[row] = h3i.cell_to_latlng(cell)
@@ -262,7 +265,7 @@ def cell_geometry(cells, *, vertices: bool = True) -> CellGeometry:
                 ring = np.array(h3i.cell_to_boundary(cell))
                 if len(ring) == 6:
                     vlat[row], vlon[row] = ring[:, 0], ring[:, 1]
-                    vxyz[row] = _xyz(ring[:, 0], ring[:, 1])
+                    area[row] = h3i.cell_area(cell, unit="rads^2")
                 else:
                     irregular[int(row)] = ring
-    return CellGeometry(lat, lon, vlat, vlon, irregular if vertices else None, cxyz, vxyz)
+    return CellGeometry(lat, lon, vlat, vlon, irregular if vertices else None, cxyz, area)

@@ -7,7 +7,7 @@
 * `summary.json`: what was predicted, per hotspot and overall.
 
 Cell geometry comes from `_cellgeom` (all cells at once), features are written
-in batches as fixed-width byte rows (`_geojson`), and class outlines come from
+in batches by a compiled formatter (`_geojson`), and class outlines come from
 cancelling shared cell edges (`_outline`), so no step grows faster than the
 number of cells. Files are written to a temporary name and renamed, so an
 interrupted run never leaves a half-written file behind. Cells are hex strings
@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Sequence
+from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,16 +30,10 @@ from shapely.geometry import MultiPolygon, Polygon
 from ._cellgeom import CellGeometry, cell_geometry
 from ._geojson import (
     StreamedCollection,
-    as_words,
-    assemble_words,
-    coordinate_words,
     crosses_antimeridian,
-    fixed_columns,
-    hex_columns,
+    hex_feature_text,
     polygons_text,
     split_antimeridian,
-    string_columns,
-    text_words,
     unwrap_lon,
 )
 from ._outline import Outline, outline
@@ -47,6 +42,8 @@ from ._write import atomic_text
 
 # features formatted and written per batch: bounded memory, output as it is produced
 _BATCH_CELLS = 65_536
+# cells per corner computation: small enough to stay in cache, several per thread
+_GEOMETRY_BATCH_CELLS = 16_384
 # H3's authalic earth radius, for cell areas as h3.cell_area computes them
 _EARTH_RADIUS_KM = 6371.007180918475
 
@@ -82,23 +79,9 @@ def _write_json(path: Path, payload: dict) -> None:
         fh.write("\n")
 
 
-def _cell_areas_km2(geometry: CellGeometry, cells: np.ndarray, res: int) -> np.ndarray:
-    """Cell areas as h3.cell_area gives them (six spherical triangles from the centre).
-
-    From resolution 6 on, the flat hexagon through the six corners is cheaper and
-    still within 2e-7 of h3.cell_area (measured at res 6, 8 and 10).
-    """
-    corner = geometry.vertex_xyz
-    after = np.roll(corner, -1, axis=1)
-    if res >= 6:
-        area = 0.5 * np.linalg.norm(np.cross(corner, after).sum(axis=1), axis=-1)
-    else:
-        centre = geometry.centre_xyz[:, None, :]
-        triple = (np.cross(corner, after) * centre).sum(-1)
-        denominator = (1.0 + (corner * centre).sum(-1) + (corner * after).sum(-1)
-                       + (after * centre).sum(-1))
-        area = 2.0 * np.arctan2(np.abs(triple), denominator).sum(axis=1)
-    area *= _EARTH_RADIUS_KM ** 2
+def _cell_areas_km2(geometry: CellGeometry, cells: np.ndarray) -> np.ndarray:
+    """Cell areas as h3.cell_area gives them (six spherical triangles from the centre)."""
+    area = geometry.area_sr * _EARTH_RADIUS_KM ** 2
     for row in geometry.irregular:
         area[row] = h3.cell_area(h3.int_to_str(int(cells[row])), unit="km^2")
     return area
@@ -107,26 +90,6 @@ def _cell_areas_km2(geometry: CellGeometry, cells: np.ndarray, res: int) -> np.n
 def _reference_lon(cmap: CoverageMap) -> float:
     """A longitude near the map's cells: the frame outlines are built in, then split."""
     return float(cmap.per_hotspot[0].hotspot.lon_deg) if cmap.per_hotspot else 0.0
-
-
-def _hex_rows(cells, rssi, count, owner, names, lon, lat) -> np.ndarray:
-    """Byte rows of regular hexagon features, all with one layout of 4-byte words
-    (JSON whitespace pads the constant pieces to whole words)."""
-    n = len(cells)
-    lon_words = coordinate_words(lon).reshape(n, 6, 3)
-    lat_words = coordinate_words(lat).reshape(n, 6, 3)
-    parts = [text_words(',\n{"type":"Feature","geometry":{"type":"Polygon","coordinates":[[[')]
-    for k in (0, 1, 2, 3, 4, 5, 0):  # closed ring: the first corner again
-        if k != 0 or len(parts) > 1:
-            parts.append(text_words("],["))
-        parts += [lon_words[:, k], text_words(","), lat_words[:, k]]
-    quoted = np.concatenate([np.full((n, 1), ord('"'), dtype=np.uint8), hex_columns(cells)], 1)
-    parts += [text_words(']]]},"properties":{"cell":'), quoted.view(np.uint32),
-              text_words('","best_rssi_dbm":'), as_words(fixed_columns(rssi, 2)),
-              text_words(',"hotspots":'), as_words(fixed_columns(count, 0)),
-              text_words(',"best_hotspot":'),
-              as_words(string_columns(names, owner), left=False), text_words("}}")]
-    return assemble_words(parts, n)
 
 
 def _odd_feature(cmap: CoverageMap, at: int, ring: np.ndarray) -> dict:
@@ -146,17 +109,19 @@ def _odd_feature(cmap: CoverageMap, at: int, ring: np.ndarray) -> dict:
                            "best_hotspot": str(cmap.best_hotspot[at])}}
 
 
-def _corners(cmap: CoverageMap) -> tuple[_Corners, np.ndarray]:
-    """Every cell's corners and area (km2), computed batch by batch."""
+def _corners(cmap: CoverageMap, pool: Executor | None = None) -> tuple[_Corners, np.ndarray]:
+    """Every cell's corners and area (km2), computed batch by batch (on the pool's
+    threads when given one: numpy lets go of the GIL for the heavy part)."""
     reference = _reference_lon(cmap)
     n = len(cmap.cells)
     areas = np.empty(n)
     corners = _Corners(np.full((n, 6), np.nan), np.full((n, 6), np.nan), {}, np.zeros(n))
-    for start in range(0, n, _BATCH_CELLS):
-        stop = min(start + _BATCH_CELLS, n)
+
+    def batch(start: int) -> None:
+        stop = min(start + _GEOMETRY_BATCH_CELLS, n)
         cells = cmap.cells[start:stop]
         geometry = cell_geometry(cells)
-        areas[start:stop] = _cell_areas_km2(geometry, cells, cmap.res)
+        areas[start:stop] = _cell_areas_km2(geometry, cells)
         # a cell's own corners continue its centre's longitude (split if past 180);
         # the outlines take them shifted by whole turns into the map's frame
         lon = geometry.vertex_lon_deg
@@ -170,15 +135,17 @@ def _corners(cmap: CoverageMap) -> tuple[_Corners, np.ndarray]:
         for row, lat_lon in geometry.irregular.items():
             corners.irregular[start + row] = np.stack(
                 [unwrap_lon(lat_lon[:, 1], geometry.lon_deg[row]), lat_lon[:, 0]], axis=-1)
+
+    starts = range(0, n, _GEOMETRY_BATCH_CELLS)
+    list(pool.map(batch, starts) if pool is not None else map(batch, starts))
     return corners, areas
 
 
 def write_cells(cmap: CoverageMap, path: Path, corners: _Corners) -> None:
     """Stream cells.geojson, a batch of byte rows at a time."""
-    names = sorted({str(n) for n in cmap.best_hotspot.tolist()})
-    index = {n: i for i, n in enumerate(names)}
-    owner = np.fromiter((index[str(n)] for n in cmap.best_hotspot.tolist()), dtype=np.intp,
-                        count=len(cmap.cells))
+    names = [h.hotspot.name for h in cmap.per_hotspot]
+    owner = cmap.best_index
+    buffer = np.empty(0, dtype=np.uint8)  # one text buffer for every batch
     with StreamedCollection(path) as out:
         for start in range(0, len(cmap.cells), _BATCH_CELLS):
             stop = min(start + _BATCH_CELLS, len(cmap.cells))
@@ -187,9 +154,11 @@ def write_cells(cmap: CoverageMap, path: Path, corners: _Corners) -> None:
             regular[regular] = ~(np.any(np.abs(lon[regular]) > 180.0, axis=1))
             rows = np.flatnonzero(regular)
             at = start + rows
-            out.write_rows(_hex_rows(cmap.cells[at], cmap.best_rssi_dbm[at],
-                                     cmap.hotspot_count[at], owner[at], names, lon[rows],
-                                     lat[rows]))
+            text = hex_feature_text(lon[rows], lat[rows], cmap.cells[at],
+                                    cmap.best_rssi_dbm[at], cmap.hotspot_count[at], owner[at],
+                                    names, buffer)
+            buffer = text.obj  # the array the text was written into, for the next batch
+            out.write_text(text)
             for row in (start + np.flatnonzero(~regular)).tolist():
                 ring = corners.irregular.get(row)
                 if ring is None:
@@ -212,27 +181,40 @@ def _outline_text(shape: Outline) -> bytes:
     return b'{"type":"MultiPolygon","coordinates":' + polygons_text(shape) + b"}"
 
 
+def _class_feature(cmap: CoverageMap, areas_km2: np.ndarray, corners: _Corners,
+                   cls: SignalClass) -> bytes | None:
+    """The outline feature of one signal class (None: no cell in it)."""
+    rssi = cmap.best_rssi_dbm
+    mask = (rssi >= cls.min_rssi_dbm) & (rssi < cls.max_rssi_dbm)
+    if not mask.any():
+        return None
+    regular = mask & ~np.isnan(corners.lon[:, 0])
+    extra = [ring + [corners.shift[row], 0.0]
+             for row, ring in corners.irregular.items() if mask[row]]
+    lon = corners.lon[regular]
+    if corners.shift.any():
+        lon = lon + corners.shift[regular, None]
+    polygons = outline(lon, corners.lat[regular], extra)
+    properties = {"class": cls.name, "min_rssi_dbm": _bound(cls.min_rssi_dbm),
+                  "max_rssi_dbm": _bound(cls.max_rssi_dbm), "cells": int(mask.sum()),
+                  "area_km2": round(float(areas_km2[mask].sum()), 3)}
+    return (b'{"type":"Feature","geometry":' + _outline_text(polygons)
+            + b',"properties":' + json.dumps(properties).encode() + b"}")
+
+
 def write_classes(cmap: CoverageMap, path: Path, areas_km2: np.ndarray, corners: _Corners,
-                  classes: Sequence[SignalClass] = DEFAULT_CLASSES) -> None:
-    """Stream coverage_classes.geojson: one outline feature per non-empty class."""
+                  classes: Sequence[SignalClass] = DEFAULT_CLASSES,
+                  pool: Executor | None = None) -> None:
+    """Write coverage_classes.geojson: one outline feature per non-empty class, in the
+    order of `classes` (outlined on the pool's threads when given one)."""
+    def feature(cls: SignalClass) -> bytes | None:
+        return _class_feature(cmap, areas_km2, corners, cls)
+
+    features = list(pool.map(feature, classes) if pool is not None else map(feature, classes))
     with StreamedCollection(path) as out:
-        for cls in classes:
-            rssi = cmap.best_rssi_dbm
-            mask = (rssi >= cls.min_rssi_dbm) & (rssi < cls.max_rssi_dbm)
-            if not mask.any():
-                continue
-            regular = mask & ~np.isnan(corners.lon[:, 0])
-            extra = [ring + [corners.shift[row], 0.0]
-                     for row, ring in corners.irregular.items() if mask[row]]
-            lon = corners.lon[regular]
-            if corners.shift.any():
-                lon = lon + corners.shift[regular, None]
-            polygons = outline(lon, corners.lat[regular], extra)
-            properties = {"class": cls.name, "min_rssi_dbm": _bound(cls.min_rssi_dbm),
-                          "max_rssi_dbm": _bound(cls.max_rssi_dbm), "cells": int(mask.sum()),
-                          "area_km2": round(float(areas_km2[mask].sum()), 3)}
-            out.write_raw(b'{"type":"Feature","geometry":' + _outline_text(polygons)
-                          + b',"properties":' + json.dumps(properties).encode() + b"}")
+        for text in features:
+            if text is not None:
+                out.write_raw(text)
 
 
 def summary(cmap: CoverageMap, *, model_name: str, dem: str | None,
@@ -273,9 +255,14 @@ def write_coverage(cmap: CoverageMap, out_dir: str | os.PathLike, *, model_name:
     if not np.isfinite(cmap.best_rssi_dbm).all():
         bad = cmap.best_rssi_dbm[~np.isfinite(cmap.best_rssi_dbm)][0]
         raise ValueError(f"best_rssi_dbm holds {bad}, which is not allowed in JSON")
-    corners, areas_km2 = _corners(cmap)
-    write_cells(cmap, paths["cells"], corners)
-    write_classes(cmap, paths["classes"], areas_km2, corners, classes)
+    # the cells file and the class outlines are independent, and they spend their time
+    # in numpy and compiled code that let go of the GIL: the cells file on one thread,
+    # the classes on the others, one class per task
+    with ThreadPoolExecutor(3, thread_name_prefix="coverage-write") as pool:
+        corners, areas_km2 = _corners(cmap, pool)
+        cells_written = pool.submit(write_cells, cmap, paths["cells"], corners)
+        write_classes(cmap, paths["classes"], areas_km2, corners, classes, pool)
+        cells_written.result()
     _write_json(paths["summary"], summary(cmap, model_name=model_name, dem=dem,
                                           areas_km2=areas_km2))
     return paths

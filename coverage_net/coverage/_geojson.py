@@ -1,13 +1,10 @@
 """GeoJSON text for many features at once, written as it is produced (RFC 7946).
 
 Formatting a float in Python costs about a microsecond, and a hexagon feature
-holds fourteen of them, which would cost more than predicting the cell. Here
-numbers are formatted as fixed-width columns of bytes with numpy: JSON allows
-whitespace before a value, so a number is padded on the left with spaces
-("  -5.1234567") and every feature of a batch has the same byte layout. The
-layout is made of 4-byte words (constant pieces padded with whitespace too), so
-a coordinate is three table look-ups and rows are one `tobytes()` away from the
-file.
+holds fourteen of them, which would cost more than predicting the cell. Cell
+features and outline rings are written by a compiled formatter
+(`ext/geojson_rows.pyx`) without the GIL: fixed-point numbers (7 decimals for
+degrees, about 1 cm), rounded half to even.
 
 Polygons that cross the antimeridian are split there into a MultiPolygon
 (RFC 7946 section 3.1.9); exterior rings run counter-clockwise, holes clockwise.
@@ -23,149 +20,60 @@ import numpy as np
 import shapely
 from shapely.geometry import box, mapping
 
-_ZERO = ord("0")
-_HEX = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
-_PAIRS = np.frombuffer("".join(f"{k:02d}" for k in range(100)).encode(),
-                       dtype=np.uint8).reshape(100, 2)
-_PAIRS_T = np.ascontiguousarray(_PAIRS.T)
-
-
-def fixed_columns(values, decimals: int) -> np.ndarray:
-    """Numbers as right-aligned JSON number text, one row each: (n, width) bytes.
-
-    Raises ValueError for NaN or infinity, which JSON cannot carry.
-    """
-    values = np.asarray(values, dtype=np.float64).ravel()
-    if not np.isfinite(values).all():
-        bad = values[~np.isfinite(values)][0]
-        raise ValueError(f"{bad} is not allowed in JSON: numbers must be finite")
-    scale = 10 ** decimals
-    q = np.rint(np.abs(values) * scale).astype(np.int64)
-    whole, frac = np.divmod(q, scale)
-    frac = frac.astype(np.int32)
-    n_int = max(1, len(str(int(whole.max())))) if len(q) else 1
-    # built column by column as rows of a (width, n) array: contiguous writes
-    out = np.full((1 + n_int + (1 + decimals if decimals else 0), len(q)), ord(" "),
-                  dtype=np.uint8)
-    sign_at = np.zeros(len(q), dtype=np.intp)
-    for p in range(n_int):  # integer digits, most significant first; no leading zeros
-        power = 10 ** (n_int - 1 - p)
-        if power == 1:
-            out[1 + p] = _ZERO + whole % 10
-        else:
-            shown = whole >= power
-            out[1 + p] = np.where(shown, _ZERO + (whole // power) % 10, ord(" "))
-            sign_at += ~shown
-    negative = np.flatnonzero((values < 0) & (q > 0))
-    out[sign_at[negative], negative] = ord("-")
-    if decimals:
-        out[1 + n_int] = ord(".")
-        col = 2 + n_int
-        for p in range(0, decimals - 1, 2):  # two digits per pass
-            pair = (frac // 10 ** (decimals - 2 - p)) % 100
-            out[col + p:col + p + 2] = _PAIRS_T[:, pair]
-        if decimals % 2:
-            out[col + decimals - 1] = _ZERO + frac % 10
-    return out.T
-
-
-def _word_table(texts: list[str]) -> np.ndarray:
-    return np.frombuffer("".join(texts).encode(), dtype=np.uint8).view(np.uint32)
-
-
-# a coordinate with 7 decimals as three 4-byte words: " -71" ".303" "3123"
-_INT_WORDS = _word_table([f"{('-' if neg else '') + str(w):>4}" for w in range(1000)
-                          for neg in (0, 1)])
-_DOT3_WORDS = _word_table([f".{k:03d}" for k in range(1000)])
-_DIGIT4_WORDS = _word_table([f"{k:04d}" for k in range(10000)])
-
-
-def coordinate_words(values: np.ndarray) -> np.ndarray:
-    """Degrees (|v| < 1000) as 12-byte JSON numbers with 7 decimals: (n, 3) uint32 words.
-
-    Three table look-ups per number instead of a digit at a time.
-    """
-    values = np.asarray(values, dtype=np.float64).ravel()
-    if not (np.isfinite(values).all() and (np.abs(values) < 999.0).all()):
-        raise ValueError("coordinates must be finite degrees")
-    q = np.rint(np.abs(values) * 1e7).astype(np.int64)
-    whole, frac = np.divmod(q, 10_000_000)
-    negative = (values < 0) & (q > 0)
-    out = np.empty((len(values), 3), dtype=np.uint32)
-    out[:, 0] = _INT_WORDS[2 * whole + negative]
-    out[:, 1] = _DOT3_WORDS[frac // 10_000]
-    out[:, 2] = _DIGIT4_WORDS[frac % 10_000]
-    return out
-
-
-def text_words(text: str) -> np.ndarray:
-    """Constant text as 4-byte words, padded with trailing spaces (end it outside a string)."""
-    raw = text.encode()
-    return np.frombuffer(raw + b" " * (-len(raw) % 4), dtype=np.uint8).view(np.uint32)
-
-
-def as_words(columns: np.ndarray, *, left: bool = True) -> np.ndarray:
-    """(n, width) text bytes padded with spaces to whole 4-byte words: (n, words)."""
-    n, width = columns.shape
-    pad = -width % 4
-    out = np.full((n, width + pad), ord(" "), dtype=np.uint8)
-    if left:
-        out[:, pad:] = columns
-    else:
-        out[:, :width] = columns
-    return out.view(np.uint32)
-
-
-def assemble_words(parts: list[np.ndarray], n: int) -> np.ndarray:
-    """Rows of `n` features from word blocks: 1-d blocks are constants, 2-d per row."""
-    widths = [p.shape[-1] for p in parts]
-    out = np.empty((n, sum(widths)), dtype=np.uint32)
-    at = 0
-    for part, width in zip(parts, widths, strict=True):
-        out[:, at:at + width] = part
-        at += width
-    return out.view(np.uint8)
+from ._geojson_rows import MULTIPOLYGON_BOUND, ROW_BOUND, hex_feature_rows, multipolygon_text
 
 
 def polygons_text(shape) -> bytes:
-    """The "coordinates" text of a MultiPolygon given as an `_outline.Outline`.
-
-    All corners are formatted in one vectorised pass; rings are slices of that
-    text, closed by repeating their first corner's slice.
-    """
+    """The "coordinates" text of a MultiPolygon given as an `_outline.Outline`
+    (formatted by the compiled `multipolygon_text`, rings closed there)."""
     if not len(shape):
         return b"[]"
-    n = len(shape.xy)
-    rows = assemble_words([text_words(",[  "), coordinate_words(shape.xy[:, 0]),
-                           text_words(","), coordinate_words(shape.xy[:, 1]),
-                           text_words("]")], n)
-    width = rows.shape[1]
-    data = rows.tobytes()
-    starts = (shape.ring_start * width).tolist()
-    parts = []
-    ring = 0
-    for p in range(len(shape)):
-        texts = []
-        for ring in range(shape.polygon_start[p], shape.polygon_start[p + 1]):
-            a, b = starts[ring], starts[ring + 1]
-            texts.append(b"[" + data[a + 1:b] + data[a:a + width] + b"]")
-        parts.append(b"[" + b",".join(texts) + b"]")
-    return b"[" + b",".join(parts) + b"]"
+    xy = np.ascontiguousarray(shape.xy, dtype=np.float64)
+    if not (np.isfinite(xy).all() and (np.abs(xy) < 999.0).all()):
+        raise ValueError("coordinates must be finite degrees")
+    out = np.empty(MULTIPOLYGON_BOUND(len(xy), len(shape.ring_start) - 1, len(shape)),
+                   dtype=np.uint8)
+    used = multipolygon_text(xy, np.ascontiguousarray(shape.ring_start, dtype=np.int64),
+                             np.ascontiguousarray(shape.polygon_start, dtype=np.int64), out)
+    return out[:used].tobytes()
 
 
-def hex_columns(cells: np.ndarray) -> np.ndarray:
-    """H3 cells (uint64) as their 15-character hex strings: (n, 15) bytes."""
-    cells = np.asarray(cells, dtype=np.uint64)
-    shifts = np.arange(14, -1, -1, dtype=np.uint64) * np.uint64(4)
-    return _HEX[((cells[:, None] >> shifts) & np.uint64(15)).astype(np.intp)]
+def hex_feature_text(lon: np.ndarray, lat: np.ndarray, cells: np.ndarray, rssi: np.ndarray,
+                     count: np.ndarray, owner: np.ndarray, names: list[str],
+                     buffer: np.ndarray | None = None) -> memoryview:
+    """Features of regular hexagon cells, each starting with ",\\n": (n, 6) corners
+    (counter-clockwise, the ring closed by repeating the first), the cell's hex
+    index, `best_rssi_dbm` (2 decimals), `hotspots` and `best_hotspot` (`names[owner]`).
 
-
-def string_columns(strings: list[str], index: np.ndarray) -> np.ndarray:
-    """JSON strings chosen by `index`, padded with trailing spaces to one width."""
-    encoded = [json.dumps(s).encode() for s in strings] or [b'""']
-    width = max(len(e) for e in encoded)
-    table = np.frombuffer(b"".join(e.ljust(width) for e in encoded), dtype=np.uint8)
-    return table.reshape(-1, width)[index]
+    Formatted by the compiled `hex_feature_rows`, without the GIL, into `buffer`
+    (uint8) when it is large enough (the text is a view of it: use it before the
+    next call), else into a new array.
+    """
+    lon = np.ascontiguousarray(lon, dtype=np.float64)
+    lat = np.ascontiguousarray(lat, dtype=np.float64)
+    n = len(cells)
+    if lon.shape != (n, 6) or lat.shape != (n, 6):
+        raise ValueError(f"corners must be ({n}, 6) arrays, got {lon.shape} and {lat.shape}")
+    for v in (lon, lat):
+        if not (np.isfinite(v).all() and (np.abs(v) < 999.0).all()):
+            raise ValueError("coordinates must be finite degrees")
+    rssi = np.ascontiguousarray(rssi, dtype=np.float64)
+    if not np.isfinite(rssi).all():
+        bad = rssi[~np.isfinite(rssi)][0]
+        raise ValueError(f"{bad} is not allowed in JSON: numbers must be finite")
+    if n and np.abs(rssi).max() >= 1e15:
+        raise ValueError("best_rssi_dbm out of range")
+    encoded = [json.dumps(name).encode() for name in names] or [b'""']
+    name_start = np.cumsum([0] + [len(e) for e in encoded]).astype(np.int64)
+    name_bytes = np.frombuffer(b"".join(encoded), dtype=np.uint8)
+    size = n * (ROW_BOUND + max(len(e) for e in encoded))
+    out = (buffer if buffer is not None and buffer.dtype == np.uint8 and buffer.size >= size
+           else np.empty(size, dtype=np.uint8))
+    used = hex_feature_rows(lon, lat, np.ascontiguousarray(cells, dtype=np.uint64), rssi,
+                            np.ascontiguousarray(count, dtype=np.int64),
+                            np.ascontiguousarray(owner, dtype=np.intp), name_bytes,
+                            name_start, out)
+    return memoryview(out)[:used]
 
 
 def unwrap_lon(lon_deg: np.ndarray, reference_deg) -> np.ndarray:
@@ -209,11 +117,10 @@ class StreamedCollection:
         self._fh.write(b'{"type":"FeatureCollection","features":[')
         return self
 
-    def write_rows(self, rows: np.ndarray) -> None:
-        """Features as byte rows, each starting with a comma: (n, width) uint8."""
-        if len(rows):
-            data = np.ascontiguousarray(rows).tobytes()
-            self._fh.write(data[1:] if self._empty else data)
+    def write_text(self, text: memoryview | bytes) -> None:
+        """Features as JSON text that starts with ",\\n" (as `hex_feature_text` makes)."""
+        if len(text):
+            self._fh.write(text[2:] if self._empty else text)
             self._empty = False
 
     def write_raw(self, text: bytes) -> None:
@@ -222,9 +129,7 @@ class StreamedCollection:
         self._empty = False
 
     def write_feature(self, feature: dict) -> None:
-        text = json.dumps(feature, separators=(",", ":"), allow_nan=False).encode()
-        self._fh.write(text if self._empty else b",\n" + text)
-        self._empty = False
+        self.write_raw(json.dumps(feature, separators=(",", ":"), allow_nan=False).encode())
 
     def __exit__(self, exc_type, exc, tb) -> None:
         try:

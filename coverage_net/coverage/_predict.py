@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -24,6 +25,7 @@ from coverage_net.radio import (
     Model,
     Sites,
     Station,
+    Terrain,
     TerrainModel,
     get_region,
     path_loss_db,
@@ -33,8 +35,9 @@ from coverage_net.radio import (
 from ._cellgeom import cell_geometry
 from ._errors import CoverageError
 
-# cells per kernel call: enough to amortise the call, small enough for a smooth progress bar
-_BATCH_CELLS = 4096
+# cells per kernel call (whole rings, at least this many): enough to amortise the
+# call's set-up, small enough for a smooth progress bar
+_BATCH_CELLS = 32768
 # farthest look-out from a hotspot; the terrain model takes paths up to 2,000 km
 MAX_RANGE_KM = 2000.0
 
@@ -112,6 +115,7 @@ class CoverageMap:
     best_rssi_dbm: np.ndarray
     hotspot_count: np.ndarray
     best_hotspot: np.ndarray  # names (object array)
+    best_index: np.ndarray  # the same hotspots as indexes into per_hotspot (intp)
     per_hotspot: list[HotspotCoverage] = field(default_factory=list)
 
 
@@ -156,9 +160,50 @@ def cell_sites(cells: np.ndarray) -> Sites:
                  np.asarray(cells, dtype=np.uint64).copy())
 
 
+@dataclass(frozen=True)
+class _RingBatch:
+    """Whole rings k_first..k_next-1 around a hotspot, ready for one kernel call."""
+
+    k_next: int
+    ring_of: np.ndarray  # each cell's ring
+    rx: Sites
+    distance_m: np.ndarray
+    inside: np.ndarray  # in range (and on the DEM when cells off it are skipped)
+    outside_dem: int  # in range but off the DEM, left out
+
+
+def _ring_batch(center: int, k: int, k_max: int, tx: Sites, max_range_m: float,
+                terrain: Terrain | None) -> _RingBatch:
+    """The rings from `k` on, whole, until the batch holds `_BATCH_CELLS` cells."""
+    rings: list[np.ndarray] = []
+    first = k
+    count = 0
+    while k <= k_max and count < _BATCH_CELLS:
+        rings.append(_ring(center, k))
+        count += len(rings[-1])
+        k += 1
+    flat = np.concatenate(rings)
+    ring_of = np.repeat(np.arange(first, k), [len(c) for c in rings])
+    rx = cell_sites(flat)
+    distance_m = 2.0 * 6371008.8 * np.arcsin(np.minimum(
+        0.5 * np.linalg.norm(rx.xyz - tx.xyz, axis=-1), 1.0))
+    inside = distance_m <= max_range_m
+    outside = 0
+    if terrain is not None:
+        on_dem = terrain.covers(rx.lat_deg, rx.lon_deg)
+        outside = int((inside & ~on_dem).sum())
+        inside &= on_dem
+    return _RingBatch(k, ring_of, rx, distance_m, inside, outside)
+
+
 def predict_hotspot(hotspot: Station, model: Model, settings: PredictionSettings,
                     progress: ProgressCallback | None = None) -> HotspotCoverage:
-    """Cells within reach of one hotspot and their best-case RSSI."""
+    """Cells within reach of one hotspot and their best-case RSSI.
+
+    The next batch of rings (cells, centres, distances) is prepared on a second
+    thread while the kernel runs on the current one; it is thrown away if the walk
+    stops.
+    """
     sf, freq_hz, sens = _link_budget(hotspot, settings)
     tx = Sites.from_latlon(hotspot.lat_deg, hotspot.lon_deg)
     terrain = model.terrain if isinstance(model, TerrainModel | ITMModel) else None
@@ -177,40 +222,42 @@ def predict_hotspot(hotspot: Station, model: Model, settings: PredictionSettings
     last_covered_ring = 0
     farthest_m = 0.0
     k = 0
-    while k <= k_max and k - last_covered_ring <= empty_rings_to_stop:
-        rings: list[tuple[int, np.ndarray]] = []
-        count = 0
-        while k <= k_max and (count == 0 or count + 6 * k <= _BATCH_CELLS):
-            cells_k = _ring(center, k)
-            rings.append((k, cells_k))
-            count += len(cells_k)
-            k += 1
-        flat = np.concatenate([cells_k for _, cells_k in rings])
-        ring_of = np.repeat([kk for kk, _ in rings], [len(c) for _, c in rings])
-        rx = cell_sites(flat)
-        distance_m = 2.0 * 6371008.8 * np.arcsin(np.minimum(
-            0.5 * np.linalg.norm(rx.xyz - tx.xyz, axis=-1), 1.0))
-        inside = distance_m <= settings.max_range_km * 1e3
-        if dem_only:
-            on_dem = terrain.covers(rx.lat_deg, rx.lon_deg)
-            outside_count += int((inside & ~on_dem).sum())
-            inside &= on_dem
-        # the kernel sees only the cells that count: not ring corners past the range,
-        # nor cells off the DEM that would be thrown away
-        rssi = np.full(len(flat), -np.inf)
-        if inside.any():
-            rssi[inside] = eirp_dbm - path_loss_db(
-                tx, rx[inside], model, freq_hz=freq_hz, tx_height_m=hotspot.antenna_height_m,
-                rx_height_m=settings.rx_height_m, num_threads=settings.num_threads)
-        ok = inside & (rssi >= sens)
-        evaluated += int(inside.sum())
-        if ok.any():
-            reached_cells.append(rx.key[ok])
-            reached_rssi.append(rssi[ok])
-            last_covered_ring = int(ring_of[ok].max())
-            farthest_m = max(farthest_m, float(distance_m[ok].max()))
-        if progress is not None:
-            progress(hotspot.name, min(k, k_max + 1), k_max + 1)
+
+    def prepare(k_first: int) -> _RingBatch:
+        return _ring_batch(center, k_first, k_max, tx, settings.max_range_km * 1e3,
+                           terrain if dem_only else None)
+
+    with ThreadPoolExecutor(1, thread_name_prefix="coverage-rings") as ahead:
+        upcoming = ahead.submit(prepare, 0)
+        if terrain is not None and terrain.has_data:
+            # read the hotspot's DEM tile (the first kernel call needs it) while the
+            # first rings are prepared
+            terrain.elevation_m([hotspot.lat_deg], [hotspot.lon_deg])
+        while k <= k_max and k - last_covered_ring <= empty_rings_to_stop:
+            batch = upcoming.result()
+            k = batch.k_next
+            if k <= k_max:
+                upcoming = ahead.submit(prepare, k)
+            outside_count += batch.outside_dem
+            inside, rx = batch.inside, batch.rx
+            # the kernel sees only the cells that count: not ring corners past the
+            # range, nor cells off the DEM that would be thrown away
+            rssi = np.full(len(inside), -np.inf)
+            if inside.any():
+                rssi[inside] = eirp_dbm - path_loss_db(
+                    tx, rx[inside], model, freq_hz=freq_hz,
+                    tx_height_m=hotspot.antenna_height_m, rx_height_m=settings.rx_height_m,
+                    num_threads=settings.num_threads)
+            ok = inside & (rssi >= sens)
+            evaluated += int(inside.sum())
+            if ok.any():
+                reached_cells.append(rx.key[ok])
+                reached_rssi.append(rssi[ok])
+                last_covered_ring = int(batch.ring_of[ok].max())
+                farthest_m = max(farthest_m, float(batch.distance_m[ok].max()))
+            if progress is not None:
+                progress(hotspot.name, min(k, k_max + 1), k_max + 1)
+        upcoming.cancel()
     cells = np.concatenate(reached_cells) if reached_cells else np.empty(0, np.uint64)
     rssi = np.concatenate(reached_rssi) if reached_rssi else np.empty(0)
     return HotspotCoverage(hotspot, cells, rssi, sens, sf, freq_hz, evaluated, farthest_m,
@@ -222,17 +269,19 @@ def combine(per_hotspot: list[HotspotCoverage], res: int) -> CoverageMap:
     if not per_hotspot or not any(len(h.cells) for h in per_hotspot):
         empty = np.empty(0)
         return CoverageMap(res, np.empty(0, np.uint64), empty, np.empty(0, np.int64),
-                           np.empty(0, object), list(per_hotspot))
+                           np.empty(0, object), np.empty(0, np.intp), list(per_hotspot))
     cells = np.concatenate([h.cells for h in per_hotspot])
     rssi = np.concatenate([h.rssi_dbm for h in per_hotspot])
-    owner = np.concatenate([np.full(len(h.cells), i) for i, h in enumerate(per_hotspot)])
-    order = np.lexsort((-rssi, cells))  # by cell, strongest first
+    owner = np.concatenate([np.full(len(h.cells), i, dtype=np.intp)
+                            for i, h in enumerate(per_hotspot)])
+    # by cell, strongest first (one hotspot reaches each cell once: by cell alone)
+    order = np.argsort(cells) if len(per_hotspot) == 1 else np.lexsort((-rssi, cells))
     cells, rssi, owner = cells[order], rssi[order], owner[order]
     first = np.flatnonzero(np.r_[True, cells[1:] != cells[:-1]])
     counts = np.diff(np.r_[first, len(cells)])
     names = np.array([h.hotspot.name for h in per_hotspot], dtype=object)
     return CoverageMap(res, cells[first], rssi[first], counts, names[owner[first]],
-                       list(per_hotspot))
+                       owner[first], list(per_hotspot))
 
 
 def predict_coverage(hotspots: list[Station], model: Model, settings: PredictionSettings,

@@ -132,7 +132,10 @@ def read_hgt(path: str | os.PathLike) -> HgtTile:
         r, c = np.argwhere(bad)[0]
         raise DEMError(f"{path}: corrupt tile: {int(bad.sum())} samples outside -500..9000 m "
                        f"(first {int(a[r, c])} at row {r}, column {c}); re-download the tile")
-    z, filled = _fill_voids(a.astype(np.float64), void, path.name)
+    if void.any():
+        z, filled = _fill_voids(a.astype(np.float64), void, path.name)
+    else:  # no void to fill: straight to the float32 the mosaics use
+        z, filled = a.astype(np.float32), 0
     logger.info("DEM tile loaded: %s", path.name,
                 extra={"tile": path.name, "samples": samples, "voids_filled": filled})
     z.setflags(write=False)
