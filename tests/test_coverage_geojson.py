@@ -17,6 +17,8 @@ import pytest
 import shapely
 from h3.api import basic_int as h3i
 from h3.api import numpy_int as h3n
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from shapely.geometry import shape
 
 from coverage_net.coverage import (
@@ -27,7 +29,7 @@ from coverage_net.coverage import (
 )
 from coverage_net.coverage._cellgeom import cell_geometry
 from coverage_net.coverage._geojson import hex_feature_text, polygons_text
-from coverage_net.coverage._outline import Outline
+from coverage_net.coverage._outline import Outline, outline
 from coverage_net.radio import Hata, Station
 
 OPEN = Hata("open")
@@ -224,3 +226,35 @@ def test_gdal_opens_every_geojson_written(written):
     assert f"Feature Count: {len(cmap.cells)}" in subprocess.run(
         ["ogrinfo", "-ro", "-al", "-so", str(out / "cells.geojson")], capture_output=True,
         text=True, check=False).stdout
+
+
+_DISK_R9 = _disk(44.27, -71.30, 9, 8)
+
+
+@settings(max_examples=60, deadline=None)
+@given(keep=st.lists(st.booleans(), min_size=len(_DISK_R9), max_size=len(_DISK_R9)))
+def test_the_compiled_outline_is_the_union_of_any_cell_set(keep):
+    """Any subset of a disk of cells (islands, holes, cells touching at a corner):
+    the outline is their union, outer rings counter-clockwise and holes clockwise."""
+    cells = _DISK_R9[np.array(keep, dtype=bool)]
+    geometry = cell_geometry(cells)
+    shape_ = outline(geometry.vertex_lon_deg, geometry.vertex_lat_deg)
+    if not len(cells):
+        assert len(shape_) == 0
+        return
+    polygons = [shapely.Polygon(p[0], p[1:]) for p in shape_.polygons()]
+    for p in polygons:
+        assert p.is_valid and p.exterior.is_ccw
+        assert all(not hole.is_ccw for hole in p.interiors)
+    # the union of the corners as the outline takes them, rounded to 1e-7 degree
+    corners = np.round(np.stack([geometry.vertex_lon_deg, geometry.vertex_lat_deg], -1), 7)
+    union = shapely.union_all([shapely.Polygon(c) for c in corners])
+    got = shapely.MultiPolygon(polygons)
+    assert got.symmetric_difference(union).area < 1e-9 * union.area
+    assert len(polygons) == len(getattr(union, "geoms", [union]))
+
+
+def test_rings_that_share_only_a_corner_are_refused():
+    a = np.array([[0.0, 0.0], [1.0, 0.0], [1.0, 1.0], [0.0, 1.0]])
+    with pytest.raises(ValueError, match="two outline edges"):
+        outline(np.empty((0, 6)), np.empty((0, 6)), [a, a + 1.0])
