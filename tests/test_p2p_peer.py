@@ -13,6 +13,7 @@ import trio
 from libp2p import new_host
 from libp2p.crypto.ed25519 import create_new_key_pair
 from libp2p.custom_types import TProtocol
+from libp2p.peer.id import ID
 from libp2p.pubsub.pb import rpc_pb2
 from libp2p.security.insecure.transport import PLAINTEXT_PROTOCOL_ID, InsecureTransport
 from libp2p.stream_muxer.mplex.mplex import Mplex
@@ -132,6 +133,32 @@ async def test_burst_of_1000_is_delivered_by_gossip_alone_without_drops(tmp_path
         ids = set(bob.store.ids(topic=WITNESS_TOPIC, partition_from=0, partition_to=2**63 - 1,
                                 limit=10_000))
         assert ids == {r.content_id for r in reports}
+        nursery.cancel_scope.cancel()
+
+
+async def test_own_messages_leave_a_node_whose_mesh_was_pruned_empty(tmp_path):
+    """A PRUNE/GRAFT storm at start-up can leave a node with no mesh peer for a topic
+    (its peers in back-off for a minute): its own messages still go out, to every
+    peer subscribed to the topic. Sync is kept out of the way, so only gossip counts."""
+    quiet = 10_000.0
+    async with trio.open_nursery() as nursery:
+        alice = await nursery.start(
+            run_peer, _config(ALICE, tmp_path, "a", sync_interval_s=quiet))
+        bob = await nursery.start(run_peer, _config(
+            BOB, tmp_path, "b", sync_interval_s=quiet, bootstrap=[alice.addrs[0]]))
+        await _until(lambda: bob.peer_id in alice.topic_peers(WITNESS_TOPIC))
+        await _until(lambda: bob.metrics.sync_rounds >= 1 and alice.metrics.sync_rounds >= 1)
+        router = alice.p2p.network._pubsub.router
+        bob_id = ID.from_base58(bob.peer_id)
+        # what the storm leaves: bob out of alice's mesh, backed off past the test's end
+        router.mesh[WITNESS_TOPIC].discard(bob_id)
+        router._add_back_off(bob_id, WITNESS_TOPIC, False, 3_600)
+        reports = list(witness_reports(ALICE, 20, host_time_ms=T0_MS))
+        for report in reports:
+            await alice.publish(report)
+        await _until(lambda: bob.metrics.stored == len(reports))
+        assert bob.metrics.synced == 0 and bob.metrics.accepted == len(reports)
+        assert bob_id not in router.mesh[WITNESS_TOPIC]  # it came by flood publishing
         nursery.cancel_scope.cancel()
 
 

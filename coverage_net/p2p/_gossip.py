@@ -115,6 +115,31 @@ class CoverageGossipSub(GossipSub):
         )
         self._metrics = metrics
 
+    def _get_peers_to_send(self, topic_ids, msg_forwarder: ID, origin: ID,
+                           msg_id: bytes | None = None):
+        """Where a message goes: the mesh, as gossipsub does; and our own messages also
+        to every peer subscribed to a topic whose mesh is below `degree_low`.
+
+        py-libp2p sends a publish only to the topic's mesh. Its peers PRUNE and soon
+        GRAFT again at start-up; the GRAFT lands in the back-off the PRUNE set and is
+        pruned in turn, so a node can be left with an empty mesh for a minute or more
+        (seen in the testnet: a hotspot's reports reached no validator for three
+        epochs). Gossipsub v1.1's flood publishing (on by default in go-libp2p) sends
+        one's own messages to all topic peers; we do it when the mesh is short, so a
+        node's own reports always leave it. Relayed messages keep to the mesh.
+        """
+        peers = set(super()._get_peers_to_send(topic_ids, msg_forwarder, origin, msg_id))
+        pubsub = self.pubsub
+        if pubsub is not None and origin == pubsub.my_id:
+            for topic in topic_ids:
+                if len(self.mesh.get(topic, ())) < self.degree_low:
+                    peers.update(pubsub.peer_topics.get(topic, ()))
+            peers.discard(origin)
+            peers.discard(msg_forwarder)
+            if msg_id is not None:
+                peers = {p for p in peers if msg_id not in self.dont_send_message_ids.get(p, ())}
+        return peers
+
     def _check_spam_protection(self, peer_id: ID, msg: rpc_pb2.Message) -> bool:
         if self.pubsub is not None and peer_id == self.pubsub.my_id:
             return True  # our own publish: paced by the publish queue, never refused
