@@ -12,6 +12,7 @@ import tempfile
 
 from Cython.Build import cythonize
 from setuptools import Extension, setup
+from setuptools.command.build_ext import build_ext
 
 
 def _compiler_supports_openmp() -> bool:
@@ -76,9 +77,21 @@ extensions = [
     ),
 ]
 
+
+class ParallelBuildExt(build_ext):
+    """Compile the extensions on every core (`make install` on a fresh clone)."""
+
+    def finalize_options(self):
+        super().finalize_options()
+        if not self.parallel:
+            self.parallel = os.cpu_count() or 1
+
+
 setup(
+    cmdclass={"build_ext": ParallelBuildExt},
     ext_modules=cythonize(
         extensions,
+        nthreads=os.cpu_count() or 1,
         language_level=3,
         compiler_directives={
             "boundscheck": False,
