@@ -51,6 +51,18 @@ async def _until(predicate, poll_s: float = 0.02) -> None:
             await trio.sleep(poll_s)
 
 
+async def _two_peers_gossip_only(nursery, tmp_path):
+    """Alice and Bob connected, with sync kept out of the way (an interval longer than
+    the test) once the sync on connecting has run: from then on only gossip delivers."""
+    quiet = 10_000.0
+    alice = await nursery.start(run_peer, _config(ALICE, tmp_path, "a", sync_interval_s=quiet))
+    bob = await nursery.start(run_peer, _config(
+        BOB, tmp_path, "b", sync_interval_s=quiet, bootstrap=[alice.addrs[0]]))
+    await _until(lambda: bob.peer_id in alice.topic_peers(WITNESS_TOPIC))
+    await _until(lambda: bob.metrics.sync_rounds >= 1 and alice.metrics.sync_rounds >= 1)
+    return alice, bob
+
+
 async def test_meshsub_1_0_over_mplex_peer_reads_our_topics(tmp_path):
     """A node that speaks only /meshsub/1.0.0 and mplex joins and reads the topics."""
     async with trio.open_nursery() as nursery:
@@ -113,15 +125,8 @@ async def test_burst_of_1000_is_delivered_by_gossip_alone_without_drops(tmp_path
     outbound queue and a 32-slot subscription buffer; here sync is kept out of the
     way (an interval longer than the test) so every message must come by gossip.
     """
-    quiet = 10_000.0
     async with trio.open_nursery() as nursery:
-        alice = await nursery.start(
-            run_peer, _config(ALICE, tmp_path, "a", sync_interval_s=quiet))
-        bob = await nursery.start(run_peer, _config(
-            BOB, tmp_path, "b", sync_interval_s=quiet, bootstrap=[alice.addrs[0]]))
-        await _until(lambda: bob.peer_id in alice.topic_peers(WITNESS_TOPIC))
-        # The sync on connecting has run (it found nothing); from now on only gossip.
-        await _until(lambda: bob.metrics.sync_rounds >= 1 and alice.metrics.sync_rounds >= 1)
+        alice, bob = await _two_peers_gossip_only(nursery, tmp_path)
         reports = list(witness_reports(ALICE, 1000, host_time_ms=T0_MS))
         for report in reports:
             await alice.publish(report)
@@ -140,14 +145,8 @@ async def test_own_messages_leave_a_node_whose_mesh_was_pruned_empty(tmp_path):
     """A PRUNE/GRAFT storm at start-up can leave a node with no mesh peer for a topic
     (its peers in back-off for a minute): its own messages still go out, to every
     peer subscribed to the topic. Sync is kept out of the way, so only gossip counts."""
-    quiet = 10_000.0
     async with trio.open_nursery() as nursery:
-        alice = await nursery.start(
-            run_peer, _config(ALICE, tmp_path, "a", sync_interval_s=quiet))
-        bob = await nursery.start(run_peer, _config(
-            BOB, tmp_path, "b", sync_interval_s=quiet, bootstrap=[alice.addrs[0]]))
-        await _until(lambda: bob.peer_id in alice.topic_peers(WITNESS_TOPIC))
-        await _until(lambda: bob.metrics.sync_rounds >= 1 and alice.metrics.sync_rounds >= 1)
+        alice, bob = await _two_peers_gossip_only(nursery, tmp_path)
         router = alice.p2p.network._pubsub.router
         bob_id = ID.from_base58(bob.peer_id)
         # what the storm leaves: bob out of alice's mesh, backed off past the test's end

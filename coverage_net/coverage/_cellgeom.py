@@ -98,12 +98,6 @@ def _edge_normals(face: int) -> np.ndarray:
     return normals / np.linalg.norm(normals, axis=1, keepdims=True)
 
 
-def _clearance(xyz: np.ndarray, face: int) -> np.ndarray:
-    """Sine of the angle from each point to the nearest edge of `face` (< 0: off it)."""
-    side = xyz @ _edge_normals(face).T
-    return side.min(axis=-1) / np.linalg.norm(xyz, axis=-1)
-
-
 def lattice_ij(cells: np.ndarray, res: int) -> tuple[np.ndarray, np.ndarray]:
     """Each cell's (i - k, j - k) coordinates in its base cell's face frame at `res`."""
     i = np.zeros(cells.shape, dtype=np.int64)

@@ -114,9 +114,14 @@ class CoverageMap:
     cells: np.ndarray  # uint64, sorted
     best_rssi_dbm: np.ndarray
     hotspot_count: np.ndarray
-    best_hotspot: np.ndarray  # names (object array)
-    best_index: np.ndarray  # the same hotspots as indexes into per_hotspot (intp)
+    best_index: np.ndarray  # the strongest hotspot of each cell: an index into per_hotspot
     per_hotspot: list[HotspotCoverage] = field(default_factory=list)
+
+    @property
+    def best_hotspot(self) -> np.ndarray:
+        """The strongest hotspot's name per cell (object array)."""
+        names = np.array([h.hotspot.name for h in self.per_hotspot] or [""], dtype=object)
+        return names[self.best_index]
 
 
 def _link_budget(hotspot: Station, settings: PredictionSettings) -> tuple[int, float, float]:
@@ -269,7 +274,7 @@ def combine(per_hotspot: list[HotspotCoverage], res: int) -> CoverageMap:
     if not per_hotspot or not any(len(h.cells) for h in per_hotspot):
         empty = np.empty(0)
         return CoverageMap(res, np.empty(0, np.uint64), empty, np.empty(0, np.int64),
-                           np.empty(0, object), np.empty(0, np.intp), list(per_hotspot))
+                           np.empty(0, np.intp), list(per_hotspot))
     cells = np.concatenate([h.cells for h in per_hotspot])
     rssi = np.concatenate([h.rssi_dbm for h in per_hotspot])
     owner = np.concatenate([np.full(len(h.cells), i, dtype=np.intp)
@@ -279,9 +284,7 @@ def combine(per_hotspot: list[HotspotCoverage], res: int) -> CoverageMap:
     cells, rssi, owner = cells[order], rssi[order], owner[order]
     first = np.flatnonzero(np.r_[True, cells[1:] != cells[:-1]])
     counts = np.diff(np.r_[first, len(cells)])
-    names = np.array([h.hotspot.name for h in per_hotspot], dtype=object)
-    return CoverageMap(res, cells[first], rssi[first], counts, names[owner[first]],
-                       owner[first], list(per_hotspot))
+    return CoverageMap(res, cells[first], rssi[first], counts, owner[first], list(per_hotspot))
 
 
 def predict_coverage(hotspots: list[Station], model: Model, settings: PredictionSettings,
