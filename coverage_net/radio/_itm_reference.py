@@ -41,6 +41,15 @@ _GMA = 157e-9  # actual earth curvature, 1/m
 _THIRD = 1.0 / 3.0
 
 
+def _c_log(x: float) -> float:
+    """C's log: NaN below zero, -inf at zero (math.log raises). ITM's smooth-earth
+    diffraction takes the log of a term that goes negative on very short, low paths
+    at low frequencies; NTIA's code then carries the NaN, as the kernel does."""
+    if x > 0.0:
+        return math.log(x)
+    return -math.inf if x == 0.0 else math.nan
+
+
 def system_elevation_m(elevation_m) -> float:
     """Mean ground height of the middle of the profile (NTIA's point_to_point drops
     about 10% at each end), which scales the surface refractivity."""
@@ -246,7 +255,7 @@ def _diffraction_db(p: _Path, d: float) -> float:
     wa = (a * p.wn) ** _THIRD
     pk = p.qk / wa
     q = (1.607 - pk) * 151.0 * wa * th + p.xht
-    a_round = 0.05751 * q - 4.343 * math.log(q) - p.aht
+    a_round = 0.05751 * q - 4.343 * _c_log(q) - p.aht
     q = (p.wd1 + p.xd1 / d) * min((1.0 - 0.8 * math.exp(-d / 50e3)) * p.dh * p.wn, 6283.2)
     wd = 25.1 / (25.1 + math.sqrt(q))
     return a_round * wd + (1.0 - wd) * a_knife + p.afo
