@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.serial  # the benches measure rates and CPU time
+
 ROOT = Path(__file__).resolve().parents[1]
 
 

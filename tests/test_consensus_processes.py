@@ -16,7 +16,11 @@ from __future__ import annotations
 import time
 from collections import Counter
 
+import pytest
+
 from coverage_net.node.testing import LocalChain
+
+pytestmark = pytest.mark.serial  # finality deadlines in wall-clock seconds
 
 EPOCH_MS = 3_000
 WAIT_S = 60.0  # liveness bound while polling status files, not a performance assertion

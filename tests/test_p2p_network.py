@@ -26,7 +26,7 @@ from coverage_net.p2p.testing import (
     witness_reports,
 )
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.serial]  # 20 peer processes, deadlines
 
 LIVENESS_S = 420
 HEAL_LIMIT_S = 10.0

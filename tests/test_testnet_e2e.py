@@ -22,6 +22,7 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from metrics_helpers import scrape_url, value
 
 from coverage_net.consensus import ChainStore, load_genesis, verify_chain
@@ -35,6 +36,8 @@ from coverage_net.testnet import (
     prepare_testnet,
     read_snapshot,
 )
+
+pytestmark = pytest.mark.serial  # a whole testnet of processes held to deadlines
 
 CLI = Path(sys.executable).with_name("coverage-net")
 EPOCHS = 4
