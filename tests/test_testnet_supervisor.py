@@ -110,6 +110,28 @@ def test_a_process_that_ignores_sigint_is_killed_with_a_warning(tmp_path, caplog
     assert "stubborn did not stop within 0.5 s of SIGINT; killing it" in caplog.text
 
 
+# Python's own Ctrl-C: KeyboardInterrupt, unless SIGINT was ignored when it started.
+PLAIN = """
+import pathlib, sys, time
+pathlib.Path(sys.argv[1]).write_text("ready")
+time.sleep(60)
+"""
+
+
+def test_children_stop_on_sigint_even_when_the_supervisor_ignores_it(tmp_path):
+    """A testnet started in the background by a non-interactive shell (CI, nohup)
+    ignores SIGINT; its children must not inherit that, or every stop is a SIGKILL."""
+    before = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        with Supervisor(stop_timeout_s=10.0) as supervisor:
+            supervisor.start(_spec(tmp_path, "plain", PLAIN))
+            _wait_ready(supervisor, tmp_path, "plain")
+            result = supervisor.stop("plain")
+    finally:
+        signal.signal(signal.SIGINT, before)
+    assert not result.killed and result.returncode == -signal.SIGINT
+
+
 def test_restart_of_a_running_process_stops_it_first(tmp_path):
     with Supervisor() as supervisor:
         supervisor.start(_spec(tmp_path, "v2"))

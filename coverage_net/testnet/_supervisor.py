@@ -87,8 +87,13 @@ def _libc_prctl():
 _PRCTL = _libc_prctl()
 
 
-def _die_with_parent() -> None:  # runs in the child between fork and exec
-    _PRCTL(_PR_SET_PDEATHSIG, signal.SIGTERM)
+def _child_setup() -> None:  # runs in the child between fork and exec
+    """SIGINT back to its default (a testnet started in the background by a
+    non-interactive shell, as CI and nohup do, ignores SIGINT, and its children would
+    inherit that and hang until SIGKILLed at stop); on Linux, SIGTERM if the parent dies."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    if _PRCTL is not None:
+        _PRCTL(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 class Supervisor:
@@ -144,7 +149,7 @@ class Supervisor:
                     list(spec.argv), stdin=subprocess.DEVNULL, stdout=log,
                     stderr=subprocess.STDOUT, cwd=spec.cwd, start_new_session=True,
                     env={**os.environ, "PYTHONUNBUFFERED": "1", **spec.env},
-                    preexec_fn=_die_with_parent if _PRCTL is not None else None)
+                    preexec_fn=_child_setup)
             except OSError as exc:
                 raise TestnetError(f"cannot start process {spec.name} "
                                    f"({spec.argv[0]}): {exc.strerror or exc}") from None
