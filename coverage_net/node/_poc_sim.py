@@ -48,43 +48,30 @@ from coverage_net.poc import (
 )
 from coverage_net.radio import (
     EARTH_RADIUS_M,
-    Sites,
     Station,
     Terrain,
-    path_loss_db,
     sensitivity_dbm,
     thermal_noise_floor_dbm,
     time_on_air_s,
 )
 
+from ._poc_attacks import file_witnesses, in_range_honest, rebroadcast_witnesses, replay_later
 from ._poc_judge import EpochJudge
+from ._poc_radios import (
+    BEACON,
+    EIRP_DBM,
+    MAX_SNR_DB,
+    RADIO_MAX_DBM,
+    REGION,
+    START_MS,
+    STATION_CELL_RES,
+    rssi_dbm,
+)
 from ._poc_results import ATTACKS, EpochInput, PocScenario, ScenarioResult, TransportFigures
 
 logger = logging.getLogger(__name__)
 
 __all__ = ["run_poc_scenario"]
-
-START_MS = 1_767_225_600_000  # 2026-01-01T00:00Z: the scenario's epoch 0 starts here
-_REGION = "US915"
-_RADIO_MAX_DBM = 27
-_STATION_CELL_RES = 12
-_MAX_SNR_DB = 10.0
-_GAIN_DBI = 3.0
-
-
-_BEACON = NetworkParams().beacon(_REGION)
-_EIRP_DBM = beacon_eirp_centi_dbm(_REGION, _GAIN_DBI, _RADIO_MAX_DBM) / 100
-
-
-def _rssi_dbm(model, tx: tuple[float, float], rx_lat, rx_lon, eirp_dbm: float) -> np.ndarray:
-    """The propagation model's RSSI at receivers (10 m antennas, the scenario's gain)."""
-    rx_lat = np.atleast_1d(np.asarray(rx_lat, dtype=np.float64))
-    rx_lon = np.atleast_1d(np.asarray(rx_lon, dtype=np.float64))
-    loss = path_loss_db(Sites.from_latlon(*tx), Sites.from_latlon(rx_lat, rx_lon), model,
-                        freq_hz=float(_BEACON.freq_hz), tx_height_m=10.0,
-                        rx_height_m=np.full(rx_lat.shape, 10.0), num_threads=1)
-    return eirp_dbm - loss + _GAIN_DBI
-
 
 def _keys(seed: int, n: int, what: bytes) -> list[Keypair]:
     return [Keypair.from_seed(hashlib.sha256(what + seed.to_bytes(8, "big")
@@ -118,7 +105,7 @@ class _Sim:
         self.model = params_from_dict({"propagation": {"model": sc.propagation}}
                                       ).propagation.build_model(self.terrain)
         base = on_dem(sc.hotspots, self.terrain, seed=sc.seed, antenna_height_m=10.0,
-                      antenna_gain_dbi=3.0, tx_power_dbm=20.0, region=_REGION)
+                      antenna_gain_dbi=3.0, tx_power_dbm=20.0, region=REGION)
         stations = list(base.hotspots)
         n = len(stations)
         self.keys = _keys(sc.seed, n, b"hotspot")
@@ -148,7 +135,7 @@ class _Sim:
                 self.confederate[i] = n + len(extra)
                 extra.append(Station(f"confederate-{i}", lat_deg=lat, lon_deg=lon,
                                      antenna_height_m=10.0, antenna_gain_dbi=3.0,
-                                     tx_power_dbm=20.0, region=_REGION))
+                                     tx_power_dbm=20.0, region=REGION))
             elif role == "self_witness":  # model-aware: a sybil key asserted 500 m away
                 self.twin[i] = len(self.keys)
                 self.keys.append(_keys(sc.seed + 7_919 * (i + 1), 1, b"sybil")[0])
@@ -171,14 +158,14 @@ class _Sim:
         anns = []
         for i, key in enumerate(self.keys):
             lat, lon = self.asserted[i]
-            cell = h3.str_to_int(h3.latlng_to_cell(lat, lon, _STATION_CELL_RES))
+            cell = h3.str_to_int(h3.latlng_to_cell(lat, lon, STATION_CELL_RES))
             anns.append(HotspotAnnouncement(
                 hotspot_key=key.public_key, cell=cell, antenna_gain_dbi=3.0,
-                antenna_height_m=10.0, region=_REGION, timestamp_ms=START_MS - 1).sign(key))
+                antenna_height_m=10.0, region=REGION, timestamp_ms=START_MS - 1).sign(key))
         self.registry = Registry(anns)
         self.index_of = {k.public_key: i for i, k in enumerate(self.keys)}
         self.predictor = PathPredictor(self.params, self.terrain, num_threads=sc.num_threads)
-        beacon = self.params.beacon(_REGION)
+        beacon = self.params.beacon(REGION)
         self.beacon = beacon
         self.sens_dbm = float(sensitivity_dbm(beacon.spreading_factor, beacon.bandwidth_hz, 6.0))
         self.noise_dbm = float(thermal_noise_floor_dbm(beacon.bandwidth_hz, 6.0))
@@ -191,15 +178,15 @@ class _Sim:
         least 20 dB below sensitivity), so every witness they file of each other is forged."""
         if not size:
             return
-        b = _BEACON
+        b = BEACON
         sens = float(sensitivity_dbm(b.spreading_factor, b.bandwidth_hz, 6.0))
         lat, lon = world.lat_deg, world.lon_deg
         members: list[int] = []
         for i in list(order):
             if len(members) == size:
                 break
-            if members and np.any(_rssi_dbm(self.model, (lat[i], lon[i]), lat[members],
-                                             lon[members], _EIRP_DBM) + 20.0 > sens):
+            if members and np.any(rssi_dbm(self.model, (lat[i], lon[i]), lat[members],
+                                             lon[members], EIRP_DBM) + 20.0 > sens):
                 continue
             members.append(i)
             order.remove(i)
@@ -226,12 +213,12 @@ class _Sim:
     # --- the model an attacker uses to make numbers plausible -------------------------------
     def model_rssi_dbm(self, tx: int, rx: int, eirp_dbm: float) -> float:
         (lat, lon) = self.asserted[rx]
-        return float(_rssi_dbm(self.model, self.asserted[tx], lat, lon, eirp_dbm)[0])
+        return float(rssi_dbm(self.model, self.asserted[tx], lat, lon, eirp_dbm)[0])
 
     def plausible(self, rssi_dbm: float) -> tuple[float, float]:
         """RSSI/SNR a model-aware attacker files: modelled value, a little noise, radio steps."""
         rssi = round(rssi_dbm + float(self.rng.normal(0.0, 2.0)))
-        snr = min(round((rssi - self.noise_dbm) * 4) / 4, _MAX_SNR_DB)
+        snr = min(round((rssi - self.noise_dbm) * 4) / 4, MAX_SNR_DB)
         return float(rssi), float(snr)
 
     def witness(self, i: int, ch: Challenge, payload: bytes, t_ms: int, rssi: float,
@@ -263,7 +250,7 @@ class _Sim:
                                         b.spreading_factor, b.bandwidth_hz, 5, power_dbm,
                                         payload))
         # an SX127x/SX126x reports packet SNR up to about +10 dB however strong the signal
-        return {r.receiver: (r.rssi_dbm, min(r.snr_db, _MAX_SNR_DB))
+        return {r.receiver: (r.rssi_dbm, min(r.snr_db, MAX_SNR_DB))
                 for r in self.channel.end(self.packet_id) if r.delivered}
 
 
@@ -311,7 +298,7 @@ def run_poc_scenario(sc: PocScenario, progress: Callable[[int, int], None] | Non
     transport = carry(_epochs(sim), judge, CarryContext(
         tuple(k.public_key for k in sim.keys), tuple(k.public_key for k in sim.validators),
         sc.seed, START_MS, sim.params.epoch_length_ms))
-    in_range = _in_range_honest(sim)
+    in_range = in_range_honest(sim)
     role_of = {k.public_key: sim.role[i] for i, k in enumerate(sim.keys)}
     return ScenarioResult(judge.verdicts, role_of, sim.beacons_sent, judge.epochs, judge.flagged,
                           in_range, judge.inputs, sim.registry, sim.params, dict(sim.fraud),
@@ -348,11 +335,11 @@ def _epochs(sim: _Sim) -> Iterator[EpochInput]:
             challenges.append(ch)
             if i >= sim.n_radio:  # a sybil has no radio of its own: nothing goes on the air
                 continue
-            payload = beacon_payload(secret, ch.content_id, _REGION,
+            payload = beacon_payload(secret, ch.content_id, REGION,
                                      spreading_factor=sim.beacon.spreading_factor,
                                      bandwidth_hz=sim.beacon.bandwidth_hz)
-            power = beacon_tx_power_dbm(_REGION, 3.0, _RADIO_MAX_DBM)
-            eirp_centi = beacon_eirp_centi_dbm(_REGION, 3.0, _RADIO_MAX_DBM)
+            power = beacon_tx_power_dbm(REGION, 3.0, RADIO_MAX_DBM)
+            eirp_centi = beacon_eirp_centi_dbm(REGION, 3.0, RADIO_MAX_DBM)
             beacon_t_ms = t_ms + 2_000
             heard = sim.transmit(i, payload, (beacon_t_ms - START_MS) / 1000.0, power)
             sim.beacons_sent += 1
@@ -364,144 +351,9 @@ def _epochs(sim: _Sim) -> Iterator[EpochInput]:
                 eirp_centi_dbm=eirp_centi, radio_timestamp_us=0,
                 host_time_ms=beacon_t_ms + 100 + sim.clock_offset_ms[i]).sign(sim.keys[i]))
             rounds_now.append((ch, payload, i, set(heard)))
-            witnesses.extend(_rebroadcast(sim, ch, payload, i, beacon_t_ms, heard))
-            witnesses.extend(_witnesses(sim, ch, payload, i, beacon_t_ms, heard, eirp_centi))
-        witnesses.extend(_replay_later(sim, prev_round, t0_ms + params.epoch_length_ms // 2))
+            witnesses.extend(rebroadcast_witnesses(sim, ch, payload, i, beacon_t_ms, heard))
+            witnesses.extend(file_witnesses(sim, ch, payload, i, beacon_t_ms, heard, eirp_centi))
+        witnesses.extend(replay_later(sim, prev_round, t0_ms + params.epoch_length_ms // 2))
         prev_round = rounds_now
         yield EpochInput(epoch, entropy, tuple(challenges), tuple(reports), tuple(witnesses))
         epoch += 1
-
-
-def _witnesses(sim: _Sim, ch: Challenge, payload: bytes, tx: int, t_ms: int,
-               heard: dict[int, tuple], eirp_centi: int) -> list[WitnessReport]:
-    out = []
-    aware = sim.sc.model_aware
-    eirp = eirp_centi / 100
-    for j in range(sim.n_radio):
-        role = sim.role[j]
-        got = heard.get(j)
-        if (role in ("honest", "ring", "replay", "rebroadcast")
-                or (role == "self_witness" and j not in sim.twin)):
-            if got is not None and role != "ring":
-                out.append(sim.witness(j, ch, payload, t_ms, *got))
-        elif role == "spoof_5km":
-            if got is not None:
-                out.extend(_forged(sim, j, ch, payload, t_ms, tx, eirp, got))
-        elif role == "invent_rssi":
-            # files for every beacon the model puts within reach, heard or not
-            model = sim.model_rssi_dbm(tx, j, eirp)
-            if aware:
-                if model >= sim.sens_dbm + 3.0:
-                    out.append(sim.witness(j, ch, payload, t_ms, *sim.plausible(model), fraud=True))
-            elif got is not None or model >= sim.sens_dbm - 20.0:
-                rssi = float(sim.rng.integers(-130, -40))
-                out.append(sim.witness(j, ch, payload, t_ms, rssi,
-                                       min(rssi - sim.noise_dbm, _MAX_SNR_DB), fraud=True))
-        elif role == "relay_30km":
-            if got is not None:
-                out.append(sim.witness(j, ch, payload, t_ms, *got))
-            relayed = heard.get(sim.confederate[j])
-            if relayed is not None and got is None:
-                out.extend(_forged(sim, j, ch, payload, t_ms, tx, eirp, relayed,
-                                   radio=sim.confederate[j]))
-        elif role == "self_witness":  # j beacons; its sybil (or itself, naive) witnesses
-            if tx == j:
-                if aware:
-                    twin = sim.twin[j]
-                    rssi, snr = sim.plausible(sim.model_rssi_dbm(tx, twin, eirp))
-                    out.append(sim.witness(twin, ch, payload, t_ms, rssi, snr, fraud=True))
-                else:
-                    out.append(sim.witness(j, ch, payload, t_ms, -40.0, 10.0, fraud=True))
-            elif got is not None:
-                out.append(sim.witness(j, ch, payload, t_ms, *got))
-    ring = [i for i, r in enumerate(sim.role) if r == "ring"]
-    if tx in ring:
-        for j in ring:
-            if j == tx:
-                continue
-            if aware:
-                model = sim.model_rssi_dbm(tx, j, eirp)
-                rssi, snr = sim.plausible(max(model, sim.sens_dbm + 2.0))
-            else:
-                rssi = float(sim.rng.integers(-120, -80))
-                snr = min(rssi - sim.noise_dbm, _MAX_SNR_DB)
-            out.append(sim.witness(j, ch, payload, t_ms, rssi, snr, fraud=True))
-    for j in ring:  # ring members also witness honestly what they really hear
-        if heard.get(j) is not None and tx not in ring:
-            out.append(sim.witness(j, ch, payload, t_ms, *heard[j]))
-    return out
-
-
-def _forged(sim: _Sim, j: int, ch: Challenge, payload: bytes, t_ms: int, tx: int,
-            eirp_dbm: float, measured: tuple, radio: int | None = None) -> list[WitnessReport]:
-    """A witness by `j` built from a reception that is not its own honest one: naive, the
-    measured numbers as they are; model-aware, numbers the verifier's model finds
-    plausible at j's assertion (none when even the model says j cannot hear). `radio`
-    is the radio that heard it, whose clock the naive report carries."""
-    if not sim.sc.model_aware:
-        return [sim.witness(j, ch, payload, t_ms, *measured, fraud=True, radio=radio)]
-    rssi, snr = sim.plausible(sim.model_rssi_dbm(tx, j, eirp_dbm))
-    if rssi < sim.sens_dbm:
-        return []
-    return [sim.witness(j, ch, payload, t_ms, rssi, snr, fraud=True)]
-
-
-def _rebroadcast(sim: _Sim, ch: Challenge, payload: bytes, tx: int, t_ms: int,
-                 heard: dict[int, tuple]) -> list[WitnessReport]:
-    """A rebroadcaster that heard the beacon puts it on the air again at once (within
-    the lag a witness is allowed), so hotspots around it that missed the original
-    witness it with honest times and real RSSI: only the physics can tell."""
-    out = []
-    for r in (i for i, role in enumerate(sim.role[:sim.n_radio]) if role == "rebroadcast"):
-        if r not in heard or r == tx:
-            continue
-        t2_ms = t_ms + 2_000
-        power = beacon_tx_power_dbm(_REGION, 3.0, _RADIO_MAX_DBM)
-        again = sim.transmit(r, payload, (t2_ms - START_MS) / 1000.0, power)
-        for j, got in sorted(again.items()):
-            if j in heard or j == tx or sim.role[j] != "honest":
-                continue
-            out.append(sim.witness(j, ch, payload, t2_ms, *got, fraud=True, by=r))
-    return out
-
-
-def _replay_later(sim: _Sim, old: list[tuple[Challenge, bytes, int, set[int]]],
-                  t_ms: int) -> list[WitnessReport]:
-    """Replay: beacons heard one epoch ago go on the air again now; the hotspots around
-    the replayer witness them (naming the old challenge, at today's time). Model-aware,
-    the replayer also files its own witness back-dated to the beacon with a plausible
-    RSSI, as if it had been filed late."""
-    out = []
-    if sim.sc.model_aware:
-        for ch, payload, tx, _ in old:
-            for r in (i for i, role in enumerate(sim.role[:sim.n_radio]) if role == "replay"):
-                model = sim.model_rssi_dbm(tx, r, 30.0)
-                if r != tx and model >= sim.sens_dbm:
-                    out.append(sim.witness(r, ch, payload, ch.timestamp_ms + 2_000,
-                                           *sim.plausible(model), fraud=True))
-    power = beacon_tx_power_dbm(_REGION, 3.0, _RADIO_MAX_DBM)
-    for k, (ch, payload, tx, heard_by) in enumerate(old):
-        for r in (i for i, role in enumerate(sim.role[:sim.n_radio]) if role == "replay"):
-            if r not in heard_by or r == tx:
-                continue
-            t2_ms = t_ms + 1_000 * k
-            again = sim.transmit(r, payload, (t2_ms - START_MS) / 1000.0, power)
-            for j, got in sorted(again.items()):
-                if j != tx and sim.role[j] == "honest":
-                    out.append(sim.witness(j, ch, payload, t2_ms, *got, fraud=True, by=r))
-    return out
-
-
-def _in_range_honest(sim: _Sim) -> dict[bytes, int]:
-    """For each attacker, the honest hotspots the model puts in range of its assertion."""
-    out = {}
-    for i, role in enumerate(sim.role):
-        if role == "honest":
-            continue
-        honest = [j for j, r in enumerate(sim.role) if r == "honest"]
-        a = sim.asserted[i]
-        lat = np.asarray([sim.asserted[j][0] for j in honest])
-        lon = np.asarray([sim.asserted[j][1] for j in honest])
-        rssi = _rssi_dbm(sim.model, a, lat, lon, _EIRP_DBM)
-        out[sim.keys[i].public_key] = int(np.sum(rssi >= sim.sens_dbm + 6.0))
-    return out
