@@ -42,15 +42,16 @@ demo: install
 # Two parts: the tests that only compute run on every core (pytest-xdist, one module per
 # worker); then the ones marked `serial` (real processes held to wall-clock deadlines,
 # CPU and rate measurements) run alone. Both parts always run; exit 5 (nothing selected
-# in one part, e.g. with PYTEST_ARGS=tests/one_file.py) is not a failure.
+# in one part, e.g. with PYTEST_ARGS=tests/one_file.py) is not a failure unless both are.
 TEST_WORKERS ?= $(shell nproc 2>/dev/null || echo 2)
 
 test: install
-	@status=0; \
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile -m "not serial" $(PYTEST_ARGS) \
-		|| { rc=$$?; [ $$rc = 5 ] || status=$$rc; }; \
-	$(BIN)/python -m pytest -m serial $(PYTEST_ARGS) \
-		|| { rc=$$?; [ $$rc = 5 ] || status=$$rc; }; \
+	@status=0; selected=0; \
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile -m "not serial" $(PYTEST_ARGS); \
+	rc=$$?; [ $$rc = 5 ] || { selected=1; [ $$rc = 0 ] || status=$$rc; }; \
+	$(BIN)/python -m pytest -m serial $(PYTEST_ARGS); \
+	rc=$$?; [ $$rc = 5 ] || { selected=1; [ $$rc = 0 ] || status=$$rc; }; \
+	[ $$selected = 1 ] || { echo "make test: no test selected"; exit 5; }; \
 	exit $$status
 
 bench: install
