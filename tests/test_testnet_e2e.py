@@ -27,8 +27,7 @@ from metrics_helpers import scrape_url, value
 
 from coverage_net.consensus import ChainStore, load_genesis, verify_chain
 from coverage_net.node import pending_challenges, read_hotspot_status
-from coverage_net.store import MessageStore
-from coverage_net.testnet import (
+from coverage_net.node.testnet import (
     REWARDS_FILENAME,
     Supervisor,
     Testnet,
@@ -36,6 +35,7 @@ from coverage_net.testnet import (
     prepare_testnet,
     read_snapshot,
 )
+from coverage_net.store import MessageStore
 
 pytestmark = pytest.mark.serial  # a whole testnet of processes held to deadlines
 

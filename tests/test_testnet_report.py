@@ -16,9 +16,7 @@ import pytest
 from h3.api import basic_int as h3
 from rich.console import Console
 
-from coverage_net.rewards import Payout, RewardLedger, RewardManifest
-from coverage_net.store import MessageStore, VerdictRow
-from coverage_net.testnet import (
+from coverage_net.node.testnet import (
     MAP_RESOLUTION,
     ProgressDisplay,
     Supervisor,
@@ -31,6 +29,8 @@ from coverage_net.testnet import (
     write_coverage_map,
     write_testnet,
 )
+from coverage_net.rewards import Payout, RewardLedger, RewardManifest
+from coverage_net.store import MessageStore, VerdictRow
 
 
 def _layout(tmp_path):

@@ -17,14 +17,12 @@ from h3.api import basic_int as h3
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import coverage_net.testnet as testnet
+import coverage_net.node.testnet as testnet
 from coverage_net.config import load_config
 from coverage_net.consensus import load_genesis
 from coverage_net.errors import CoverageNetError
 from coverage_net.identity import load_keypair, peer_id_from_public_key
-from coverage_net.poc import DAY_MS, load_params
-from coverage_net.radio import get_region
-from coverage_net.testnet import (
+from coverage_net.node.testnet import (
     MIN_HOTSPOTS,
     ROUTER_NAME,
     TestnetError,
@@ -32,6 +30,8 @@ from coverage_net.testnet import (
     plan_world,
     write_testnet,
 )
+from coverage_net.poc import DAY_MS, load_params
+from coverage_net.radio import get_region
 from radio_sim import World
 
 PORTS = [41_001, 41_002, 41_003, 41_004]

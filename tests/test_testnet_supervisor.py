@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from coverage_net.testnet import (
+from coverage_net.node.testnet import (
     ProcessExitedError,
     ProcessSpec,
     Supervisor,
@@ -174,7 +174,7 @@ def test_children_end_when_the_supervisor_is_killed(tmp_path):
     parent = f"""
 import os, signal, sys, time
 from pathlib import Path
-from coverage_net.testnet import ProcessSpec, Supervisor
+from coverage_net.node.testnet import ProcessSpec, Supervisor
 supervisor = Supervisor()
 supervisor.start(ProcessSpec("orphan", (sys.executable, "-c", {DAEMON!r}, {ready!r}),
                              Path({str(tmp_path / "orphan.log")!r})))

@@ -1,7 +1,7 @@
 """``coverage-net testnet``: a whole network on one machine, from world to rewards table.
 
-This module only turns options into a `coverage_net.testnet.TestnetOptions`, shows
-the progress and prints the result; everything else is the `coverage_net.testnet`
+This module only turns options into a `coverage_net.node.testnet.TestnetOptions`, shows
+the progress and prints the result; everything else is the `coverage_net.node.testnet`
 package, which tests drive directly.
 """
 
@@ -13,8 +13,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from coverage_net.radio import REGIONS
-from coverage_net.testnet import (
+from coverage_net.node.testnet import (
     MIN_HOTSPOTS,
     ProgressDisplay,
     TestnetOptions,
@@ -22,6 +21,7 @@ from coverage_net.testnet import (
     prepare_testnet,
     run_testnet,
 )
+from coverage_net.radio import REGIONS
 
 from ._rewards import cov
 
