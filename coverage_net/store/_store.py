@@ -6,18 +6,16 @@ import hashlib
 import logging
 import sqlite3
 import threading
-import time
 from collections.abc import Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from . import _schema, _verdicts
+from . import _schema, _sqlite, _verdicts
 from ._errors import (
     InvalidInputError,
     StoreClosedError,
-    StoreCorruptError,
     StoreError,
 )
 from ._message import (
@@ -36,13 +34,9 @@ DEFAULT_FILENAME = "messages.sqlite3"
 MAX_IDS_LIMIT = 10_000
 """Largest page `MessageStore.ids` returns; sync asks again with ``after`` for more."""
 
-_BUSY_TIMEOUT_S = 5.0  # how long SQLite waits for another process's write lock
-_WAL_ATTEMPTS = 50  # with _WAL_RETRY_S, about the busy timeout
-_WAL_RETRY_S = 0.1
 _RANGE_BATCH = 256  # rows per query while `range` iterates
 _IN_CHUNK = 500  # ids per `IN (...)` query, well under SQLite's bound-parameter limit
 _MAX_PARTITION = 2**63 - 1
-_CORRUPT_CODES = (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB)
 
 _COLUMNS = "content_id, topic, partition, msg_type, data, received_ms, source"
 # Only a duplicate content id is ignored; unlike INSERT OR IGNORE, this does not also
@@ -103,17 +97,13 @@ class MessageStore:
         except OSError as exc:
             raise StoreError(f"cannot create data directory {data_dir}: {exc}") from exc
         path = data_dir / filename
-        try:
-            conn = sqlite3.connect(path, timeout=_BUSY_TIMEOUT_S, isolation_level=None,
-                                   check_same_thread=True)
-        except sqlite3.Error as exc:
-            raise StoreError(f"cannot open message store {path}: {exc}") from exc
+        conn = _sqlite.connect(path)
         try:
             migrations = _schema.MIGRATIONS
-            with _translate_errors(path, "opening"):
-                _quick_check(conn, path)
+            with _sqlite.translate_errors(path, "opening"):
+                _sqlite.quick_check(conn, path)
                 _schema.check_identity(conn, path, migrations)
-                _configure(conn, path, durability)
+                _sqlite.configure(conn, path, durability)
                 version = _schema.migrate(conn, path, migrations)
         except BaseException:
             conn.close()
@@ -436,64 +426,7 @@ class MessageStore:
         return self._conn
 
     def _errors(self, action: str) -> AbstractContextManager[None]:
-        return _translate_errors(self._path, action)
-
-
-@contextmanager
-def _translate_errors(path: Path, action: str) -> Iterator[None]:
-    """Turn sqlite3 errors into `StoreError`s; damage into `StoreCorruptError`."""
-    try:
-        yield
-    except sqlite3.Error as exc:
-        code = getattr(exc, "sqlite_errorcode", None)
-        if code is not None and code & 0xFF in _CORRUPT_CODES:
-            raise StoreCorruptError(path, str(exc)) from exc
-        raise StoreError(f"{action} failed on message store {path}: {exc}") from exc
-
-
-def _quick_check(conn: sqlite3.Connection, path: Path) -> None:
-    rows = conn.execute("PRAGMA quick_check").fetchall()
-    if [tuple(row) for row in rows] != [("ok",)]:
-        lines = [line for row in rows for line in str(row[0]).splitlines()]
-        detail = "; ".join(lines[:3]) + (f"; ... {len(lines) - 3} more" if len(lines) > 3 else "")
-        raise StoreCorruptError(path, f"quick_check: {detail}")
-
-
-_SYNCHRONOUS = {"power_loss": "FULL", "process_crash": "NORMAL"}
-
-
-def _configure(conn: sqlite3.Connection, path: Path, durability: str) -> None:
-    if durability not in _SYNCHRONOUS:
-        raise InvalidInputError(f"durability must be one of {sorted(_SYNCHRONOUS)}; "
-                                f"got {durability!r}")
-    mode = _set_wal(conn)
-    if str(mode).lower() != "wal":
-        raise StoreError(f"message store {path} cannot use WAL mode (SQLite chose {mode!r}); "
-                         "put the data directory on a local file system")
-    # In WAL mode FULL syncs the log at every commit: an acknowledged put survives a
-    # power cut, not only a crash of the process (NORMAL: only the latter).
-    conn.execute(f"PRAGMA synchronous = {_SYNCHRONOUS[durability]}")
-    conn.execute("PRAGMA foreign_keys = ON")
-    conn.execute("PRAGMA trusted_schema = OFF")
-
-
-def _set_wal(conn: sqlite3.Connection) -> str:
-    """Switch to WAL, retrying while another process opens the same new file.
-
-    Turning a rollback-journal file into a WAL file needs an exclusive lock, and SQLite
-    can report SQLITE_BUSY for it at once instead of waiting out the busy timeout. Once
-    the file is in WAL mode (every open after the first) this is a no-op. The sleep is
-    I/O back-off, not protocol time.
-    """
-    for attempt in range(_WAL_ATTEMPTS):
-        try:
-            return conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-        except sqlite3.OperationalError as exc:
-            busy = getattr(exc, "sqlite_errorcode", 0) & 0xFF == sqlite3.SQLITE_BUSY
-            if not busy or attempt == _WAL_ATTEMPTS - 1:
-                raise
-            time.sleep(_WAL_RETRY_S)
-    raise AssertionError("unreachable")
+        return _sqlite.translate_errors(self._path, action)
 
 
 def _range_params(topic: str, partition_from: int, partition_to: int,
