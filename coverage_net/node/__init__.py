@@ -31,14 +31,10 @@ from ._chain_genesis import (
 )
 from ._chain_validator import (
     VALIDATOR_STATUS_FILENAME,
-    AppFactory,
     ChainValidatorConfig,
-    EpochHashApp,
     ValidatorPoc,
-    chain_app_factory,
     chain_entropy,
     epoch_close_ms,
-    epoch_hash_app_factory,
     read_validator_status,
     run_chain_validator,
     validator_bootstrap,
@@ -113,6 +109,7 @@ from ._uplinks import (
     sensor_radio_config,
     uplink_offer,
 )
+from ._validator_apps import AppFactory, EpochHashApp, chain_app_factory, epoch_hash_app_factory
 from ._verdicts import load_verdict, save_verdicts, verdict_from_row, verdict_row
 
 __all__ = [

@@ -22,10 +22,9 @@ selection) is the ``next_entropy`` of block e - 2 (the genesis's first entropy f
 epochs 0 and 1): final a whole epoch before e begins, so the challenger never waits
 for consensus (`chain_entropy`).
 
-The app is opened by an `AppFactory` (a context manager: the app holds files). The
-default is the chain's real app, `ChainApp` over the data directory's store, chain
-and reward ledger (`chain_app_factory`); `EpochHashApp`, blocks that are only a hash
-of the epoch, is the stand-in for runs that need no chain.
+The app is opened by an `AppFactory` (a context manager: the app holds files; see
+`coverage_net.node._validator_apps`): the chain's real `ChainApp` by default, or
+`EpochHashApp`, blocks that are only a hash of the epoch, for runs that need no chain.
 
 A restarted validator resumes at the height after the last block in its chain (for
 `EpochHashApp`, the last height its status file says it decided): the driver's sync
@@ -38,13 +37,11 @@ stops on one.
 from __future__ import annotations
 
 import functools
-import hashlib
 import json
 import logging
 import math
 import os
-from collections.abc import Awaitable, Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -56,7 +53,6 @@ from coverage_net.consensus import (
     ConsensusDriver,
     ConsensusError,
     CoreConfig,
-    EvidenceLog,
     Genesis,
     QuorumCertificate,
     VoteSigner,
@@ -82,23 +78,19 @@ from coverage_net.p2p import (
 )
 from coverage_net.poc import NetworkParams, PathPredictor
 from coverage_net.radio import Terrain
-from coverage_net.rewards import RewardLedger
-from coverage_net.store import MessageStore
 
 from ._block_adopt import start_block_sync
 from ._chain_app import ChainApp
-from ._chain_changes import CHANGES_DIR, load_pending_changes
 from ._epoch_reconcile import EpochReconciler
 from ._epoch_verifier import EpochCloser
 from ._hotspot_query import serve_hotspot_queries
 from ._peer import wall_clock_ms
 from ._poc import start_challenger
+from ._validator_apps import AppFactory, epoch_hash_app_factory
 
-__all__ = ["VALIDATOR_STATUS_FILENAME", "AppFactory", "ChainValidatorConfig", "EpochHashApp",
-           "ValidatorPoc", "chain_entropy", "validator_peer_ids",
-           "chain_app_factory", "epoch_hash_app_factory", "epoch_close_ms",
-           "read_validator_status", "run_chain_validator",
-           "validator_bootstrap"]
+__all__ = ["VALIDATOR_STATUS_FILENAME", "ChainValidatorConfig", "ValidatorPoc", "chain_entropy",
+           "epoch_close_ms", "read_validator_status", "run_chain_validator",
+           "validator_bootstrap", "validator_peer_ids"]
 
 logger = logging.getLogger(__name__)
 
@@ -106,65 +98,6 @@ VALIDATOR_STATUS_FILENAME = "validator.json"
 _SYNCABLE_HEIGHTS = 7
 """How far back a restarted validator without a chain (a test app) starts: peers keep the
 last 8 heights in memory (a `ChainApp` validator serves and resumes from its chain)."""
-
-AppFactory = Callable[[Path, Genesis], AbstractContextManager[ConsensusApp]]
-"""Opens the validator's app over its data directory for the genesis (closed on exit)."""
-
-
-class EpochHashApp:
-    """A stand-in chain until the real one lands: the block of height h proposed by
-    validator p is ``sha256(chain id, h, p)``; a block is valid if it is one of those
-    (every honest validator can recompute it). It keeps nothing."""
-
-    def __init__(self, _data_dir: Path, genesis: Genesis) -> None:
-        self.genesis = genesis
-        self._certificates: dict[int, QuorumCertificate] = {}
-
-    def block_id(self, height: int, proposer: int) -> bytes:
-        return hashlib.sha256(b"%s/%d/%d" % (self.genesis.chain_id.encode(), height,
-                                             proposer)).digest()
-
-    def propose(self, height: int, round_: int) -> bytes:
-        from coverage_net.consensus import proposer_of
-
-        return self.block_id(height, proposer_of(height, round_, self.genesis.n))
-
-    def validate(self, height: int, block_id: bytes) -> bool:
-        return any(block_id == self.block_id(height, p) for p in range(self.genesis.n))
-
-    def block_body(self, _height: int, _block_id: bytes) -> bytes | None:
-        return None  # no bodies: every validator computes every block id
-
-    def offer_body(self, _data: bytes) -> tuple[int, bytes] | None:
-        return None
-
-    def commit(self, height: int, block_id: bytes, certificate: QuorumCertificate) -> None:
-        self._certificates[height] = certificate
-        logger.debug("committed height %d: %s", height, block_id.hex()[:16])
-
-    def certificate(self, height: int) -> QuorumCertificate | None:
-        return self._certificates.get(height)
-
-
-def epoch_hash_app_factory(data_dir: Path, genesis: Genesis
-                           ) -> AbstractContextManager[ConsensusApp]:
-    return nullcontext(EpochHashApp(data_dir, genesis))
-
-
-def chain_app_factory(params: NetworkParams) -> AppFactory:
-    """The real app: `ChainApp` over the data directory's message store, chain and ledger;
-    its proposals include the approved changes in ``<data dir>/changes``."""
-
-    @contextmanager
-    def open_chain_app(data_dir: Path, genesis: Genesis) -> Iterator[ConsensusApp]:
-        with MessageStore.open(data_dir) as store, ChainStore.open(data_dir, genesis) as chain, \
-                RewardLedger.open(data_dir) as ledger, EvidenceLog.open(data_dir) as evidence:
-            yield ChainApp(data_dir, params, genesis, store=store, chain=chain, ledger=ledger,
-                           evidence_log=evidence,
-                           pending_changes=lambda: load_pending_changes(data_dir / CHANGES_DIR))
-
-    return open_chain_app
-
 
 @dataclass(frozen=True)
 class ValidatorPoc:
