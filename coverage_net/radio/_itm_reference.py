@@ -3,9 +3,11 @@
 This is NTIA/ITS's ITM version 1.2.2 (Hufford, "The ITS Irregular Terrain Model,
 version 1.2.2: The Algorithm", 1995; Longley and Rice, ESSA ERL 79-ITS 67, 1968)
 written as plain Python over one terrain profile at a time, in the order the
-algorithm reads on paper. `ext/itm.pyx` mirrors every function here with the same
-floating-point operations so the two agree to ~1e-9 dB; the tests hold this module
-against the independent `itmlogic` package and the kernel against this module.
+algorithm reads on paper (the profile's half, horizons, fitted line, delta-h and
+effective heights, is in `_itm_reference_profile`). `ext/itm.pyx` mirrors every
+function with the same floating-point operations so the two agree to ~1e-9 dB; the
+tests hold this module against the independent `itmlogic` package and the kernel
+against this module.
 
 A profile is ``elevation_m[0..np]``: np + 1 ground heights (m above sea level)
 every ``step_m`` metres from the transmitter to the receiver, without earth bulge
@@ -25,6 +27,7 @@ import math
 import numpy as np
 
 from ._itm_climate import CLIMATES, qerfi, variability_db
+from ._itm_reference_profile import ItmPath, profile_geometry
 from ._reference import (
     MIN_ANGLE_RAD,
     central_angle_rad,
@@ -63,140 +66,6 @@ def system_elevation_m(elevation_m) -> float:
     return total / (jb - ja + 1)
 
 
-class _Path:
-    """The quantities ITM derives for one path (names follow Hufford's)."""
-
-    __slots__ = ("wn", "gme", "ens", "zgnd", "hg", "he", "dl", "the", "dh", "dist", "kwx",
-                 "dls", "dlsa", "dla", "tha", "xae", "emd", "aed", "wd1", "xd1", "afo",
-                 "qk", "aht", "xht", "ak1", "ak2", "ael", "ems", "aes", "dx", "aref")
-
-
-def _fit_line(z, step, x1, x2) -> tuple[float, float]:
-    """Least-squares line through the samples between x1 and x2 (m); its heights at
-    both ends of the profile."""
-    xn = len(z) - 1
-    xa = float(int(max(x1 / step, 0.0)))
-    xb = xn - float(int(max(xn - x2 / step, 0.0)))
-    if xb <= xa:
-        xa = max(xa - 1.0, 0.0)
-        xb = xn - max(xn - (xb + 1.0), 0.0)
-    ja = int(xa)
-    jb = int(xb)
-    n = jb - ja
-    xa = xb - xa
-    x = -0.5 * xa
-    xb = xb + x
-    a = 0.5 * (z[ja] + z[jb])
-    b = 0.5 * (z[ja] - z[jb]) * x
-    for _ in range(2, n + 1):
-        ja += 1
-        x += 1.0
-        a += z[ja]
-        b += z[ja] * x
-    a = a / xa
-    b = b * 12.0 / ((xa * xa + 2.0) * xa)
-    return a - b * xb, a + b * (xn - xb)
-
-
-def _horizons(p: _Path, z, step) -> None:
-    """Horizon take-off angles and distances seen from both antennas."""
-    n = len(z) - 1
-    za = z[0] + p.hg[0]
-    zb = z[n] + p.hg[1]
-    qc = 0.5 * p.gme
-    q = qc * p.dist
-    the1 = (zb - za) / p.dist
-    the0 = the1 - q
-    the1 = -the1 - q
-    dl0 = dl1 = p.dist
-    if n >= 2:
-        sa = 0.0
-        sb = p.dist
-        found = False
-        for i in range(1, n):
-            sa += step
-            sb -= step
-            q = z[i] - (qc * sa + the0) * sa - za
-            if q > 0.0:
-                the0 += q / sa
-                dl0 = sa
-                found = True
-            if found:
-                q = z[i] - (qc * sb + the1) * sb - zb
-                if q > 0.0:
-                    the1 += q / sb
-                    dl1 = sb
-    p.the = [the0, the1]
-    p.dl = [dl0, dl1]
-
-
-def _interdecile_m(z, step, x1, x2) -> float:
-    """Terrain irregularity delta-h: interdecile range of the heights between x1 and
-    x2 (m) about their least-squares line, scaled to an infinitely long path."""
-    n_pfl = len(z) - 1
-    xa = x1 / step
-    xb = x2 / step
-    if xb - xa < 2.0:
-        return 0.0
-    ka = int(0.1 * (xb - xa + 8.0))
-    ka = min(max(4, ka), 25)
-    n = 10 * ka - 5
-    kb = n - ka + 1
-    sn = n - 1.0
-    s = np.empty(n)
-    xb = (xb - xa) / sn
-    k = int(xa + 1.0)
-    xa -= k
-    for j in range(n):
-        while xa > 0.0 and k < n_pfl:
-            xa -= 1.0
-            k += 1
-        s[j] = z[k] + (z[k] - z[k - 1]) * xa
-        xa = xa + xb
-    xa, xb = _fit_line(s, 1.0, 0.0, sn)
-    xb = (xb - xa) / sn
-    for j in range(n):
-        s[j] -= xa
-        xa = xa + xb
-    desc = np.sort(s)[::-1]
-    return float(desc[ka - 1] - desc[kb - 1]) / (1.0 - 0.8 * math.exp(-(x2 - x1) / 50e3))
-
-
-def _smooth_horizon_m(he: float, gme: float, dh: float) -> float:
-    return math.sqrt(2.0 * he / gme) * math.exp(-0.07 * math.sqrt(dh / max(he, 5.0)))
-
-
-def _profile_geometry(p: _Path, z, step) -> None:
-    """Effective antenna heights, horizons and terrain irregularity from the profile
-    (ITM's qlrpfl)."""
-    n = len(z) - 1
-    _horizons(p, z, step)
-    xl0 = min(15.0 * p.hg[0], 0.1 * p.dl[0])
-    xl1 = p.dist - min(15.0 * p.hg[1], 0.1 * p.dl[1])
-    p.dh = _interdecile_m(z, step, xl0, xl1)
-    if p.dl[0] + p.dl[1] > 1.5 * p.dist:
-        # line of sight: heights over the terrain's fitted line, smooth-earth horizons
-        za, zb = _fit_line(z, step, xl0, xl1)
-        he = [p.hg[0] + max(z[0] - za, 0.0), p.hg[1] + max(z[n] - zb, 0.0)]
-        dl = [_smooth_horizon_m(he[j], p.gme, p.dh) for j in range(2)]
-        q = dl[0] + dl[1]
-        if q <= p.dist:
-            t = p.dist / q
-            q = t * t
-            for j in range(2):
-                he[j] *= q
-                dl[j] = _smooth_horizon_m(he[j], p.gme, p.dh)
-        the = []
-        for j in range(2):
-            q = math.sqrt(2.0 * he[j] / p.gme)
-            the.append((0.65 * p.dh * (q / dl[j] - 1.0) - 2.0 * he[j]) / q)
-        p.he, p.dl, p.the = he, dl, the
-    else:
-        za, _ = _fit_line(z, step, xl0, 0.9 * p.dl[0])
-        _, zb = _fit_line(z, step, p.dist - 0.9 * p.dl[1], xl1)
-        p.he = [p.hg[0] + max(z[0] - za, 0.0), p.hg[1] + max(z[n] - zb, 0.0)]
-
-
 def _fht(x: float, pk: float) -> float:
     """Smooth-earth height-gain function F(x, K) of the three-radii method."""
     if x < 200.0:
@@ -222,7 +91,7 @@ def _knife_edge_db(v2: float) -> float:
     return 12.953 + 4.343 * math.log(v2)
 
 
-def _diffraction_setup(p: _Path) -> None:
+def _diffraction_setup(p: ItmPath) -> None:
     q = p.hg[0] * p.hg[1]
     qk = p.he[0] * p.he[1] - q
     q += 10.0  # point-to-point mode
@@ -243,7 +112,7 @@ def _diffraction_setup(p: _Path) -> None:
         p.aht += _fht(q, pk)
 
 
-def _diffraction_db(p: _Path, d: float) -> float:
+def _diffraction_db(p: ItmPath, d: float) -> float:
     """Diffraction attenuation at distance d: double knife edge blended with
     smooth-earth (three radii) by the terrain roughness."""
     th = p.tha + d * p.gme
@@ -261,7 +130,7 @@ def _diffraction_db(p: _Path, d: float) -> float:
     return a_round * wd + (1.0 - wd) * a_knife + p.afo
 
 
-def _los_db(p: _Path, d: float, wls: float) -> float:
+def _los_db(p: ItmPath, d: float, wls: float) -> float:
     """Line-of-sight attenuation at distance d: two-ray field over a rough earth
     (reflection coefficient from the ground impedance) blended with the
     extrapolated diffraction line."""
@@ -310,7 +179,7 @@ def _f0_db(td: float) -> float:
     return 71.8 + 0.157e-3 * td + 2.171 * math.log(td)
 
 
-def _scatter_db(p: _Path, d: float, sc: list) -> float:
+def _scatter_db(p: ItmPath, d: float, sc: list) -> float:
     """Troposcatter attenuation at distance d (NBS TN101 approximation); 1001 when
     the geometry makes it inadmissible. ``sc`` = [ad, rr, etq, h0s] carries the
     state ITM keeps between calls."""
@@ -348,11 +217,11 @@ def _scatter_db(p: _Path, d: float, sc: list) -> float:
             - 0.1 * (p.ens - 301.0) * math.exp(-th * d / 40e3) + h0)
 
 
-def _warn(p: _Path, level: int) -> None:
+def _warn(p: ItmPath, level: int) -> None:
     p.kwx = max(p.kwx, level)
 
 
-def _check_ranges(p: _Path) -> None:
+def _check_ranges(p: ItmPath) -> None:
     """ITM's validity warnings (kwx): 1 caution, 3 outside the tested ranges, 4 invalid."""
     if p.wn < 0.838 or p.wn > 210.0:
         _warn(p, 1)
@@ -375,7 +244,7 @@ def _check_ranges(p: _Path) -> None:
         _warn(p, 4)
 
 
-def _reference_attenuation(p: _Path) -> None:
+def _reference_attenuation(p: ItmPath) -> None:
     """The median attenuation relative to free space (ITM's lrprop, point-to-point)."""
     p.dls = [math.sqrt(2.0 * p.he[j] / p.gme) for j in range(2)]
     p.dlsa = p.dls[0] + p.dls[1]
@@ -402,7 +271,7 @@ def _reference_attenuation(p: _Path) -> None:
     p.aref = max(p.aref, 0.0)
 
 
-def _line_of_sight_fit(p: _Path) -> None:
+def _line_of_sight_fit(p: ItmPath) -> None:
     """Coefficients of A = ael + ak1 d + ak2 ln d through the line-of-sight points."""
     wls = 0.021 / (0.021 + p.wn * p.dh / max(10e3, p.dlsa))
     d2 = p.dlsa
@@ -436,7 +305,7 @@ def _line_of_sight_fit(p: _Path) -> None:
     p.ael = a2 - p.ak1 * d2 - p.ak2 * math.log(d2)
 
 
-def _scatter_fit(p: _Path) -> None:
+def _scatter_fit(p: ItmPath) -> None:
     """Where troposcatter takes over from diffraction (dx) and its line beyond."""
     ad = p.dl[0] - p.dl[1]
     rr = p.he[1] / p.he[0]
@@ -474,7 +343,7 @@ def point_to_point_db(elevation_m, step_m: float, tx_height_m: float, rx_height_
     """
     z = np.asarray(elevation_m, dtype=float)
     n = len(z) - 1
-    p = _Path()
+    p = ItmPath()
     p.kwx = 0
     p.hg = [float(tx_height_m), float(rx_height_m)]
     p.dist = n * step_m
@@ -489,7 +358,7 @@ def point_to_point_db(elevation_m, step_m: float, tx_height_m: float, rx_height_
     p.zgnd = cmath.sqrt(zq - 1.0)
     if vertical:
         p.zgnd = p.zgnd / zq
-    _profile_geometry(p, z, step_m)
+    profile_geometry(p, z, step_m)
     _reference_attenuation(p)
     free_space_db = 20.0 * math.log10(2.0 * p.wn * p.dist)
     return free_space_db + variability_db(p, climate, mdvar, z_time, z_location,
