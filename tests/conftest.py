@@ -23,6 +23,7 @@ SHARED_WORKER = {"tests/test_poc_memnet.py": "poc_acceptance",
 """Modules that share a per-process cache (`poc_runs`) and so one xdist worker."""
 
 
+@pytest.hookimpl(optionalhook=True)  # pytest-xdist's hook: none without the plugin
 def pytest_xdist_make_scheduler(config, log):
     """``make test`` runs the computing tests with ``-n N --dist loadfile``: each module
     on one worker (its module-scoped fixtures built once), and the modules of
