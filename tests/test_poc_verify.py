@@ -70,12 +70,6 @@ def _pooled_report_catch(runs: list[ScenarioResult], attack: str) -> float:
     return sum(not v.valid for v in forged) / len(forged)
 
 
-def _pooled_hotspot_catch(runs: list[ScenarioResult], attack: str) -> float:
-    caught = [c for r in runs for c in r.caught_hotspots(attack).values()]
-    assert caught, f"no {attack} hotspot forged anything"
-    return sum(caught) / len(caught)
-
-
 def test_honest_witnesses_accepted_at_least_99_percent(naive, aware):
     for result in (*naive, *aware):
         assert result.beacons == 1_000
@@ -123,7 +117,9 @@ def test_reciprocity_catches_most_model_aware_inventors_within_a_day(aware):
                    "(README: what cannot be caught)")
 @pytest.mark.parametrize("attack", ["invent_rssi", "relay_30km"])
 def test_model_aware_invent_and_relay_caught(aware, attack):
-    assert _pooled_hotspot_catch(aware, attack) >= 0.95
+    caught = [c for r in aware for key, c in r.caught_hotspots(attack).items()
+              if r.in_range_honest[key] >= 3]  # the condition, as above
+    assert caught and sum(caught) / len(caught) >= 0.95
 
 
 @pytest.mark.xfail(strict=True, reason="a hotspot that rebroadcasts every beacon it hears at "
