@@ -36,7 +36,7 @@ from coverage_net.p2p import (
 )
 from coverage_net.p2p.testing import PeerProcess, raw_gossip_client, wait_for, witness_reports
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.serial]  # a real peer held to a deadline
 
 FUZZ = settings(max_examples=40, deadline=None, database=None,
                 suppress_health_check=[HealthCheck.too_slow])

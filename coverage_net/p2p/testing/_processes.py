@@ -268,8 +268,9 @@ def raw_gossip_client(keypair: Keypair, *, protocols: Sequence[str] | None = Non
                       mplex_only: bool = False, stock_defaults: bool = False):
     """An async context manager running a `RawGossipClient` on 127.0.0.1 (any port).
 
-    By default it publishes without py-libp2p's rate limit (an attacker would);
-    ``stock_defaults=True`` keeps every py-libp2p default (the baseline).
+    By default it publishes as an attacker would: without py-libp2p's rate limit, and
+    to every peer subscribed to the topic, in its mesh or not (so a PRUNE does not
+    silence it); ``stock_defaults=True`` keeps every py-libp2p default (the baseline).
     """
     from contextlib import asynccontextmanager
 
@@ -287,6 +288,18 @@ def raw_gossip_client(keypair: Keypair, *, protocols: Sequence[str] | None = Non
 
     from .._gossip import GOSSIP_PROTOCOLS
 
+    class _FloodingGossipSub(GossipSub):
+        """An attacker's router: its own messages go to every peer subscribed to the
+        topic, mesh or not (a peer that pruned it from its mesh still receives them)."""
+
+        def _get_peers_to_send(self, topic_ids, msg_forwarder, origin, msg_id=None):
+            peers = set(super()._get_peers_to_send(topic_ids, msg_forwarder, origin, msg_id))
+            if self.pubsub is not None and origin == self.pubsub.my_id:
+                for topic in topic_ids:
+                    peers.update(self.pubsub.peer_topics.get(topic, ()))
+                peers.discard(origin)
+            return peers
+
     @asynccontextmanager
     async def run():
         key = create_new_key_pair(keypair.seed())
@@ -297,9 +310,9 @@ def raw_gossip_client(keypair: Keypair, *, protocols: Sequence[str] | None = Non
                         listen_addrs=listen)
         unlimited = {} if stock_defaults else {"spam_protection_enabled": False,
                                                "eclipse_protection_enabled": False}
-        router = GossipSub(protocols=[TProtocol(p) for p in (protocols or GOSSIP_PROTOCOLS)],
-                           degree=6, degree_low=4, degree_high=12, heartbeat_interval=1,
-                           **unlimited)
+        router = (GossipSub if stock_defaults else _FloodingGossipSub)(
+            protocols=[TProtocol(p) for p in (protocols or GOSSIP_PROTOCOLS)],
+            degree=6, degree_low=4, degree_high=12, heartbeat_interval=1, **unlimited)
         pubsub = Pubsub(host, router)
         async with host.run(listen), background_trio_service(pubsub), \
                 background_trio_service(router):
