@@ -23,7 +23,8 @@ from coverage_net.consensus import ConsensusError, Genesis, GenesisValidator, sa
 from coverage_net.identity import Keypair, save_keypair
 from coverage_net.poc import NetworkParams, params_from_dict
 
-__all__ = ["GENESIS_FILENAME", "PARAMS_FILENAME", "LoopbackChain", "write_loopback_chain"]
+__all__ = ["GENESIS_FILENAME", "PARAMS_FILENAME", "LoopbackChain", "free_ports",
+           "write_loopback_chain"]
 
 GENESIS_FILENAME = "genesis.toml"
 PARAMS_FILENAME = "network-params.json"
@@ -47,7 +48,7 @@ class LoopbackChain:
         return f"/ip4/127.0.0.1/tcp/{self.ports[i]}"
 
 
-def _kernel_free_ports(count: int) -> list[int]:
+def free_ports(count: int) -> list[int]:
     """`count` distinct ports free now on 127.0.0.1 (all held open until all are chosen)."""
     with ExitStack() as stack:
         ports = []
@@ -72,7 +73,7 @@ def write_loopback_chain(out_dir: Path, validators: int, *, genesis_time_ms: int
     genesis_path = out_dir / GENESIS_FILENAME
     if genesis_path.exists():
         raise ConsensusError(f"{genesis_path} already exists; choose another --out directory")
-    ports = list(ports) if ports is not None else _kernel_free_ports(validators)
+    ports = list(ports) if ports is not None else free_ports(validators)
     if len(ports) != validators:
         raise ConsensusError(f"{len(ports)} ports for {validators} validators")
     keys = [Keypair.generate() for _ in range(validators)]

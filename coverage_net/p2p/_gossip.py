@@ -60,7 +60,7 @@ from ._metrics import PeerMetrics
 from ._network import gossip_id
 
 __all__ = ["GossipParams", "CoverageGossipSub", "CoveragePubsub", "GOSSIP_PROTOCOLS",
-           "build_gossip"]
+           "build_gossip", "flood_own_publish"]
 
 logger = logging.getLogger(__name__)
 
@@ -98,6 +98,26 @@ class GossipParams:
                 raise PeerConfigError(f"{name} must be positive; got {getattr(self, name)}")
 
 
+def flood_own_publish(router: GossipSub, peers: set[ID], topic_ids, msg_forwarder: ID,
+                      origin: ID, msg_id: bytes | None, *,
+                      below_degree: float = float("inf")) -> set[ID]:
+    """`peers` (where gossipsub sends a message) plus, for the router's own messages,
+    every peer subscribed to a topic whose mesh has fewer than `below_degree` peers
+    (by default: every topic), minus the origin, the forwarder and peers that asked
+    not to get this message."""
+    pubsub = router.pubsub
+    if pubsub is None or origin != pubsub.my_id:
+        return peers
+    for topic in topic_ids:
+        if len(router.mesh.get(topic, ())) < below_degree:
+            peers.update(pubsub.peer_topics.get(topic, ()))
+    peers.discard(origin)
+    peers.discard(msg_forwarder)
+    if msg_id is not None:
+        peers = {p for p in peers if msg_id not in router.dont_send_message_ids.get(p, ())}
+    return peers
+
+
 class CoverageGossipSub(GossipSub):
     """GossipSub with our own publishes exempt from the relay rate limit, drops counted."""
 
@@ -129,16 +149,8 @@ class CoverageGossipSub(GossipSub):
         node's own reports always leave it. Relayed messages keep to the mesh.
         """
         peers = set(super()._get_peers_to_send(topic_ids, msg_forwarder, origin, msg_id))
-        pubsub = self.pubsub
-        if pubsub is not None and origin == pubsub.my_id:
-            for topic in topic_ids:
-                if len(self.mesh.get(topic, ())) < self.degree_low:
-                    peers.update(pubsub.peer_topics.get(topic, ()))
-            peers.discard(origin)
-            peers.discard(msg_forwarder)
-            if msg_id is not None:
-                peers = {p for p in peers if msg_id not in self.dont_send_message_ids.get(p, ())}
-        return peers
+        return flood_own_publish(self, peers, topic_ids, msg_forwarder, origin, msg_id,
+                                 below_degree=self.degree_low)
 
     def _check_spam_protection(self, peer_id: ID, msg: rpc_pb2.Message) -> bool:
         if self.pubsub is not None and peer_id == self.pubsub.my_id:

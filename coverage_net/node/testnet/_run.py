@@ -11,13 +11,12 @@ is not lost to imports.
 from __future__ import annotations
 
 import logging
-import socket
 import time
 from collections.abc import Callable
-from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
+from .._chain_genesis import free_ports
 from ._errors import TestnetError, TestnetTimeoutError
 from ._layout import SIM_NAME, TestnetLayout, write_testnet
 from ._plan import plan_world
@@ -69,17 +68,6 @@ class TestnetResult:
     map_path: Path
     map_cells: int
     stopped: list[StopResult]
-
-
-def free_ports(count: int) -> list[int]:
-    """`count` distinct TCP ports free now on 127.0.0.1 (held together while chosen)."""
-    with ExitStack() as stack:
-        ports = []
-        for _ in range(count):
-            sock = stack.enter_context(socket.socket())
-            sock.bind(("127.0.0.1", 0))
-            ports.append(sock.getsockname()[1])
-        return ports
 
 
 def prepare_testnet(options: TestnetOptions) -> TestnetLayout:

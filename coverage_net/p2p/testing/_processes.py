@@ -286,7 +286,7 @@ def raw_gossip_client(keypair: Keypair, *, protocols: Sequence[str] | None = Non
     from libp2p.stream_muxer.mplex.mplex import MPLEX_PROTOCOL_ID, Mplex
     from libp2p.tools.anyio_service import background_trio_service
 
-    from .._gossip import GOSSIP_PROTOCOLS
+    from .._gossip import GOSSIP_PROTOCOLS, flood_own_publish
 
     class _FloodingGossipSub(GossipSub):
         """An attacker's router: its own messages go to every peer subscribed to the
@@ -294,11 +294,7 @@ def raw_gossip_client(keypair: Keypair, *, protocols: Sequence[str] | None = Non
 
         def _get_peers_to_send(self, topic_ids, msg_forwarder, origin, msg_id=None):
             peers = set(super()._get_peers_to_send(topic_ids, msg_forwarder, origin, msg_id))
-            if self.pubsub is not None and origin == self.pubsub.my_id:
-                for topic in topic_ids:
-                    peers.update(self.pubsub.peer_topics.get(topic, ()))
-                peers.discard(origin)
-            return peers
+            return flood_own_publish(self, peers, topic_ids, msg_forwarder, origin, msg_id)
 
     @asynccontextmanager
     async def run():
