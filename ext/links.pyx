@@ -141,10 +141,10 @@ cdef inline void count(dict totals, object end, object a, object x, long long si
 
 
 def update_links(dict links, dict totals, dict changed, dict added, dict expired, object low,
-                 object cuts, object fallback):
+                 object cuts, object fallback, dict fit_totals):
     """Fold the `changed` links (beaconer -> receivers: `added` records, `expired` epochs
-    before `low`) into `links` (a copy: the receiver maps touched are copied too) and
-    both ends' `totals` (lists), in place."""
+    before `low`) into `links` (a copy: the receiver maps touched are copied too), both
+    ends' `totals` and the receivers' `fit_totals` (lists), in place."""
     cdef dict inner, added_b
     cdef tuple state, after, more, kept
     for b, receivers in changed.items():
@@ -168,6 +168,7 @@ def update_links(dict links, dict totals, dict changed, dict added, dict expired
                 inner.pop(r, None)
             else:
                 inner[r] = after
+            fit(fit_totals, r, state, after)
             # move both ends' (anomalies, expectation, links) unless the anomaly stayed
             if state is not None:
                 if after is not None and state[7] == after[7] and state[8] == after[8]:
@@ -181,6 +182,28 @@ def update_links(dict links, dict totals, dict changed, dict added, dict expired
             links[b] = inner
         else:
             links.pop(b, None)
+
+
+cdef inline void fit(dict fit_totals, object receiver, tuple before, tuple after):
+    """Move the receiver's model-fit sums (`coverage_net.poc._model_fit`): a link with
+    hits counts its squared mean residual, rs^2 // hits^2 (centi-dB^2), and one link."""
+    cdef list t
+    d_sum = 0
+    d_links = 0
+    if before is not None and before[2]:
+        d_sum -= before[3] * before[3] // (before[2] * before[2])
+        d_links -= 1
+    if after is not None and after[2]:
+        d_sum += after[3] * after[3] // (after[2] * after[2])
+        d_links += 1
+    if d_sum == 0 and d_links == 0:
+        return
+    t = <list>fit_totals.get(receiver)
+    if t is None:
+        fit_totals[receiver] = [d_sum, d_links]
+    else:
+        t[0] += d_sum
+        t[1] += d_links
 
 
 def judge_pairs(dict links, changed, object cut, dict pair_terms, dict pair_totals,

@@ -28,7 +28,7 @@ SAMPLE = Path(__file__).resolve().parents[1] / "examples" / "network_params.toml
 VALIDATOR = Keypair.from_seed(b"\x07" * 32).public_key.hex()
 
 # The default network's digest: changing a default changes every genesis block.
-DEFAULT_DIGEST = "f36bf89b0590bd7efe2172366c9cc8ec906f9270acc7728dfd544ee782eb7ece"
+DEFAULT_DIGEST = "dc8a53953ab16aad8ee1c4083c3bf384c1b28778ffb1758e8475ffc5a9cd9abe"
 
 
 def _set(data: dict, path: str, value: object) -> dict:

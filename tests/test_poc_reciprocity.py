@@ -137,20 +137,20 @@ def test_a_flag_holds_for_the_window_then_expires():
 
     liar, other = _key(0), _key(1)
     flagged = {liar: HotspotAssessment(9, 500_000, 30, True)}
-    history = _held_flags(0, LinkHistory(), flagged, {}, 48)
+    history = _held_flags(0, LinkHistory(), flagged, {}, {}, 48)
     assert history.flagged_until == {liar: (47, "neighbours")}
     later = {liar: HotspotAssessment(5, 900_000, 60, False)}  # diluted by new links
-    held = _held_flags(20, history, later, {other: _rec(False)}, 48)
+    held = _held_flags(20, history, later, {other: _rec(False)}, {}, 48)
     assert later[liar].flagged and later[liar].anomalies == 5  # figures kept, flag held
     assert held.flagged_until == {liar: (47, "neighbours")}
     gone = {liar: HotspotAssessment(5, 900_000, 60, False)}
-    assert _held_flags(48, held, gone, {}, 48).flagged_until == {}
+    assert _held_flags(48, held, gone, {}, {}, 48).flagged_until == {}
     assert not gone[liar].flagged
     # raised again, it holds from the new epoch; reciprocity flags are held the same way
-    again = _held_flags(30, held, {}, {liar: _rec(True)}, 48)
+    again = _held_flags(30, held, {}, {liar: _rec(True)}, {}, 48)
     assert again.flagged_until == {liar: (77, "reciprocity")}
     recs = {}
-    _held_flags(40, again, {}, recs, 48)
+    _held_flags(40, again, {}, recs, {}, 48)
     assert recs[liar].flagged
 
 

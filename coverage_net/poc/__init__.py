@@ -40,6 +40,7 @@ from ._beacon import (
 )
 from ._errors import BeaconError, ParamsError, PocError, SecretError, SelectionError
 from ._link_history import LinkHistory, LinkObservation
+from ._model_fit import ModelFitAssessment, assess_model_fit
 from ._neighbours import HotspotAssessment, assess_hotspots
 from ._params import (
     DAY_MS,
@@ -98,7 +99,8 @@ __all__ = [
     "CHALLENGE_ID_BYTES", "CHALLENGE_PREFIX_BYTES", "MIN_TOKEN_BYTES", "MAX_TOKEN_BYTES",
     # verification
     "verify_epoch", "EpochVerdicts", "LinkHistory", "LinkObservation", "HotspotAssessment",
-    "ReciprocityAssessment", "assess_reciprocity", "assess_hotspots", "Registry",
+    "ReciprocityAssessment", "assess_reciprocity", "assess_hotspots", "ModelFitAssessment",
+    "assess_model_fit", "Registry",
     "RegisteredHotspot", "PathPredictor",
     # actors
     "HotspotIdentity", "PocMetrics", "beacon_radio_config", "run_challenger", "run_beaconer",

@@ -89,7 +89,10 @@ class LinkHistory:
     """Per hotspot: (sum of its pairs' terms, number of pairs)."""
     flagged_until: Mapping[bytes, tuple[int, str]] = field(default_factory=dict)
     """Per flagged hotspot: the last epoch its flag holds, and which check raised it
-    ("neighbours" or "reciprocity"); see `with_flags`."""
+    ("neighbours", "reciprocity" or "model_fit"); see `with_flags`."""
+    fit_totals: Mapping[bytes, tuple[int, int]] = field(default_factory=dict)
+    """Per receiver: (sum over the links on which it heard of the squared mean
+    residual in centi-dB^2, those links), what `coverage_net.poc._model_fit` judges."""
 
     def anomaly(self, link: _Link) -> tuple[int, int] | None:
         """The link's (anomalous 0/1, expectation in ppm) under `cuts`; None: not in the window."""
@@ -187,7 +190,9 @@ class LinkHistory:
                        for b in {*added, *expired}}
         links = dict(history.links)
         totals = {k: list(v) for k, v in history.totals.items()}
-        _links.update_links(links, totals, changed, added, expired, low, cuts, _anomaly)
+        fit_totals = {k: list(v) for k, v in history.fit_totals.items()}
+        _links.update_links(links, totals, changed, added, expired, low, cuts, _anomaly,
+                            fit_totals)
         pair_terms, pair_totals = history.pair_terms, history.pair_totals
         if reciprocity is not None:
             new_terms, new_pair_totals = dict(pair_terms), {k: list(v)
@@ -198,7 +203,8 @@ class LinkHistory:
         # plain dicts, copied by the next advance, never changed once returned
         return LinkHistory(links=links, totals=_frozen(totals), by_epoch=by_epoch, cuts=cuts,
                            pair_terms=pair_terms, reciprocity=reciprocity, ledger=history.ledger,
-                           pair_totals=pair_totals, flagged_until=history.flagged_until)
+                           pair_totals=pair_totals, flagged_until=history.flagged_until,
+                           fit_totals=_frozen(fit_totals))
 
 
 _NONE: Mapping = {}

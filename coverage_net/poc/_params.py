@@ -147,9 +147,19 @@ class VerifierParams:
     reciprocity_z_centi: int = 400
     """A hotspot is flagged when its links' reciprocity terms exceed their expectation
     by this many (x100) standard deviations."""
+    model_fit_sigma_centi_db: int = 350
+    """Least standard deviation of the propagation model's error on a real link (its
+    persistent shadowing and the antennas' gain errors, which no model knows): an honest
+    hotspot's mean residuals over its links scatter about zero at least this much."""
+    model_fit_min_links: int = 3
+    """A hotspot heard on fewer links than this in the window is never flagged for its fit."""
+    model_fit_tail_ppm: int = 1_000
+    """A hotspot is flagged when its links fit the model so well that an honest hotspot's
+    would fit as well with at most this chance (the chi-square lower tail, in ppm)."""
 
 
 _VERIFIER_MINIMUM = {"freq_tolerance_hz": 0, "min_distance_res11_cells": 0}
+_MODEL_FIT_TAIL_LIMIT_PPM = 500_000  # a flag for fitting better than the median is no flag
 
 _DEFAULT_REGIONS = {
     # SF10/125 kHz: the slowest rate every region offers on an uplink channel, and
@@ -429,4 +439,7 @@ def _verifier(value: object, path: str) -> VerifierParams:
     values = {name: _int_at(path, table, name, getattr(defaults, name),
                              minimum=_VERIFIER_MINIMUM.get(name, 1))
               for name in names}
+    if values["model_fit_tail_ppm"] >= _MODEL_FIT_TAIL_LIMIT_PPM:
+        raise ParamsError(f"{path}.model_fit_tail_ppm: must be below {_MODEL_FIT_TAIL_LIMIT_PPM}"
+                          f" (a lower tail, in ppm), got {values['model_fit_tail_ppm']}")
     return VerifierParams(**values)

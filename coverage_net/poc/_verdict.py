@@ -63,6 +63,7 @@ class Reason(StrEnum):
     NEIGHBOUR_INCONSISTENT = "neighbour_inconsistent"
     HOTSPOT_INCONSISTENT = "hotspot_inconsistent"
     RECIPROCITY_INCONSISTENT = "reciprocity_inconsistent"
+    MODEL_FIT_TOO_CLOSE = "model_fit_too_close"
     CHALLENGES_UNANSWERED = "challenges_unanswered"
     RATE_LIMITED = "rate_limited"
     RADIO_CLOCK_INCONSISTENT = "radio_clock_inconsistent"
@@ -103,6 +104,9 @@ REASON_TEXT: Mapping[Reason, str] = {
     Reason.RECIPROCITY_INCONSISTENT:
         "the signal strengths this hotspot reports disagree with what its neighbours measure "
         "on the same paths in the other direction (a radio path is the same both ways)",
+    Reason.MODEL_FIT_TOO_CLOSE:
+        "the signal strengths this hotspot reports sit closer to the propagation model, link "
+        "after link, than real paths ever do (numbers made with the model, not heard)",
     Reason.CHALLENGES_UNANSWERED:
         "this hotspot files witness reports but answered none of its recent challenges "
         "with a beacon (is there a radio where it says it is?)",

@@ -47,6 +47,13 @@ receiver is *likely* to hear when its modelled margin over sensitivity is at lea
   deviations (and at least ``hotspot_min_anomalies``) is flagged: its reports of
   the epoch that passed every other check become ``hotspot_inconsistent``.
 
+Then, over the same window, reciprocity (`coverage_net.poc._reciprocity`: the two
+directions of a path must agree, ``reciprocity_inconsistent``), unanswered
+challenges (`coverage_net.poc._unanswered`, ``challenges_unanswered``) and model
+fit (`coverage_net.poc._model_fit`: a hotspot's mean residuals over its links may
+not sit nearer the model than real paths do, ``model_fit_too_close``); a flag holds
+for the window.
+
 Rewarded witnesses: the valid ones, at most ``max_rewarded_witnesses`` per valid
 beacon, in the order of SHA-256(entropy || report id), never by arrival. A beacon
 whose hotspot a check flagged is invalid, and its witnesses (valid: they heard it)
@@ -78,6 +85,7 @@ from ._judge_round import (
     _verdict,
 )
 from ._link_history import LinkHistory, LinkObservation
+from ._model_fit import ModelFitAssessment, assess_model_fit
 from ._neighbours import HotspotAssessment, assess_hotspots, cuts_for
 from ._params import NetworkParams
 from ._predict import PathPredictor
@@ -106,12 +114,14 @@ class EpochVerdicts:
     hotspots: Mapping[bytes, HotspotAssessment] = field(default_factory=dict)
     reciprocity: Mapping[bytes, ReciprocityAssessment] = field(default_factory=dict)
     unanswered: Mapping[bytes, UnansweredAssessment] = field(default_factory=dict)
+    model_fit: Mapping[bytes, ModelFitAssessment] = field(default_factory=dict)
 
     def flagged(self, hotspot_key: bytes) -> bool:
-        """Whether the hotspot is flagged this epoch (neighbours, reciprocity or challenges)."""
+        """Whether the hotspot is flagged this epoch (neighbours, reciprocity, challenges or
+        model fit)."""
         return any(a is not None and a.flagged for a in (
             self.hotspots.get(hotspot_key), self.reciprocity.get(hotspot_key),
-            self.unanswered.get(hotspot_key)))
+            self.unanswered.get(hotspot_key), self.model_fit.get(hotspot_key)))
 
     def by_id(self) -> dict[bytes, Verdict]:
         return {v.report_id: v for v in self.verdicts}
@@ -212,21 +222,24 @@ def verify_epoch(epoch: int, *, challenges: Iterable[Challenge],
         epoch, answered, (w.witness_key for w in witnesses), v.hotspot_window_epochs)
     assessments = assess_hotspots(new_history, params)
     reciprocity = assess_reciprocity(new_history.pair_terms, params, new_history.pair_totals)
-    new_history = _held_flags(epoch, new_history, assessments, reciprocity,
+    model_fit = assess_model_fit(new_history.fit_totals, params)
+    new_history = _held_flags(epoch, new_history, assessments, reciprocity, model_fit,
                               v.hotspot_window_epochs)
     unanswered = assess_unanswered(new_history.ledger, params)
-    _hotspot_checks(judged_rounds, assessments, reciprocity, unanswered,
+    _hotspot_checks(judged_rounds, assessments, reciprocity, unanswered, model_fit,
                     v.radio_clock_tolerance_ms, v.max_witnesses_per_hotspot_per_epoch)
     for bid in valid_beacons:
         verdict = out[bid]
         if verdict.valid:
             a = assessments.get(verdict.hotspot_key)
             rec = reciprocity.get(verdict.hotspot_key)
+            fit = model_fit.get(verdict.hotspot_key)
             flag = (Reason.HOTSPOT_INCONSISTENT if a is not None and a.flagged else
-                    Reason.RECIPROCITY_INCONSISTENT if rec is not None and rec.flagged else None)
+                    Reason.RECIPROCITY_INCONSISTENT if rec is not None and rec.flagged else
+                    Reason.MODEL_FIT_TOO_CLOSE if fit is not None and fit.flagged else None)
             if flag is not None:
                 figures = dict(verdict.figures)
-                for assessed in (a, rec):
+                for assessed in (a, rec, fit):
                     figures |= dict(assessed.figures) if assessed is not None else {}
                 out[bid] = Verdict(**{**verdict.__dict__, "valid": False, "reason": flag,
                                       "figures": tuple(sorted(figures.items())),
@@ -239,17 +252,19 @@ def verify_epoch(epoch: int, *, challenges: Iterable[Challenge],
         paid = v.max_rewarded_witnesses if out[bid].valid else 0
         _witness_verdicts(js, epoch, cid, entropy, paid, out)
     return EpochVerdicts(tuple([out[k] for k in sorted(out)]), new_history, assessments,
-                         reciprocity, unanswered)
+                         reciprocity, unanswered, model_fit)
 
 
 def _held_flags(epoch: int, history: LinkHistory, assessments: dict[bytes, HotspotAssessment],
                 reciprocity: dict[bytes, ReciprocityAssessment],
-                window_epochs: int) -> LinkHistory:
-    """Record the flags raised now, and put back (in `assessments` or `reciprocity`) the
-    flags raised within the window that the statistics no longer reach this epoch."""
+                model_fit: dict[bytes, ModelFitAssessment], window_epochs: int) -> LinkHistory:
+    """Record the flags raised now, and put back (in `assessments`, `reciprocity` or
+    `model_fit`) the flags raised within the window that the statistics no longer
+    reach this epoch."""
     raised = {k: "neighbours" for k, a in assessments.items() if a.flagged}
     raised.update({k: "reciprocity" for k, r in reciprocity.items()
                    if r.flagged and k not in raised})
+    raised.update({k: "model_fit" for k, f in model_fit.items() if f.flagged and k not in raised})
     history = history.with_flags(epoch, raised, window_epochs)
     for key, (_, check) in history.flagged_until.items():
         if key in raised:
@@ -258,6 +273,10 @@ def _held_flags(epoch: int, history: LinkHistory, assessments: dict[bytes, Hotsp
             a = assessments.get(key)
             assessments[key] = dataclasses.replace(a, flagged=True) if a is not None \
                 else HotspotAssessment(0, 0, 0, True)
+        elif check == "model_fit":
+            f = model_fit.get(key)
+            model_fit[key] = dataclasses.replace(f, flagged=True) if f is not None \
+                else ModelFitAssessment(0, 0, 0, True)
         else:
             r = reciprocity.get(key)
             reciprocity[key] = dataclasses.replace(r, flagged=True) if r is not None \
@@ -278,10 +297,11 @@ def _hotspot_checks(judged_rounds: list[list[_Judged]],
                     assessments: Mapping[bytes, HotspotAssessment],
                     reciprocity: Mapping[bytes, ReciprocityAssessment],
                     unanswered: Mapping[bytes, UnansweredAssessment],
+                    model_fit: Mapping[bytes, ModelFitAssessment],
                     radio_clock_tolerance_ms: int, max_per_epoch: int) -> None:
     """What the epoch as a whole says about each witnessing hotspot: its neighbour,
-    reciprocity and challenge assessments, its radio clock across its reports, its
-    rate limit."""
+    reciprocity, challenge and model-fit assessments, its radio clock across its
+    reports, its rate limit."""
     per_witness: dict[bytes, list[_Judged]] = {}
     for js in judged_rounds:
         for j in js:
@@ -292,7 +312,7 @@ def _hotspot_checks(judged_rounds: list[list[_Judged]],
             mine.append(j)
     for key, mine in per_witness.items():
         figures, flag = _hotspot_figures(assessments.get(key), unanswered.get(key),
-                                         reciprocity.get(key))
+                                         reciprocity.get(key), model_fit.get(key))
         if figures:
             for j in mine:
                 j.hotspot = figures
@@ -310,15 +330,17 @@ def _hotspot_checks(judged_rounds: list[list[_Judged]],
 
 
 def _hotspot_figures(a: HotspotAssessment | None, silent: UnansweredAssessment | None,
-                     rec: ReciprocityAssessment | None
+                     rec: ReciprocityAssessment | None, fit: ModelFitAssessment | None
                      ) -> tuple[tuple[tuple[str, int], ...], Reason | None]:
     """A witnessing hotspot's "hotspot_*" figures (sorted) and the flag its valid reports
-    take, if any: neighbours first, then unanswered challenges, then reciprocity."""
+    take, if any: neighbours first, then unanswered challenges, then reciprocity, then
+    model fit."""
     figures: list[tuple[str, int]] = []
     flag = None
     for assessed, reason in ((a, Reason.HOTSPOT_INCONSISTENT),
                              (silent, Reason.CHALLENGES_UNANSWERED),
-                             (rec, Reason.RECIPROCITY_INCONSISTENT)):
+                             (rec, Reason.RECIPROCITY_INCONSISTENT),
+                             (fit, Reason.MODEL_FIT_TOO_CLOSE)):
         if assessed is None:
             continue
         figures.extend(assessed.figures)
