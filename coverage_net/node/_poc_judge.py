@@ -38,7 +38,7 @@ class EpochJudge:
         self.verdicts: list[Verdict] = []
         self.flagged: dict[bytes, int] = {}
         """Hotspot key -> the first epoch a hotspot check (neighbours, reciprocity, unanswered
-        challenges) flagged it."""
+        challenges, model fit) flagged it."""
         self.inputs: list[EpochInput] = []
         self.epochs = 0
 
@@ -52,7 +52,7 @@ class EpochJudge:
                               history=self.history)
         self.history = result.history
         self.verdicts.extend(result.verdicts)
-        for key in (*result.hotspots, *result.reciprocity, *result.unanswered):
+        for key in (*result.hotspots, *result.reciprocity, *result.unanswered, *result.model_fit):
             if key not in self.flagged and result.flagged(key):
                 self.flagged[key] = inp.epoch
         self.epochs += 1
