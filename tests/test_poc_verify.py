@@ -468,3 +468,41 @@ def test_a_witness_whose_beacons_never_come_is_refused_for_unanswered_challenges
     assert once_valid and all(v.reason is Reason.CHALLENGES_UNANSWERED for v in once_valid)
     assert dict(refused[0].figures)["hotspot_challenges_unanswered"] >= 2
     assert all(v.reason is not Reason.CHALLENGES_UNANSWERED for v in before)
+
+
+def test_a_hotspot_down_for_its_first_epochs_is_paid_again_once_it_hears_its_neighbours(
+        small, dem_dir):
+    """The inputs of `small` again, but one busy honest hotspot is down for the first 4
+    epochs (none of its reports exist). Missing its neighbours' first beacons may get it
+    flagged `hotspot_inconsistent`; once it hears their next beacons those misses are
+    gone and the flag lapses within the 48-epoch window: in the last two epochs its
+    reports are valid again, as in the run without the outage."""
+    from coverage_net.radio import Terrain
+    valid = {v.report_id for v in small.verdicts if v.valid}
+    busy: dict[bytes, int] = {}
+    for e in small.epoch_inputs:
+        for w in e.witness_reports:
+            if w.content_id in valid and small.role_of[w.witness_key] == "honest":
+                busy[w.witness_key] = busy.get(w.witness_key, 0) + 1
+    predictor = PathPredictor(small.params, Terrain(str(dem_dir)))
+    first, last = small.epoch_inputs[0].epoch, small.epoch_inputs[-1].epoch
+    assert last - first + 1 < small.params.verifier.hotspot_window_epochs  # no expiry here
+    flagged_while_down = []
+    for key in sorted(busy, key=lambda k: (-busy[k], k))[:6]:
+        history, late = LinkHistory(), []
+        for e in small.epoch_inputs:
+            down = e.epoch < first + 4
+            r = verify_epoch(
+                e.epoch, challenges=e.challenges, registry=small.registry,
+                beacon_reports=[b for b in e.beacon_reports if not (down and b.hotspot_key == key)],
+                witness_reports=[w for w in e.witness_reports
+                                 if not (down and w.witness_key == key)],
+                params=small.params, predictor=predictor, entropy=e.entropy, history=history)
+            history = r.history
+            if down and r.flagged(key):
+                flagged_while_down.append(key)
+            if e.epoch >= last - 1:
+                late += [v for v in r.verdicts if v.hotspot_key == key]
+        assert not r.flagged(key)
+        assert late and all(v.valid for v in late if v.report_id in valid), key.hex()
+    assert flagged_while_down  # the outage did get some of them flagged: the case at stake

@@ -120,6 +120,8 @@ class LinkHistory:
         A flag rests on evidence that stays in the window for that long; the statistic
         over the window may dip below the threshold meanwhile (new, ordinary links
         dilute it), but the hotspot's earlier reports are no more honest for that.
+        (`coverage_net.poc._verify._held_flags` lets a neighbours flag lapse sooner,
+        once its anomalous links are gone.)
         """
         until = {k: v for k, v in self.flagged_until.items() if v[0] >= epoch}
         for key, check in sorted(raised.items()):

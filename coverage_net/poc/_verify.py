@@ -52,7 +52,7 @@ directions of a path must agree, ``reciprocity_inconsistent``), unanswered
 challenges (`coverage_net.poc._unanswered`, ``challenges_unanswered``) and model
 fit (`coverage_net.poc._model_fit`: a hotspot's mean residuals over its links may
 not sit nearer the model than real paths do, ``model_fit_too_close``); a flag holds
-for the window.
+for the window (a neighbours flag only while its anomalous links stand).
 
 Rewarded witnesses: the valid ones, at most ``max_rewarded_witnesses`` per valid
 beacon, in the order of SHA-256(entropy || report id), never by arrival. A beacon
@@ -224,7 +224,7 @@ def verify_epoch(epoch: int, *, challenges: Iterable[Challenge],
     reciprocity = assess_reciprocity(new_history.pair_terms, params, new_history.pair_totals)
     model_fit = assess_model_fit(new_history.fit_totals, params)
     new_history = _held_flags(epoch, new_history, assessments, reciprocity, model_fit,
-                              v.hotspot_window_epochs)
+                              v.hotspot_window_epochs, v.hotspot_min_anomalies)
     unanswered = assess_unanswered(new_history.ledger, params)
     _hotspot_checks(judged_rounds, assessments, reciprocity, unanswered, model_fit,
                     v.radio_clock_tolerance_ms, v.max_witnesses_per_hotspot_per_epoch)
@@ -257,10 +257,18 @@ def verify_epoch(epoch: int, *, challenges: Iterable[Challenge],
 
 def _held_flags(epoch: int, history: LinkHistory, assessments: dict[bytes, HotspotAssessment],
                 reciprocity: dict[bytes, ReciprocityAssessment],
-                model_fit: dict[bytes, ModelFitAssessment], window_epochs: int) -> LinkHistory:
+                model_fit: dict[bytes, ModelFitAssessment], window_epochs: int,
+                min_anomalies: int) -> LinkHistory:
     """Record the flags raised now, and put back (in `assessments`, `reciprocity` or
     `model_fit`) the flags raised within the window that the statistics no longer
-    reach this epoch."""
+    reach this epoch.
+
+    A neighbours flag is put back only while its evidence stands: while the hotspot
+    still has at least `min_anomalies` anomalous links in the window (new ordinary
+    links may dilute the statistic meanwhile; that does not clear it). Once they are
+    gone, the flag lapses: a hotspot that was down while its neighbours beaconed
+    misses those beacons, and its flag lapses when it hears their next ones (a liar
+    misses them again, or files witnesses the physics and the other checks judge)."""
     raised = {k: "neighbours" for k, a in assessments.items() if a.flagged}
     raised.update({k: "reciprocity" for k, r in reciprocity.items()
                    if r.flagged and k not in raised})
@@ -271,8 +279,8 @@ def _held_flags(epoch: int, history: LinkHistory, assessments: dict[bytes, Hotsp
             continue
         if check == "neighbours":
             a = assessments.get(key)
-            assessments[key] = dataclasses.replace(a, flagged=True) if a is not None \
-                else HotspotAssessment(0, 0, 0, True)
+            if a is not None and a.anomalies >= min_anomalies:
+                assessments[key] = dataclasses.replace(a, flagged=True)
         elif check == "model_fit":
             f = model_fit.get(key)
             model_fit[key] = dataclasses.replace(f, flagged=True) if f is not None \
