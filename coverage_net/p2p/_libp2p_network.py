@@ -31,6 +31,7 @@ from ._errors import PeerConfigError
 from ._gossip import CoveragePubsub, GossipParams, build_gossip
 from ._metrics import PeerMetrics
 from ._network import GossipCallback, Network, ProtocolLimits, RequestHandler
+from ._reidentify import reidentify_peers
 from ._reqresp import Libp2pRequests
 
 __all__ = ["Libp2pNetwork", "open_libp2p_network", "check_listen_addr", "parse_listen_addr"]
@@ -166,6 +167,7 @@ async def open_libp2p_network(keypair: Keypair, metrics: PeerMetrics, *,
             if mdns:
                 unroute_mdns = _route_mdns_to(connector)
             nursery.start_soon(connector.run)
+            nursery.start_soon(reidentify_peers, host, connector.connected_peers)
             yield network
             nursery.cancel_scope.cancel()
     finally:
