@@ -28,7 +28,12 @@ from ._errors import (
     SimConfigError,
     SimError,
 )
-from ._impairments import FADING_MODELS, Impairments
+from ._impairments import (
+    FADING_MODELS,
+    REALISTIC_IMPAIRMENTS,
+    REALISTIC_SHADOWING_DB,
+    Impairments,
+)
 from ._nodes import SETTING_RULES
 from ._scenario import (
     LINK_COLUMNS,
@@ -50,6 +55,7 @@ __all__ = [
     "RegulatoryLimitError", "SimConfigError", "SimError", "LINK_COLUMNS", "RunResult",
     "Scenario", "lorasim_preset", "run_scenario", "scenario_from_args", "SimAir", "SimRadio",
     "CELL_RES", "World", "WorldError", "clustered", "on_dem", "uniform", "FADING_MODELS",
-    "ImpairmentError", "Impairments", "Sensor", "SensorFleet", "read_sensors", "sensor_reading",
+    "ImpairmentError", "Impairments", "REALISTIC_IMPAIRMENTS", "REALISTIC_SHADOWING_DB",
+    "Sensor", "SensorFleet", "read_sensors", "sensor_reading",
     "ScenarioFile", "load_scenario", "TRAFFIC_MODELS", "SETTING_RULES",
 ]

@@ -34,12 +34,25 @@ import math
 import numbers
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
+from types import MappingProxyType
 
 import numpy as np
 
 from ._errors import ImpairmentError
 
 FADING_MODELS = ("none", "rician")
+
+REALISTIC_SHADOWING_DB = 4.0
+"""The persistent per-link shadowing of a realistic air (dB, one sigma)."""
+REALISTIC_IMPAIRMENTS: Mapping[str, object] = MappingProxyType({
+    "fading": "rician", "rician_k_db": 6.0, "rssi_error_sigma_db": 1.0, "rssi_step_db": 1.0,
+    "snr_error_sigma_db": 0.5, "snr_step_db": 0.25, "gain_error_sigma_db": 1.0,
+    "clock_offset_sigma_ms": 500.0})
+"""A realistic air's impairments (`Impairments` keys): Rician fading (K = 6 dB), an
+SX1276's RSSI (1 dB error in 1 dB steps) and SNR (0.5 dB in 0.25 dB steps), 1 dB
+antenna gain errors, 0.5 s host clock offsets. With `REALISTIC_SHADOWING_DB` it is
+the air of issue #10's proof-of-coverage scenario and of the testnet: not the
+verifier's model, which knows neither."""
 
 _U64 = np.uint64
 _M1, _M2 = _U64(0xBF58476D1CE4E5B9), _U64(0x94D049BB133111EB)

@@ -19,10 +19,13 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from coverage_net.radio import MODEL_NAMES, model_from_name
 from radio_sim import (
     FADING_MODELS,
+    REALISTIC_IMPAIRMENTS,
+    REALISTIC_SHADOWING_DB,
     SETTING_RULES,
     TRAFFIC_MODELS,
     Channel,
     CollisionModel,
+    Impairments,
     SimConfigError,
     World,
     read_sensors,
@@ -32,6 +35,7 @@ from radio_sim import (
 from radio_sim import serve as serve_devboards
 
 COLLISION_MODELS = tuple(c.value for c in CollisionModel)
+AIRS = ("model", "realistic")
 
 
 def _receivers(ctx, param, value):
@@ -167,8 +171,15 @@ def run(out_dir, quiet, **options) -> None:
 @click.option("--params", "params_file", default=None,
               type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Network parameters (the sensors' channel); default: the default network.")
+@click.option("--air", type=click.Choice(AIRS), default="model", show_default=True,
+              help="'model': the path-loss model exactly (a witness's RSSI is the modelled "
+                   "one). 'realistic': the model plus "
+                   f"{REALISTIC_SHADOWING_DB:g} dB persistent per-link shadowing, Rician "
+                   "fading per packet, SX1276 RSSI/SNR errors and 1 dB antenna gain errors, "
+                   "all seeded by --seed: an air the verifier's model does not know.")
 def serve(world_file: Path, pty_dir: Path, manifest: Path | None, model: str, collision: str,
-          speed: float, seed: int, sensors_file: Path | None, params_file: Path | None) -> None:
+          speed: float, seed: int, sensors_file: Path | None, params_file: Path | None,
+          air: str) -> None:
     """Open one pty per simulated hotspot speaking the native bridge protocol in real time.
 
     Any hotspot process (or `coverage-net bridge probe --port PATH`) can open a
@@ -180,7 +191,7 @@ def serve(world_file: Path, pty_dir: Path, manifest: Path | None, model: str, co
     """
     world = (World.from_geojson(world_file)
              if world_file.suffix.lower() in (".geojson", ".json") else World.from_csv(world_file))
-    channel = Channel(world, model=model_from_name(model), collision=collision, seed=seed)
+    channel = _serve_channel(world, model, collision, seed, air)
     manifest_path = manifest or pty_dir / "manifest.json"
     sensors, sensor_config = _sensors(world, sensors_file, params_file)
     click.echo(json.dumps({"hotspots": len(world) - len(sensors), "sensors": len(sensors),
@@ -191,6 +202,15 @@ def serve(world_file: Path, pty_dir: Path, manifest: Path | None, model: str, co
                                          sensors=sensors, sensor_config=sensor_config))
     except KeyboardInterrupt:
         click.echo("stopped", err=True)
+
+
+def _serve_channel(world: World, model: str, collision: str, seed: int, air: str) -> Channel:
+    """The channel of `sim serve`: the model alone, or the realistic air (`--air`)."""
+    if air == "model":
+        return Channel(world, model=model_from_name(model), collision=collision, seed=seed)
+    return Channel(world, model=model_from_name(model), collision=collision, seed=seed,
+                   shadowing_sigma_db=REALISTIC_SHADOWING_DB,
+                   impairments=Impairments(seed=seed, **REALISTIC_IMPAIRMENTS))
 
 
 def _sensors(world: World, sensors_file: Path | None, params_file: Path | None):

@@ -27,6 +27,11 @@ puts each beacon it hears on the air again at once (a wormhole the honest hotspo
 around it then witness; same in both forms)."""
 
 
+def _realistic_impairments() -> dict[str, object]:
+    from radio_sim import REALISTIC_IMPAIRMENTS  # layer 5 picks the sim, when it runs one
+    return dict(REALISTIC_IMPAIRMENTS)
+
+
 @dataclass(frozen=True)
 class PocScenario:
     """One run: the world, the impairments of the air, the attackers, the length.
@@ -45,12 +50,9 @@ class PocScenario:
     seed: int = 1
     attackers: Mapping[str, int] = field(default_factory=dict)
     model_aware: bool = False
-    shadowing_sigma_db: float = 4.0
+    shadowing_sigma_db: float = 4.0  # radio_sim.REALISTIC_SHADOWING_DB (checked by a test)
     clutter_sigma_db: float = 0.0
-    impairments: Mapping[str, object] = field(default_factory=lambda: {
-        "fading": "rician", "rician_k_db": 6.0, "rssi_error_sigma_db": 1.0, "rssi_step_db": 1.0,
-        "snr_error_sigma_db": 0.5, "snr_step_db": 0.25, "gain_error_sigma_db": 1.0,
-        "clock_offset_sigma_ms": 500.0})
+    impairments: Mapping[str, object] = field(default_factory=lambda: _realistic_impairments())
     verifier: Mapping[str, int] = field(default_factory=dict)
     num_threads: int = 1
     propagation: str = "terrain"

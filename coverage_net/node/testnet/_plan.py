@@ -44,7 +44,8 @@ DEFAULT_CENTER = (44.4687, -71.1851)
 """Berlin, New Hampshire: on the project's DEM tile, so the same world works with --dem."""
 MODEL = "hata-suburban"
 """The path-loss model of the simulator and of the verifier alike: with one model on both
-sides, a valid witness is valid because the physics agrees, not by luck."""
+sides, a valid witness is valid because the physics agrees, not by luck. The simulator
+adds what no model knows on top (``sim serve --air realistic``)."""
 
 _MIN_SEPARATION_M = 1_000.0  # well beyond the verifier's too-close limit (8 res-11 cells)
 _CLUSTER_RADIUS_M = 2_000.0  # times sqrt(count): a few km between neighbours
