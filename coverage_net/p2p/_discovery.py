@@ -1,9 +1,10 @@
 """Finding and keeping peers: bootstrap addresses, mDNS, and a blocklist.
 
 `Connector` keeps a connection to every bootstrap peer (redialing with capped
-backoff, so a peer that restarts or a healed partition is rejoined within
-seconds), connects to every peer mDNS reports, and enforces the blocklist: a
-blocked peer's connections are closed and it is never dialed. The blocklist is
+backoff, so a peer that restarts, one that was not listening yet when we
+started, or a healed partition is rejoined within seconds), connects to every
+peer mDNS reports, and enforces the blocklist: a blocked peer's connections are
+closed and it is never dialed. The blocklist is
 also how tests cut a network in two in user space.
 """
 
@@ -147,6 +148,11 @@ class Connector:
                 backoff = min(_MAX_BACKOFF_S, backoff * 2)
 
     async def _dial(self, info: PeerInfo) -> bool:
+        # py-libp2p's swarm refuses for 60 s to dial a peer whose addresses all failed
+        # once (its negative cache): a bootstrap peer not yet listening when we start
+        # would stay out of reach for a minute. Redialing is this class's job, with its
+        # own capped backoff, so lift that block before each dial.
+        self._host.get_network().unblock_peer(info.peer_id)
         try:
             with trio.fail_after(_DIAL_TIMEOUT_S):
                 await self._host.connect(info)
