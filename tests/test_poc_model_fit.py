@@ -16,10 +16,16 @@ from coverage_net.poc._model_fit import (
     chi_square_cdf_ppb,
     chi_square_lower_quantile_milli,
     judge_model_fit,
-    link_fit_term,
 )
 
 PARAMS = NetworkParams()
+
+
+def link_fit_term(hits: int, residual_sum_centi_db: int) -> int:
+    """A link's squared mean residual in centi-dB^2 (rounded down): its term of ``S``,
+    written out here as the reference the link kernel's sums are recounted against."""
+    return residual_sum_centi_db * residual_sum_centi_db // (hits * hits)
+
 SIGMA_DB = PARAMS.verifier.model_fit_sigma_centi_db / 100
 
 

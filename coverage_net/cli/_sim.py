@@ -206,11 +206,11 @@ def serve(world_file: Path, pty_dir: Path, manifest: Path | None, model: str, co
 
 def _serve_channel(world: World, model: str, collision: str, seed: int, air: str) -> Channel:
     """The channel of `sim serve`: the model alone, or the realistic air (`--air`)."""
-    if air == "model":
-        return Channel(world, model=model_from_name(model), collision=collision, seed=seed)
+    realistic = air == "realistic"
     return Channel(world, model=model_from_name(model), collision=collision, seed=seed,
-                   shadowing_sigma_db=REALISTIC_SHADOWING_DB,
-                   impairments=Impairments(seed=seed, **REALISTIC_IMPAIRMENTS))
+                   shadowing_sigma_db=REALISTIC_SHADOWING_DB if realistic else 0.0,
+                   impairments=Impairments(seed=seed, **(REALISTIC_IMPAIRMENTS if realistic
+                                                         else {})))
 
 
 def _sensors(world: World, sensors_file: Path | None, params_file: Path | None):

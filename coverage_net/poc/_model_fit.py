@@ -33,17 +33,12 @@ from dataclasses import dataclass
 from ._params import NetworkParams
 
 __all__ = ["ModelFitAssessment", "assess_model_fit", "chi_square_cdf_ppb",
-           "chi_square_lower_quantile_milli", "link_fit_term"]
+           "chi_square_lower_quantile_milli"]
 
 _SCALE = 10 ** 40
 _SQRT_PI = 17_724_538_509_055_160_272_981_674_833_411_451_827_975
 """sqrt(pi) x 10^40, rounded down (from a 60-digit decimal)."""
 _PPB = 1_000_000_000
-
-
-def link_fit_term(hits: int, residual_sum_centi_db: int) -> int:
-    """A link's squared mean residual in centi-dB^2 (rounded down): its term of ``S``."""
-    return residual_sum_centi_db * residual_sum_centi_db // (hits * hits)
 
 
 @functools.lru_cache(maxsize=4096)
