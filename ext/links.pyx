@@ -3,7 +3,8 @@
 
 Every epoch the verifier folds a few thousand judged links into the history: per
 link a handful of integer sums, its anomaly under the probability cuts, both
-ends' totals, and the reciprocity term of its pair. In Python that loop was a
+ends' totals (counted per pair: a link and its reverse are one radio path), and
+the reciprocity term of its pair. In Python that loop was a
 fifth of a verification; here the loop and the counts are C. Everything a verdict
 depends on keeps Python's integer semantics: counts of observations and
 probabilities in ppm (checked to lie in 0..10^6, else the Python fallback judges
@@ -130,21 +131,49 @@ def records_of(new):
     return records, added_in
 
 
-cdef inline void count(dict totals, object end, object a, object x, long long sign):
-    cdef list t = <list>totals.get(end)
-    if t is None:
-        totals[end] = [sign * a, sign * x, sign]
-    else:
-        t[0] = t[0] + sign * a
-        t[1] = t[1] + sign * x
-        t[2] = t[2] + sign
+cdef inline void move_pair(dict totals, object b, object r, tuple before, tuple after,
+                           tuple reverse):
+    """Move both ends' totals as the pair {b, r} goes from (`before`, `reverse`) to
+    (`after`, `reverse`): a pair counts once, anomalous when either direction is, with the
+    larger of the two expectations (its two directions are one radio path; see
+    `_link_history._pair_anomaly`). The reverse direction is read as it stands now, so
+    when both directions change in one fold the two moves add up to the whole change."""
+    cdef list t
+    a0 = x0 = a1 = x1 = 0
+    n0 = n1 = 0
+    if before is not None or reverse is not None:
+        a0, x0 = pair_anomaly(before, reverse)
+        n0 = 1
+    if after is not None or reverse is not None:
+        a1, x1 = pair_anomaly(after, reverse)
+        n1 = 1
+    if a0 == a1 and x0 == x1 and n0 == n1:
+        return
+    for end in (b, r):
+        t = <list>totals.get(end)
+        if t is None:
+            totals[end] = [a1 - a0, x1 - x0, n1 - n0]
+        else:
+            t[0] = t[0] + a1 - a0
+            t[1] = t[1] + x1 - x0
+            t[2] = t[2] + n1 - n0
+
+
+cdef inline tuple pair_anomaly(tuple one, tuple other):
+    """(anomalous 0/1, expectation in ppm) of a pair from its directions' states (either
+    may be None)."""
+    if one is None:
+        return other[7], other[8]
+    if other is None:
+        return one[7], one[8]
+    return max(one[7], other[7]), max(one[8], other[8])
 
 
 def update_links(dict links, dict totals, dict changed, dict added, dict expired, object low,
                  object cuts, object fallback, dict fit_totals):
     """Fold the `changed` links (beaconer -> receivers: `added` records, `expired` epochs
     before `low`) into `links` (a copy: the receiver maps touched are copied too), both
-    ends' `totals` and the receivers' `fit_totals` (lists), in place."""
+    ends' per-pair `totals` and the receivers' `fit_totals` (lists), in place."""
     cdef dict inner, added_b
     cdef tuple state, after, more, kept
     for b, receivers in changed.items():
@@ -169,15 +198,11 @@ def update_links(dict links, dict totals, dict changed, dict added, dict expired
             else:
                 inner[r] = after
             fit(fit_totals, r, state, after)
-            # move both ends' (anomalies, expectation, links) unless the anomaly stayed
-            if state is not None:
-                if after is not None and state[7] == after[7] and state[8] == after[8]:
-                    continue
-                count(totals, b, state[7], state[8], -1)
-                count(totals, r, state[7], state[8], -1)
-            if after is not None:
-                count(totals, b, after[7], after[8], 1)
-                count(totals, r, after[7], after[8], 1)
+            # move both ends' (anomalous pairs, expectation, pairs) unless the anomaly stayed
+            if (state is not None and after is not None and state[7] == after[7]
+                    and state[8] == after[8]):
+                continue
+            move_pair(totals, b, r, state, after, <tuple>(<dict>links.get(r, NONE)).get(b))
         if inner:
             links[b] = inner
         else:

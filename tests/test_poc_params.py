@@ -28,7 +28,7 @@ SAMPLE = Path(__file__).resolve().parents[1] / "examples" / "network_params.toml
 VALIDATOR = Keypair.from_seed(b"\x07" * 32).public_key.hex()
 
 # The default network's digest: changing a default changes every genesis block.
-DEFAULT_DIGEST = "dc8a53953ab16aad8ee1c4083c3bf384c1b28778ffb1758e8475ffc5a9cd9abe"
+DEFAULT_DIGEST = "f41848f175ec24cf6e0d5a69ec42e70a79c40565bac99853c74c97f47e860fd0"
 
 
 def _set(data: dict, path: str, value: object) -> dict:

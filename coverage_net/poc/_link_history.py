@@ -67,12 +67,13 @@ class LinkHistory:
     `links` maps each beaconer to its receivers, each to the link's state, a flat
     tuple of ints (see `link_summary` and the module's layout note): the sums the
     neighbour and reciprocity statistics read, its anomaly figures under `cuts`, and
-    a record per epoch it was seen in. Per hotspot, `totals` sums its links'
-    anomalies; per epoch, `by_epoch` names the links it observed (beaconer ->
-    receivers, for expiry). `advance` touches only the links that gained or lost an
-    observation, so an epoch costs what changed, and copies only the receiver maps
-    of the beaconers it touched. Never mutated: each state is a new object that
-    shares what did not change with the one before.
+    a record per epoch it was seen in. Per hotspot, `totals` sums the anomalies of its
+    pairs (`pair_anomalies_of`: a link and its reverse count once); per epoch,
+    `by_epoch` names the links it observed (beaconer -> receivers, for expiry).
+    `advance` touches only the links that gained or lost an observation, so an epoch
+    costs what changed, and copies only the receiver maps of the beaconers it touched.
+    Never mutated: each state is a new object that shares what did not change with
+    the one before.
     """
 
     links: Mapping[bytes, Mapping[bytes, tuple[int, ...]]] = field(default_factory=dict)
@@ -104,13 +105,15 @@ class LinkHistory:
         state = self.links.get(link[0], _NONE).get(link[1])
         return None if state is None else LinkSummary(state[2], state[3], state[4], state[5])
 
-    def links_of(self, hotspot_key: bytes) -> list[tuple[bytes, tuple[int, ...]]]:
-        """(other end, state) of every link of the hotspot, as beaconer or receiver."""
-        out = list(self.links.get(hotspot_key, _NONE).items())
+    def pair_anomalies_of(self, hotspot_key: bytes) -> dict[bytes, tuple[int, int]]:
+        """Per other end of a link of the hotspot (as beaconer or receiver): the pair's
+        (anomalous 0/1, expectation in ppm), what the hotspot's `totals` sum."""
+        out = {other: (state[7], state[8])
+               for other, state in self.links.get(hotspot_key, _NONE).items()}
         for beaconer, receivers in self.links.items():
             state = receivers.get(hotspot_key)
             if state is not None:
-                out.append((beaconer, state))
+                out[beaconer] = _pair_anomaly(out.get(beaconer), (state[7], state[8]))
         return out
 
     def with_flags(self, epoch: int, raised: Mapping[bytes, str],
@@ -121,7 +124,7 @@ class LinkHistory:
         over the window may dip below the threshold meanwhile (new, ordinary links
         dilute it), but the hotspot's earlier reports are no more honest for that.
         (`coverage_net.poc._verify._held_flags` lets a neighbours flag lapse sooner,
-        once its anomalous links are gone.)
+        once its anomalous pairs are gone.)
         """
         until = {k: v for k, v in self.flagged_until.items() if v[0] >= epoch}
         for key, check in sorted(raised.items()):
@@ -138,17 +141,12 @@ class LinkHistory:
         """The same window judged with other cuts and reciprocity parameters: every link's
         anomaly and every pair's term again (the sums they read do not depend on them)."""
         links: dict[bytes, dict[bytes, tuple[int, ...]]] = {}
-        totals: dict[bytes, list[int]] = {}
         for b, receivers in self.links.items():
             mine = links[b] = {}
             for r, s in receivers.items():
                 a, x = _anomaly(s[0], s[1], s[2], s[6], cuts)
                 mine[r] = (*s[:7], a, x, *s[_HEAD:])
-                for end in (b, r):
-                    t = totals.setdefault(end, [0, 0, 0])
-                    t[0] += a
-                    t[1] += x
-                    t[2] += 1
+        totals = _pair_totals(links)
         pair_terms: dict[_Link, int] = {}
         pair_totals: dict[bytes, list[int]] = {}
         if reciprocity is not None:
@@ -228,6 +226,38 @@ def _anomaly(n: int, beacons: int, hits: int, p: int, cuts: tuple[int, int]) -> 
     if beacons:  # a probable miss?
         return (0 if hits else 1), _power_ppm(_PPM - p, beacons)
     return 0, 0
+
+
+def _pair_anomaly(one: tuple[int, int] | None, other: tuple[int, int]) -> tuple[int, int]:
+    """A pair's (anomalous 0/1, expectation in ppm) from its two directions' (one may be
+    missing): anomalous when either direction is, with the larger expectation.
+
+    A link and its reverse cross the same terrain: the shadowing that makes one direction
+    an improbable hit (or a probable miss) makes the other one too, so the two are one
+    piece of evidence, not two independent ones. Counted twice, an honest hotspot with
+    three paths the model underrates would show six anomalies; and the expectation of
+    the one event is the larger of the two, not their sum."""
+    if one is None:
+        return other
+    return max(one[0], other[0]), max(one[1], other[1])
+
+
+def _pair_totals(links: Mapping[bytes, Mapping[bytes, tuple[int, ...]]]
+                 ) -> dict[bytes, list[int]]:
+    """Per hotspot, over its pairs: [anomalous pairs, expectation in ppm, pairs]."""
+    pairs: dict[tuple[bytes, bytes], tuple[int, int]] = {}
+    for b, receivers in links.items():
+        for r, s in receivers.items():
+            key = (b, r) if b < r else (r, b)
+            pairs[key] = _pair_anomaly(pairs.get(key), (s[7], s[8]))
+    totals: dict[bytes, list[int]] = {}
+    for ends, (a, x) in pairs.items():
+        for end in ends:
+            t = totals.setdefault(end, [0, 0, 0])
+            t[0] += a
+            t[1] += x
+            t[2] += 1
+    return totals
 
 
 def _frozen(totals: dict[bytes, list[int]]) -> dict[bytes, tuple[int, ...]]:

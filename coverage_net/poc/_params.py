@@ -122,14 +122,15 @@ class VerifierParams:
     """A beacon is judged by its neighbours only when at least this many are likely hearers."""
     hotspot_window_epochs: int = 48
     """Epochs of link history judged for a hotspot's neighbour consistency (48 x 30 min = 1 day)."""
-    hotspot_min_anomalies: int = 4
-    """Improbable hits plus probable misses below this never flag a hotspot."""
+    hotspot_min_anomalies: int = 3
+    """Fewer anomalous pairs than this (improbable hits and probable misses, a link and
+    its reverse counted once) never flag a hotspot."""
     radio_clock_tolerance_ms: int = 2_000
     """How far one hotspot's radio-minus-host time may wander within an epoch (host
     clock steps, radio drift) before a report is taken for another radio's packet."""
-    hotspot_z_centi: int = 400
-    """A hotspot is flagged when its anomalies exceed their expectation by this many
-    (x100) Poisson standard deviations (plus `hotspot_min_anomalies` - 1)."""
+    hotspot_z_centi: int = 350
+    """A hotspot is flagged when its anomalous pairs exceed their expectation by this
+    many (x100) Poisson standard deviations (plus `hotspot_min_anomalies` - 1)."""
     reciprocity_sigma_centi_db: int = 360
     """Standard deviation of one RSSI report about the link's true level (fading and
     measurement error, not the model's error): a link's two directions are compared with it."""

@@ -42,17 +42,19 @@ receiver is *likely* to hear when its modelled margin over sensitivity is at lea
   on which it heard, as receiver, or was heard, as beaconer, where the model gives
   less than the unlikely probability) and its probable misses (likely links, as
   receiver or beaconer, never heard in the window although the beacon was heard by
-  someone). Their expectation is the model's own probability summed over the same
-  links. A hotspot whose anomalies exceed the expectation by ``hotspot_z`` Poisson
-  deviations (and at least ``hotspot_min_anomalies``) is flagged: its reports of
-  the epoch that passed every other check become ``hotspot_inconsistent``.
+  someone), counted per pair of hotspots (a link and its reverse are one path:
+  anomalous if either is, with the larger expectation). Their expectation is the
+  model's own probability summed over the same pairs. A hotspot whose anomalous
+  pairs exceed the expectation by ``hotspot_z`` Poisson deviations (and number at
+  least ``hotspot_min_anomalies``) is flagged: its reports of the epoch that passed
+  every other check become ``hotspot_inconsistent``.
 
 Then, over the same window, reciprocity (`coverage_net.poc._reciprocity`: the two
 directions of a path must agree, ``reciprocity_inconsistent``), unanswered
 challenges (`coverage_net.poc._unanswered`, ``challenges_unanswered``) and model
 fit (`coverage_net.poc._model_fit`: a hotspot's mean residuals over its links may
 not sit nearer the model than real paths do, ``model_fit_too_close``); a flag holds
-for the window (a neighbours flag only while its anomalous links stand).
+for the window (a neighbours flag only while its anomalous pairs stand).
 
 Rewarded witnesses: the valid ones, at most ``max_rewarded_witnesses`` per valid
 beacon, in the order of SHA-256(entropy || report id), never by arrival. A beacon
@@ -264,7 +266,7 @@ def _held_flags(epoch: int, history: LinkHistory, assessments: dict[bytes, Hotsp
     reach this epoch.
 
     A neighbours flag is put back only while its evidence stands: while the hotspot
-    still has at least `min_anomalies` anomalous links in the window (new ordinary
+    still has at least `min_anomalies` anomalous pairs in the window (new ordinary
     links may dilute the statistic meanwhile; that does not clear it). Once they are
     gone, the flag lapses: a hotspot that was down while its neighbours beaconed
     misses those beacons, and its flag lapses when it hears their next ones (a liar
