@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import hashlib
 from pathlib import Path
 
@@ -14,6 +15,7 @@ from coverage_net.identity import Keypair
 from coverage_net.messages import canonical_dumps
 from coverage_net.poc import (
     DAY_MS,
+    VERIFIER_RULES,
     BeaconParams,
     NetworkParams,
     ParamsError,
@@ -28,7 +30,7 @@ SAMPLE = Path(__file__).resolve().parents[1] / "examples" / "network_params.toml
 VALIDATOR = Keypair.from_seed(b"\x07" * 32).public_key.hex()
 
 # The default network's digest: changing a default changes every genesis block.
-DEFAULT_DIGEST = "f41848f175ec24cf6e0d5a69ec42e70a79c40565bac99853c74c97f47e860fd0"
+DEFAULT_DIGEST = "8834243a69490120d51dad7c37e274b267d52de52e172638f62ed6ebf55f8d90"
 
 
 def _set(data: dict, path: str, value: object) -> dict:
@@ -143,7 +145,7 @@ def test_digest_is_the_same_whatever_the_key_order_spelling_and_formatting(tmp_p
 
 @pytest.mark.parametrize("path", sorted(
     path for path in _leaf_paths(NetworkParams().to_dict())
-    if path != "validators" and not path.endswith(".bandwidth_hz")))
+    if path not in ("validators", "verifier.rules") and not path.endswith(".bandwidth_hz")))
 def test_digest_changes_when_any_value_changes(path):
     base = NetworkParams().to_dict()
     changes = {
@@ -207,6 +209,23 @@ def _get(data: dict, path: str) -> object:
     for part in path.split("."):
         data = data[part]
     return data
+
+
+def test_the_verifier_rules_are_in_the_digest_and_a_build_runs_only_its_own():
+    """Parameters name the verifier rules their network runs; nodes on other rules must
+    part at genesis (another digest) or refuse to start, never disagree on verdicts."""
+    params = NetworkParams()
+    assert params.verifier.rules == VERIFIER_RULES
+    assert params.to_dict()["verifier"]["rules"] == VERIFIER_RULES
+    older = dataclasses.replace(params, verifier=dataclasses.replace(params.verifier, rules=1))
+    assert older.digest() != params.digest()
+    for other in (VERIFIER_RULES - 1, VERIFIER_RULES + 1):
+        with pytest.raises(ParamsError, match=(
+                rf"verifier.rules: these parameters name verifier rules {other}, and this "
+                rf"build of coverage-net implements rules {VERIFIER_RULES} only")):
+            params_from_dict({"verifier": {"rules": other}})
+    assert load_params(SAMPLE).verifier.rules == VERIFIER_RULES  # the sample says so
+    assert f"rules = {VERIFIER_RULES}" in SAMPLE.read_text()
 
 
 def test_digest_changes_with_validators_and_regions():

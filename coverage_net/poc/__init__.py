@@ -44,6 +44,7 @@ from ._model_fit import ModelFitAssessment, assess_model_fit
 from ._neighbours import HotspotAssessment, assess_hotspots
 from ._params import (
     DAY_MS,
+    VERIFIER_RULES,
     BeaconParams,
     NetworkParams,
     PropagationParams,
@@ -84,7 +85,7 @@ __all__ = [
     "PocError", "ParamsError", "SelectionError", "SecretError", "BeaconError",
     # network parameters
     "NetworkParams", "BeaconParams", "PropagationParams", "VerifierParams", "DAY_MS",
-    "load_params", "params_from_dict", "RewardParams", "HexDensityParams", "BPS",
+    "VERIFIER_RULES", "load_params", "params_from_dict", "RewardParams", "HexDensityParams", "BPS",
     "UNITS_PER_COV", "RESERVED_ACCOUNTS",
     # challenge selection
     "ENTROPY_BYTES", "challengees_for_epoch", "challenger_for", "challenges_in_epoch",

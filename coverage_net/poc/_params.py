@@ -44,12 +44,21 @@ from ._param_checks import _hex, _int, _int_at, _join, _refuse_unknown, _table
 from ._reward_params import RewardParams, reward_params
 
 __all__ = [
-    "DAY_MS", "BeaconParams", "NetworkParams", "PropagationParams", "VerifierParams",
-    "load_params", "params_from_dict",
+    "DAY_MS", "VERIFIER_RULES", "BeaconParams", "NetworkParams", "PropagationParams",
+    "VerifierParams", "load_params", "params_from_dict",
 ]
 
 DAY_MS = 86_400_000
 """Milliseconds in a day: the unit of the challenge rate."""
+
+VERIFIER_RULES = 2
+"""The version of the verifier's rules this build implements. It goes up whenever a
+change of rule would give other verdicts for the same reports and parameters:
+1, the rules up to stop 24; 2, the neighbour statistic counted per pair of hotspots
+(stop 25). Parameters name the rules their network runs (`VerifierParams.rules`), so
+they are in the digest the genesis block holds, and a build refuses parameters that
+name rules it does not implement: nodes on different rules then part at genesis, with
+an error saying why, instead of disagreeing later on verdicts."""
 
 _SHA256_HEX_CHARS = 64
 _MODEL_ALIASES = {"cost231-hata": "cost231"}
@@ -90,6 +99,9 @@ class PropagationParams:
 class VerifierParams:
     """Every verifier threshold, as integers in the unit its name says."""
 
+    rules: int = VERIFIER_RULES
+    """The version of the verifier's rules the network runs (`VERIFIER_RULES`); this
+    build accepts only its own."""
     rssi_sigma_centi_db: int = 600
     """Standard deviation of measured minus modelled RSSI, in 0.01 dB."""
     max_k_sigma_centi: int = 300
@@ -440,6 +452,13 @@ def _verifier(value: object, path: str) -> VerifierParams:
     values = {name: _int_at(path, table, name, getattr(defaults, name),
                              minimum=_VERIFIER_MINIMUM.get(name, 1))
               for name in names}
+    if values["rules"] != VERIFIER_RULES:
+        raise ParamsError(
+            f"{path}.rules: these parameters name verifier rules {values['rules']}, and this "
+            f"build of coverage-net implements rules {VERIFIER_RULES} only: its verdicts "
+            f"would differ from those of the network's other nodes. Run a build that "
+            f"implements rules {values['rules']}, or set rules = {VERIFIER_RULES} "
+            f"(a new network, or a parameter change every validator makes at one height)")
     if values["model_fit_tail_ppm"] >= _MODEL_FIT_TAIL_LIMIT_PPM:
         raise ParamsError(f"{path}.model_fit_tail_ppm: must be below {_MODEL_FIT_TAIL_LIMIT_PPM}"
                           f" (a lower tail, in ppm), got {values['model_fit_tail_ppm']}")
