@@ -54,8 +54,8 @@ DAY_MS = 86_400_000
 VERIFIER_RULES = 2
 """The version of the verifier's rules this build implements. It goes up whenever a
 change of rule would give other verdicts for the same reports and parameters:
-1, the rules up to stop 24; 2, the neighbour statistic counted per pair of hotspots
-(stop 25). Parameters name the rules their network runs (`VerifierParams.rules`), so
+1, the neighbour statistic counted per direction of a link; 2, counted per pair of
+hotspots. Parameters name the rules their network runs (`VerifierParams.rules`), so
 they are in the digest the genesis block holds, and a build refuses parameters that
 name rules it does not implement: nodes on different rules then part at genesis, with
 an error saying why, instead of disagreeing later on verdicts."""
