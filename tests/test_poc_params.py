@@ -30,7 +30,7 @@ SAMPLE = Path(__file__).resolve().parents[1] / "examples" / "network_params.toml
 VALIDATOR = Keypair.from_seed(b"\x07" * 32).public_key.hex()
 
 # The default network's digest: changing a default changes every genesis block.
-DEFAULT_DIGEST = "8834243a69490120d51dad7c37e274b267d52de52e172638f62ed6ebf55f8d90"
+DEFAULT_DIGEST = "a9ff0e6549a8733b01283b616ee5699d6c518c76075e99d4760eddf04c0d2276"
 
 
 def _set(data: dict, path: str, value: object) -> dict:

@@ -137,21 +137,28 @@ def test_a_flag_holds_for_the_window_then_expires():
 
     liar, other = _key(0), _key(1)
     flagged = {liar: HotspotAssessment(9, 500_000, 30, True)}
-    history = _held_flags(0, LinkHistory(), flagged, {}, {}, 48, 4)
+    history = _held_flags(0, LinkHistory(), flagged, {}, {}, {}, 48, 4)
     assert history.flagged_until == {liar: (47, "neighbours")}
     later = {liar: HotspotAssessment(5, 900_000, 60, False)}  # diluted by new links
-    held = _held_flags(20, history, later, {other: _rec(False)}, {}, 48, 4)
+    held = _held_flags(20, history, later, {other: _rec(False)}, {}, {}, 48, 4)
     assert later[liar].flagged and later[liar].anomalies == 5  # figures kept, flag held
     assert held.flagged_until == {liar: (47, "neighbours")}
     gone = {liar: HotspotAssessment(5, 900_000, 60, False)}
-    assert _held_flags(48, held, gone, {}, {}, 48, 4).flagged_until == {}
+    assert _held_flags(48, held, gone, {}, {}, {}, 48, 4).flagged_until == {}
     assert not gone[liar].flagged
     # raised again, it holds from the new epoch; reciprocity flags are held the same way
-    again = _held_flags(30, held, {}, {liar: _rec(True)}, {}, 48, 4)
+    again = _held_flags(30, held, {}, {liar: _rec(True)}, {}, {}, 48, 4)
     assert again.flagged_until == {liar: (77, "reciprocity")}
     recs = {}
-    _held_flags(40, again, {}, recs, {}, 48, 4)
+    _held_flags(40, again, {}, recs, {}, {}, 48, 4)
     assert recs[liar].flagged
+    # and SNR-spread flags too
+    from coverage_net.poc import SnrSpreadAssessment
+    tied = _held_flags(30, held, {}, {}, {}, {liar: SnrSpreadAssessment(8, 0, 7, True)}, 48, 4)
+    assert tied.flagged_until == {liar: (77, "snr_spread")}
+    spreads = {}
+    _held_flags(40, tied, {}, {}, {}, spreads, 48, 4)
+    assert spreads[liar].flagged
 
 
 def test_a_neighbours_flag_lapses_once_its_anomalous_links_are_gone():
@@ -163,17 +170,17 @@ def test_a_neighbours_flag_lapses_once_its_anomalous_links_are_gone():
 
     restarted = _key(2)
     history = _held_flags(1, LinkHistory(), {restarted: HotspotAssessment(5, 0, 9, True)},
-                          {}, {}, 48, 4)
+                          {}, {}, {}, 48, 4)
     assert history.flagged_until == {restarted: (48, "neighbours")}
     still = {restarted: HotspotAssessment(4, 0, 9, False)}  # one miss cleared, four stand
-    _held_flags(2, history, still, {}, {}, 48, 4)
+    _held_flags(2, history, still, {}, {}, {}, 48, 4)
     assert still[restarted].flagged
     heard_again = {restarted: HotspotAssessment(3, 0, 9, False)}
-    _held_flags(3, history, heard_again, {}, {}, 48, 4)
+    _held_flags(3, history, heard_again, {}, {}, {}, 48, 4)
     assert not heard_again[restarted].flagged
     assert heard_again[restarted].anomalies == 3  # its figures are its own, unchanged
     no_links = {}
-    _held_flags(3, history, no_links, {}, {}, 48, 4)
+    _held_flags(3, history, no_links, {}, {}, {}, 48, 4)
     assert no_links == {}
 
 

@@ -52,7 +52,8 @@ class EpochJudge:
                               history=self.history)
         self.history = result.history
         self.verdicts.extend(result.verdicts)
-        for key in (*result.hotspots, *result.reciprocity, *result.unanswered, *result.model_fit):
+        for key in (*result.hotspots, *result.reciprocity, *result.unanswered, *result.model_fit,
+                    *result.snr_spread):
             if key not in self.flagged and result.flagged(key):
                 self.flagged[key] = inp.epoch
         self.epochs += 1

@@ -77,6 +77,7 @@ from ._select import (
     challenges_in_epoch,
     epoch_entropy_from_seed,
 )
+from ._snr_spread import SnrSpreadAssessment, assess_snr_spread
 from ._verdict import REASON_TEXT, Reason, Verdict, VerdictError, verdicts_bytes
 from ._verify import EpochVerdicts, verify_epoch
 
@@ -101,7 +102,7 @@ __all__ = [
     # verification
     "verify_epoch", "EpochVerdicts", "LinkHistory", "LinkObservation", "HotspotAssessment",
     "ReciprocityAssessment", "assess_reciprocity", "assess_hotspots", "ModelFitAssessment",
-    "assess_model_fit", "Registry",
+    "assess_model_fit", "SnrSpreadAssessment", "assess_snr_spread", "Registry",
     "RegisteredHotspot", "PathPredictor",
     # actors
     "HotspotIdentity", "PocMetrics", "beacon_radio_config", "run_challenger", "run_beaconer",

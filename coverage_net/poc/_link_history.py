@@ -25,6 +25,7 @@ from typing import NamedTuple
 from . import _links  # type: ignore[attr-defined]
 from ._normal import power_ppm
 from ._reciprocity import TERM_CAP_MILLI, LinkSummary, ReciprocityCut, pair_term_of
+from ._snr_spread import SnrLedger
 from ._unanswered import ChallengeLedger
 
 __all__ = ["LinkHistory", "LinkObservation"]
@@ -94,6 +95,8 @@ class LinkHistory:
     fit_totals: Mapping[bytes, tuple[int, int]] = field(default_factory=dict)
     """Per receiver: (sum over the links on which it heard of the squared mean
     residual in centi-dB^2, those links), what `coverage_net.poc._model_fit` judges."""
+    snr: SnrLedger = field(default_factory=SnrLedger)
+    """Per witnessing hotspot: its SNR-minus-RSSI sums (`coverage_net.poc._snr_spread`)."""
 
     def anomaly(self, link: _Link) -> tuple[int, int] | None:
         """The link's (anomalous 0/1, expectation in ppm) under `cuts`; None: not in the window."""
@@ -136,6 +139,11 @@ class LinkHistory:
         """This history with `epoch`'s challenges and witnesses in its ledger."""
         return dataclasses.replace(self, ledger=self.ledger.advance(epoch, answered, witnesses,
                                                                     window_epochs))
+
+    def with_snr(self, epoch: int, sums: Mapping[bytes, tuple[int, int, int]],
+                 window_epochs: int) -> LinkHistory:
+        """This history with `epoch`'s SNR sums (`coverage_net.poc._snr_spread.epoch_snr_sums`)."""
+        return dataclasses.replace(self, snr=self.snr.advance(epoch, sums, window_epochs))
 
     def rejudged(self, cuts: tuple[int, int], reciprocity: ReciprocityCut | None) -> LinkHistory:
         """The same window judged with other cuts and reciprocity parameters: every link's
@@ -204,7 +212,7 @@ class LinkHistory:
         return LinkHistory(links=links, totals=_frozen(totals), by_epoch=by_epoch, cuts=cuts,
                            pair_terms=pair_terms, reciprocity=reciprocity, ledger=history.ledger,
                            pair_totals=pair_totals, flagged_until=history.flagged_until,
-                           fit_totals=_frozen(fit_totals))
+                           fit_totals=_frozen(fit_totals), snr=history.snr)
 
 
 _NONE: Mapping = {}

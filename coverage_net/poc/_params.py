@@ -51,11 +51,12 @@ __all__ = [
 DAY_MS = 86_400_000
 """Milliseconds in a day: the unit of the challenge rate."""
 
-VERIFIER_RULES = 2
+VERIFIER_RULES = 3
 """The version of the verifier's rules this build implements. It goes up whenever a
 change of rule would give other verdicts for the same reports and parameters:
 1, the neighbour statistic counted per direction of a link; 2, counted per pair of
-hotspots. Parameters name the rules their network runs (`VerifierParams.rules`), so
+hotspots; 3, with the SNR spread check (`coverage_net.poc._snr_spread`). Parameters
+name the rules their network runs (`VerifierParams.rules`), so
 they are in the digest the genesis block holds, and a build refuses parameters that
 name rules it does not implement: nodes on different rules then part at genesis, with
 an error saying why, instead of disagreeing later on verdicts."""
@@ -169,6 +170,17 @@ class VerifierParams:
     model_fit_tail_ppm: int = 1_000
     """A hotspot is flagged when its links fit the model so well that an honest hotspot's
     would fit as well with at most this chance (the chi-square lower tail, in ppm)."""
+    snr_spread_sigma_centi_db: int = 25
+    """Least standard deviation of a real radio's SNR minus (its RSSI minus the noise
+    floor) from report to report: two estimators, each with its own error and rounding.
+    An SX127x's whole-dB RSSI against its quarter-dB SNR alone give 0.29 dB, before any
+    measurement error (the simulated radios': 1.15 dB)."""
+    snr_spread_min_reports: int = 6
+    """A hotspot with fewer unsaturated witness reports than this in the window is never
+    flagged for its SNR spread."""
+    snr_spread_tail_ppm: int = 1_000
+    """A hotspot is flagged when its SNR follows its RSSI so exactly that an honest
+    radio's would with at most this chance (the chi-square lower tail, in ppm)."""
 
 
 _VERIFIER_MINIMUM = {"freq_tolerance_hz": 0, "min_distance_res11_cells": 0}
@@ -459,7 +471,8 @@ def _verifier(value: object, path: str) -> VerifierParams:
             f"would differ from those of the network's other nodes. Run a build that "
             f"implements rules {values['rules']}, or set rules = {VERIFIER_RULES} "
             f"(a new network, or a parameter change every validator makes at one height)")
-    if values["model_fit_tail_ppm"] >= _MODEL_FIT_TAIL_LIMIT_PPM:
-        raise ParamsError(f"{path}.model_fit_tail_ppm: must be below {_MODEL_FIT_TAIL_LIMIT_PPM}"
-                          f" (a lower tail, in ppm), got {values['model_fit_tail_ppm']}")
+    for name in ("model_fit_tail_ppm", "snr_spread_tail_ppm"):
+        if values[name] >= _MODEL_FIT_TAIL_LIMIT_PPM:
+            raise ParamsError(f"{path}.{name}: must be below {_MODEL_FIT_TAIL_LIMIT_PPM}"
+                              f" (a lower tail, in ppm), got {values[name]}")
     return VerifierParams(**values)

@@ -64,6 +64,7 @@ class Reason(StrEnum):
     HOTSPOT_INCONSISTENT = "hotspot_inconsistent"
     RECIPROCITY_INCONSISTENT = "reciprocity_inconsistent"
     MODEL_FIT_TOO_CLOSE = "model_fit_too_close"
+    SNR_SPREAD_TOO_SMALL = "snr_spread_too_small"
     CHALLENGES_UNANSWERED = "challenges_unanswered"
     RATE_LIMITED = "rate_limited"
     RADIO_CLOCK_INCONSISTENT = "radio_clock_inconsistent"
@@ -107,6 +108,10 @@ REASON_TEXT: Mapping[Reason, str] = {
     Reason.MODEL_FIT_TOO_CLOSE:
         "the signal strengths this hotspot reports sit closer to the propagation model, link "
         "after link, than real paths ever do (numbers made with the model, not heard)",
+    Reason.SNR_SPREAD_TOO_SMALL:
+        "the SNR this hotspot reports follows its RSSI more exactly, report after report, "
+        "than a radio's two separate measurements ever do (the SNR computed from the RSSI, "
+        "not measured)",
     Reason.CHALLENGES_UNANSWERED:
         "this hotspot files witness reports but answered none of its recent challenges "
         "with a beacon (is there a radio where it says it is?)",

@@ -53,8 +53,10 @@ Then, over the same window, reciprocity (`coverage_net.poc._reciprocity`: the tw
 directions of a path must agree, ``reciprocity_inconsistent``), unanswered
 challenges (`coverage_net.poc._unanswered`, ``challenges_unanswered``) and model
 fit (`coverage_net.poc._model_fit`: a hotspot's mean residuals over its links may
-not sit nearer the model than real paths do, ``model_fit_too_close``); a flag holds
-for the window (a neighbours flag only while its anomalous pairs stand).
+not sit nearer the model than real paths do, ``model_fit_too_close``) and SNR spread
+(`coverage_net.poc._snr_spread`: a radio's SNR may not follow its RSSI report after
+report more exactly than two separate measurements do, ``snr_spread_too_small``); a
+flag holds for the window (a neighbours flag only while its anomalous pairs stand).
 
 Rewarded witnesses: the valid ones, at most ``max_rewarded_witnesses`` per valid
 beacon, in the order of SHA-256(entropy || report id), never by arrival. A beacon
@@ -95,6 +97,7 @@ from ._radio_clock import off_the_radio_clock
 from ._reciprocity import ReciprocityAssessment, assess_reciprocity, reciprocity_cut
 from ._registry import Registry
 from ._select import challengees_for_epoch
+from ._snr_spread import SnrSpreadAssessment, assess_snr_spread, epoch_snr_sums
 from ._unanswered import UnansweredAssessment, assess_unanswered
 from ._verdict import Reason, Verdict
 
@@ -117,13 +120,15 @@ class EpochVerdicts:
     reciprocity: Mapping[bytes, ReciprocityAssessment] = field(default_factory=dict)
     unanswered: Mapping[bytes, UnansweredAssessment] = field(default_factory=dict)
     model_fit: Mapping[bytes, ModelFitAssessment] = field(default_factory=dict)
+    snr_spread: Mapping[bytes, SnrSpreadAssessment] = field(default_factory=dict)
 
     def flagged(self, hotspot_key: bytes) -> bool:
-        """Whether the hotspot is flagged this epoch (neighbours, reciprocity, challenges or
-        model fit)."""
+        """Whether the hotspot is flagged this epoch (neighbours, reciprocity, challenges,
+        model fit or SNR spread)."""
         return any(a is not None and a.flagged for a in (
             self.hotspots.get(hotspot_key), self.reciprocity.get(hotspot_key),
-            self.unanswered.get(hotspot_key), self.model_fit.get(hotspot_key)))
+            self.unanswered.get(hotspot_key), self.model_fit.get(hotspot_key),
+            self.snr_spread.get(hotspot_key)))
 
     def by_id(self) -> dict[bytes, Verdict]:
         return {v.report_id: v for v in self.verdicts}
@@ -221,14 +226,17 @@ def verify_epoch(epoch: int, *, challenges: Iterable[Challenge],
 
     new_history = history.advance(epoch, links, v.hotspot_window_epochs, cuts_for(params),
                                   reciprocity_cut(params)).with_challenges(
-        epoch, answered, (w.witness_key for w in witnesses), v.hotspot_window_epochs)
+        epoch, answered, (w.witness_key for w in witnesses), v.hotspot_window_epochs).with_snr(
+        epoch, epoch_snr_sums((j.report.witness_key, j.values[9], j.values[2])
+                              for js in judged_rounds for j in js), v.hotspot_window_epochs)
     assessments = assess_hotspots(new_history, params)
     reciprocity = assess_reciprocity(new_history.pair_terms, params, new_history.pair_totals)
     model_fit = assess_model_fit(new_history.fit_totals, params)
+    snr_spread = assess_snr_spread(new_history.snr, params)
     new_history = _held_flags(epoch, new_history, assessments, reciprocity, model_fit,
-                              v.hotspot_window_epochs, v.hotspot_min_anomalies)
+                              snr_spread, v.hotspot_window_epochs, v.hotspot_min_anomalies)
     unanswered = assess_unanswered(new_history.ledger, params)
-    _hotspot_checks(judged_rounds, assessments, reciprocity, unanswered, model_fit,
+    _hotspot_checks(judged_rounds, assessments, reciprocity, unanswered, model_fit, snr_spread,
                     v.radio_clock_tolerance_ms, v.max_witnesses_per_hotspot_per_epoch)
     for bid in valid_beacons:
         verdict = out[bid]
@@ -236,12 +244,15 @@ def verify_epoch(epoch: int, *, challenges: Iterable[Challenge],
             a = assessments.get(verdict.hotspot_key)
             rec = reciprocity.get(verdict.hotspot_key)
             fit = model_fit.get(verdict.hotspot_key)
+            spread = snr_spread.get(verdict.hotspot_key)
             flag = (Reason.HOTSPOT_INCONSISTENT if a is not None and a.flagged else
                     Reason.RECIPROCITY_INCONSISTENT if rec is not None and rec.flagged else
-                    Reason.MODEL_FIT_TOO_CLOSE if fit is not None and fit.flagged else None)
+                    Reason.MODEL_FIT_TOO_CLOSE if fit is not None and fit.flagged else
+                    Reason.SNR_SPREAD_TOO_SMALL if spread is not None and spread.flagged else
+                    None)
             if flag is not None:
                 figures = dict(verdict.figures)
-                for assessed in (a, rec, fit):
+                for assessed in (a, rec, fit, spread):
                     figures |= dict(assessed.figures) if assessed is not None else {}
                 out[bid] = Verdict(**{**verdict.__dict__, "valid": False, "reason": flag,
                                       "figures": tuple(sorted(figures.items())),
@@ -254,15 +265,16 @@ def verify_epoch(epoch: int, *, challenges: Iterable[Challenge],
         paid = v.max_rewarded_witnesses if out[bid].valid else 0
         _witness_verdicts(js, epoch, cid, entropy, paid, out)
     return EpochVerdicts(tuple([out[k] for k in sorted(out)]), new_history, assessments,
-                         reciprocity, unanswered, model_fit)
+                         reciprocity, unanswered, model_fit, snr_spread)
 
 
 def _held_flags(epoch: int, history: LinkHistory, assessments: dict[bytes, HotspotAssessment],
                 reciprocity: dict[bytes, ReciprocityAssessment],
-                model_fit: dict[bytes, ModelFitAssessment], window_epochs: int,
+                model_fit: dict[bytes, ModelFitAssessment],
+                snr_spread: dict[bytes, SnrSpreadAssessment], window_epochs: int,
                 min_anomalies: int) -> LinkHistory:
     """Record the flags raised now, and put back (in `assessments`, `reciprocity` or
-    `model_fit`) the flags raised within the window that the statistics no longer
+    `model_fit`, `snr_spread`) the flags raised within the window that the statistics no longer
     reach this epoch.
 
     A neighbours flag is put back only while its evidence stands: while the hotspot
@@ -275,6 +287,8 @@ def _held_flags(epoch: int, history: LinkHistory, assessments: dict[bytes, Hotsp
     raised.update({k: "reciprocity" for k, r in reciprocity.items()
                    if r.flagged and k not in raised})
     raised.update({k: "model_fit" for k, f in model_fit.items() if f.flagged and k not in raised})
+    raised.update({k: "snr_spread" for k, f in snr_spread.items()
+                   if f.flagged and k not in raised})
     history = history.with_flags(epoch, raised, window_epochs)
     for key, (_, check) in history.flagged_until.items():
         if key in raised:
@@ -287,6 +301,10 @@ def _held_flags(epoch: int, history: LinkHistory, assessments: dict[bytes, Hotsp
             f = model_fit.get(key)
             model_fit[key] = dataclasses.replace(f, flagged=True) if f is not None \
                 else ModelFitAssessment(0, 0, 0, True)
+        elif check == "snr_spread":
+            sp = snr_spread.get(key)
+            snr_spread[key] = dataclasses.replace(sp, flagged=True) if sp is not None \
+                else SnrSpreadAssessment(0, 0, 0, True)
         else:
             r = reciprocity.get(key)
             reciprocity[key] = dataclasses.replace(r, flagged=True) if r is not None \
@@ -308,10 +326,11 @@ def _hotspot_checks(judged_rounds: list[list[_Judged]],
                     reciprocity: Mapping[bytes, ReciprocityAssessment],
                     unanswered: Mapping[bytes, UnansweredAssessment],
                     model_fit: Mapping[bytes, ModelFitAssessment],
+                    snr_spread: Mapping[bytes, SnrSpreadAssessment],
                     radio_clock_tolerance_ms: int, max_per_epoch: int) -> None:
     """What the epoch as a whole says about each witnessing hotspot: its neighbour,
-    reciprocity, challenge and model-fit assessments, its radio clock across its
-    reports, its rate limit."""
+    reciprocity, challenge, model-fit and SNR-spread assessments, its radio clock across
+    its reports, its rate limit."""
     per_witness: dict[bytes, list[_Judged]] = {}
     for js in judged_rounds:
         for j in js:
@@ -322,7 +341,8 @@ def _hotspot_checks(judged_rounds: list[list[_Judged]],
             mine.append(j)
     for key, mine in per_witness.items():
         figures, flag = _hotspot_figures(assessments.get(key), unanswered.get(key),
-                                         reciprocity.get(key), model_fit.get(key))
+                                         reciprocity.get(key), model_fit.get(key),
+                                         snr_spread.get(key))
         if figures:
             for j in mine:
                 j.hotspot = figures
@@ -340,17 +360,19 @@ def _hotspot_checks(judged_rounds: list[list[_Judged]],
 
 
 def _hotspot_figures(a: HotspotAssessment | None, silent: UnansweredAssessment | None,
-                     rec: ReciprocityAssessment | None, fit: ModelFitAssessment | None
+                     rec: ReciprocityAssessment | None, fit: ModelFitAssessment | None,
+                     spread: SnrSpreadAssessment | None
                      ) -> tuple[tuple[tuple[str, int], ...], Reason | None]:
     """A witnessing hotspot's "hotspot_*" figures (sorted) and the flag its valid reports
     take, if any: neighbours first, then unanswered challenges, then reciprocity, then
-    model fit."""
+    model fit, then SNR spread."""
     figures: list[tuple[str, int]] = []
     flag = None
     for assessed, reason in ((a, Reason.HOTSPOT_INCONSISTENT),
                              (silent, Reason.CHALLENGES_UNANSWERED),
                              (rec, Reason.RECIPROCITY_INCONSISTENT),
-                             (fit, Reason.MODEL_FIT_TOO_CLOSE)):
+                             (fit, Reason.MODEL_FIT_TOO_CLOSE),
+                             (spread, Reason.SNR_SPREAD_TOO_SMALL)):
         if assessed is None:
             continue
         figures.extend(assessed.figures)
