@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 from coverage_net.poc import NetworkParams, ParamsError, params_from_dict
 from coverage_net.poc._model_fit import chi_square_cdf_ppb
 from coverage_net.poc._snr_spread import (
+    MAX_DEGREES,
     SATURATION_MARGIN_CENTI_DB,
     SnrLedger,
     assess_snr_spread,
@@ -53,8 +54,19 @@ def _forger(rng: np.random.Generator, n: int, noise_dbm: float = -117.4):
     return out
 
 
+def _sums(reports):
+    """`epoch_snr_sums` of ``(key, reported SNR, expected SNR)`` tuples, as the verifier
+    passes them: arrays, the key as an index into the registry's keys."""
+    keys = sorted({r[0] for r in reports})
+    at = {k: i for i, k in enumerate(keys)}
+    index = np.array([at[r[0]] for r in reports], dtype=np.int64)
+    snr = np.array([r[1] for r in reports], dtype=np.int64)
+    expected = np.array([r[2] for r in reports], dtype=np.int64)
+    return epoch_snr_sums(keys, index, snr, expected)
+
+
 def _judge(reports, params=PARAMS):
-    ledger = SnrLedger().advance(0, epoch_snr_sums(reports), 48)
+    ledger = SnrLedger().advance(0, _sums(reports), 48)
     return assess_snr_spread(ledger, params).get(KEY)
 
 
@@ -84,7 +96,7 @@ def test_too_few_reports_never_flag_and_saturated_ones_do_not_count():
     assert not few.flagged and few.floor_centi_db == 0
     ceiling = 1_000 - SATURATION_MARGIN_CENTI_DB
     saturated = [(KEY, 1_000, 1_200)] * 10 + [(KEY, ceiling, ceiling - 30)] * 10
-    assert epoch_snr_sums(saturated) == {}
+    assert _sums(saturated) == {}
     assert _judge(saturated) is None
 
 
@@ -102,6 +114,25 @@ def test_the_cut_is_the_chi_square_lower_tail():
         assert a.flagged is flagged is below, (a, scatter_milli)
 
 
+def test_beyond_the_degrees_cap_the_line_is_lower_never_higher():
+    """Past `MAX_DEGREES` the floor is the cap's: a radio at that floor's spread is not
+    flagged although the exact quantile would flag it; a forger still is, and so is a
+    spread well under the floor."""
+    v = PARAMS.verifier
+    n = 301
+    a = _judge(_forger(np.random.default_rng(5), n))
+    assert a.flagged and a.reports == n
+    for sd_centi, flagged in ((a.floor_centi_db + 1, False), (a.floor_centi_db // 2, True)):
+        reports = [(KEY, 500 + (sd_centi if i % 2 else -sd_centi), 500) for i in range(n - 1)]
+        b = _judge([*reports, (KEY, 500, 500)])
+        assert b.flagged is flagged, (b, sd_centi)
+        if not flagged:  # the exact chi-square with n - 1 degrees would have flagged it
+            scatter_milli = 1_000 * (n - 1) * sd_centi ** 2 // v.snr_spread_sigma_centi_db ** 2
+            assert chi_square_cdf_ppb(n - 1, scatter_milli) < v.snr_spread_tail_ppm * 1_000
+    capped = _judge([(KEY, 500 + (i % 3) * 10, 500) for i in range(MAX_DEGREES + 1)])
+    assert capped.floor_centi_db == a.floor_centi_db  # the cap's floor from 65 reports on
+
+
 @settings(max_examples=60, deadline=None)
 @given(st.lists(st.tuples(st.integers(0, 30), st.integers(1, 4)), min_size=1, max_size=25),
        st.integers(1, 12))
@@ -115,10 +146,21 @@ def test_the_window_keeps_exactly_its_epochs(steps, window):
         reports = [(bytes([k]) * 32, int(rng.integers(-500, 900)), int(rng.integers(-500, 900)))
                    for k in range(hotspots) for _ in range(int(rng.integers(1, 4)))]
         every += [(epoch, r) for r in reports]
-        ledger = ledger.advance(epoch, epoch_snr_sums(reports), window)
+        ledger = ledger.advance(epoch, _sums(reports), window)
         kept = [r for e, r in every if e > epoch - window]
-        assert ledger.totals == epoch_snr_sums(kept)
+        assert ledger.totals == _recount(kept)
         assert all(items[0][0] > epoch - window for items in ledger.epochs.values())
+
+
+def _recount(reports):
+    """The sums of unsaturated reports, counted one by one in Python (the reference)."""
+    ceiling = 1_000 - SATURATION_MARGIN_CENTI_DB
+    out: dict[bytes, tuple[int, int, int]] = {}
+    for key, snr, expected in reports:
+        if snr < ceiling and expected < ceiling:
+            n, s1, s2 = out.get(key, (0, 0, 0))
+            out[key] = (n + 1, s1 + snr - expected, s2 + (snr - expected) ** 2)
+    return out
 
 
 def test_the_check_is_in_the_parameters_and_their_digest():

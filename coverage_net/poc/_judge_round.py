@@ -223,8 +223,10 @@ def _static_reasons(witnesses: list[WitnessReport], beacon: BeaconReport, payloa
 
 def _judge_round(rnd: _Round, beacon: BeaconReport, payload_hash: bytes, epoch: int,
                  registry: Registry, params: NetworkParams, predictor: PathPredictor,
-                 out: dict[bytes, Verdict], links: list[LinkObservation]) -> list[_Judged]:
-    """Judge the witnesses of one round with a valid beacon; returns those judged by physics."""
+                 out: dict[bytes, Verdict], links: list[LinkObservation],
+                 snr_rows: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> list[_Judged]:
+    """Judge the witnesses of one round with a valid beacon; returns those judged by physics
+    (and appends their registry indices, SNRs and expected SNRs to `snr_rows`)."""
     v = params.verifier
     tx = registry.by_key[beacon.hotspot_key]
     reports, indices = _static_reasons(rnd.witnesses, beacon, payload_hash, registry, params,
@@ -256,6 +258,7 @@ def _judge_round(rnd: _Round, beacon: BeaconReport, payload_hash: bytes, epoch: 
                + registry.gain_centi_dbi[witness_idx])
     deviation = _centi_sigma(measured - mod, sigma)
     expected_snr = np.minimum(measured - noise, _MAX_REPORTED_SNR_CENTI_DB)
+    snr_rows.append((witness_idx, snr, expected_snr))
     too_close = np.zeros(n, dtype=bool)
     for k in np.flatnonzero(d < _NEAR_FOR_GRID_M).tolist():
         too_close[k] = _grid_cells(tx.cell_res11, registry.by_key[

@@ -20,7 +20,11 @@ whose SNR is not at the modem's ceiling (there ``d`` says nothing):
 * under honesty ``(n sum d^2 - (sum d)^2) / (n sigma^2)`` is at least a chi-square
   with ``n - 1`` degrees of freedom, so a hotspot is flagged when it falls below the
   chi-square's lower ``snr_spread_tail_ppm`` quantile (the same fixed-point quantile
-  as model fit's, `chi_square_lower_quantile_milli`).
+  as model fit's, `chi_square_lower_quantile_milli`). A busy hotspot files hundreds
+  of reports a day, and the exact quantile costs milliseconds at hundreds of degrees
+  of freedom, once per new count: beyond `MAX_DEGREES` the line is drawn on the
+  sample variance at `MAX_DEGREES`' quantile per degree, which lies below the exact
+  one (the quantile per degree rises with the degrees), so it flags less, never more.
 
 What it does not catch: a forger that adds noise of its own to the SNR it files. The
 check raises the cost of forging; it proves nothing about one that pays it (model
@@ -31,8 +35,10 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+
+import numpy as np
 
 from coverage_net.radio import MAX_REPORTED_SNR_DB
 
@@ -46,26 +52,32 @@ SATURATION_MARGIN_CENTI_DB = 100
 modem's ceiling is not counted (a saturated SNR no longer follows anything)."""
 _CEILING_CENTI_DB = round(MAX_REPORTED_SNR_DB * 100) - SATURATION_MARGIN_CENTI_DB
 
+MAX_DEGREES = 64
+"""Degrees of freedom beyond which the floor stops rising (see the module doc)."""
+
 _Sums = tuple[int, int, int]  # (reports, sum d, sum d^2), centi-dB
 
 
-def epoch_snr_sums(reports: Iterable[tuple[bytes, int, int]]) -> dict[bytes, _Sums]:
-    """Per hotspot, the sums of one epoch's ``(witness key, reported SNR, SNR expected
-    from its RSSI)`` (centi-dB), saturated reports left out."""
-    out: dict[bytes, list[int]] = {}
+def epoch_snr_sums(keys: Sequence[bytes], witness_index: np.ndarray,
+                   snr_centi_db: np.ndarray, expected_centi_db: np.ndarray
+                   ) -> dict[bytes, _Sums]:
+    """Per hotspot, the sums over one epoch's witness reports, given as arrays: the
+    witness's index in `keys` (the registry's), its reported SNR and the SNR expected
+    from its RSSI (centi-dB integers); saturated reports left out. Integer sums."""
     ceiling = _CEILING_CENTI_DB
-    for key, snr, expected in reports:
-        if snr >= ceiling or expected >= ceiling:
-            continue
-        d = snr - expected
-        s = out.get(key)
-        if s is None:
-            out[key] = [1, d, d * d]
-        else:
-            s[0] += 1
-            s[1] += d
-            s[2] += d * d
-    return {k: (s[0], s[1], s[2]) for k, s in out.items()}
+    keep = (snr_centi_db < ceiling) & (expected_centi_db < ceiling)
+    index = np.asarray(witness_index, dtype=np.int64)[keep]
+    if not len(index):
+        return {}
+    d = (np.asarray(snr_centi_db, dtype=np.int64) - expected_centi_db)[keep]
+    hotspots, at = np.unique(index, return_inverse=True)
+    n = np.bincount(at, minlength=len(hotspots))
+    s1 = np.zeros(len(hotspots), dtype=np.int64)
+    s2 = np.zeros(len(hotspots), dtype=np.int64)
+    np.add.at(s1, at, d)
+    np.add.at(s2, at, d * d)
+    return {keys[h]: (c, a, b) for h, c, a, b in zip(
+        hotspots.tolist(), n.tolist(), s1.tolist(), s2.tolist(), strict=True)}
 
 
 @dataclass(frozen=True)
@@ -134,9 +146,13 @@ def _judged(n: int, s1: int, s2: int, sigma_centi_db: int, min_reports: int,
     if n < max(min_reports, 2):
         return SnrSpreadAssessment(n, spread, 0, False)
     sigma2 = sigma_centi_db ** 2
-    quantile = chi_square_lower_quantile_milli(n - 1, tail_ppm)
-    floor = math.isqrt(quantile * sigma2 // (1_000 * (n - 1)))
-    return SnrSpreadAssessment(n, spread, floor, scatter * 1_000 < quantile * sigma2 * n)
+    dof = min(n - 1, MAX_DEGREES)
+    quantile = chi_square_lower_quantile_milli(dof, tail_ppm)
+    floor = math.isqrt(quantile * sigma2 // (1_000 * dof))
+    # the sample variance scatter / (n (n - 1)) below floor^2 = quantile sigma^2 / dof
+    # (for n - 1 <= MAX_DEGREES: scatter / n below the quantile times sigma^2)
+    flagged = scatter * 1_000 * dof < quantile * sigma2 * n * (n - 1)
+    return SnrSpreadAssessment(n, spread, floor, flagged)
 
 
 def assess_snr_spread(ledger: SnrLedger, params: NetworkParams

@@ -74,6 +74,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+import numpy as np
+
 from coverage_net.messages import BeaconReport, Challenge, WitnessReport
 
 from ._judge_round import (
@@ -189,6 +191,7 @@ def verify_epoch(epoch: int, *, challenges: Iterable[Challenge],
         for rnd in (rounds[cid],) for b in rnd.beacons], v.neighbour_radius_m)
     out: dict[bytes, Verdict] = {}
     links: list[LinkObservation] = []
+    snr_rows: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # per judged round
     answered: dict[bytes, tuple[bool, bytes]] = {}
     judged_rounds: list[list[_Judged]] = []
     judged_cids: list[bytes] = []
@@ -219,7 +222,8 @@ def verify_epoch(epoch: int, *, challenges: Iterable[Challenge],
             continue
         answered[ch.challengee_key] = (True, ch.challenger_key)
         judged_rounds.append(_judge_round(rnd, valid_beacon[0], valid_beacon[1], epoch,
-                                          registry, params, predictor, out, links))
+                                          registry, params, predictor, out, links,
+                                          snr_rows))
         judged_cids.append(cid)
         judged_beacons.append(valid_beacon[0].content_id)
         valid_beacons.append(valid_beacon[0].content_id)
@@ -227,8 +231,7 @@ def verify_epoch(epoch: int, *, challenges: Iterable[Challenge],
     new_history = history.advance(epoch, links, v.hotspot_window_epochs, cuts_for(params),
                                   reciprocity_cut(params)).with_challenges(
         epoch, answered, (w.witness_key for w in witnesses), v.hotspot_window_epochs).with_snr(
-        epoch, epoch_snr_sums((j.report.witness_key, j.values[9], j.values[2])
-                              for js in judged_rounds for j in js), v.hotspot_window_epochs)
+        epoch, _snr_sums(registry, snr_rows), v.hotspot_window_epochs)
     assessments = assess_hotspots(new_history, params)
     reciprocity = assess_reciprocity(new_history.pair_terms, params, new_history.pair_totals)
     model_fit = assess_model_fit(new_history.fit_totals, params)
@@ -266,6 +269,15 @@ def verify_epoch(epoch: int, *, challenges: Iterable[Challenge],
         _witness_verdicts(js, epoch, cid, entropy, paid, out)
     return EpochVerdicts(tuple([out[k] for k in sorted(out)]), new_history, assessments,
                          reciprocity, unanswered, model_fit, snr_spread)
+
+
+def _snr_sums(registry: Registry, rows: list[tuple[np.ndarray, np.ndarray, np.ndarray]]
+              ) -> dict[bytes, tuple[int, int, int]]:
+    """The epoch's per-hotspot SNR sums from the judged rounds' arrays."""
+    if not rows:
+        return {}
+    index, snr, expected = (np.concatenate(column) for column in zip(*rows, strict=True))
+    return epoch_snr_sums(registry.keys, index, snr, expected)
 
 
 def _held_flags(epoch: int, history: LinkHistory, assessments: dict[bytes, HotspotAssessment],
