@@ -244,19 +244,14 @@ def verify_epoch(epoch: int, *, challenges: Iterable[Challenge],
     for bid in valid_beacons:
         verdict = out[bid]
         if verdict.valid:
-            a = assessments.get(verdict.hotspot_key)
-            rec = reciprocity.get(verdict.hotspot_key)
-            fit = model_fit.get(verdict.hotspot_key)
-            spread = snr_spread.get(verdict.hotspot_key)
-            flag = (Reason.HOTSPOT_INCONSISTENT if a is not None and a.flagged else
-                    Reason.RECIPROCITY_INCONSISTENT if rec is not None and rec.flagged else
-                    Reason.MODEL_FIT_TOO_CLOSE if fit is not None and fit.flagged else
-                    Reason.SNR_SPREAD_TOO_SMALL if spread is not None and spread.flagged else
-                    None)
+            key = verdict.hotspot_key
+            # the beaconer's flag and figures in the witnesses' order of checks (a
+            # challenge it answered says nothing about unanswered ones)
+            hotspot_figures, flag = _hotspot_figures(
+                assessments.get(key), None, reciprocity.get(key), model_fit.get(key),
+                snr_spread.get(key))
             if flag is not None:
-                figures = dict(verdict.figures)
-                for assessed in (a, rec, fit, spread):
-                    figures |= dict(assessed.figures) if assessed is not None else {}
+                figures = dict(verdict.figures) | dict(hotspot_figures)
                 out[bid] = Verdict(**{**verdict.__dict__, "valid": False, "reason": flag,
                                       "figures": tuple(sorted(figures.items())),
                                       "rewarded": False})
