@@ -50,3 +50,24 @@ def test_same_seed_same_output(dem_dir):
     first, second = _run(*args), _run(*args)
     assert first.returncode == 0, first.stderr
     assert first.stdout == second.stdout
+
+
+def test_verifier_overrides_are_checked_and_reach_the_run(dem_dir):
+    """`--verifier NAME=INTEGER` goes through the parameters' own checks before anything
+    runs (a bad one exits 1 naming what is wrong), and a good one changes the verdicts."""
+    base = ("poc", "simulate", "--dem", dem_dir, "--hotspots", 40, "--beacons", 20, "-q")
+    for bad, says in (("bogus=3", "verifier.bogus: unknown key"),
+                      ("hotspot_window_epochs", "expected NAME=INTEGER"),
+                      ("hotspot_window_epochs=0", "must be at least 1, got 0"),
+                      ("max_k_sigma_centi=x", "expected NAME=INTEGER")):
+        out = _run(*base, "--verifier", bad)
+        assert out.returncode == 1, out.stdout
+        assert says in out.stderr, out.stderr
+    default = _run(*base, "--attack", "invent_rssi=1")
+    strict = _run(*base, "--attack", "invent_rssi=1", "--verifier", "max_k_sigma_centi=50")
+    assert default.returncode == 0 and strict.returncode == 0, default.stderr + strict.stderr
+    assert re.search(r"flagged during the run: \d/1", default.stdout), default.stdout
+
+    def accepted(text: str) -> float:
+        return float(re.search(r"accepted ([\d.]+) %", text).group(1))
+    assert accepted(strict.stdout) < accepted(default.stdout)  # 0.5 sigma refuses far more

@@ -146,6 +146,26 @@ def _attack_option(ctx: click.Context, param: click.Parameter,
     return attackers
 
 
+def _verifier_option(ctx: click.Context, param: click.Parameter,
+                     values: tuple[str, ...]) -> dict[str, int]:
+    from coverage_net.poc import ParamsError, params_from_dict
+    overrides: dict[str, int] = {}
+    for value in values:
+        name, sep, number = value.partition("=")
+        try:
+            overrides[name] = int(number)
+        except ValueError:
+            raise PocError(f"--verifier {value}: expected NAME=INTEGER, a verifier threshold "
+                           f"of the network parameters and its value") from None
+        if not sep:
+            raise PocError(f"--verifier {value}: expected NAME=INTEGER")
+    try:
+        params_from_dict({"verifier": overrides})
+    except ParamsError as exc:
+        raise PocError(f"--verifier: {exc}") from None
+    return overrides
+
+
 @poc.command("simulate")
 @click.option("--dem", "dem_dir", required=True,
               type=click.Path(exists=True, file_okay=False, path_type=Path),
@@ -169,12 +189,18 @@ def _attack_option(ctx: click.Context, param: click.Parameter,
               help="Add a hidden clutter field to the air (extra loss per H3 res-6 area, "
                    "this sigma) that the verifier's model does not know: what "
                    "`map calibrate` finds.")
+@click.option("--verifier", "verifier", multiple=True, callback=_verifier_option,
+              metavar="NAME=INTEGER",
+              help="Override one verifier threshold of the network parameters (the names "
+                   "of examples/network_params.toml's [verifier] table), for example "
+                   "hotspot_window_epochs=192 to judge hotspots over 4 days. Repeat for "
+                   "several.")
 @click.option("--data", "data_dir", type=click.Path(file_okay=False, path_type=Path),
               help="Store every verdict in this node data directory, for `poc explain`.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 def simulate(dem_dir: Path, hotspots: int, beacons: int, seed: int,
              attackers: dict[str, int], model_aware: bool, clutter_sigma_db: float,
-             data_dir: Path | None, quiet: bool) -> None:
+             verifier: dict[str, int], data_dir: Path | None, quiet: bool) -> None:
     """Run a proof-of-coverage network in one process and judge every report.
 
     Hotspots on the real terrain, the simulator's air (shadowing, fading,
@@ -210,7 +236,7 @@ def simulate(dem_dir: Path, hotspots: int, beacons: int, seed: int,
         result = run_poc_scenario(
             PocScenario(dem_dir=str(dem_dir), hotspots=hotspots, beacons=beacons, seed=seed,
                         attackers=attackers, model_aware=model_aware,
-                        clutter_sigma_db=clutter_sigma_db),
+                        clutter_sigma_db=clutter_sigma_db, verifier=verifier),
             progress=lambda done, total: progress.update(task, completed=done))
     honest = result.honest_witness_reasons()
     click.echo(f"{result.beacons} beacons over {result.epochs} epochs, "
@@ -223,10 +249,13 @@ def simulate(dem_dir: Path, hotspots: int, beacons: int, seed: int,
     for attack in attackers:
         forged = result.attack_reports(attack)
         caught = result.caught_hotspots(attack)
+        ever = sum(k in result.flagged_at_epoch for k, role in result.role_of.items()
+                   if role == attack)
         click.echo(f"{attack} ({'model-aware' if model_aware else 'naive'}): "
                    f"{len(forged)} forged reports, {100 * result.report_catch_rate(attack):.1f} %"
                    f" caught; attacking hotspots caught within a day: "
-                   f"{sum(caught.values())}/{len(caught)}")
+                   f"{sum(caught.values())}/{len(caught)}; flagged during the run: "
+                   f"{ever}/{sum(role == attack for role in result.role_of.values())}")
     if data_dir is not None:
         with MessageStore.open(data_dir) as store:
             saved = save_verdicts(store, result.verdicts)
