@@ -47,10 +47,11 @@ REALISTIC_SHADOWING_DB = 4.0
 REALISTIC_IMPAIRMENTS: Mapping[str, object] = MappingProxyType({
     "fading": "rician", "rician_k_db": 6.0, "rssi_error_sigma_db": 1.0, "rssi_step_db": 1.0,
     "snr_error_sigma_db": 0.5, "snr_step_db": 0.25, "gain_error_sigma_db": 1.0,
-    "clock_offset_sigma_ms": 500.0})
+    "clock_offset_sigma_ms": 500.0, "host_jitter_sigma_ms": 15.0})
 """A realistic air's impairments (`Impairments` keys): Rician fading (K = 6 dB), an
 SX1276's RSSI (1 dB error in 1 dB steps) and SNR (0.5 dB in 0.25 dB steps), 1 dB
-antenna gain errors, 0.5 s host clock offsets. With `REALISTIC_SHADOWING_DB` it is
+antenna gain errors, 0.5 s host clock offsets and 15 ms of host-time jitter per
+packet (NTP, a forwarder's polling, a serial link). With `REALISTIC_SHADOWING_DB` it is
 the air of issue #10's proof-of-coverage scenario and of the testnet: not the
 verifier's model, which knows neither."""
 
@@ -58,7 +59,7 @@ _U64 = np.uint64
 _M1, _M2 = _U64(0xBF58476D1CE4E5B9), _U64(0x94D049BB133111EB)
 _GOLDEN = _U64(0x9E3779B97F4A7C15)
 # streams: independent draws under one seed
-_FADING, _RSSI_ERROR, _SNR_ERROR, _GAIN_ERROR, _CLOCK_OFFSET = 1, 2, 3, 4, 5
+_FADING, _RSSI_ERROR, _SNR_ERROR, _GAIN_ERROR, _CLOCK_OFFSET, _HOST_JITTER = 1, 2, 3, 4, 5, 6
 # uniforms are (k + 1) / 2**53 for k in [0, 2**53): the largest Box-Muller radius
 # the generator can produce, hence an exact bound on the fading's upper tail
 _MAX_RADIUS = math.sqrt(-2.0 * math.log(2.0 ** -53))
@@ -114,6 +115,9 @@ class Impairments:
         gain + error), fixed per hotspot.
     clock_offset_sigma_ms : float
         Standard deviation of each hotspot's host clock offset, clamped to +-3 sigma.
+    host_jitter_sigma_ms : float
+        Standard deviation of the error of one packet's host timestamp about the host
+        clock (time sync, polling, serial latency), clamped to +-3 sigma.
     seed : int
         Seed of every draw above (0 <= seed < 2**64).
 
@@ -134,6 +138,7 @@ class Impairments:
     snr_step_db: float = 0.0
     gain_error_sigma_db: float = 0.0
     clock_offset_sigma_ms: float = 0.0
+    host_jitter_sigma_ms: float = 0.0
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -248,3 +253,12 @@ class Impairments:
         error, _ = _normals(self.seed, _CLOCK_OFFSET, 0, [i])
         limit = _CLOCK_CLAMP_SIGMAS * self.clock_offset_sigma_ms
         return int(np.rint(np.clip(self.clock_offset_sigma_ms * error[0], -limit, limit)))
+
+    def host_jitter_ms(self, packet: int, i: int) -> int:
+        """Error (ms) of hotspot `i`'s host timestamp of its `packet`-th timestamped
+        packet, within +-3 sigma."""
+        if self.host_jitter_sigma_ms == 0:
+            return 0
+        error, _ = _normals(self.seed, _HOST_JITTER, packet, [i])
+        limit = _CLOCK_CLAMP_SIGMAS * self.host_jitter_sigma_ms
+        return int(np.rint(np.clip(self.host_jitter_sigma_ms * error[0], -limit, limit)))

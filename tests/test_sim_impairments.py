@@ -157,8 +157,8 @@ def test_same_seed_gives_identical_receptions_another_seed_differs(tmp_path):
     assert a.link_table.read_bytes() != c.link_table.read_bytes()
     assert a.link_table.read_bytes() != plain.link_table.read_bytes()
     assert a.summary["receptions_reported"] > 500
-    assert a.summary["scenario"]["impairments"] == dict(seed=7, clock_offset_sigma_ms=0.0,
-                                                        **IMPAIRED)
+    assert a.summary["scenario"]["impairments"] == dict(
+        seed=7, clock_offset_sigma_ms=0.0, host_jitter_sigma_ms=0.0, **IMPAIRED)
 
 
 def test_draws_do_not_depend_on_the_order_receivers_are_evaluated():
@@ -262,6 +262,20 @@ def test_clock_offsets_are_fixed_per_hotspot_and_clamped():
     assert Impairments(seed=21).gain_error_db(5) == 0.0
 
 
+def test_host_timestamps_jitter_per_packet_within_three_sigma():
+    imp = Impairments(host_jitter_sigma_ms=15.0, seed=21)
+    jitter = [imp.host_jitter_ms(packet, i) for packet in range(400) for i in range(10)]
+    assert all(type(j) is int for j in jitter)
+    assert jitter == [Impairments(host_jitter_sigma_ms=15.0, seed=21).host_jitter_ms(p, i)
+                      for p in range(400) for i in range(10)]
+    assert max(abs(j) for j in jitter) <= 45  # +-3 sigma
+    assert np.std(jitter) == pytest.approx(15.0, rel=0.06)
+    assert abs(np.mean(jitter)) < 1.0
+    # independent of the hotspot's fixed clock offset, and of the other packets
+    assert imp.host_jitter_ms(3, 4) != imp.host_jitter_ms(4, 4)
+    assert Impairments(seed=21).host_jitter_ms(3, 4) == 0
+
+
 # -- bad values ---------------------------------------------------------------------------------
 
 
@@ -269,6 +283,7 @@ def test_clock_offsets_are_fixed_per_hotspot_and_clamped():
     ("fading", "rayleigh"), ("rician_k_db", math.nan), ("rician_k_db", "6"),
     ("rssi_error_sigma_db", -1.0), ("rssi_step_db", math.inf), ("snr_error_sigma_db", None),
     ("snr_step_db", -0.25), ("gain_error_sigma_db", -0.5), ("clock_offset_sigma_ms", math.nan),
+    ("host_jitter_sigma_ms", -1.0),
     ("seed", -1), ("seed", 1.5), ("seed", True), ("seed", 2 ** 64)])
 def test_bad_values_are_refused_with_the_field_named(field, value):
     with pytest.raises(ImpairmentError, match=field) as info:

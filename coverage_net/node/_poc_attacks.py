@@ -9,12 +9,14 @@ witness. The scenario (`coverage_net.node._poc_sim`) calls these for every beaco
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from coverage_net.messages import Challenge, WitnessReport
 from coverage_net.poc import beacon_tx_power_dbm
+from coverage_net.radio import time_on_air_s
 
 from ._poc_radios import EIRP_DBM, MAX_SNR_DB, RADIO_MAX_DBM, REGION, START_MS, rssi_dbm
 
@@ -101,14 +103,18 @@ def forged_witnesses(sim: _Sim, j: int, ch: Challenge, payload: bytes, t_ms: int
 
 def rebroadcast_witnesses(sim: _Sim, ch: Challenge, payload: bytes, tx: int, t_ms: int,
                  heard: dict[int, tuple]) -> list[WitnessReport]:
-    """A rebroadcaster that heard the beacon puts it on the air again at once (within
-    the lag a witness is allowed), so hotspots around it that missed the original
-    witness it with honest times and real RSSI: only the physics can tell."""
+    """A rebroadcaster that heard the beacon puts it on the air again at once: as soon as
+    the beacon has ended (its airtime) plus a 10 ms turnaround, the least a radio that
+    must receive a packet whole before sending it can manage. Hotspots around it that
+    missed the original witness it with honest times and real RSSI."""
     out = []
+    b = sim.beacon
+    airtime_ms = math.ceil(1000 * float(time_on_air_s(len(payload), b.spreading_factor,
+                                                         b.bandwidth_hz)))
     for r in (i for i, role in enumerate(sim.role[:sim.n_radio]) if role == "rebroadcast"):
         if r not in heard or r == tx:
             continue
-        t2_ms = t_ms + 2_000
+        t2_ms = t_ms + airtime_ms + 10
         power = beacon_tx_power_dbm(REGION, 3.0, RADIO_MAX_DBM)
         again = sim.transmit(r, payload, (t2_ms - START_MS) / 1000.0, power)
         for j, got in sorted(again.items()):

@@ -150,6 +150,7 @@ class _Sim:
                                shadowing_sigma_db=sc.shadowing_sigma_db, seed=sc.seed,
                                impairments=self.impairments, clutter=clutter)
         self.clock_offset_ms = [self._clock_offset(i) for i in range(len(self.keys))]
+        self.host_stamps = 0
         overrides: dict[str, object] = {"validators": [k.public_key.hex() for k in self.validators],
                                         "propagation": {"model": sc.propagation}}
         if sc.verifier:
@@ -230,10 +231,18 @@ class _Sim:
             freq_hz=self.beacon.freq_hz, spreading_factor=self.beacon.spreading_factor,
             bandwidth_hz=self.beacon.bandwidth_hz,
             radio_timestamp_us=self.radio_clock_us(i if radio is None else radio, t_ms),
-            host_time_ms=t_ms + 150 + self.clock_offset_ms[i]).sign(self.keys[i])
+            host_time_ms=self.host_time_ms(i, t_ms + 150)).sign(self.keys[i])
         if fraud:
             self.fraud[report.content_id] = self.keys[i if by is None else by].public_key
         return report
+
+    def host_time_ms(self, i: int, true_ms: int) -> int:
+        """Hotspot `i`'s host timestamp of an event at `true_ms`: its clock's fixed offset
+        plus this packet's jitter (a hotspot without a radio of its own: offset only)."""
+        self.host_stamps += 1
+        jitter = self.impairments.host_jitter_ms(self.host_stamps, i) \
+            if self.impairments is not None and i < self.n_radio else 0
+        return true_ms + self.clock_offset_ms[i] + jitter
 
     def radio_clock_us(self, radio: int, t_ms: int) -> int:
         """Radio `radio`'s free-running 32-bit microsecond counter when it heard at `t_ms`."""
@@ -349,7 +358,7 @@ def _epochs(sim: _Sim) -> Iterator[EpochInput]:
                 spreading_factor=sim.beacon.spreading_factor,
                 bandwidth_hz=sim.beacon.bandwidth_hz, tx_power_dbm=float(power),
                 eirp_centi_dbm=eirp_centi, radio_timestamp_us=0,
-                host_time_ms=beacon_t_ms + 100 + sim.clock_offset_ms[i]).sign(sim.keys[i]))
+                host_time_ms=sim.host_time_ms(i, beacon_t_ms + 100)).sign(sim.keys[i]))
             rounds_now.append((ch, payload, i, set(heard)))
             witnesses.extend(rebroadcast_witnesses(sim, ch, payload, i, beacon_t_ms, heard))
             witnesses.extend(file_witnesses(sim, ch, payload, i, beacon_t_ms, heard, eirp_centi))

@@ -1,0 +1,46 @@
+"""The PoC scenario's host clocks: what an arrival-time check could and could not see.
+
+Every host stamps with its clock's fixed offset plus per-packet jitter (15 ms), so a
+witness report's lag behind its beacon report, less the two true offsets, is the
+shared 50 ms of the scenario's stamping plus about 21 ms of jitter; a rebroadcaster
+sends the beacon again as soon as its airtime has ended, so the reports of those who
+hear only the repeat are late by at least that airtime."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from coverage_net.node import PocScenario, run_poc_scenario
+from coverage_net.node._poc_sim import _Sim
+from coverage_net.poc import beacon_payload
+from coverage_net.radio import time_on_air_s
+
+
+def test_host_stamps_jitter_and_a_rebroadcast_is_late_by_an_airtime(dem_dir):
+    sc = PocScenario(dem_dir=str(dem_dir), hotspots=60, beacons=120, seed=3, keep_inputs=True,
+                     attackers={"rebroadcast": 2})
+    result = run_poc_scenario(sc)
+    sim = _Sim(sc)  # the same seed: the same world and clocks
+    offset = {k.public_key: sim.clock_offset_ms[i] for i, k in enumerate(sim.keys)}
+    direct, repeated = [], []
+    for e in result.epoch_inputs:
+        beacons = {b.challenge_id: b for b in e.beacon_reports}
+        for w in e.witness_reports:
+            b = beacons[w.challenge_id]
+            late = w.host_time_ms - b.host_time_ms - (offset[w.witness_key]
+                                                       - offset[b.hotspot_key])
+            (repeated if w.content_id in result.fraud else direct).append(late)
+    direct_ms, repeated_ms = np.array(direct), np.array(repeated)
+    assert direct_ms.size > 500 and repeated_ms.size > 20
+    # a beacon report's stamp is one draw shared by all its witnesses: medians move a little
+    assert abs(np.median(direct_ms) - 50) <= 6
+    assert 15 * np.sqrt(2) * 0.85 < np.std(direct_ms) < 15 * np.sqrt(2) * 1.15
+    assert np.abs(direct_ms - 50).max() <= 2 * 45  # each stamp within +-3 sigma
+    b = sim.beacon
+    first = result.epoch_inputs[0].beacon_reports[0]
+    payload = beacon_payload(first.secret, first.challenge_id, "US915",
+                             spreading_factor=b.spreading_factor, bandwidth_hz=b.bandwidth_hz)
+    airtime_ms = 1000 * float(time_on_air_s(len(payload), b.spreading_factor, b.bandwidth_hz))
+    assert airtime_ms > 250
+    assert repeated_ms.min() >= 50 - 90 + airtime_ms  # at least one airtime, less jitter
+    assert np.median(repeated_ms) - 50 > 0.5 * airtime_ms
