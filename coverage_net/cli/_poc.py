@@ -151,14 +151,12 @@ def _verifier_option(ctx: click.Context, param: click.Parameter,
     from coverage_net.poc import ParamsError, params_from_dict
     overrides: dict[str, int] = {}
     for value in values:
-        name, sep, number = value.partition("=")
+        name, _, number = value.partition("=")
         try:
             overrides[name] = int(number)
-        except ValueError:
+        except ValueError:  # no "=" too: int("") fails
             raise PocError(f"--verifier {value}: expected NAME=INTEGER, a verifier threshold "
                            f"of the network parameters and its value") from None
-        if not sep:
-            raise PocError(f"--verifier {value}: expected NAME=INTEGER")
     try:
         params_from_dict({"verifier": overrides})
     except ParamsError as exc:

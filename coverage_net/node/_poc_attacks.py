@@ -16,7 +16,6 @@ import numpy as np
 
 from coverage_net.messages import Challenge, WitnessReport
 from coverage_net.poc import beacon_tx_power_dbm
-from coverage_net.radio import time_on_air_s
 
 from ._poc_radios import EIRP_DBM, MAX_SNR_DB, RADIO_MAX_DBM, REGION, START_MS, rssi_dbm
 
@@ -108,9 +107,7 @@ def rebroadcast_witnesses(sim: _Sim, ch: Challenge, payload: bytes, tx: int, t_m
     must receive a packet whole before sending it can manage. Hotspots around it that
     missed the original witness it with honest times and real RSSI."""
     out = []
-    b = sim.beacon
-    airtime_ms = math.ceil(1000 * float(time_on_air_s(len(payload), b.spreading_factor,
-                                                         b.bandwidth_hz)))
+    airtime_ms = math.ceil(1000 * sim.airtime_s(payload))
     for r in (i for i, role in enumerate(sim.role[:sim.n_radio]) if role == "rebroadcast"):
         if r not in heard or r == tx:
             continue

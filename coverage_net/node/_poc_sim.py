@@ -240,8 +240,7 @@ class _Sim:
         """Hotspot `i`'s host timestamp of an event at `true_ms`: its clock's fixed offset
         plus this packet's jitter (a hotspot without a radio of its own: offset only)."""
         self.host_stamps += 1
-        jitter = self.impairments.host_jitter_ms(self.host_stamps, i) \
-            if self.impairments is not None and i < self.n_radio else 0
+        jitter = self.impairments.host_jitter_ms(self.host_stamps, i) if i < self.n_radio else 0
         return true_ms + self.clock_offset_ms[i] + jitter
 
     def radio_clock_us(self, radio: int, t_ms: int) -> int:
@@ -250,11 +249,16 @@ class _Sim:
                                "big")
         return (start + t_ms * 1000) % (1 << 32) or 1
 
+    def airtime_s(self, payload: bytes) -> float:
+        """Time on air of `payload` at the beacon data rate."""
+        b = self.beacon
+        return float(time_on_air_s(len(payload), b.spreading_factor, b.bandwidth_hz))
+
     def transmit(self, tx: int, payload: bytes, t_s: float, power_dbm: float) -> dict[int, tuple]:
         from radio_sim import Transmission
         self.packet_id += 1
         b = self.beacon
-        airtime = float(time_on_air_s(len(payload), b.spreading_factor, b.bandwidth_hz))
+        airtime = self.airtime_s(payload)
         self.channel.begin(Transmission(self.packet_id, tx, t_s, airtime, b.freq_hz,
                                         b.spreading_factor, b.bandwidth_hz, 5, power_dbm,
                                         payload))
