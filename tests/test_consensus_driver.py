@@ -35,6 +35,11 @@ class _Blocks:
     def __init__(self, bad_proposers: frozenset[int] = frozenset()) -> None:
         self.store: dict[bytes, tuple[int, bool]] = {}
         self.bad = bad_proposers
+        self.closed: dict[int, set[int]] = {i: set() for i in range(4)}
+        """Validator -> the heights whose epoch it has closed (judged) so far."""
+        self.asked_early: list[tuple[int, int]] = []
+        """(validator, height) of every block asked about before that validator had
+        closed the height's epoch: its store could not have judged it yet."""
 
     def app(self, me: int, commits: dict[int, tuple[bytes, QuorumCertificate, float]]):
         blocks = self
@@ -46,6 +51,9 @@ class _Blocks:
                 return block_id
 
             def validate(self, height: int, block_id: bytes) -> bool:
+                if height not in blocks.closed[me]:
+                    blocks.asked_early.append((me, height))
+                    return False  # what a store without the epoch's verdicts builds
                 return blocks.store.get(block_id, (-1, False)) == (height, True)
 
             def commit(self, height: int, block_id: bytes, qc: QuorumCertificate) -> None:
@@ -67,12 +75,16 @@ CLEAN_LINKS = LinkProfile()
 
 
 def _run(tmp_path, seed: int, *, link=CLEAN_LINKS, crashed=(), partition_s=None,
-         bad=frozenset(), heights=HEIGHTS, equivocate_at_s=None):
-    """Run 4 validators for `heights` epochs; per validator: height -> (block, qc, time)."""
+         bad=frozenset(), heights=HEIGHTS, equivocate_at_s=None, blocks=None,
+         closes_late_s: dict[int, float] | None = None, sync_every_s: float = 1.0):
+    """Run 4 validators for `heights` epochs; per validator: height -> (block, qc, time).
+    `closes_late_s`: validator -> how much later than the others it closes each epoch
+    (its verification took longer) and so starts the height."""
     genesis = make_genesis(4)
     commits: dict[int, dict[int, tuple[bytes, QuorumCertificate, float]]] = {
         i: {} for i in range(4)}
-    blocks = _Blocks(bad)
+    blocks = blocks or _Blocks(bad)
+    late = closes_late_s or {}
 
     async def main():
         net = MemoryNetwork(seed, link=link)
@@ -84,7 +96,7 @@ def _run(tmp_path, seed: int, *, link=CLEAN_LINKS, crashed=(), partition_s=None,
             for i in range(4):
                 signer = VoteSigner.open(tmp_path / f"v{i}", validator_key(i), genesis)
                 driver = ConsensusDriver(endpoints[i], genesis, signer,
-                                         blocks.app(i, commits[i]),
+                                         blocks.app(i, commits[i]), sync_every_s=sync_every_s,
                                          evidence_log=EvidenceLog.open(tmp_path / f"v{i}"))
                 send, receive = trio.open_memory_channel[int](16)
                 senders.append(send)
@@ -99,9 +111,11 @@ def _run(tmp_path, seed: int, *, link=CLEAN_LINKS, crashed=(), partition_s=None,
             if partition_s is not None:
                 net.partition(ids[:2], ids[2:])
             for height in range(heights):
-                await trio.sleep_until(height * EPOCH_S + 1.0)  # the epoch closes
-                for send in senders:
-                    send.send_nowait(height)
+                for i in sorted(range(4), key=lambda v: late.get(v, 0.0)):
+                    # the epoch closes: validator i has judged it and starts its height
+                    await trio.sleep_until(height * EPOCH_S + 1.0 + late.get(i, 0.0))
+                    blocks.closed[i].add(height)
+                    senders[i].send_nowait(height)
                 if partition_s is not None and trio.current_time() >= partition_s[1]:
                     net.heal()
             await trio.sleep(EPOCH_S * 2)
@@ -156,6 +170,22 @@ def test_a_proposer_whose_block_does_not_check_out_is_voted_down(tmp_path):
         proposers = [p for p in range(4) for r in range(4)
                      if hashlib.sha256(b"%d/%d/%d" % (h, r, p)).digest() == block_id]
         assert proposers and proposers[0] != 1, blocks
+
+
+@pytest.mark.parametrize("seed", range(30, 36))
+def test_a_proposal_and_votes_that_arrive_before_the_height_starts_wait_for_it(tmp_path, seed):
+    """Validators 2 and 3 judge each epoch 2 s after 0 and 1 (a slower host): validator
+    0's proposal of height 0, and the prevotes of 0 and 1, reach them before they have
+    closed epoch 0. They are held until the height starts there, never judged against a
+    store without the epoch's verdicts (a block refused for good), and never dropped:
+    with sync slowed to once a minute, round 0 still decides every height."""
+    blocks = _Blocks()
+    genesis, commits = _run(tmp_path, seed=seed, blocks=blocks, closes_late_s={2: 2.0, 3: 2.0},
+                            sync_every_s=60.0)
+    assert blocks.asked_early == []
+    _agree(genesis, commits, [0, 1, 2, 3])
+    for i in range(4):
+        assert [commits[i][h][1].round for h in range(HEIGHTS)] == [0] * HEIGHTS
 
 
 @pytest.mark.parametrize("seed", range(10, 22))

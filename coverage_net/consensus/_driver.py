@@ -15,7 +15,10 @@ the heights the node starts as epochs close. What the core outputs it carries ou
   evidence it includes) on `CONSENSUS_BLOCKS_TOPIC`; a proposal whose body has not
   arrived yet (the app says None) waits for it, and a body that never comes leaves
   the proposal to the core's timeout, as a lost proposal would (a certificate decides
-  its height at once: the app fetches a block it cannot rebuild);
+  its height at once: the app fetches a block it cannot rebuild); proposals and
+  votes of a height not started here yet (its epoch is not judged here yet) are held
+  until it starts, so a block is never judged against a store without the epoch's
+  verdicts;
 - a decision becomes a `QuorumCertificate` of the precommits' signatures, handed
   to the app's `commit` and served to peers that lag;
 - an equivocation (two signed messages of one validator for one height, round and
@@ -197,7 +200,7 @@ class ConsensusDriver:
 
     async def _feed(self, event: CoreInput | _Unchecked) -> None:
         if isinstance(event, _Unchecked):
-            if event.proposal.height > self.state.height:
+            if self._not_started(event.proposal.height):
                 self._future.append(event)  # checked when its height starts
                 return
             checked = self._checked(event.proposal)
@@ -212,9 +215,13 @@ class ConsensusDriver:
         height = getattr(event, "height", None)
         if isinstance(event, VoteIn | ProposalIn):
             height = (event.vote if isinstance(event, VoteIn) else event.proposal).height
-        if not isinstance(event, StartHeight) and height is not None \
-                and height > self.state.height:
-            self._future.append(event)  # a later height: kept until it starts
+        if not isinstance(event, StartHeight) and height is not None and (
+                height > self.state.height
+                or isinstance(event, VoteIn | ProposalIn) and self._not_started(height)):
+            # kept until its height starts here (the core drops votes and proposals that
+            # come before); a certificate of this height (CommitIn) is applied at once:
+            # a node catching up needs it before it can judge the next epoch
+            self._future.append(event)
             return
         if isinstance(event, StartHeight) and (not st.started or event.height > st.height):
             self._take_office(event.height)
@@ -359,11 +366,17 @@ class ConsensusDriver:
                 self._precommits.setdefault((core.height, core.round, core.value_id,
                                              core.sender), message)  # type: ignore[arg-type]
             return VoteIn(core)
-        if core.height > self.state.height:
-            # a later height: the app can judge its block only once the height starts
-            # (the epoch's verdicts are not in its store before)
+        if self._not_started(core.height):
+            # the app can judge its block only once the height starts here (the epoch's
+            # verdicts are not in its store before)
             return _Unchecked(core)
         return self._checked(core)
+
+    def _not_started(self, height: int) -> bool:
+        """Whether `height` has not started here yet: a later one, or the one this node
+        waits to start (the first after a start, before its epoch is judged here)."""
+        return height > self.state.height or (height == self.state.height
+                                              and not self.state.started)
 
     def _genesis_of(self, height: int) -> Genesis:
         """The validators in office at `height`: known for the height being decided and

@@ -381,7 +381,10 @@ async def _start_poc(nursery: trio.Nursery, config: ChainValidatorConfig, app: C
     closer = EpochCloser(
         app.store, poc.params, predictor, sync=p2p.sync, peers=peers,
         entropy_for=entropy_for, clock_ms=config.clock_ms, genesis_ms=genesis_ms,
-        grace_ms=poc.grace_ms, first_epoch=first_height, fetch_timeout_s=poc.fetch_timeout_s)
+        grace_ms=poc.grace_ms, first_epoch=first_height, fetch_timeout_s=poc.fetch_timeout_s,
+        # what the app built for the epoch before its verdicts were saved (a peer fetched
+        # a block of it early) is stale: built again from the store at its next use
+        on_closed=lambda closed: app.forget_epoch(closed.epoch))
     reconciler = EpochReconciler(app.store, poc.params, predictor, closer, sync=p2p.sync,
                                  peers=peers, entropy_for=entropy_for, genesis_ms=genesis_ms,
                                  fetch_timeout_s=poc.fetch_timeout_s)
