@@ -31,6 +31,7 @@ from coverage_net.config import (
 )
 from coverage_net.consensus import CoreConfig
 from coverage_net.errors import CoverageNetError
+from coverage_net.node import ValidatorPoc
 
 HOTSPOT = """\
 [location]
@@ -95,6 +96,7 @@ def test_defaults_are_the_documented_ones(tmp_path):
     assert validator.consensus.timeout_prevote_ms == core.timeout_prevote_ms
     assert validator.consensus.timeout_precommit_ms == core.timeout_precommit_ms
     assert validator.consensus.timeout_delta_ms == core.timeout_delta_ms
+    assert validator.chain.grace_ms == ValidatorPoc.__dataclass_fields__["grace_ms"].default
 
 
 def test_the_drivers_are_those_of_coverage_net_bridge():

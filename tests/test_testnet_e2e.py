@@ -1,6 +1,9 @@
 """The whole network as processes (#13): the radio simulator with two sensors, 4
 validators, a router and 10 hotspots on loopback, each a real `coverage-net ... run`
-process. One validator and one hotspot are SIGKILLed mid-run and restarted.
+process. One validator and one hotspot are SIGKILLed mid-run and restarted, and two
+other validators judge every epoch 2.5 s after the rest (a larger `chain.grace_ms`, as
+a slower host would): the proposals and votes of each height reach them before they
+have judged its epoch, and must wait for it there, not be refused.
 
 What must hold: the network keeps finalizing and the two catch up (the restarted
 validator's chain is the others', checked from genesis); every hotspot in range of
@@ -43,6 +46,9 @@ pytestmark = pytest.mark.serial  # a whole testnet of processes held to deadline
 CLI = Path(sys.executable).with_name("coverage-net")
 EPOCHS = 4
 KILLED_VALIDATOR, KILLED_HOTSPOT = "v3", "hs03"
+SLOW_VALIDATORS = ("v1", "v2")
+SLOW_GRACE_MS = 4_500
+"""The slow validators' wait before judging an epoch (the others wait 2,000 ms)."""
 
 
 def _chain_ids(layout, name: str) -> list[bytes]:
@@ -76,6 +82,12 @@ def _decided(layout, supervisor, name: str) -> int:
 def test_a_whole_network_of_processes_survives_crashes_and_pays_the_right_hotspots(tmp_path):
     layout = prepare_testnet(TestnetOptions(out_dir=tmp_path / "net", hotspots=10,
                                             epochs=EPOCHS, epoch_s=20.0, seed=2))
+    for name in SLOW_VALIDATORS:
+        path = layout.config_path(name)
+        text = path.read_text("utf-8")
+        assert "\n[chain]\n" in text
+        path.write_text(text.replace("\n[chain]\n", f"\n[chain]\ngrace_ms = {SLOW_GRACE_MS}\n"),
+                        "utf-8")
     with Supervisor() as supervisor:
         testnet = Testnet(layout, supervisor)
         testnet.start()

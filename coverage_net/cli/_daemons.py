@@ -185,6 +185,7 @@ def validator_run(config_path: Path) -> None:
         listen_addr=cfg.network.listen[0], epoch_ms=params.epoch_length_ms,
         app_factory=chain_app_factory(params), core=core,
         metrics_listen=None if cfg.metrics.listen is None else str(cfg.metrics.listen),
-        poc=ValidatorPoc(params, terrain), joining=cfg.chain.join)
+        poc=ValidatorPoc(params, terrain, grace_ms=cfg.chain.grace_ms),
+        joining=cfg.chain.join)
     trio.run(run_until_signalled, run_chain_validator, config,
              lambda _: f"validator {config.index} running on {config.listen_addr}")

@@ -106,6 +106,8 @@ def _core_default(name: str) -> int:
     return CoreConfig.__dataclass_fields__[name].default
 
 
+_GRACE_MS = 2_000
+"""The validator's default wait for late reports (`coverage_net.node.ValidatorPoc`'s)."""
 _HEIGHT_M = STATION_LIMITS["antenna_height_m"]
 _GAIN_DBI = STATION_LIMITS["antenna_gain_dbi"]
 
@@ -159,6 +161,11 @@ class ValidatorChainSettings(ChainSettings):
     join: bool = setting(
         BOOL, "true for a key that is not in the genesis: follow the chain and vote from the "
         "height a change (`coverage-net chain change`) makes it a validator", default=False)
+    grace_ms: int = setting(
+        INT, "how long after an epoch closes to wait for its reports still in flight before "
+        "fetching what is missing from the other validators and judging it, milliseconds "
+        "(the epoch's height starts here once it is judged)", default=_GRACE_MS,
+        check=_not_negative)
 
 
 @dataclass(frozen=True, kw_only=True)
