@@ -159,6 +159,16 @@ def test_poc_attacks_bench_prints_every_attack_in_both_forms(dem_dir):
         assert len(rows) == 2 and all("forged reports caught" in r for r in rows)
 
 
+def test_arrival_solve_bench_quick_finds_the_repeats_late_and_no_honest_report(tmp_path,
+                                                                               dem_dir):
+    stdout, rows = _run_bench("arrival_solve.py", tmp_path, "--dem", str(dem_dir))
+    assert "honest reports counted late at any solve: 0" in stdout
+    assert rows and all(r["late_honest"] == 0 for r in rows)
+    last = rows[-1]  # once the clocks are known, every valid repeat stands out
+    assert last["repeats"] > 0 and last["late_repeats"] == last["repeats"]
+    assert last["offset_error_max_ms"] < 50
+
+
 def test_predict_bench_quick_prints_both_rates_and_their_ratio(tmp_path, dem_dir):
     stdout, rows = _run_bench("predict.py", tmp_path, "--dem", str(dem_dir))
     assert "end to end" in stdout and "kernel alone" in stdout and "ratio" in stdout

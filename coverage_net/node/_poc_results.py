@@ -115,6 +115,9 @@ class ScenarioResult:
     witnesses of a replayed beacon) -> the key of the attacker behind it."""
     epochs_per_day: int = 48
     transport: TransportFigures | None = None
+    clock_offset_ms: Mapping[bytes, int] = field(default_factory=dict)
+    """Hotspot key -> the simulator's true offset of its host clock (ms): the truth a
+    clock solve is measured against (`bench/arrival_solve.py`); no verifier sees it."""
 
     def _honest_witnesses(self) -> list[Verdict]:
         """Witness reports by honest hotspots of beacons by honest hotspots (not forged).

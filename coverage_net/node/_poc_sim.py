@@ -315,7 +315,8 @@ def run_poc_scenario(sc: PocScenario, progress: Callable[[int, int], None] | Non
     role_of = {k.public_key: sim.role[i] for i, k in enumerate(sim.keys)}
     return ScenarioResult(judge.verdicts, role_of, sim.beacons_sent, judge.epochs, judge.flagged,
                           in_range, judge.inputs, sim.registry, sim.params, dict(sim.fraud),
-                          DAY_MS // sim.params.epoch_length_ms, transport)
+                          DAY_MS // sim.params.epoch_length_ms, transport,
+                          {k.public_key: sim.clock_offset_ms[i] for i, k in enumerate(sim.keys)})
 
 
 def _epochs(sim: _Sim) -> Iterator[EpochInput]:
