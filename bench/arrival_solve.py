@@ -3,12 +3,13 @@
 A measurement for the wormhole limit (README: what cannot be caught): every witness
 report the physics judged valid is one equation between two host clocks,
 ``lag = o_witness - o_beaconer + d`` (``d``: the delay every report shares). This
-script solves all the equations of the window so far at once (least squares on the
-normal equations), then again without the reports more than 1,600, 800, 400, 150 and
-80 ms later than the previous fit allows: one-sided, since nothing arrives before it
-was sent, while a repeat is always late (a victim that heard as many repeats as
-beacons pulls the first fit half-way; a two-sided trim then drops its honest reports
-too, and it has none left). It compares the offsets with the simulator's truth
+script solves all the equations of the window so far at once with the verifier's
+deterministic solve (`coverage_net.poc.solve_clocks`: least squares, then again
+without the reports more than 1,600, 800, 400, 150 and 80 ms later than the previous
+fit allows; one-sided, since nothing arrives before it was sent, while a repeat is
+always late: a victim that heard as many repeats as beacons pulls the first fit
+half-way, and a two-sided trim then drops its honest reports too, so it has none
+left). It compares the offsets with the simulator's truth
 (`ScenarioResult.clock_offset_ms`, which no verifier sees). A rebroadcast reaches
 its victims at least one beacon airtime late (~0.3 s at SF10), so against the solved
 clocks its reports stand out.
@@ -16,8 +17,8 @@ clocks its reports stand out.
 Printed every few epochs: the equations in the window, the hosts with at least 10 of
 them, the error of their solved offsets (ms; the constant no solve can see removed),
 and the reports more than 150 ms later than the solved clocks allow, split into the
-rebroadcast's repeats and honest receptions. A diagnostic, not a verifier: it solves
-in floating point and reads the simulator's truth.
+rebroadcast's repeats and honest receptions, and the solve's CPU time. A diagnostic:
+it reads the simulator's truth, which no verifier sees.
 
     python bench/arrival_solve.py                    # 200 hotspots, 3 rebroadcasters, seed 1
     python bench/arrival_solve.py --rebroadcasters 0 --seed 2
@@ -36,11 +37,10 @@ import numpy as np
 
 from coverage_net.messages import WitnessReport
 from coverage_net.node import PocScenario, ScenarioResult, run_poc_scenario
+from coverage_net.poc import solve_clocks
 
 LATE_MS = 150
 """A report this much later than the solved clocks allow is counted late."""
-TRIMS_MS = (1600, 800, 400, 150, 80)
-"""The refits: each drops the reports later than this behind the previous fit."""
 KNOWN_AFTER = 10
 """A host's offset is counted once it is in this many equations."""
 
@@ -62,36 +62,6 @@ def equations(result: ScenarioResult) -> list[tuple[int, int, int, int, bool]]:
             out.append((e.epoch, index[b.hotspot_key], index[w.witness_key],
                         w.host_time_ms - b.host_time_ms, w.content_id in result.fraud))
     return out
-
-
-def solve(beaconer: np.ndarray, witness: np.ndarray, lag: np.ndarray, hosts: int
-          ) -> tuple[np.ndarray, float, np.ndarray]:
-    """(offsets, shared delay, residuals) by least squares, refitted without outliers."""
-    keep = np.ones(lag.size, dtype=bool)
-    residual = np.zeros(lag.size)
-    for trim in (None, *TRIMS_MS):
-        if trim is not None:
-            keep = residual <= trim  # one-sided: nothing arrives before it was sent
-        b, w, y = beaconer[keep], witness[keep], lag[keep].astype(float)
-        size = hosts + 1  # the offsets, then the delay
-        # each equation's coefficients: +1 at the witness, -1 at the beaconer, +1 at d
-        cols = np.stack([w, b, np.full(w.size, hosts)], axis=1)
-        coef = np.array([1.0, -1.0, 1.0])
-        normal = np.zeros(size * size)
-        for i in range(3):
-            for j in range(3):
-                np.add.at(normal, cols[:, i] * size + cols[:, j], coef[i] * coef[j])
-        normal = normal.reshape(size, size)
-        rhs = np.zeros(size)
-        for i in range(3):
-            np.add.at(rhs, cols[:, i], coef[i] * y)
-        normal[:hosts, :hosts] += 1.0  # the gauge: the offsets sum to 0
-        seen = np.zeros(hosts, dtype=bool)
-        seen[b] = seen[w] = True
-        normal[np.flatnonzero(~seen), np.flatnonzero(~seen)] += 1.0  # hosts not seen: 0
-        x = np.linalg.solve(normal, rhs)
-        residual = lag - (x[witness] - x[beaconer] + x[hosts])
-    return x[:hosts], float(x[hosts]), residual
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -132,14 +102,12 @@ def main(argv: list[str] | None = None) -> int:
         beaconer, witness, lag, repeat = inside[:, 1], inside[:, 2], inside[:, 3], \
             inside[:, 4].astype(bool)
         t0 = time.process_time()
-        offsets, _delay, residual = solve(beaconer, witness, lag, len(keys))
+        solved = solve_clocks(beaconer, witness, lag, len(keys))
         solve_ms = (time.process_time() - t0) * 1000
-        count = np.bincount(beaconer, minlength=len(keys)) + np.bincount(witness,
-                                                                         minlength=len(keys))
-        known = count >= KNOWN_AFTER
-        error = offsets - truth
+        known = solved.equations >= KNOWN_AFTER
+        error = solved.offsets_ms - truth
         error = np.abs(error - np.median(error[known]))[known]
-        late = residual > LATE_MS
+        late = solved.late_ms > LATE_MS
         late_honest_total += int((late & ~repeat).sum())
         figures.append({"epoch": epoch, "equations": len(inside), "hosts_known": int(known.sum()),
                         "offset_error_p99_ms": float(np.percentile(error, 99)),
