@@ -11,12 +11,12 @@ host whose reports are half repeats still keeps its honest ones
 (`bench/arrival_solve.py` measures it against the simulator's true clocks).
 
 Determinism: the solve is conjugate gradients (preconditioned by the diagonal) on
-the normal equations, built from
-integer counts and sums, with every product elementwise (IEEE-754 rounds each alike
-everywhere), every matrix-vector sum accumulated in input order (`numpy.bincount`)
-and every dot product exactly rounded (`math.fsum`); the iteration count follows from
-those numbers alone. The same equations in the same order give the same offsets on
-every machine, and the offsets are rounded to integer ms before anything uses them.
+the normal equations, built from integer counts and sums, with every product
+elementwise (IEEE-754 rounds each alike everywhere), every matrix-vector sum
+accumulated in input order (`numpy.bincount`) and every dot product exactly rounded
+(`math.fsum`); the iteration count follows from those numbers alone. The same
+equations in the same order give the same offsets on every machine, and the offsets
+are rounded to integer ms before anything uses them.
 The order of the equations is the caller's (the verifier's sorted order).
 """
 
@@ -91,22 +91,24 @@ def _fit(beaconer: np.ndarray, witness: np.ndarray, lag: np.ndarray, hosts: int,
     normal equations ``A^T A x = A^T lag`` (A: +1 at the witness, -1 at the
     beaconer, +1 at the delay); the solution with its offsets' mean removed."""
     size = hosts + 1
-    delay = np.full(lag.size, hosts, dtype=np.int64)
-    # A^T A: each equation adds a a^T over its three entries; counted in one dense
-    # array of integers (exact), then kept as its nonzero (row, column, value) entries
-    cols = (witness, beaconer, delay)
-    signs = (1, -1, 1)
-    dense = np.zeros(size * size, dtype=np.int64)
-    for i in range(3):
-        for j in range(3):
-            counted = np.bincount(cols[i] * size + cols[j], minlength=size * size)
-            dense += counted if signs[i] * signs[j] > 0 else -counted
-    nonzero = np.flatnonzero(dense)
-    row, col = nonzero // size, nonzero % size
-    entries = dense[nonzero].astype(float)
-    rhs = np.zeros(size)
-    for i in range(3):
-        rhs += np.bincount(cols[i], weights=(signs[i] * lag).astype(float), minlength=size)
+    # A^T A, as (row, column, value) entries summed by the matrix-vector product: its
+    # diagonal (each host's equations, and all of them for the delay), each host's
+    # coupling to the delay (as witness minus as beaconer), and -1 per equation between
+    # its two hosts, both ways; integers, O(equations), never a dense n^2 array
+    as_witness = np.bincount(witness, minlength=hosts)
+    as_beaconer = np.bincount(beaconer, minlength=hosts)
+    pairs, count = np.unique(witness * size + beaconer, return_counts=True)
+    w_of, b_of = pairs // size, pairs % size
+    diagonal = np.append(as_witness + as_beaconer, lag.size)
+    coupling = as_witness - as_beaconer
+    hosts_index = np.arange(hosts)
+    row = np.concatenate([np.arange(size), hosts_index, np.full(hosts, hosts), w_of, b_of])
+    col = np.concatenate([np.arange(size), np.full(hosts, hosts), hosts_index, b_of, w_of])
+    entries = np.concatenate([diagonal, coupling, coupling, -count, -count]).astype(float)
+    weights = lag.astype(float)
+    rhs = np.append(np.bincount(witness, weights=weights, minlength=hosts)
+                    - np.bincount(beaconer, weights=weights, minlength=hosts),
+                    math.fsum(weights.tolist()))
 
     def times(v: np.ndarray) -> np.ndarray:
         return np.bincount(row, weights=entries * v[col], minlength=size) + _RIDGE * v
@@ -114,7 +116,7 @@ def _fit(beaconer: np.ndarray, witness: np.ndarray, lag: np.ndarray, hosts: int,
     def dot(a: np.ndarray, b: np.ndarray) -> float:
         return math.fsum((a * b).tolist())
 
-    inverse_diagonal = 1.0 / (dense[::size + 1].astype(float) + _RIDGE)  # preconditioner
+    inverse_diagonal = 1.0 / (diagonal.astype(float) + _RIDGE)  # the preconditioner
     x = start.copy()
     r = rhs - times(x)
     z = inverse_diagonal * r
