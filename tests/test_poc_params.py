@@ -30,7 +30,7 @@ SAMPLE = Path(__file__).resolve().parents[1] / "examples" / "network_params.toml
 VALIDATOR = Keypair.from_seed(b"\x07" * 32).public_key.hex()
 
 # The default network's digest: changing a default changes every genesis block.
-DEFAULT_DIGEST = "a9ff0e6549a8733b01283b616ee5699d6c518c76075e99d4760eddf04c0d2276"
+DEFAULT_DIGEST = "866fd49a0d478ff5f8f4760f38e70b0f7fd1738170cb4f5b80eafe9929abf16f"
 
 
 def _set(data: dict, path: str, value: object) -> dict:

@@ -55,9 +55,13 @@ class ClockSolution:
 
 
 def solve_clocks(beaconer: np.ndarray, witness: np.ndarray, lag_ms: np.ndarray,
-                 hosts: int) -> ClockSolution:
+                 hosts: int, start_ms: np.ndarray | None = None) -> ClockSolution:
     """Solve `hosts` clock offsets and the shared delay from the equations
-    ``lag_ms[i] = o[witness[i]] - o[beaconer[i]] + d`` (see the module doc)."""
+    ``lag_ms[i] = o[witness[i]] - o[beaconer[i]] + d`` (see the module doc).
+
+    `start_ms` (the offsets, then the delay: ``hosts + 1`` integers), where the solve
+    starts: an earlier solve's answer makes it shorter (the least squares it converges
+    to are the same, to the tolerance)."""
     beaconer = np.asarray(beaconer, dtype=np.int64)
     witness = np.asarray(witness, dtype=np.int64)
     lag = np.asarray(lag_ms, dtype=np.int64)
@@ -69,13 +73,22 @@ def solve_clocks(beaconer: np.ndarray, witness: np.ndarray, lag_ms: np.ndarray,
     if np.any(beaconer == witness):
         raise ValueError("an equation between a host and itself")
     x = np.zeros(hosts + 1)  # the offsets, then the delay
+    if start_ms is not None:
+        start = np.asarray(start_ms, dtype=np.int64)
+        if start.shape != (hosts + 1,):
+            raise ValueError(f"start_ms must hold {hosts + 1} integers (offsets, then delay)")
+        x = start.astype(float)
     keep = np.ones(lag.size, dtype=bool)
     iterations = 0
     late = np.zeros(lag.size)
+    fitted: np.ndarray | None = None
     for trim in (None, *TRIMS_MS):
         if trim is not None:
             keep = late <= trim
+        if fitted is not None and np.array_equal(keep, fitted):
+            continue  # the same equations as the last fit: the same answer
         x, used = _fit(beaconer[keep], witness[keep], lag[keep], hosts, x)
+        fitted = keep
         iterations += used
         late = lag - (x[witness] - x[beaconer] + x[hosts])
     offsets = np.rint(x[:hosts]).astype(np.int64)

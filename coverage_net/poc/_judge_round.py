@@ -26,6 +26,7 @@ from coverage_net.radio import (
     thermal_noise_floor_dbm,
 )
 
+from ._arrival import ClockRows, arrival_excess_ms
 from ._beacon import beacon_payload
 from ._link_history import LinkObservation
 from ._normal import PHI_PPM, PHI_STEP_CENTI
@@ -76,8 +77,11 @@ def _floors_centi_dbm(spreading_factor: int, bandwidth_hz: int,
 
 _PHYSICS_REASONS = (Reason.VALID, Reason.TOO_CLOSE, Reason.TOO_FAR, Reason.RSSI_ABOVE_FREE_SPACE,
                     Reason.RSSI_TOO_STRONG, Reason.RSSI_TOO_WEAK, Reason.BELOW_SENSITIVITY,
-                    Reason.SNR_INCONSISTENT)
-"""The physics checks of a witness, in the order they are applied (code = index)."""
+                    Reason.SNR_INCONSISTENT, Reason.ARRIVAL_LATE)
+"""The physics checks of a witness (code = index); applied in this order except arrival,
+which comes first: a report of a rebroadcast says nothing of the beaconer's path."""
+_LATE = _PHYSICS_REASONS.index(Reason.ARRIVAL_LATE)
+_NOT_HEARD = (1, 2, _LATE)  # codes of reports that do not tell of the beaconer's path
 _PHI = np.asarray(PHI_PPM, dtype=np.int64)
 
 
@@ -148,6 +152,24 @@ def _beacon_reason(report: BeaconReport, ch: Challenge, registry: Registry,
 
 
 @dataclass(frozen=True, slots=True)
+class _Clock:
+    """What the arrival-time check (`coverage_net.poc._arrival`) needs in every round."""
+
+    offset_ms: np.ndarray
+    """Per registry index, the host's solved clock offset."""
+    ready: np.ndarray
+    """Per registry index, whether that offset rests on enough reports to be used."""
+    delay_ms: int
+    max_excess_ms: int
+    rows: list[ClockRows]
+    """Each judged round appends its witnesses, beaconer and lags here."""
+    pending: list[tuple]
+    """Each judged round appends here its untimed hits the model does not find likely:
+    ``(link observation, witness key, beaconer key, lag ms)``, timed once both clocks are
+    known (`coverage_net.poc._arrival.ClockLedger.pending`)."""
+
+
+@dataclass(frozen=True, slots=True)
 class _RoundFigures:
     """What every witness verdict of one round shares (built once per round)."""
 
@@ -162,8 +184,9 @@ class _RoundFigures:
 class _Judged:
     """Per-witness working figures of one round (witnesses that reached the physics).
 
-    `values` are the witness's own figures (deviation, distance, expected SNR, free-space
-    RSSI, frequency offset, lag, margin, measured and modelled RSSI, SNR: the order of
+    `values` are the witness's own figures (arrival excess, deviation, distance, expected
+    SNR, free-space RSSI, frequency offset, lag, margin, measured and modelled RSSI, SNR:
+    the order of
     their names); they become the verdict's named figures only in `_witness_verdicts`,
     beside the hotspot's (``hotspot_*``), known once the epoch's history is advanced.
     """
@@ -224,9 +247,11 @@ def _static_reasons(witnesses: list[WitnessReport], beacon: BeaconReport, payloa
 def _judge_round(rnd: _Round, beacon: BeaconReport, payload_hash: bytes, epoch: int,
                  registry: Registry, params: NetworkParams, predictor: PathPredictor,
                  out: dict[bytes, Verdict], links: list[LinkObservation],
-                 snr_rows: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> list[_Judged]:
+                 snr_rows: list[tuple[np.ndarray, np.ndarray, np.ndarray]],
+                 clock: _Clock) -> list[_Judged]:
     """Judge the witnesses of one round with a valid beacon; returns those judged by physics
-    (and appends their registry indices, SNRs and expected SNRs to `snr_rows`)."""
+    (and appends their registry indices, SNRs and expected SNRs to `snr_rows`, their lags
+    to ``clock.rows``)."""
     v = params.verifier
     tx = registry.by_key[beacon.hotspot_key]
     reports, indices = _static_reasons(rnd.witnesses, beacon, payload_hash, registry, params,
@@ -258,19 +283,37 @@ def _judge_round(rnd: _Round, beacon: BeaconReport, payload_hash: bytes, epoch: 
                + registry.gain_centi_dbi[witness_idx])
     deviation = _centi_sigma(measured - mod, sigma)
     expected_snr = np.minimum(measured - noise, _MAX_REPORTED_SNR_CENTI_DB)
-    snr_rows.append((witness_idx, snr, expected_snr))
+    excess = arrival_excess_ms(lag, witness_idx, tx.index, clock.offset_ms, clock.ready,
+                               clock.delay_ms)
     too_close = np.zeros(n, dtype=bool)
     for k in np.flatnonzero(d < _NEAR_FOR_GRID_M).tolist():
         too_close[k] = _grid_cells(tx.cell_res11, registry.by_key[
             reports[k].witness_key].cell_res11) < v.min_distance_res11_cells
-    code = np.select(
-        [too_close, d > v.max_distance_m, measured > fs_rssi + v.free_space_allowance_centi_db,
-         deviation > v.max_k_sigma_centi, deviation < -v.max_k_sigma_centi,
-         measured < sens - v.snr_tolerance_centi_db,
-         np.abs(snr - expected_snr) > v.snr_tolerance_centi_db],
-        np.arange(1, len(_PHYSICS_REASONS)), 0).tolist()
-    # not too close or too far: the hotspot claims to have heard it
-    heard_keys = {w.witness_key for w, c in zip(reports, code, strict=True) if c not in (1, 2)}
+    physics = [too_close, d > v.max_distance_m,
+               measured > fs_rssi + v.free_space_allowance_centi_db,
+               deviation > v.max_k_sigma_centi, deviation < -v.max_k_sigma_centi,
+               measured < sens - v.snr_tolerance_centi_db,
+               np.abs(snr - expected_snr) > v.snr_tolerance_centi_db]
+    code = np.select(physics, range(1, _LATE), 0)
+    # the clocks are solved from the reports valid by the physics, late or not (the
+    # solve's own refits drop the repeats; a report judged late by a clock gone wrong
+    # must still be able to set it right)
+    valid = code == 0
+    clock.rows.append((witness_idx[valid], tx.index, lag[valid]))
+    code[excess > clock.max_excess_ms] = _LATE  # checked before the physics
+    # while a host's clock is not known (a cold start), a hit the model does not find
+    # likely could be a repeat: its link waits until both clocks are (`clock.pending`)
+    untimed = ~(clock.ready[witness_idx] & bool(clock.ready[tx.index]))
+    wait = untimed & (marg < likely_cut)
+    snr_rows.append((witness_idx, snr, expected_snr))  # a repeat's SNR is a real reception's
+    code = code.tolist()
+    # not too close or too far, nor heard again: the hotspot claims to have heard it
+    heard_keys = {w.witness_key for w, c in zip(reports, code, strict=True)
+                  if c not in _NOT_HEARD}
+    repeated = {w.witness_key for w, c in zip(reports, code, strict=True) if c == _LATE}
+    waiting = {w.witness_key: x for w, x, c, a in zip(reports, lag.tolist(), code,
+                                                     wait.tolist(), strict=True)
+               if a and c not in _NOT_HEARD}
 
     # neighbours: who the model says should have heard, and who did
     keys = registry.keys
@@ -287,9 +330,13 @@ def _judge_round(rnd: _Round, beacon: BeaconReport, payload_hash: bytes, epoch: 
     for r, p, above in zip(receivers.tolist(), p_ppm, (modelled - sens).tolist(), strict=True):
         key = keys[r]
         heard = key in heard_keys
-        if heard or r in neighbour_set:
-            links.append((epoch, beaconer, key, p, heard, beacon_heard,  # LinkObservation's
-                          residual[key] if heard else 0, above))  # fields, as a plain tuple
+        if (heard or r in neighbour_set) and key not in repeated:
+            link = (epoch, beaconer, key, p, heard, beacon_heard,  # LinkObservation's
+                    residual[key] if heard else 0, above)  # fields, as a plain tuple
+            if key in waiting:
+                clock.pending.append((link, key, beaconer, waiting[key]))
+            else:
+                links.append(link)
     reasons = [_PHYSICS_REASONS[c] for c in code]
     if inconsistent:
         reasons = [Reason.NEIGHBOUR_INCONSISTENT if r is Reason.VALID else r for r in reasons]
@@ -297,7 +344,8 @@ def _judge_round(rnd: _Round, beacon: BeaconReport, payload_hash: bytes, epoch: 
                            ("neighbours_likely_heard", len(likely_heard)),
                            ("sensitivity_centi_dbm", sens), likely_heard, likely_silent)
     judged = [_Judged(w, reason, values, shared) for w, reason, values in zip(
-        reports, reasons, zip(deviation.tolist(), d.tolist(), expected_snr.tolist(),
+        reports, reasons, zip(excess.tolist(), deviation.tolist(), d.tolist(),
+                              expected_snr.tolist(),
                               fs_rssi.tolist(), freq_offset.tolist(), lag.tolist(),
                               marg.tolist(), measured.tolist(), mod.tolist(), snr.tolist(),
                               strict=True),

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from . import _links  # type: ignore[attr-defined]
+from ._arrival import ClockLedger
 from ._normal import power_ppm
 from ._reciprocity import TERM_CAP_MILLI, LinkSummary, ReciprocityCut, pair_term_of
 from ._snr_spread import SnrLedger
@@ -97,6 +98,9 @@ class LinkHistory:
     residual in centi-dB^2, those links), what `coverage_net.poc._model_fit` judges."""
     snr: SnrLedger = field(default_factory=SnrLedger)
     """Per witnessing hotspot: its SNR-minus-RSSI sums (`coverage_net.poc._snr_spread`)."""
+    clocks: ClockLedger = field(default_factory=ClockLedger)
+    """The window's clock equations and each host's solved offset
+    (`coverage_net.poc._arrival`)."""
 
     def anomaly(self, link: _Link) -> tuple[int, int] | None:
         """The link's (anomalous 0/1, expectation in ppm) under `cuts`; None: not in the window."""
@@ -144,6 +148,10 @@ class LinkHistory:
                  window_epochs: int) -> LinkHistory:
         """This history with `epoch`'s SNR sums (`coverage_net.poc._snr_spread.epoch_snr_sums`)."""
         return dataclasses.replace(self, snr=self.snr.advance(epoch, sums, window_epochs))
+
+    def with_clocks(self, clocks: ClockLedger) -> LinkHistory:
+        """This history with `clocks` (`ClockLedger.advance`) as its clock ledger."""
+        return dataclasses.replace(self, clocks=clocks)
 
     def rejudged(self, cuts: tuple[int, int], reciprocity: ReciprocityCut | None) -> LinkHistory:
         """The same window judged with other cuts and reciprocity parameters: every link's
@@ -212,7 +220,8 @@ class LinkHistory:
         return LinkHistory(links=links, totals=_frozen(totals), by_epoch=by_epoch, cuts=cuts,
                            pair_terms=pair_terms, reciprocity=reciprocity, ledger=history.ledger,
                            pair_totals=pair_totals, flagged_until=history.flagged_until,
-                           fit_totals=_frozen(fit_totals), snr=history.snr)
+                           fit_totals=_frozen(fit_totals), snr=history.snr,
+                           clocks=history.clocks)
 
 
 _NONE: Mapping = {}

@@ -51,11 +51,12 @@ __all__ = [
 DAY_MS = 86_400_000
 """Milliseconds in a day: the unit of the challenge rate."""
 
-VERIFIER_RULES = 3
+VERIFIER_RULES = 4
 """The version of the verifier's rules this build implements. It goes up whenever a
 change of rule would give other verdicts for the same reports and parameters:
 1, the neighbour statistic counted per direction of a link; 2, counted per pair of
-hotspots; 3, with the SNR spread check (`coverage_net.poc._snr_spread`). Parameters
+hotspots; 3, with the SNR spread check (`coverage_net.poc._snr_spread`); 4, with the
+arrival-time check (`coverage_net.poc._arrival`). Parameters
 name the rules their network runs (`VerifierParams.rules`), so
 they are in the digest the genesis block holds, and a build refuses parameters that
 name rules it does not implement: nodes on different rules then part at genesis, with
@@ -181,6 +182,17 @@ class VerifierParams:
     snr_spread_tail_ppm: int = 1_000
     """A hotspot is flagged when its SNR follows its RSSI so exactly that an honest
     radio's would with at most this chance (the chi-square lower tail, in ppm)."""
+    arrival_excess_max_ms: int = 150
+    """A witness report that reached its host this much later than the two hosts' solved
+    clock offsets allow is refused as a repeat of the beacon (`arrival_late`) and kept
+    out of the hotspot statistics: a rebroadcast comes at least one beacon airtime late
+    (SF10: about 0.3 s), host timestamps jitter by tens of ms."""
+    arrival_min_reports: int = 3
+    """A hotspot's clock offset is used once at least this many of its reports (as
+    witness or beaconer) are in its estimate; until then its reports are not timed."""
+    arrival_wait_epochs: int = 2
+    """An untimed hit on a path the model does not find likely waits this many epochs
+    at most for both clocks to be known (it could be a repeat), then counts untimed."""
 
 
 _VERIFIER_MINIMUM = {"freq_tolerance_hz": 0, "min_distance_res11_cells": 0}

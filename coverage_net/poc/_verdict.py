@@ -68,6 +68,7 @@ class Reason(StrEnum):
     CHALLENGES_UNANSWERED = "challenges_unanswered"
     RATE_LIMITED = "rate_limited"
     RADIO_CLOCK_INCONSISTENT = "radio_clock_inconsistent"
+    ARRIVAL_LATE = "arrival_late"
 
 
 REASON_TEXT: Mapping[Reason, str] = {
@@ -119,6 +120,9 @@ REASON_TEXT: Mapping[Reason, str] = {
     Reason.RADIO_CLOCK_INCONSISTENT:
         "the radio timestamp does not fit the hotspot's other reports this epoch "
         "(another radio's packet?)",
+    Reason.ARRIVAL_LATE:
+        "the report came later than the two hosts' clocks allow: the beacon was heard "
+        "again, rebroadcast, not from the beaconer",
 }
 
 

@@ -22,12 +22,15 @@ Checks, in the order a report meets them (the first that fails is its reason):
   the derivation, stated EIRP within the region's limit;
 * each witness report: one per witness and round (``duplicate``), announced, not
   the beaconer, same region, the beacon's payload hash and data rate, frequency
-  within tolerance, host time within the lag of the beacon's, at least
-  ``min_distance_res11_cells`` H3 res-11 cells and at most ``max_distance_m`` away;
-  then the physics of the asserted path: RSSI not above free space, not below sensitivity, within
-  ``max_k_sigma`` of the terrain-aware model on both sides, SNR consistent with
-  RSSI and the noise floor; then the neighbours (below); then its radio clock
-  against the same hotspot's other reports of the epoch; then the rate limit.
+  within tolerance, host time within the lag of the beacon's, not later than the
+  two hosts' solved clocks allow (``arrival_late``: a beacon heard again,
+  rebroadcast; checked once both clocks are known, `coverage_net.poc._arrival`), at
+  least ``min_distance_res11_cells`` H3 res-11 cells and at most ``max_distance_m``
+  away; then the physics of the asserted path: RSSI not above free space, not below
+  sensitivity, within ``max_k_sigma`` of the terrain-aware model on both sides, SNR
+  consistent with RSSI and the noise floor; then the neighbours (below); then its
+  radio clock against the same hotspot's other reports of the epoch; then the rate
+  limit.
 
 Neighbours. For each beacon the model predicts the RSSI at every announced hotspot
 within ``neighbour_radius_m`` (one batched kernel call with the witnesses). A
@@ -78,11 +81,13 @@ import numpy as np
 
 from coverage_net.messages import BeaconReport, Challenge, WitnessReport
 
+from ._arrival import ClockRows
 from ._judge_round import (
     WITNESS,
     _beacon_reason,
     _beaconer_key,
     _challenge_reason,
+    _Clock,
     _firsts,
     _judge_round,
     _Judged,
@@ -192,6 +197,11 @@ def verify_epoch(epoch: int, *, challenges: Iterable[Challenge],
     out: dict[bytes, Verdict] = {}
     links: list[LinkObservation] = []
     snr_rows: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # per judged round
+    clock_rows: list[ClockRows] = []  # per judged round
+    offsets, timed = history.clocks.arrays(registry.keys)
+    ready = timed >= v.arrival_min_reports
+    clock = _Clock(offsets, ready, history.clocks.delay_ms, v.arrival_excess_max_ms,
+                   clock_rows, [])
     answered: dict[bytes, tuple[bool, bytes]] = {}
     judged_rounds: list[list[_Judged]] = []
     judged_cids: list[bytes] = []
@@ -223,15 +233,19 @@ def verify_epoch(epoch: int, *, challenges: Iterable[Challenge],
         answered[ch.challengee_key] = (True, ch.challenger_key)
         judged_rounds.append(_judge_round(rnd, valid_beacon[0], valid_beacon[1], epoch,
                                           registry, params, predictor, out, links,
-                                          snr_rows))
+                                          snr_rows, clock))
         judged_cids.append(cid)
         judged_beacons.append(valid_beacon[0].content_id)
         valid_beacons.append(valid_beacon[0].content_id)
 
+    clocks, timed = history.clocks.advance(epoch, registry.keys, clock_rows, clock.pending,
+                                           v.hotspot_window_epochs, v.arrival_min_reports,
+                                           v.arrival_excess_max_ms, v.arrival_wait_epochs)
+    links.extend(timed)  # the untimed hits of this epoch and earlier ones, timed now
     new_history = history.advance(epoch, links, v.hotspot_window_epochs, cuts_for(params),
                                   reciprocity_cut(params)).with_challenges(
         epoch, answered, (w.witness_key for w in witnesses), v.hotspot_window_epochs).with_snr(
-        epoch, _snr_sums(registry, snr_rows), v.hotspot_window_epochs)
+        epoch, _snr_sums(registry, snr_rows), v.hotspot_window_epochs).with_clocks(clocks)
     assessments = assess_hotspots(new_history, params)
     reciprocity = assess_reciprocity(new_history.pair_terms, params, new_history.pair_totals)
     model_fit = assess_model_fit(new_history.fit_totals, params)
@@ -388,10 +402,10 @@ def _hotspot_figures(a: HotspotAssessment | None, silent: UnansweredAssessment |
     return tuple(sorted(figures)), flag
 
 
-_FIGURE_PAIRS: tuple[dict[int, tuple[str, int]], ...] = tuple({} for _ in range(10))
+_FIGURE_PAIRS: tuple[dict[int, tuple[str, int]], ...] = tuple({} for _ in range(11))
 """Per witness figure (in `_witness_verdicts`' order), the ``(name, value)`` pairs built so
 far. The values repeat (23,588 distinct among the 1,028,262 figures of the bench's Hata
-network), so verdicts share one tuple per value instead of carrying ten fresh tuples
+network), so verdicts share one tuple per value instead of carrying eleven fresh tuples
 each, which the cyclic garbage collector would otherwise walk (a sixth of a warm pass).
 Equal values, equal verdicts: the cache changes no output, only what is allocated."""
 _MAX_FIGURE_PAIRS = 1 << 15
@@ -409,17 +423,18 @@ def _witness_verdicts(judged: list[_Judged], epoch: int, challenge_id: bytes, en
     for cache in _FIGURE_PAIRS:
         if len(cache) > _MAX_FIGURE_PAIRS:
             cache.clear()
-    p_dv, p_dm, p_es, p_fs, p_fo, p_lg, p_mg, p_me, p_mo, p_sn = _FIGURE_PAIRS
+    p_ax, p_dv, p_dm, p_es, p_fs, p_fo, p_lg, p_mg, p_me, p_mo, p_sn = _FIGURE_PAIRS
     for j in judged:
         report, shared = j.report, j.shared
         rid = report.content_id
-        dv, dm, es, fs, fo, lg, mg, me, mo, sn = j.values
+        ax, dv, dm, es, fs, fo, lg, mg, me, mo, sn = j.values
         verdict = new(Verdict)
         verdict.__dict__.update({  # the figures sorted by name, as `Verdict` requires
             "report_id": rid, "report_type": WITNESS, "challenge_id": challenge_id,
             "epoch": epoch, "hotspot_key": report.witness_key,
             "valid": j.reason is Reason.VALID, "reason": j.reason, "rewarded": rid in rewarded,
             "figures": (
+                p_ax.get(ax) or p_ax.setdefault(ax, ("arrival_excess_ms", ax)),
                 p_dv.get(dv) or p_dv.setdefault(dv, ("deviation_centi_sigma", dv)),
                 p_dm.get(dm) or p_dm.setdefault(dm, ("distance_m", dm)),
                 p_es.get(es) or p_es.setdefault(es, ("expected_snr_centi_db", es)),
