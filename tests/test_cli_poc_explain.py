@@ -56,6 +56,10 @@ VERDICTS = {
         "measured_rssi_centi_dbm": -11_000, "modelled_rssi_centi_dbm": -11_260,
         "margin_centi_sigma": 87, "distance_m": 45_500, "lag_ms": 310},
         silent=tuple(sorted(SILENT))),
+    "late": witness("late", Reason.ARRIVAL_LATE, figures={
+        "arrival_excess_ms": 331, "lag_ms": 812, "measured_rssi_centi_dbm": -8_900,
+        "modelled_rssi_centi_dbm": -14_410, "margin_centi_sigma": -618,
+        "distance_m": 38_250}),
 }
 
 # the numbers each verdict must show, as an operator reads them
@@ -65,6 +69,9 @@ EXPECTED = {
     "too_strong": ["-62.10 dBm", "-118.30 dBm", "7.04 sigma", "31.00 km", "95 ms"],
     "too_weak": ["-134.05 dBm", "-91.50 dBm", "-5.32 sigma", "3.00 km", "40 ms"],
     "neighbours": ["-110.00 dBm", "-112.60 dBm", "0.87 sigma", "45.50 km", "310 ms"],
+    # a rebroadcast: later than the two hosts' clocks allow, too strong for the path
+    "late": ["arrival excess", "331 ms", "812 ms", "-89.00 dBm", "-144.10 dBm",
+             "-6.18 sigma", "38.25 km"],
 }
 
 
@@ -139,7 +146,7 @@ def test_a_valid_witness_is_explained_line_by_line(data_dir):
     ]
 
 
-@pytest.mark.parametrize("name", ["too_strong", "too_weak", "neighbours"])
+@pytest.mark.parametrize("name", ["too_strong", "too_weak", "neighbours", "late"])
 def test_invalid_witnesses_show_the_reason_and_the_numbers(data_dir, name):
     v = VERDICTS[name]
     proc = _run("poc", "explain", v.report_id.hex()[:10], "--data", data_dir)

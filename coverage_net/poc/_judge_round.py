@@ -186,8 +186,7 @@ class _Judged:
 
     `values` are the witness's own figures (arrival excess, deviation, distance, expected
     SNR, free-space RSSI, frequency offset, lag, margin, measured and modelled RSSI, SNR:
-    the order of
-    their names); they become the verdict's named figures only in `_witness_verdicts`,
+    the order of their names); they become the verdict's named figures only in `_witness_verdicts`,
     beside the hotspot's (``hotspot_*``), known once the epoch's history is advanced.
     """
 
