@@ -1,17 +1,19 @@
 """The arrival-time check's clock ledger (`coverage_net.poc._arrival`) on synthetic hosts:
 it recovers every host's clock offset from the lags alone, a late report does not drag
 it, it is the same for any order of the rounds, a report is timed only between two
-hosts whose offsets are known, and a hit judged before that waits: it joins the
-statistics once timed on time, is dropped if late or no longer announced, and
-counts untimed once it has waited its time."""
+hosts whose offsets are known (one rule, for the verdicts and for the waiting hits), and
+a hit judged before that waits: it joins the statistics once timed on time, is dropped
+if late or no longer announced, and counts untimed once it has waited its time. A
+strict xfail keeps what it does not withstand: colluders stamping early."""
 
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from coverage_net.poc._arrival import ClockLedger, arrival_excess_ms
+from coverage_net.poc._arrival import ClockLedger, arrival_excess_ms, timed_reports
 
 KEYS = [bytes([i]) * 32 for i in range(60)]
 DELAY_MS = 50
@@ -48,7 +50,7 @@ def _epoch(rng: np.random.Generator, true_ms: np.ndarray, beacons: int = 40,
 def _solved(ledger: ClockLedger, true_ms: np.ndarray) -> np.ndarray:
     """Solved minus true offsets, less their median (the solve fixes offsets up to one
     constant, the shared delay takes the rest)."""
-    offset, _ = ledger.arrays(KEYS)
+    offset, _ = ledger.arrays(KEYS, min_reports=1)
     error = offset - true_ms
     return error - int(np.median(error))
 
@@ -63,8 +65,8 @@ def test_the_solve_recovers_every_hosts_clock_offset():
         ledger = _advance(ledger, epoch, rows)[0]
     error = _solved(ledger, true_ms)
     assert np.abs(error).max() <= 25, error  # from clocks 3 s apart, 2-stamp jitter 21 ms
-    _, reports = ledger.arrays(KEYS)
-    assert reports.sum() == 2 * equations  # every report counts for both its hosts
+    assert sum(n for _, n in ledger.offsets.values()) == 2 * equations  # both its hosts
+    assert ledger.arrays(KEYS, min_reports=1)[1].all()  # every host is known
 
 
 def test_late_reports_do_not_drag_an_offset():
@@ -77,7 +79,7 @@ def test_late_reports_do_not_drag_an_offset():
     plain = _advance(clean, 4, _epoch(rng_a, true_ms))[0]
     dragged = _advance(clean, 4, _epoch(rng_b, true_ms, late={3: 320, 4: 380}))[0]
     for host in (3, 4):
-        moved = abs(int(dragged.arrays(KEYS)[0][host]) - int(plain.arrays(KEYS)[0][host]))
+        moved = abs(int(dragged.arrays(KEYS, 1)[0][host]) - int(plain.arrays(KEYS, 1)[0][host]))
         assert moved <= 15, (host, moved)
 
 
@@ -96,12 +98,59 @@ def test_the_solve_is_the_same_for_any_order_of_the_rounds(seed, order_seed):
 
 def test_a_report_is_timed_only_between_two_known_clocks():
     offset = np.array([0, 400, -250, 10], dtype=np.int64)
-    ready = np.array([True, True, False, True])
+    known = np.array([True, True, False, True])
     lag = np.array([400 + 50 + 330, -250 + 50 + 330, 10 + 50 + 3], dtype=np.int64)
     witness = np.array([1, 2, 3])
-    excess = arrival_excess_ms(lag, witness, 0, offset, ready, 50)
-    assert excess.tolist() == [330, 0, 3]  # host 2's clock is not known yet: not timed
-    assert arrival_excess_ms(lag, witness, 2, offset, ready, 50).tolist() == [0, 0, 0]
+    timed = timed_reports(witness, 0, known)
+    assert timed.tolist() == [True, False, True]  # host 2's clock is not known yet
+    assert arrival_excess_ms(lag, witness, 0, offset, timed, 50).tolist() == [330, 0, 3]
+    assert not timed_reports(witness, 2, known).any()  # nor is the beaconer's
+    assert arrival_excess_ms(lag, witness, 2, offset, timed_reports(witness, 2, known),
+                             50).tolist() == [0, 0, 0]
+
+
+def _epoch_with_colluders(rng: np.random.Generator, true_ms: np.ndarray, victim: int,
+                          colluders: tuple[int, ...], early_ms: int, beacons: int = 40):
+    """One epoch's rounds as `_epoch`'s, except that `colluders` witness every beacon of
+    `victim` and stamp those reports `early_ms` early (their other reports honestly)."""
+    rows = []
+    for _ in range(beacons):
+        b = int(rng.integers(len(KEYS)))
+        others = np.array([i for i in range(len(KEYS)) if i != b])
+        heard = set(rng.choice(others, size=int(rng.integers(6, 15)), replace=False).tolist())
+        if b == victim:
+            heard |= set(colluders)
+        w = np.array(sorted(heard), dtype=np.int64)
+        lag = true_ms[w] - true_ms[b] + DELAY_MS + np.rint(rng.normal(0, 15, w.size)).astype(
+            np.int64)
+        if b == victim:
+            lag[np.isin(w, colluders)] -= early_ms
+        rows.append((w, b, lag.astype(np.int64)))
+    return rows
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "not met: colluders that stamp their reports of one hotspot's beacons early move its "
+    "solved clock (the trim is one-sided, against late reports only); README: wormhole"))
+def test_colluders_stamping_early_do_not_drag_an_honest_beaconers_clock():
+    """Four colluders witness every beacon of one honest host and stamp those reports
+    1 s early, their other reports honestly. Were the victim's solved clock moved by more
+    than the 150 ms the check allows, its honest witnesses' reports would be refused as
+    late and the rewarded places of its beacons would go to the colluders. Measured
+    (seeds 0-3): the victim's clock 226-298 ms off after 12 epochs. (Trimming early
+    reports as well undoes it here, and honest hosts are flagged for a wormhole again:
+    4 to 8 of 197 at seeds 2-4, against 1 to 3.)"""
+    victim, colluders = 3, (10, 11, 12, 13)
+    worst = 0
+    for seed in range(4):
+        rng = np.random.default_rng(seed)
+        true_ms = rng.integers(-1_500, 1_500, len(KEYS))
+        ledger = ClockLedger()
+        for epoch in range(12):
+            rows = _epoch_with_colluders(rng, true_ms, victim, colluders, early_ms=1_000)
+            ledger, _ = _advance(ledger, epoch, rows)
+        worst = max(worst, abs(int(_solved(ledger, true_ms)[victim])))
+    assert worst <= 25, worst
 
 
 def _link(epoch: int, beaconer: int, witness: int) -> tuple:
@@ -115,6 +164,23 @@ def _known_clocks(true_ms: np.ndarray) -> ClockLedger:
     for epoch in range(3):
         ledger, _ = _advance(ledger, epoch, _epoch(rng, true_ms))
     return ledger
+
+
+def test_the_verdicts_and_the_waiting_hits_know_a_clock_by_one_rule():
+    """A clock is known from `arrival_min_reports` equations on: one short of that, the
+    verifier's arrays do not time its reports and a hit on it keeps waiting."""
+    ledger = ClockLedger(offsets={KEYS[0]: (120, MIN_REPORTS), KEYS[1]: (-40, MIN_REPORTS - 1),
+                                  KEYS[2]: (-40, MIN_REPORTS)})
+    offset, known = ledger.arrays(KEYS[:4], MIN_REPORTS)
+    assert offset.tolist() == [120, 0, -40, 0]
+    assert known.tolist() == [True, False, True, False]
+    on_time = -40 - 120 + 60  # 60 ms after the clocks allow (no shared delay solved yet)
+    short = (_link(5, 0, 1), KEYS[1], KEYS[0], on_time)
+    enough = (_link(5, 0, 2), KEYS[2], KEYS[0], on_time)
+    after, timed = ledger.advance(5, KEYS, [], [short, enough], WINDOW, MIN_REPORTS,
+                                  MAX_EXCESS_MS, WAIT_EPOCHS)
+    assert timed == [enough[0]]
+    assert after.pending == (short,)
 
 
 def test_an_untimed_hit_waits_and_joins_the_statistics_once_timed_on_time():

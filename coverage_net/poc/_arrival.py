@@ -79,15 +79,16 @@ class ClockLedger:
     sorted: each goes into the statistics once both clocks are known and say it was
     not late (`advance`)."""
 
-    def arrays(self, keys: Sequence[bytes]) -> tuple[np.ndarray, np.ndarray]:
-        """(offset ms, equations) per index of `keys` (a registry's), 0 for hosts not seen."""
+    def arrays(self, keys: Sequence[bytes], min_reports: int) -> tuple[np.ndarray, np.ndarray]:
+        """(offset ms, known) per index of `keys` (a registry's): each host's solved offset
+        (0 for hosts not seen), and whether it is known (`known_offset`)."""
         offset = np.zeros(len(keys), dtype=np.int64)
-        reports = np.zeros(len(keys), dtype=np.int64)
+        known = np.zeros(len(keys), dtype=bool)
         for i, key in enumerate(keys):
-            known = self.offsets.get(key)
-            if known is not None:
-                offset[i], reports[i] = known
-        return offset, reports
+            solved = known_offset(self.offsets, key, min_reports)
+            if solved is not None:
+                offset[i], known[i] = solved, True
+        return offset, known
 
     def advance(self, epoch: int, keys: Sequence[bytes], rows: Sequence[ClockRows],
                 pending: Sequence[Pending], window_epochs: int, min_reports: int,
@@ -135,15 +136,24 @@ class ClockLedger:
             link, witness, beaconer, lag = item
             if link[0] < low or witness not in announced or beaconer not in announced:
                 continue  # out of the window, or no longer announced
-            w, b = offsets.get(witness), offsets.get(beaconer)
-            if w is None or b is None or min(w[1], b[1]) < min_reports:
+            w = known_offset(offsets, witness, min_reports)
+            b = known_offset(offsets, beaconer, min_reports)
+            if w is None or b is None:
                 if epoch - link[0] < wait_epochs:
                     waiting.append(item)
                 else:  # waited long enough: counted untimed, as before the check existed
                     timed.append(link)
-            elif lag - (w[0] - b[0]) - delay_ms <= max_excess_ms:
+            elif lag - (w - b) - delay_ms <= max_excess_ms:
                 timed.append(link)
         return ClockLedger(by_epoch, offsets, delay_ms, solved_at, tuple(waiting)), timed
+
+
+def known_offset(offsets: Mapping[bytes, tuple[int, int]], key: bytes,
+                 min_reports: int) -> int | None:
+    """The host's solved clock offset (ms) if it rests on at least `min_reports` of the
+    window's equations (the one rule for whether a clock is known), else None."""
+    solved = offsets.get(key)
+    return solved[0] if solved is not None and solved[1] >= min_reports else None
 
 
 def _epoch_equations(keys: Sequence[bytes], rows: Sequence[ClockRows]) -> EpochEquations | None:
@@ -165,10 +175,15 @@ def _epoch_equations(keys: Sequence[bytes], rows: Sequence[ClockRows]) -> EpochE
             tuple(lag[order].tolist()))
 
 
-def arrival_excess_ms(lag_ms: np.ndarray, witness: np.ndarray, beaconer: int,
-                      offset: np.ndarray, ready: np.ndarray, delay_ms: int) -> np.ndarray:
-    """How much later than the two hosts' solved clocks and the shared delay allow each
-    report came (ms); 0 where either host's offset is not known well enough yet (`ready`)."""
-    excess = lag_ms - (offset[witness] - offset[beaconer]) - delay_ms
-    return np.where(ready[witness] & bool(ready[beaconer]), excess, 0)
+def timed_reports(witness: np.ndarray, beaconer: int, known: np.ndarray) -> np.ndarray:
+    """Which reports (witness registry indices, of one beaconer's round) can be timed:
+    both their hosts' clocks are `known` (`ClockLedger.arrays`)."""
+    return known[witness] & bool(known[beaconer])
 
+
+def arrival_excess_ms(lag_ms: np.ndarray, witness: np.ndarray, beaconer: int,
+                      offset: np.ndarray, timed: np.ndarray, delay_ms: int) -> np.ndarray:
+    """How much later than the two hosts' solved clocks and the shared delay allow each
+    report came (ms); 0 where a report is not `timed` (both its hosts' clocks known)."""
+    excess = lag_ms - (offset[witness] - offset[beaconer]) - delay_ms
+    return np.where(timed, excess, 0)

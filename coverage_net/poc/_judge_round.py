@@ -1,9 +1,9 @@
 """One challenge round judged: the round's checks, the beacon's, and the physics of its witnesses.
 
 `verify_epoch` (`_verify`) calls `_judge_round` for every round whose challenge and
-beacon report are valid; what it returns (`_Judged`, one per witness that passed
-the static checks, with its raw figures) goes on to the epoch's per-hotspot pass
-and the verdicts. See `_verify`'s module doc for the checks themselves.
+beacon report are valid; what it returns (`_JudgedRound`: the witnesses that passed
+the static checks, with their raw figures as columns) goes on to the epoch's
+per-hotspot pass and the verdicts. See `_verify`'s module doc for the checks themselves.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from coverage_net.radio import (
     thermal_noise_floor_dbm,
 )
 
-from ._arrival import ClockRows, arrival_excess_ms
+from ._arrival import ClockRows, arrival_excess_ms, timed_reports
 from ._beacon import beacon_payload
 from ._link_history import LinkObservation
 from ._normal import PHI_PPM, PHI_STEP_CENTI
@@ -47,10 +47,6 @@ BEACON = BeaconReport.TYPE
 WITNESS = WitnessReport.TYPE
 
 # --- helpers -------------------------------------------------------------------------
-
-
-def _order_key(entropy: bytes, report_id: bytes) -> bytes:
-    return hashlib.sha256(entropy + report_id).digest()
 
 
 def _figs(**values: int) -> tuple[tuple[str, int], ...]:
@@ -157,8 +153,8 @@ class _Clock:
 
     offset_ms: np.ndarray
     """Per registry index, the host's solved clock offset."""
-    ready: np.ndarray
-    """Per registry index, whether that offset rests on enough reports to be used."""
+    known: np.ndarray
+    """Per registry index, whether that offset is known (`ClockLedger.arrays`)."""
     delay_ms: int
     max_excess_ms: int
     rows: list[ClockRows]
@@ -180,21 +176,31 @@ class _RoundFigures:
     silent: tuple[bytes, ...]
 
 
-@dataclass(slots=True)
-class _Judged:
-    """Per-witness working figures of one round (witnesses that reached the physics).
+WITNESS_FIGURES = ("arrival_excess_ms", "deviation_centi_sigma", "distance_m",
+                   "expected_snr_centi_db", "free_space_rssi_centi_dbm", "freq_offset_hz",
+                   "lag_ms", "margin_centi_sigma", "measured_rssi_centi_dbm",
+                   "modelled_rssi_centi_dbm", "snr_centi_db")
+"""The names of a witness's own figures, sorted: the columns of `_JudgedRound.columns`."""
 
-    `values` are the witness's own figures (arrival excess, deviation, distance, expected
-    SNR, free-space RSSI, frequency offset, lag, margin, measured and modelled RSSI, SNR:
-    the order of their names); they become the verdict's named figures only in `_witness_verdicts`,
-    beside the hotspot's (``hotspot_*``), known once the epoch's history is advanced.
+
+@dataclass(slots=True)
+class _JudgedRound:
+    """One round's witnesses that reached the physics (those that passed the static
+    checks), in content-id order, with their working figures as columns: entry ``k`` of
+    every list is witness ``k``'s.
+
+    `columns` hold the witnesses' own figures, one list per name of `WITNESS_FIGURES`;
+    they become the verdicts' named figures only in `_witness_verdicts`, beside the
+    hotspot's (`hotspot`, ``hotspot_*``), known once the epoch's history is advanced.
+    `reasons` start as the physics' and the neighbours' and are amended by the epoch's
+    per-hotspot pass.
     """
 
-    report: WitnessReport
-    reason: Reason
-    values: tuple[int, ...]
+    reports: list[WitnessReport]
+    reasons: list[Reason]
+    columns: tuple[list[int], ...]
     shared: _RoundFigures
-    hotspot: tuple[tuple[str, int], ...] = ()
+    hotspot: list[tuple[tuple[str, int], ...]]
 
 
 def _static_reasons(witnesses: list[WitnessReport], beacon: BeaconReport, payload_hash: bytes,
@@ -247,7 +253,7 @@ def _judge_round(rnd: _Round, beacon: BeaconReport, payload_hash: bytes, epoch: 
                  registry: Registry, params: NetworkParams, predictor: PathPredictor,
                  out: dict[bytes, Verdict], links: list[LinkObservation],
                  snr_rows: list[tuple[np.ndarray, np.ndarray, np.ndarray]],
-                 clock: _Clock) -> list[_Judged]:
+                 clock: _Clock) -> _JudgedRound:
     """Judge the witnesses of one round with a valid beacon; returns those judged by physics
     (and appends their registry indices, SNRs and expected SNRs to `snr_rows`, their lags
     to ``clock.rows``)."""
@@ -280,9 +286,11 @@ def _judge_round(rnd: _Round, beacon: BeaconReport, payload_hash: bytes, epoch: 
     freq_offset = np.array([w.freq_hz for w in reports], dtype=np.int64) - beacon.freq_hz
     fs_rssi = (beacon.eirp_centi_dbm - PathPredictor.free_space_loss_centi_db(d, beacon.freq_hz)
                + registry.gain_centi_dbi[witness_idx])
-    deviation = _centi_sigma(measured - mod, sigma)
+    residual = measured - mod
+    deviation = _centi_sigma(residual, sigma)
     expected_snr = np.minimum(measured - noise, _MAX_REPORTED_SNR_CENTI_DB)
-    excess = arrival_excess_ms(lag, witness_idx, tx.index, clock.offset_ms, clock.ready,
+    timed = timed_reports(witness_idx, tx.index, clock.known)
+    excess = arrival_excess_ms(lag, witness_idx, tx.index, clock.offset_ms, timed,
                                clock.delay_ms)
     too_close = np.zeros(n, dtype=bool)
     for k in np.flatnonzero(d < _NEAR_FOR_GRID_M).tolist():
@@ -302,36 +310,41 @@ def _judge_round(rnd: _Round, beacon: BeaconReport, payload_hash: bytes, epoch: 
     code[excess > clock.max_excess_ms] = _LATE  # checked before the physics
     # while a host's clock is not known (a cold start), a hit the model does not find
     # likely could be a repeat: its link waits until both clocks are (`clock.pending`)
-    untimed = ~(clock.ready[witness_idx] & bool(clock.ready[tx.index]))
-    wait = untimed & (marg < likely_cut)
+    wait = ~timed & (marg < likely_cut)
     snr_rows.append((witness_idx, snr, expected_snr))  # a repeat's SNR is a real reception's
     code = code.tolist()
+    lags = lag.tolist()
     # not too close or too far, nor heard again: the hotspot claims to have heard it
-    heard_keys = {w.witness_key for w, c in zip(reports, code, strict=True)
-                  if c not in _NOT_HEARD}
-    repeated = {w.witness_key for w, c in zip(reports, code, strict=True) if c == _LATE}
-    waiting = {w.witness_key: x for w, x, c, a in zip(reports, lag.tolist(), code,
-                                                     wait.tolist(), strict=True)
-               if a and c not in _NOT_HEARD}
+    # (its residual goes into the link); heard again: its link says nothing
+    heard: dict[bytes, int] = {}
+    repeated: set[bytes] = set()
+    waiting: dict[bytes, int] = {}
+    for w, c, x, a, r in zip(reports, code, lags, wait.tolist(), residual.tolist(),
+                             strict=True):
+        if c == _LATE:
+            repeated.add(w.witness_key)
+        elif c not in _NOT_HEARD:
+            heard[w.witness_key] = r
+            if a:
+                waiting[w.witness_key] = x
 
     # neighbours: who the model says should have heard, and who did
     keys = registry.keys
     likely_keys = [keys[r] for r in receivers[margin >= likely_cut].tolist()]
-    likely_heard = tuple(sorted(k for k in likely_keys if k in heard_keys))
-    likely_silent = tuple(sorted(k for k in likely_keys if k not in heard_keys))
+    likely_heard = tuple(sorted(k for k in likely_keys if k in heard))
+    likely_silent = tuple(sorted(k for k in likely_keys if k not in heard))
     inconsistent = (len(likely_keys) >= v.min_likely_neighbours and not likely_heard
                     and n > 0 and bool(np.all(marg <= -likely_cut)))
-    beacon_heard = bool(heard_keys)
+    beacon_heard = bool(heard)
     neighbour_set = set(neighbours.tolist())
     p_ppm = _PHI[np.clip((margin + 500) // PHI_STEP_CENTI, 0, len(_PHI) - 1)].tolist()
     beaconer = beacon.hotspot_key
-    residual = dict(zip((w.witness_key for w in reports), (measured - mod).tolist(), strict=True))
     for r, p, above in zip(receivers.tolist(), p_ppm, (modelled - sens).tolist(), strict=True):
         key = keys[r]
-        heard = key in heard_keys
-        if (heard or r in neighbour_set) and key not in repeated:
-            link = (epoch, beaconer, key, p, heard, beacon_heard,  # LinkObservation's
-                    residual[key] if heard else 0, above)  # fields, as a plain tuple
+        res = heard.get(key)
+        if (res is not None or r in neighbour_set) and key not in repeated:
+            link = (epoch, beaconer, key, p, res is not None, beacon_heard,  # LinkObservation's
+                    res or 0, above)  # fields, as a plain tuple
             if key in waiting:
                 clock.pending.append((link, key, beaconer, waiting[key]))
             else:
@@ -342,13 +355,10 @@ def _judge_round(rnd: _Round, beacon: BeaconReport, payload_hash: bytes, epoch: 
     shared = _RoundFigures(("neighbours_likely", len(likely_keys)),
                            ("neighbours_likely_heard", len(likely_heard)),
                            ("sensitivity_centi_dbm", sens), likely_heard, likely_silent)
-    judged = [_Judged(w, reason, values, shared) for w, reason, values in zip(
-        reports, reasons, zip(excess.tolist(), deviation.tolist(), d.tolist(),
-                              expected_snr.tolist(),
-                              fs_rssi.tolist(), freq_offset.tolist(), lag.tolist(),
-                              marg.tolist(), measured.tolist(), mod.tolist(), snr.tolist(),
-                              strict=True),
-        strict=True)]
+    judged = _JudgedRound(reports, reasons, (
+        excess.tolist(), deviation.tolist(), d.tolist(), expected_snr.tolist(),
+        fs_rssi.tolist(), freq_offset.tolist(), lags, marg.tolist(), measured.tolist(),
+        mod.tolist(), snr.tolist()), shared, [()] * n)
     rnd_figs = _figs(eirp_centi_dbm=beacon.eirp_centi_dbm, witnesses=n,
                      neighbours_likely=len(likely_keys), neighbours_likely_heard=len(likely_heard),
                      sensitivity_centi_dbm=sens)

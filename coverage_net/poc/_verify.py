@@ -72,6 +72,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import gc
+import hashlib
 import operator
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -84,14 +85,14 @@ from coverage_net.messages import BeaconReport, Challenge, WitnessReport
 from ._arrival import ClockRows
 from ._judge_round import (
     WITNESS,
+    WITNESS_FIGURES,
     _beacon_reason,
     _beaconer_key,
     _challenge_reason,
     _Clock,
     _firsts,
     _judge_round,
-    _Judged,
-    _order_key,
+    _JudgedRound,
     _Round,
     _verdict,
 )
@@ -198,12 +199,10 @@ def verify_epoch(epoch: int, *, challenges: Iterable[Challenge],
     links: list[LinkObservation] = []
     snr_rows: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # per judged round
     clock_rows: list[ClockRows] = []  # per judged round
-    offsets, timed = history.clocks.arrays(registry.keys)
-    ready = timed >= v.arrival_min_reports
-    clock = _Clock(offsets, ready, history.clocks.delay_ms, v.arrival_excess_max_ms,
-                   clock_rows, [])
+    clock = _Clock(*history.clocks.arrays(registry.keys, v.arrival_min_reports),
+                   history.clocks.delay_ms, v.arrival_excess_max_ms, clock_rows, [])
     answered: dict[bytes, tuple[bool, bytes]] = {}
-    judged_rounds: list[list[_Judged]] = []
+    judged_rounds: list[_JudgedRound] = []
     judged_cids: list[bytes] = []
     judged_beacons: list[bytes] = []  # the valid beacon of each judged round
     valid_beacons: list[bytes] = []
@@ -271,11 +270,11 @@ def verify_epoch(epoch: int, *, challenges: Iterable[Challenge],
                                       "rewarded": False})
             else:
                 out[bid] = Verdict(**{**verdict.__dict__, "rewarded": True})
-    for cid, bid, js in zip(judged_cids, judged_beacons, judged_rounds, strict=True):
+    for cid, bid, judged in zip(judged_cids, judged_beacons, judged_rounds, strict=True):
         # a beacon whose hotspot a check flagged is no longer valid: its witnesses heard
         # it (their verdicts stand) but nothing pays them, as for any invalid beacon
         paid = v.max_rewarded_witnesses if out[bid].valid else 0
-        _witness_verdicts(js, epoch, cid, entropy, paid, out)
+        _witness_verdicts(judged, epoch, cid, entropy, paid, out)
     return EpochVerdicts(tuple([out[k] for k in sorted(out)]), new_history, assessments,
                          reciprocity, unanswered, model_fit, snr_spread)
 
@@ -342,7 +341,7 @@ def _round_of(rounds: dict[bytes, _Round], challenge_id: bytes) -> _Round:
     return rnd
 
 
-def _hotspot_checks(judged_rounds: list[list[_Judged]],
+def _hotspot_checks(judged_rounds: list[_JudgedRound],
                     assessments: Mapping[bytes, HotspotAssessment],
                     reciprocity: Mapping[bytes, ReciprocityAssessment],
                     unanswered: Mapping[bytes, UnansweredAssessment],
@@ -352,32 +351,35 @@ def _hotspot_checks(judged_rounds: list[list[_Judged]],
     """What the epoch as a whole says about each witnessing hotspot: its neighbour,
     reciprocity, challenge, model-fit and SNR-spread assessments, its radio clock across
     its reports, its rate limit."""
-    per_witness: dict[bytes, list[_Judged]] = {}
-    for js in judged_rounds:
-        for j in js:
-            key = j.report.witness_key
-            mine = per_witness.get(key)
+    per_witness: dict[bytes, list[tuple[_JudgedRound, int]]] = {}
+    for judged in judged_rounds:
+        for k, report in enumerate(judged.reports):
+            mine = per_witness.get(report.witness_key)
             if mine is None:
-                mine = per_witness[key] = []
-            mine.append(j)
+                mine = per_witness[report.witness_key] = []
+            mine.append((judged, k))
+    valid = Reason.VALID
     for key, mine in per_witness.items():
         figures, flag = _hotspot_figures(assessments.get(key), unanswered.get(key),
                                          reciprocity.get(key), model_fit.get(key),
                                          snr_spread.get(key))
         if figures:
-            for j in mine:
-                j.hotspot = figures
-                if flag is not None and j.reason is Reason.VALID:
-                    j.reason = flag
-        for k in off_the_radio_clock([(j.report.radio_timestamp_us, j.report.host_time_ms)
-                                      for j in mine], radio_clock_tolerance_ms):
-            if mine[k].reason is Reason.VALID:
-                mine[k].reason = Reason.RADIO_CLOCK_INCONSISTENT
-        if len(mine) > max_per_epoch:
-            mine.sort(key=lambda j: j.report.content_id)
-            for j in mine[max_per_epoch:]:
-                if j.reason is Reason.VALID:
-                    j.reason = Reason.RATE_LIMITED
+            for judged, k in mine:
+                judged.hotspot[k] = figures
+                if flag is not None and judged.reasons[k] is valid:
+                    judged.reasons[k] = flag
+        reports = [judged.reports[k] for judged, k in mine]
+        for i in off_the_radio_clock([(r.radio_timestamp_us, r.host_time_ms)
+                                      for r in reports], radio_clock_tolerance_ms):
+            judged, k = mine[i]
+            if judged.reasons[k] is valid:
+                judged.reasons[k] = Reason.RADIO_CLOCK_INCONSISTENT
+        if len(mine) > max_per_epoch:  # the first by content id count, the rest do not
+            for i in sorted(range(len(mine)), key=lambda i: reports[i].content_id)[
+                    max_per_epoch:]:
+                judged, k = mine[i]
+                if judged.reasons[k] is valid:
+                    judged.reasons[k] = Reason.RATE_LIMITED
 
 
 def _hotspot_figures(a: HotspotAssessment | None, silent: UnansweredAssessment | None,
@@ -402,49 +404,60 @@ def _hotspot_figures(a: HotspotAssessment | None, silent: UnansweredAssessment |
     return tuple(sorted(figures)), flag
 
 
-_FIGURE_PAIRS: tuple[dict[int, tuple[str, int]], ...] = tuple({} for _ in range(11))
-"""Per witness figure (in `_witness_verdicts`' order), the ``(name, value)`` pairs built so
-far. The values repeat (23,588 distinct among the 1,028,262 figures of the bench's Hata
-network), so verdicts share one tuple per value instead of carrying eleven fresh tuples
-each, which the cyclic garbage collector would otherwise walk (a sixth of a warm pass).
-Equal values, equal verdicts: the cache changes no output, only what is allocated."""
+class _FigurePairs(dict[int, tuple[str, int]]):
+    """One witness figure's ``(name, value)`` pairs built so far, by value: a lookup of a
+    value not seen yet builds and keeps its pair."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__()
+        self.name = name
+
+    def __missing__(self, value: int) -> tuple[str, int]:
+        pair = self[value] = (self.name, value)
+        return pair
+
+
+_FIGURE_PAIRS = tuple(_FigurePairs(name) for name in WITNESS_FIGURES)
+"""Per witness figure, the ``(name, value)`` pairs built so far. The values repeat (23,588
+distinct among the 1,028,262 figures of the bench's Hata network), so verdicts share one
+tuple per value instead of carrying eleven fresh tuples each, which the cyclic garbage
+collector would otherwise walk (a sixth of a warm pass). Equal values, equal verdicts:
+the cache changes no output, only what is allocated."""
 _MAX_FIGURE_PAIRS = 1 << 15
 """A figure's cache is emptied beyond this many values (memory stays bounded)."""
 
 
-def _witness_verdicts(judged: list[_Judged], epoch: int, challenge_id: bytes, entropy: bytes,
+def _witness_verdicts(judged: _JudgedRound, epoch: int, challenge_id: bytes, entropy: bytes,
                       max_rewarded: int, out: dict[bytes, Verdict]) -> None:
-    """One round's witness verdicts; the rewarded are the first valid ones in entropy order."""
-    valid = [j for j in judged if j.reason is Reason.VALID]
+    """One round's witness verdicts; the rewarded are the first valid ones in entropy order
+    (the SHA-256 of the entropy and the report's id)."""
+    reports, reasons = judged.reports, judged.reasons
+    ids = [r.content_id for r in reports]
+    valid = [k for k, reason in enumerate(reasons) if reason is Reason.VALID]
     if len(valid) > max_rewarded:  # only then does the order choose
-        valid.sort(key=lambda j: _order_key(entropy, j.report.content_id))
-    rewarded = {j.report.content_id for j in valid[:max_rewarded]}
-    new = object.__new__
+        sha256 = hashlib.sha256
+        order = {k: sha256(entropy + ids[k]).digest() for k in valid}
+        valid.sort(key=order.__getitem__)
+    rewarded = set(valid[:max_rewarded])
     for cache in _FIGURE_PAIRS:
         if len(cache) > _MAX_FIGURE_PAIRS:
             cache.clear()
-    p_ax, p_dv, p_dm, p_es, p_fs, p_fo, p_lg, p_mg, p_me, p_mo, p_sn = _FIGURE_PAIRS
-    for j in judged:
-        report, shared = j.report, j.shared
-        rid = report.content_id
-        ax, dv, dm, es, fs, fo, lg, mg, me, mo, sn = j.values
+    pairs = [map(cache.__getitem__, column)
+             for cache, column in zip(_FIGURE_PAIRS, judged.columns, strict=True)]
+    shared = judged.shared
+    likely, likely_heard, sensitivity = (shared.neighbours_likely,
+                                         shared.neighbours_likely_heard, shared.sensitivity)
+    heard, silent = shared.heard, shared.silent
+    new, set_dict = object.__new__, object.__setattr__
+    for k, (rid, report, reason, hotspot, ax, dv, dm, es, fs, fo, lg, mg, me, mo, sn) in \
+            enumerate(zip(ids, reports, reasons, judged.hotspot, *pairs, strict=True)):
         verdict = new(Verdict)
-        verdict.__dict__.update({  # the figures sorted by name, as `Verdict` requires
+        set_dict(verdict, "__dict__", {
             "report_id": rid, "report_type": WITNESS, "challenge_id": challenge_id,
             "epoch": epoch, "hotspot_key": report.witness_key,
-            "valid": j.reason is Reason.VALID, "reason": j.reason, "rewarded": rid in rewarded,
-            "figures": (
-                p_ax.get(ax) or p_ax.setdefault(ax, ("arrival_excess_ms", ax)),
-                p_dv.get(dv) or p_dv.setdefault(dv, ("deviation_centi_sigma", dv)),
-                p_dm.get(dm) or p_dm.setdefault(dm, ("distance_m", dm)),
-                p_es.get(es) or p_es.setdefault(es, ("expected_snr_centi_db", es)),
-                p_fs.get(fs) or p_fs.setdefault(fs, ("free_space_rssi_centi_dbm", fs)),
-                p_fo.get(fo) or p_fo.setdefault(fo, ("freq_offset_hz", fo)), *j.hotspot,
-                p_lg.get(lg) or p_lg.setdefault(lg, ("lag_ms", lg)),
-                p_mg.get(mg) or p_mg.setdefault(mg, ("margin_centi_sigma", mg)),
-                p_me.get(me) or p_me.setdefault(me, ("measured_rssi_centi_dbm", me)),
-                p_mo.get(mo) or p_mo.setdefault(mo, ("modelled_rssi_centi_dbm", mo)),
-                shared.neighbours_likely, shared.neighbours_likely_heard, shared.sensitivity,
-                p_sn.get(sn) or p_sn.setdefault(sn, ("snr_centi_db", sn))),
-            "neighbours_heard": shared.heard, "neighbours_silent": shared.silent})
+            "valid": reason is Reason.VALID, "reason": reason, "rewarded": k in rewarded,
+            # the figures sorted by name, as `Verdict` requires
+            "figures": (ax, dv, dm, es, fs, fo, *hotspot, lg, mg, me, mo, likely,
+                        likely_heard, sensitivity, sn),
+            "neighbours_heard": heard, "neighbours_silent": silent})
         out[rid] = verdict
