@@ -18,7 +18,7 @@ import sys
 
 from coverage_net.node import ATTACKS, PocScenario, run_poc_scenario
 
-SIX = tuple(a for a in ATTACKS if a != "rebroadcast")
+SIX = tuple(a for a in ATTACKS if a not in ("rebroadcast", "early_stamp"))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -139,7 +139,8 @@ def test_colluders_stamping_early_do_not_drag_an_honest_beaconers_clock():
     late and the rewarded places of its beacons would go to the colluders. Measured
     (seeds 0-3): the victim's clock 226-298 ms off after 12 epochs. (Trimming early
     reports as well undoes it here, and honest hosts are flagged for a wormhole again:
-    4 to 8 of 197 at seeds 2-4, against 1 to 3.)"""
+    4 to 8 of 197 at seeds 2-4, against 1 to 3.) The scenario's ``early_stamp`` attack
+    mounts it among 200 hotspots (README: the wormhole)."""
     victim, colluders = 3, (10, 11, 12, 13)
     worst = 0
     for seed in range(4):

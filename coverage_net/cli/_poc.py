@@ -178,7 +178,8 @@ def _verifier_option(ctx: click.Context, param: click.Parameter,
 @click.option("--attack", "attackers", multiple=True, callback=_attack_option,
               metavar="NAME[=COUNT]",
               help="Place COUNT (default 3) hotspots mounting attack NAME: spoof_5km, "
-                   "invent_rssi, relay_30km, replay, self_witness, ring, rebroadcast. Repeat "
+                   "invent_rssi, relay_30km, replay, self_witness, ring, rebroadcast, "
+                   "early_stamp. Repeat "
                    "for several.")
 @click.option("--model-aware", is_flag=True,
               help="Attackers make their numbers plausible with the verifier's own model.")

@@ -66,6 +66,7 @@ from ._peer import PeerConfig, RunningPeer, run_peer, wall_clock_ms
 from ._poc import RunningChallenger, announced_hotspots, start_challenger, start_hotspot_poc
 from ._poc_results import (
     ATTACKS,
+    EARLY_STAMP_MS,
     EpochInput,
     PocScenario,
     ScenarioResult,
@@ -117,7 +118,7 @@ __all__ = [
     "HotspotSettings", "RunningHotspot", "run_hotspot", "hotspot_announcement",
     "pending_challenges", "read_hotspot_status", "HOTSPOT_STATUS_FILENAME",
     "RunningChallenger", "announced_hotspots", "start_challenger", "start_hotspot_poc",
-    "ATTACKS", "EpochInput", "PocScenario", "ScenarioResult", "TransportFigures",
+    "ATTACKS", "EARLY_STAMP_MS", "EpochInput", "PocScenario", "ScenarioResult", "TransportFigures",
     "run_poc_scenario", "Carrier", "CarryContext", "carry_direct",
     "save_verdicts", "load_verdict", "verdict_row", "verdict_from_row",
     "EpochRewardInputs", "book_epoch", "check_epoch", "load_epoch_inputs", "save_receipts",

@@ -18,6 +18,7 @@ from coverage_net.messages import Challenge, WitnessReport
 from coverage_net.poc import beacon_tx_power_dbm
 
 from ._poc_radios import EIRP_DBM, MAX_SNR_DB, RADIO_MAX_DBM, REGION, START_MS, rssi_dbm
+from ._poc_results import EARLY_STAMP_MS
 
 if TYPE_CHECKING:
     from ._poc_sim import _Sim
@@ -51,6 +52,11 @@ def file_witnesses(sim: _Sim, ch: Challenge, payload: bytes, tx: int, t_ms: int,
                 rssi = float(sim.rng.integers(-130, -40))
                 out.append(sim.witness(j, ch, payload, t_ms, rssi,
                                        min(rssi - sim.noise_dbm, MAX_SNR_DB), fraud=True))
+        elif role == "early_stamp":  # the victim's beacons stamped early, clocks alike
+            if got is not None:
+                early = tx == sim.stamp_victim
+                out.append(sim.witness(j, ch, payload, t_ms - EARLY_STAMP_MS * early, *got,
+                                       fraud=early))
         elif role == "relay_30km":
             if got is not None:
                 out.append(sim.witness(j, ch, payload, t_ms, *got))

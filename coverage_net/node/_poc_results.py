@@ -14,17 +14,23 @@ from dataclasses import dataclass, field
 from coverage_net.messages import BeaconReport, Challenge, WitnessReport
 from coverage_net.poc import NetworkParams, Registry, Verdict
 
-__all__ = ["ATTACKS", "EpochInput", "PocScenario", "ScenarioResult",
+__all__ = ["ATTACKS", "EARLY_STAMP_MS", "EpochInput", "PocScenario", "ScenarioResult",
            "TransportFigures"]
 
 ATTACKS = ("spoof_5km", "invent_rssi", "relay_30km", "replay", "self_witness", "ring",
-           "rebroadcast")
+           "rebroadcast", "early_stamp")
 """The attacks a scenario can place (see `PocScenario.attackers` and the README).
 
 ``replay`` puts beacons of the previous epoch on the air again (model-aware: and
 files its own witness of them back-dated, with a plausible RSSI); ``rebroadcast``
 puts each beacon it hears on the air again at once (a wormhole the honest hotspots
-around it then witness; same in both forms)."""
+around it then witness; same in both forms); ``early_stamp`` colluders, the hotspots
+nearest to one honest victim, witness what they hear honestly, except the victim's
+beacons, whose reports they stamp `EARLY_STAMP_MS` early, host and radio clock alike
+(same in both forms): a victim's clock moved late makes its honest witnesses look
+late, and the rewarded places of its beacons go to the colluders."""
+EARLY_STAMP_MS = 1_000
+"""How early ``early_stamp`` colluders stamp their reports of the victim's beacons."""
 
 
 def _realistic_impairments() -> dict[str, object]:

@@ -113,8 +113,10 @@ class _Sim:
         self.role = ["honest"] * n
         order = self.rng.permutation(n).tolist()
         self._pick_ring(base, order, sc.attackers.get("ring", 0))
+        self.stamp_victim = self._pick_early_stamp(base, order,
+                                                   sc.attackers.get("early_stamp", 0))
         for attack in ATTACKS:
-            if attack == "ring":
+            if attack in ("ring", "early_stamp"):
                 continue
             for _ in range(sc.attackers.get(attack, 0)):
                 self.role[order.pop()] = attack
@@ -195,6 +197,21 @@ class _Sim:
             raise ValueError(f"found only {len(members)} hotspots with no path between them")
         for i in members:
             self.role[i] = "ring"
+
+    def _pick_early_stamp(self, world, order: list[int], size: int) -> int | None:
+        """The victim of ``early_stamp`` (the next hotspot in `order`, left honest) and
+        its colluders, the `size` hotspots nearest to it; None without colluders."""
+        if not size:
+            return None
+        victim = order.pop()
+        lat, lon = world.lat_deg, world.lon_deg
+        here = (float(lat[victim]), float(lon[victim]))
+        distance = {i: h3.great_circle_distance(here, (float(lat[i]), float(lon[i])), unit="m")
+                    for i in order}
+        for i in sorted(order, key=lambda i: (distance[i], i))[:size]:
+            self.role[i] = "early_stamp"
+            order.remove(i)
+        return victim
 
     def _inside(self, lat: float, lon: float, distance_m: float) -> tuple[float, float]:
         """A point `distance_m` away on a seeded bearing that stays on the DEM tile."""
