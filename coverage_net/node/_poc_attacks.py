@@ -55,8 +55,8 @@ def file_witnesses(sim: _Sim, ch: Challenge, payload: bytes, tx: int, t_ms: int,
         elif role == "early_stamp":  # the victim's beacons stamped early, clocks alike
             if got is not None:
                 early = tx == sim.stamp_victim
-                out.append(sim.witness(j, ch, payload, t_ms - EARLY_STAMP_MS * early, *got,
-                                       fraud=early))
+                stamped_ms = t_ms - EARLY_STAMP_MS if early else t_ms
+                out.append(sim.witness(j, ch, payload, stamped_ms, *got, fraud=early))
         elif role == "relay_30km":
             if got is not None:
                 out.append(sim.witness(j, ch, payload, t_ms, *got))

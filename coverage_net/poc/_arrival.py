@@ -116,16 +116,15 @@ class ClockLedger:
             ordered = [by_epoch[e] for e in sorted(by_epoch)]
             hosts = sorted({k for eq in ordered for k in eq[0]})
             index = {k: i for i, k in enumerate(hosts)}
-            to_hosts = [np.array([index[k] for k in eq[0]], dtype=np.int64) for eq in ordered]
+            # each epoch's positions, in its own sorted hosts, as positions in `hosts`
+            columns = [(at[np.array(b, dtype=np.int64)], at[np.array(w, dtype=np.int64)],
+                        np.array(lag, dtype=np.int64))
+                       for keys_e, b, w, lag in ordered
+                       for at in (np.array([index[k] for k in keys_e], dtype=np.int64),)]
             start = np.array([*(offsets.get(k, (0, 0))[0] for k in hosts), delay_ms],
                              dtype=np.int64)  # the last solve's: a shorter solve
-            solved = solve_clocks(
-                np.concatenate([at[np.array(eq[1], dtype=np.int64)]
-                                for at, eq in zip(to_hosts, ordered, strict=True)]),
-                np.concatenate([at[np.array(eq[2], dtype=np.int64)]
-                                for at, eq in zip(to_hosts, ordered, strict=True)]),
-                np.concatenate([np.array(eq[3], dtype=np.int64) for eq in ordered]),
-                len(hosts), start)
+            solved = solve_clocks(*(np.concatenate(c) for c in zip(*columns, strict=True)),
+                                  len(hosts), start)
             offsets = {k: (int(solved.offsets_ms[i]), int(solved.equations[i]))
                        for i, k in enumerate(hosts)}
             delay_ms, solved_at = solved.delay_ms, epoch
