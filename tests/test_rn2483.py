@@ -153,7 +153,7 @@ async def test_invalid_setting_names_the_command(tmp_path):
 @pytest.mark.parametrize("prefix, expected", [("radio set sf", "radio set sf sf7"),
                                               ("radio tx", "radio tx <1 bytes>")])
 async def test_silence_raises_timeout_naming_the_command(tmp_path, prefix, expected):
-    async with rig(tmp_path, configure=prefix == "radio tx", command_timeout_s=0.2) as (
+    async with rig(tmp_path, configure=prefix == "radio tx", command_timeout_s=1.0) as (
             fake, _, radio):
         fake.silent_next(prefix)
         with pytest.raises(DeviceTimeoutError, match=expected):
