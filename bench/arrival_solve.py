@@ -17,7 +17,8 @@ clocks its reports stand out.
 Printed every few epochs: the equations in the window, the hosts with at least 10 of
 them, the error of their solved offsets (ms; the constant no solve can see removed),
 and the reports more than 150 ms later than the solved clocks allow, split into the
-rebroadcast's repeats and honest receptions, and the solve's CPU time. A diagnostic:
+rebroadcast's repeats and honest receptions, the reports the solve left out because
+their pair of hosts reported early (rules 5), and the solve's CPU time. A diagnostic:
 it reads the simulator's truth, which no verifier sees.
 
     python bench/arrival_solve.py                    # 200 hotspots, 3 rebroadcasters, seed 1
@@ -92,7 +93,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{args.hotspots} hotspots, {args.rebroadcasters} rebroadcasters, seed {args.seed}: "
           f"{result.epochs} epochs, {len(rows)} valid witness reports; window {window} epochs")
     print(f"{'epoch':>5} {'equations':>9} {'hosts known':>11} {'offset error p99/max ms':>23} "
-          f"{'repeats':>7} {'late repeats':>12} {'late honest':>11} {'solve ms':>8}")
+          f"{'repeats':>7} {'late repeats':>12} {'late honest':>11} {'left out early':>14} "
+          f"{'solve ms':>8}")
     late_honest_total = 0
     figures = []
     for epoch in range(args.every - 1, result.epochs, args.every):
@@ -113,11 +115,12 @@ def main(argv: list[str] | None = None) -> int:
                         "offset_error_p99_ms": float(np.percentile(error, 99)),
                         "offset_error_max_ms": float(error.max()),
                         "repeats": int(repeat.sum()), "late_repeats": int((late & repeat).sum()),
-                        "late_honest": int((late & ~repeat).sum()), "solve_ms": solve_ms})
+                        "late_honest": int((late & ~repeat).sum()),
+                        "left_out_early": int(solved.early_pair.sum()), "solve_ms": solve_ms})
         print(f"{epoch:>5} {len(inside):>9} {int(known.sum()):>11} "
               f"{np.percentile(error, 99):>15.0f} / {error.max():<5.0f} {int(repeat.sum()):>7} "
               f"{int((late & repeat).sum()):>12} {int((late & ~repeat).sum()):>11} "
-              f"{solve_ms:>8.0f}")
+              f"{int(solved.early_pair.sum()):>14} {solve_ms:>8.0f}")
     print(f"honest reports counted late at any solve: {late_honest_total}")
     if args.json:
         with open(args.json, "w", encoding="utf-8") as f:

@@ -164,6 +164,7 @@ def test_arrival_solve_bench_quick_finds_the_repeats_late_and_no_honest_report(t
     stdout, rows = _run_bench("arrival_solve.py", tmp_path, "--dem", str(dem_dir))
     assert "honest reports counted late at any solve: 0" in stdout
     assert rows and all(r["late_honest"] == 0 for r in rows)
+    assert all(r["left_out_early"] == 0 for r in rows)  # nobody here stamps early
     last = rows[-1]  # once the clocks are known, every valid repeat stands out
     assert last["repeats"] > 0 and last["late_repeats"] == last["repeats"]
     assert last["offset_error_max_ms"] < 50

@@ -3,8 +3,9 @@ it recovers every host's clock offset from the lags alone, a late report does no
 it, it is the same for any order of the rounds, a report is timed only between two
 hosts whose offsets are known (one rule, for the verdicts and for the waiting hits), and
 a hit judged before that waits: it joins the statistics once timed on time, is dropped
-if late or no longer announced, and counts untimed once it has waited its time. A
-strict xfail keeps what it does not withstand: colluders stamping early."""
+if late or no longer announced, and counts untimed once it has waited its time;
+colluders stamping one hotspot's beacons early do not move its clock. A strict xfail
+keeps what it does not withstand: colluders stamping no more than 150 ms early."""
 
 from __future__ import annotations
 
@@ -117,28 +118,42 @@ def test_a_report_is_timed_only_between_two_known_clocks():
                              50).tolist() == [0, 0, 0]
 
 
+def _victims_clock_error_ms(colluders: tuple[int, ...], early_ms: int, seed: int,
+                            victim: int = 3) -> int:
+    """How far the victim's solved clock is off after 12 epochs in which `colluders`
+    witness every beacon of it and stamp those reports `early_ms` early."""
+    rng = np.random.default_rng(seed)
+    true_ms = rng.integers(-1_500, 1_500, len(KEYS))
+    ledger = ClockLedger()
+    for epoch in range(12):
+        ledger, _ = _advance(ledger, epoch, _epoch(rng, true_ms,
+                                                   early=(victim, colluders, early_ms)))
+    return abs(int(_solved(ledger, true_ms)[victim]))
+
+
+@pytest.mark.parametrize(("colluders", "early_ms"), [
+    (4, 1_000), (8, 1_000), (12, 1_000), (12, 200)])
+def test_colluders_stamping_early_do_not_drag_an_honest_beaconers_clock(colluders, early_ms):
+    """Colluders witness every beacon of one honest host and stamp those reports early,
+    their other reports honestly; twelve outnumber its 6-14 honest witnesses a beacon.
+    Were the victim's solved clock moved by more than the 150 ms the check allows, its
+    honest witnesses' reports would be refused as late and the rewarded places of its
+    beacons would go to the colluders. Before the solve left out the pairs of hosts that
+    report early (rules 5), four 1 s early moved it 191-375 ms (seeds 0-3), eight
+    238-517 ms, twelve 481-669 ms; twelve 200 ms early 78-120 ms."""
+    worst = max(_victims_clock_error_ms(tuple(range(10, 10 + colluders)), early_ms, seed)
+                for seed in range(4))
+    assert worst <= 25, worst
+
+
 @pytest.mark.xfail(strict=True, reason=(
-    "not met: colluders that stamp their reports of one hotspot's beacons early move its "
-    "solved clock (the trim is one-sided, against late reports only); README: wormhole"))
-def test_colluders_stamping_early_do_not_drag_an_honest_beaconers_clock():
-    """Four colluders witness every beacon of one honest host and stamp those reports
-    1 s early, their other reports honestly. Were the victim's solved clock moved by more
-    than the 150 ms the check allows, its honest witnesses' reports would be refused as
-    late and the rewarded places of its beacons would go to the colluders. Measured
-    (seeds 0-3): the victim's clock 191-375 ms off after 12 epochs. (Trimming early
-    reports as well undoes it here, and honest hosts are flagged for a wormhole again:
-    4 to 8 of 197 at seeds 2-4, against 1 to 3.) The scenario's ``early_stamp`` attack
-    mounts it among 200 hotspots (README: the wormhole)."""
-    victim, colluders = 3, (10, 11, 12, 13)
-    worst = 0
-    for seed in range(4):
-        rng = np.random.default_rng(seed)
-        true_ms = rng.integers(-1_500, 1_500, len(KEYS))
-        ledger = ClockLedger()
-        for epoch in range(12):
-            rows = _epoch(rng, true_ms, early=(victim, colluders, 1_000))
-            ledger, _ = _advance(ledger, epoch, rows)
-        worst = max(worst, abs(int(_solved(ledger, true_ms)[victim])))
+    "not met: colluders stamping no more than PAIR_EARLY_MS (150 ms) early are not told "
+    "from honest jitter and clock error, and still move a clock (less than the 150 ms "
+    "that gets its honest witnesses refused); README: wormhole"))
+def test_colluders_stamping_just_a_little_early():
+    """Twelve colluders stamp the victim's beacons 150 ms early. Measured (seeds 0-3):
+    its clock 53-77 ms off."""
+    worst = max(_victims_clock_error_ms(tuple(range(10, 22)), 150, seed) for seed in range(4))
     assert worst <= 25, worst
 
 

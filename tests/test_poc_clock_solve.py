@@ -4,7 +4,9 @@ Synthetic networks with known clocks: the solve recovers the offsets (up to the
 constant no lag shows) and the shared delay; it agrees with a float least-squares
 solve to rounding; a host that heard as many rebroadcasts (late by an airtime) as
 direct beacons keeps its true offset, every repeat stands out late and no honest
-report does; the same equations give the same integers; bad input is refused by name.
+report does; witnesses that stamp one host's beacons early are left out, pair by
+pair, and do not move its clock, while a host whose clock repeats pulled late is not
+taken for one; the same equations give the same integers; bad input is refused by name.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from coverage_net.poc import solve_clocks
+from coverage_net.poc._clock_solve import early_pairs
 
 AIRTIME_MS = 300
 
@@ -65,6 +68,67 @@ def test_a_rebroadcasts_victim_keeps_its_clock_and_every_repeat_stands_out():
     assert not late[honest].any() and solved.late_ms[honest].max() <= 40
 
 
+@pytest.mark.parametrize("seed", range(4))
+def test_witnesses_stamping_one_hosts_beacons_early_are_left_out_and_no_one_else(seed):
+    """Five colluders each file 8 reports of host 0's beacons 1 s early, beside 3,000
+    honest reports (about one per pair of hosts)."""
+    beaconer, witness, lag, truth = _network(seed)
+    colluders = np.repeat(np.arange(1, 6), 8)
+    early_lag = truth[colluders] - truth[0] + 50 - 1_000
+    beaconer = np.concatenate([beaconer, np.zeros(colluders.size, dtype=np.int64)])
+    witness = np.concatenate([witness, colluders])
+    lag = np.concatenate([lag, early_lag])
+    solved = solve_clocks(beaconer, witness, lag, len(truth))
+    forged = np.arange(lag.size) >= lag.size - colluders.size
+    # every report of those pairs, the few honest ones among them too, and no other
+    assert np.array_equal(solved.early_pair, (beaconer == 0) & np.isin(witness, colluders))
+    assert _error(solved.offsets_ms, truth).max() <= 5
+    assert solved.late_ms[~forged].max() <= 40  # no honest report looks late
+    assert solved.late_ms[forged].max() < -900
+
+
+def _pairs(rows: list[tuple[int, int, int]]) -> tuple[np.ndarray, ...]:
+    witness, beaconer, late = (np.array(c) for c in zip(*rows, strict=True))
+    return beaconer, witness, late
+
+
+@pytest.mark.parametrize(("own_beacons_ms", "blamed"), [(200, False), (0, True)])
+def test_an_early_pair_is_blamed_only_if_the_witnesss_own_beacons_clear_its_clock(
+        own_beacons_ms, blamed):
+    """Host 0 heard host 1's beacon 200 ms earlier than the clocks allow, earlier than
+    host 1's other witnesses (0 ms) and than its own other receptions (repeats, 110 ms
+    late). If the hosts that heard host 0's beacons find them 200 ms late, host 0's clock
+    is what is set late (repeats pulled it), and the pair is not blamed; if they find
+    them on time, the pair reported early."""
+    rows = [(0, 1, -200), (0, 2, 110), (0, 3, 110), (0, 4, 110),  # (witness, beaconer, ms)
+            (5, 1, 0), (6, 1, 0), (7, 1, 0),
+            (8, 0, own_beacons_ms), (9, 0, own_beacons_ms), (5, 0, own_beacons_ms)]
+    early = early_pairs(*_pairs(rows), hosts=10)
+    assert early.tolist() == [blamed] + [False] * (len(rows) - 1)
+
+
+@pytest.mark.parametrize(("own_receptions_ms", "blamed"), [(-140, True), (0, False)])
+def test_a_beaconer_whose_clock_the_pair_pulled_late_is_counted_back(own_receptions_ms,
+                                                                     blamed):
+    """Host 0 heard host 1's beacons 60 ms earlier than the clocks allow, 200 ms earlier
+    than host 1's other witnesses. If host 1's own receptions came 140 ms early, its
+    clock is set 140 ms late (the pair pulled it), and the pair is 200 ms early once that
+    is counted back; if they came on time, 60 ms early is within the clocks' error."""
+    rows = [(0, 1, -60), (5, 1, 140), (6, 1, 140), (7, 1, 140),
+            (1, 2, own_receptions_ms), (1, 3, own_receptions_ms), (1, 4, own_receptions_ms),
+            (0, 2, 0), (0, 3, 0), (0, 4, 0), (5, 0, 0), (6, 0, 0), (7, 0, 0)]
+    early = early_pairs(*_pairs(rows), hosts=10)
+    assert early.tolist() == [blamed] + [False] * (len(rows) - 1)
+
+
+def test_a_witness_whose_own_beacons_two_hosts_heard_is_not_blamed():
+    """The rule's medians each need `PAIR_MIN_PAIRS` (3) pairs: here, the witness's own
+    beacons heard by two hosts say too little about its clock."""
+    rows = [(0, 1, -200), (0, 2, 0), (0, 3, 0), (5, 1, 0), (6, 1, 0), (8, 0, 0), (9, 0, 0)]
+    assert early_pairs(*_pairs(rows), hosts=10).tolist()[0] is False
+    assert early_pairs(*_pairs(rows + [(7, 0, 0)]), hosts=10).tolist()[0] is True
+
+
 @settings(max_examples=30, deadline=None)
 @given(st.integers(0, 2**32 - 1), st.integers(3, 25), st.integers(20, 400))
 def test_it_is_least_squares_to_rounding(seed, hosts, reports):
@@ -78,7 +142,7 @@ def test_it_is_least_squares_to_rounding(seed, hosts, reports):
     if np.linalg.matrix_rank(a) < hosts:  # a host or group tied to no other: no unique fit
         return
     reference = np.linalg.lstsq(a, lag, rcond=None)[0]
-    kept = solved.late_ms <= 80
+    kept = solved.fitted
     if not kept.all():  # a jitter of 60 ms can be trimmed at 80: refit the kept ones alike
         reference = np.linalg.lstsq(a[kept], lag[kept], rcond=None)[0]
     offsets = reference[:hosts] - reference[:hosts].mean()
@@ -93,6 +157,8 @@ def test_the_same_equations_give_the_same_integers():
     assert one.offsets_ms.dtype == np.int64 and one.late_ms.dtype == np.int64
     assert np.array_equal(one.offsets_ms, two.offsets_ms) and one.delay_ms == two.delay_ms
     assert np.array_equal(one.late_ms, two.late_ms) and one.iterations == two.iterations
+    assert np.array_equal(one.early_pair, two.early_pair)
+    assert np.array_equal(one.fitted, two.fitted)
 
 
 def test_hosts_without_equations_keep_offset_zero_and_nothing_is_solved_from_nothing():

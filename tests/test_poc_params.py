@@ -30,7 +30,7 @@ SAMPLE = Path(__file__).resolve().parents[1] / "examples" / "network_params.toml
 VALIDATOR = Keypair.from_seed(b"\x07" * 32).public_key.hex()
 
 # The default network's digest: changing a default changes every genesis block.
-DEFAULT_DIGEST = "866fd49a0d478ff5f8f4760f38e70b0f7fd1738170cb4f5b80eafe9929abf16f"
+DEFAULT_DIGEST = "e3c87ac3f3c31a8b7b388d63df81bc8cc56cc9421f1fab549b88d575674fc43d"
 
 
 def _set(data: dict, path: str, value: object) -> dict:

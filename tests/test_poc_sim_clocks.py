@@ -81,3 +81,24 @@ def test_early_stamp_colluders_stamp_only_their_victims_beacons_early_on_both_cl
     colluder_reasons = {str(v.reason) for v in result.verdicts
                         if v.report_id in result.fraud}
     assert "radio_clock_inconsistent" not in colluder_reasons
+
+
+def test_early_stamp_colluders_do_not_make_their_victims_honest_witnesses_late(dem_dir):
+    """Eight colluders stamp one honest hotspot's beacons 1 s early, among 200 hotspots
+    over a day. Under rules 4 the solve moved its clock, and 24 of its 60 honest witness
+    reports were refused as late (seed 4); the solve now leaves the colluders' pairs
+    out, and the victim's clock stays where its honest witnesses put it."""
+    sc = PocScenario(dem_dir=str(dem_dir), hotspots=200, beacons=1_000, seed=4,
+                     attackers={"early_stamp": 8})
+    result = run_poc_scenario(sc)
+    beaconer = {v.challenge_id: v.hotspot_key for v in result.verdicts
+                if v.report_type == "beacon_report"}
+    forged = [v for v in result.verdicts if v.report_id in result.fraud]
+    (victim,) = {beaconer[v.challenge_id] for v in forged}
+    assert len(forged) >= 16 and result.role_of[victim] == "honest"
+    honest = [v for v in result.verdicts if v.report_type == "witness_report"
+              and beaconer.get(v.challenge_id) == victim and v.report_id not in result.fraud]
+    assert len(honest) >= 50
+    assert [str(v.reason) for v in honest if not v.valid] == []
+    assert max(dict(v.figures)["arrival_excess_ms"] for v in honest) <= 100
+    assert min(dict(v.figures)["arrival_excess_ms"] for v in forged) < -900  # seen early

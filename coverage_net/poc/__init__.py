@@ -38,7 +38,7 @@ from ._beacon import (
     beacon_tx_power_dbm,
     parse_beacon,
 )
-from ._clock_solve import TRIMS_MS, ClockSolution, solve_clocks
+from ._clock_solve import PAIR_EARLY_MS, TRIMS_MS, ClockSolution, solve_clocks
 from ._errors import BeaconError, ParamsError, PocError, SecretError, SelectionError
 from ._link_history import LinkHistory, LinkObservation
 from ._model_fit import ModelFitAssessment, assess_model_fit
@@ -105,6 +105,7 @@ __all__ = [
     "ReciprocityAssessment", "assess_reciprocity", "assess_hotspots", "ModelFitAssessment",
     "assess_model_fit", "SnrSpreadAssessment", "assess_snr_spread", "Registry",
     "RegisteredHotspot", "PathPredictor", "solve_clocks", "ClockSolution", "TRIMS_MS",
+    "PAIR_EARLY_MS",
     # actors
     "HotspotIdentity", "PocMetrics", "beacon_radio_config", "run_challenger", "run_beaconer",
     "run_witness_listener", "DEFAULT_MAX_HELD_BEACONS", "MAX_CLOCK_SKEW_MS",

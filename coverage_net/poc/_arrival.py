@@ -18,11 +18,14 @@ beacons they cannot hear are not flagged for it.
 The solve: the equations are the witness reports the physics judged valid, late or
 not (a repeat among them is trimmed: the solve refits without the reports that came
 late, `coverage_net.poc.solve_clocks`; and a report judged late by a clock gone wrong
-can still set it right). The ledger keeps them for the window
-(`hotspot_window_epochs`) and solves all of them at once every `SOLVE_EVERY_EPOCHS`,
-and after every epoch that has hits waiting to be timed (below): a day's equations tie
-every group of hosts to the rest, which one epoch's did not. A host's offset is used
-once at least `arrival_min_reports` of the window's equations are its.
+can still set it right). The solve also leaves out the pairs of hosts whose reports
+came early against the clocks and against both hosts' other reports: witnesses that
+stamp one hotspot's beacons early would otherwise pull its clock late. The ledger keeps
+the equations for the window (`hotspot_window_epochs`) and solves all of them at once
+every `SOLVE_EVERY_EPOCHS`, and after every epoch that has hits waiting to be timed
+(below): a day's equations tie every group of hosts to the rest, which one epoch's did
+not. A host's offset is used once at least `arrival_min_reports` of the window's
+equations are its.
 
 Until both its hosts' clocks are known (a network's first hours, a new hotspot's
 first reports), a report cannot be timed. Its verdict is given without the arrival

@@ -10,6 +10,27 @@ arrives before it was sent, while a rebroadcast (a wormhole) always arrives late
 host whose reports are half repeats still keeps its honest ones
 (`bench/arrival_solve.py` measures it against the simulator's true clocks).
 
+A witness may lie about its own host time, though: witnesses that stamp their reports
+of one hotspot's beacons early (their other reports honestly) would pull its clock late,
+and its honest witnesses' reports would then look late and be trimmed. So after the
+trims, the reports of each pair of hosts (a witness and a beaconer) are taken together
+(their median), and a pair is left out, with every report of it, and the whole solve
+run again, when (`early_pairs`):
+
+- its reports came more than `PAIR_EARLY_MS` earlier than the beaconer's other
+  witnesses' did;
+- and, with the beaconer's clock set back by as much as its own receptions came early
+  (what a clock pulled late shows), more than the last trim (`TRIMS_MS[-1]`) earlier
+  than the clocks allow and more than `PAIR_EARLY_MS` earlier than the witness's
+  other receptions;
+- unless the hosts that heard the witness's own beacons find its clock set late by
+  half as much (a host whose clock a wormhole's repeats have pulled late sees its
+  honest reports early; the witnesses of its own beacons show it).
+
+Each median is over pairs, at least `PAIR_MIN_PAIRS`, not reports, so a few witnesses
+filing many reports carry one voice each. What is left: colluders stamping no more
+than `PAIR_EARLY_MS` early still move a clock a little (`tests/test_poc_arrival.py`).
+
 Determinism: the solve is conjugate gradients (preconditioned by the diagonal) on
 the normal equations, built from integer counts and sums, with every product
 elementwise (IEEE-754 rounds each alike everywhere), every matrix-vector sum
@@ -27,10 +48,18 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["ClockSolution", "TRIMS_MS", "solve_clocks"]
+__all__ = ["ClockSolution", "PAIR_EARLY_MS", "TRIMS_MS", "solve_clocks"]
 
 TRIMS_MS = (1_600, 800, 400, 150, 80)
 """The refits: each drops the reports later than this (ms) behind the previous fit."""
+PAIR_EARLY_MS = 150
+"""A pair of hosts is left out when its reports came this much earlier (ms, their
+median) than the beaconer's other witnesses' and the witness's other receptions' (and
+more than the last trim earlier than the clocks allow; see the module doc)."""
+PAIR_MIN_PAIRS = 3
+"""Those medians, and the one over the witness's own beacons, need this many pairs."""
+PAIR_ROUNDS = 3
+"""At most this many times pairs are left out and the solve run again."""
 _RIDGE = 1e-6
 """Added to the diagonal: a host with no equation, or a group tied to no other, keeps
 offset 0 instead of leaving the system singular."""
@@ -50,6 +79,11 @@ class ClockSolution:
     equations: np.ndarray
     delay_ms: int
     late_ms: np.ndarray
+    early_pair: np.ndarray
+    """Per equation: left out because its pair of hosts reported early (`early_pairs`)."""
+    fitted: np.ndarray
+    """Per equation: in the last fit, the one the offsets are (neither trimmed as late
+    nor left out as early)."""
     iterations: int
     """Conjugate-gradient iterations over all fits (the cost)."""
 
@@ -78,24 +112,32 @@ def solve_clocks(beaconer: np.ndarray, witness: np.ndarray, lag_ms: np.ndarray,
         if start.shape != (hosts + 1,):
             raise ValueError(f"start_ms must hold {hosts + 1} integers (offsets, then delay)")
         x = start.astype(float)
-    keep = np.ones(lag.size, dtype=bool)
     iterations = 0
     late = np.zeros(lag.size)
     fitted: np.ndarray | None = None
-    for trim in (None, *TRIMS_MS):
-        if trim is not None:
-            keep = late <= trim
-        if fitted is not None and np.array_equal(keep, fitted):
-            continue  # the same equations as the last fit: the same answer
-        x, used = _fit(beaconer[keep], witness[keep], lag[keep], hosts, x)
-        fitted = keep
-        iterations += used
-        late = lag - (x[witness] - x[beaconer] + x[hosts])
+    dropped = np.zeros(lag.size, dtype=bool)  # the pairs left out as stamped early
+    for rounds_left in range(PAIR_ROUNDS, -1, -1):
+        keep = ~dropped
+        for trim in (None, *TRIMS_MS):
+            if trim is not None:
+                keep = (late <= trim) & ~dropped
+            if fitted is not None and np.array_equal(keep, fitted):
+                continue  # the same equations as the last fit: the same answer
+            x, used = _fit(beaconer[keep], witness[keep], lag[keep], hosts, x)
+            fitted = keep
+            iterations += used
+            late = lag - (x[witness] - x[beaconer] + x[hosts])
+        early = early_pairs(beaconer, witness, np.rint(late).astype(np.int64), hosts)
+        if not rounds_left or not (early & ~dropped).any():
+            break
+        dropped |= early
     offsets = np.rint(x[:hosts]).astype(np.int64)
     delay = int(np.rint(x[hosts]))
     late_ms = lag - (offsets[witness] - offsets[beaconer] + delay)
     counts = np.bincount(beaconer, minlength=hosts) + np.bincount(witness, minlength=hosts)
-    return ClockSolution(offsets, counts.astype(np.int64), delay, late_ms, iterations)
+    used = fitted if fitted is not None else np.ones(lag.size, dtype=bool)
+    return ClockSolution(offsets, counts.astype(np.int64), delay, late_ms, dropped, used,
+                         iterations)
 
 
 def _fit(beaconer: np.ndarray, witness: np.ndarray, lag: np.ndarray, hosts: int,
@@ -150,3 +192,62 @@ def _fit(beaconer: np.ndarray, witness: np.ndarray, lag: np.ndarray, hosts: int,
     mean = math.fsum(x[:hosts].tolist()) / hosts if hosts else 0.0
     x[:hosts] -= mean
     return x, used
+
+
+
+_VALUE_BITS = 21
+"""The medians sort (group, value) as one integer: the value, clipped to +-2**20 ms (17
+min, far beyond every threshold here), in the low bits, the group above them."""
+_HALF = 1 << (_VALUE_BITS - 1)
+
+
+def _keys(group: np.ndarray, values: np.ndarray) -> np.ndarray:
+    return (group << _VALUE_BITS) | (np.clip(values, -_HALF, _HALF - 1) + _HALF)
+
+
+def _value(keys: np.ndarray) -> np.ndarray:
+    return (keys & ((1 << _VALUE_BITS) - 1)) - _HALF
+
+
+def _medians(group: np.ndarray, values: np.ndarray, groups: int
+             ) -> tuple[np.ndarray, np.ndarray]:
+    """Per group (``0 .. groups - 1``) the lower median of its integer `values` (0 for an
+    empty group) and how many it has."""
+    keys = np.sort(_keys(group, values))
+    counts = np.bincount(group, minlength=groups)
+    has = counts > 0
+    median = np.zeros(groups, dtype=np.int64)
+    median[has] = _value(keys[(np.cumsum(counts) - counts + (counts - 1) // 2)[has]])
+    return median, counts
+
+
+def early_pairs(beaconer: np.ndarray, witness: np.ndarray, late_ms: np.ndarray,
+                hosts: int) -> np.ndarray:
+    """Per equation: whether its pair of hosts (witness, beaconer) reported early by the
+    rule of the module doc, given each equation's integer residual `late_ms` (how much
+    later it came than the solved clocks allow)."""
+    if not late_ms.size:
+        return np.zeros(0, dtype=bool)
+    # the equations sorted by pair, then residual: each pair's median, in one sort
+    keys = _keys(witness * hosts + beaconer, late_ms)
+    order = np.argsort(keys)  # ties are equal keys: their order changes nothing
+    keys = keys[order]
+    pair = keys >> _VALUE_BITS
+    starts = np.flatnonzero(np.concatenate([[True], pair[1:] != pair[:-1]]))
+    counts = np.diff(np.append(starts, keys.size))
+    pair_ms = _value(keys[starts + (counts - 1) // 2])
+    w_of, b_of = pair[starts] // hosts, pair[starts] % hosts
+    by_witnesses, witnesses = _medians(b_of, pair_ms, hosts)  # a beaconer's witnesses
+    by_beaconers, beaconers = _medians(w_of, pair_ms, hosts)  # a witness's beaconers
+    # a beaconer whose own receptions came early has its clock pulled late by as much
+    pulled = np.where(beaconers >= PAIR_MIN_PAIRS, np.minimum(by_beaconers, 0), 0)
+    fixed = pair_ms + pulled[b_of]
+    early = ((fixed < -TRIMS_MS[-1])
+             & (pair_ms < by_witnesses[b_of] - PAIR_EARLY_MS)
+             & (fixed < by_beaconers[w_of] - PAIR_EARLY_MS)
+             & (2 * by_witnesses[w_of] < -fixed)  # its own beacons: not set late
+             & (witnesses[b_of] >= PAIR_MIN_PAIRS) & (beaconers[w_of] >= PAIR_MIN_PAIRS)
+             & (witnesses[w_of] >= PAIR_MIN_PAIRS))
+    out = np.empty(keys.size, dtype=bool)
+    out[order] = np.repeat(early, counts)
+    return out
