@@ -7,7 +7,7 @@ import math
 
 import numpy as np
 import pytest
-from hypothesis import assume, given, settings
+from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 
 from coverage_net.radio import (
@@ -39,6 +39,11 @@ def _models(draw):
 
 
 @settings(max_examples=150, deadline=None)
+@example(model=ITMModel(Terrain.flat(), climate=1, permittivity=2.0, conductivity_s_m=1.0,
+                        refractivity_n=250.0, time_pct=1.0, location_pct=1.0,
+                        situation_pct=1.0),
+         seed=0, n_points=412, relief_m=7.0, base_m=0.0, step_m=5.0, freq_hz=30e6, tx_h=12.0,
+         rx_h=3.0)
 @given(model=_models(), seed=st.integers(0, 2**32 - 1), n_points=st.integers(3, 600),
        relief_m=st.floats(0.0, 80.0), base_m=st.floats(-50.0, 2500.0),
        step_m=st.floats(5.0, 500.0), freq_hz=st.floats(30e6, 3e9),
@@ -49,12 +54,15 @@ def test_kernel_matches_reference_on_random_profiles(model, seed, n_points, reli
     z = base_m + np.cumsum(rng.normal(0.0, relief_m, n_points))  # a random walk of hills
     got = itm_profile_loss_db(z, step_m, freq_hz=freq_hz, tx_height_m=tx_h, rx_height_m=rx_h,
                               model=model)
-    expected, kwx = ref.point_to_point_db(z, step_m, tx_h, rx_h, freq_hz,
-                                          **ref._keywords(itm_params(model)))
+    with np.errstate(invalid="ignore"):  # where the reference has no number (below)
+        expected, kwx = ref.point_to_point_db(z, step_m, tx_h, rx_h, freq_hz,
+                                              **ref._keywords(itm_params(model)))
     if math.isnan(expected):
         # NTIA's algorithm itself gives no number here (the log of a negative term on a
-        # short, low path at a low frequency): only where ITM flags the path invalid
-        assert kwx == 4
+        # short, low path at a low frequency): only where ITM says its results are
+        # probably invalid, kwx 3 (a combination of parameters out of range; hypothesis
+        # found a 2 km path at 30 MHz, seed 0 below) or 4 (a parameter out of range)
+        assert kwx in (3, 4)
         assume(False)
     assert abs(float(got) - expected) < TOL_DB
 
