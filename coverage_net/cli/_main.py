@@ -9,6 +9,7 @@ shell expects. Anything else is a bug and keeps its traceback.
 
 from __future__ import annotations
 
+import importlib
 import logging
 import sys
 from collections.abc import Iterator
@@ -18,21 +19,6 @@ import click
 
 from coverage_net import __version__
 from coverage_net.errors import CoverageNetError
-
-from ._bridge import bridge
-from ._chain import chain
-from ._config import config
-from ._daemons import hotspot, validator
-from ._keys import keys
-from ._map import map_
-from ._params import params
-from ._peer import peer
-from ._poc import poc
-from ._predict import predict
-from ._rewards import rewards
-from ._router import router
-from ._sim import sim
-from ._testnet import testnet
 
 logger = logging.getLogger("coverage_net.cli")
 
@@ -71,7 +57,28 @@ def _fail(exc: BaseException, leaves: list[BaseException]) -> NoReturn:
     sys.exit(EXIT_ERROR)
 
 
+SUBCOMMANDS = {"predict": "_predict:predict", "map": "_map:map_", "bridge": "_bridge:bridge",
+               "keys": "_keys:keys", "peer": "_peer:peer", "params": "_params:params",
+               "sim": "_sim:sim", "poc": "_poc:poc", "rewards": "_rewards:rewards",
+               "chain": "_chain:chain", "config": "_config:config",
+               "hotspot": "_daemons:hotspot", "validator": "_daemons:validator",
+               "router": "_router:router", "testnet": "_testnet:testnet"}
+"""Each subcommand's module and attribute in this package, imported when the subcommand
+is asked for (click's lazy loading): ``coverage-net keys ...`` does not start up
+libp2p, matplotlib and the kernels the other subcommands need."""
+
+
 class _Group(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *SUBCOMMANDS})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in SUBCOMMANDS and cmd_name not in self.commands:
+            module, attribute = SUBCOMMANDS[cmd_name].split(":")
+            command = getattr(importlib.import_module(f".{module}", __package__), attribute)
+            self.add_command(command, cmd_name)
+        return super().get_command(ctx, cmd_name)
+
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
@@ -99,19 +106,3 @@ def main(verbose: int) -> None:
         level=level, datefmt="%H:%M:%S",
         format="%(asctime)s.%(msecs)03d %(levelname)s %(name)s: %(message)s")
 
-
-main.add_command(predict)
-main.add_command(map_)
-main.add_command(bridge)
-main.add_command(keys)
-main.add_command(peer)
-main.add_command(params)
-main.add_command(sim)
-main.add_command(poc)
-main.add_command(rewards)
-main.add_command(chain)
-main.add_command(config)
-main.add_command(hotspot)
-main.add_command(validator)
-main.add_command(router)
-main.add_command(testnet)

@@ -12,19 +12,19 @@ from __future__ import annotations
 import math
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import h3
 import numpy as np
-from matplotlib.axes import Axes
-from matplotlib.collections import PolyCollection
-from matplotlib.figure import Figure
-from matplotlib.lines import Line2D
-from matplotlib.patches import Patch
 
 from ._geojson import unwrap_lon
 from ._layers import CoverageLayers
 from ._palette import HOTSPOT_COLOUR, PROVEN_HOTSPOT_COLOUR, colour_of
 from ._write import atomic_binary
+
+if TYPE_CHECKING:  # matplotlib loads when a map is drawn (half a second at start-up)
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
 
 __all__ = ["map_figure", "map_title", "write_map_png"]
 
@@ -68,6 +68,8 @@ def write_map_png(layers: CoverageLayers, path: str | os.PathLike[str], *,
 def map_figure(layers: CoverageLayers, *, width_px: int = 1200, height_px: int = 900,
                dpi: int = 100) -> Figure:
     """The map as a matplotlib figure (no pyplot: nothing needs a display)."""
+    from matplotlib.figure import Figure
+
     fig = Figure(figsize=(width_px / dpi, height_px / dpi), dpi=dpi)
     ax = fig.add_subplot()
     handles = _draw(ax, layers)
@@ -81,6 +83,10 @@ def map_figure(layers: CoverageLayers, *, width_px: int = 1200, height_px: int =
 
 
 def _draw(ax: Axes, layers: CoverageLayers) -> list[object]:
+    from matplotlib.collections import PolyCollection
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
     handles: list[object] = []
     rings = cell_rings(layers.cells)
     for layer, class_name in layers.groups():
