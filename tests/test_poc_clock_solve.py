@@ -121,6 +121,17 @@ def test_a_beaconer_whose_clock_the_pair_pulled_late_is_counted_back(own_recepti
     assert early.tolist() == [blamed] + [False] * (len(rows) - 1)
 
 
+def test_the_rule_is_the_same_among_millions_of_hosts():
+    """Beyond 2**20 hosts the pairs are numbered densely before the one-key sort: the
+    same equations, their hosts renumbered far apart, give the same answer."""
+    beaconer, witness, lag, truth = _network(2)
+    late = np.random.default_rng(3).integers(-400, 400, lag.size)
+    few = early_pairs(beaconer, witness, late, len(truth))
+    assert few.any() and not few.all()
+    far = np.arange(len(truth), dtype=np.int64) * 50_021 + 7  # under 3,000,000
+    assert np.array_equal(early_pairs(far[beaconer], far[witness], late, 3_000_000), few)
+
+
 def test_a_witness_whose_own_beacons_two_hosts_heard_is_not_blamed():
     """The rule's medians each need `PAIR_MIN_PAIRS` (3) pairs: here, the witness's own
     beacons heard by two hosts say too little about its clock."""

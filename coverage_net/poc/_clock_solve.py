@@ -199,6 +199,9 @@ _VALUE_BITS = 21
 """The medians sort (group, value) as one integer: the value, clipped to +-2**20 ms (17
 min, far beyond every threshold here), in the low bits, the group above them."""
 _HALF = 1 << (_VALUE_BITS - 1)
+_DIRECT_HOSTS = 1 << 20
+"""Up to this many hosts, a pair's number (witness * hosts + beaconer, under 2**40) and a
+value fit one int64 key; beyond, the pairs are numbered densely first (slower)."""
 
 
 def _keys(group: np.ndarray, values: np.ndarray) -> np.ndarray:
@@ -229,14 +232,19 @@ def early_pairs(beaconer: np.ndarray, witness: np.ndarray, late_ms: np.ndarray,
     if not late_ms.size:
         return np.zeros(0, dtype=bool)
     # the equations sorted by pair, then residual: each pair's median, in one sort
-    keys = _keys(witness * hosts + beaconer, late_ms)
+    pair_of = witness * hosts + beaconer
+    numbers = None
+    if hosts > _DIRECT_HOSTS:  # pair numbers too wide to share an int64 with a value
+        numbers, pair_of = np.unique(pair_of, return_inverse=True)
+    keys = _keys(pair_of, late_ms)
     order = np.argsort(keys)  # ties are equal keys: their order changes nothing
     keys = keys[order]
     pair = keys >> _VALUE_BITS
     starts = np.flatnonzero(np.concatenate([[True], pair[1:] != pair[:-1]]))
     counts = np.diff(np.append(starts, keys.size))
     pair_ms = _value(keys[starts + (counts - 1) // 2])
-    w_of, b_of = pair[starts] // hosts, pair[starts] % hosts
+    first = pair[starts] if numbers is None else numbers[pair[starts]]
+    w_of, b_of = first // hosts, first % hosts
     by_witnesses, witnesses = _medians(b_of, pair_ms, hosts)  # a beaconer's witnesses
     by_beaconers, beaconers = _medians(w_of, pair_ms, hosts)  # a witness's beaconers
     # a beaconer whose own receptions came early has its clock pulled late by as much
