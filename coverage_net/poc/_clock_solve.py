@@ -127,16 +127,18 @@ def solve_clocks(beaconer: np.ndarray, witness: np.ndarray, lag_ms: np.ndarray,
             fitted = keep
             iterations += used
             late = lag - (x[witness] - x[beaconer] + x[hosts])
+        if not rounds_left:
+            break
         early = early_pairs(beaconer, witness, np.rint(late).astype(np.int64), hosts)
-        if not rounds_left or not (early & ~dropped).any():
+        if not (early & ~dropped).any():
             break
         dropped |= early
     offsets = np.rint(x[:hosts]).astype(np.int64)
     delay = int(np.rint(x[hosts]))
     late_ms = lag - (offsets[witness] - offsets[beaconer] + delay)
     counts = np.bincount(beaconer, minlength=hosts) + np.bincount(witness, minlength=hosts)
-    used = fitted if fitted is not None else np.ones(lag.size, dtype=bool)
-    return ClockSolution(offsets, counts.astype(np.int64), delay, late_ms, dropped, used,
+    assert fitted is not None  # the first pass always fits
+    return ClockSolution(offsets, counts.astype(np.int64), delay, late_ms, dropped, fitted,
                          iterations)
 
 
