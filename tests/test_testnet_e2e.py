@@ -46,6 +46,7 @@ pytestmark = pytest.mark.serial  # a whole testnet of processes held to deadline
 CLI = Path(sys.executable).with_name("coverage-net")
 EPOCHS = 4
 KILLED_VALIDATOR, KILLED_HOTSPOT = "v3", "hs03"
+ANSWER_ALLOWANCE_MS = 5_000  # challenges issued this close to the stop may still be owed
 SLOW_VALIDATORS = ("v1", "v2")
 SLOW_GRACE_MS = 4_500
 """The slow validators' wait before judging an epoch (the others wait 2,000 ms)."""
@@ -104,6 +105,7 @@ def test_a_whole_network_of_processes_survives_crashes_and_pays_the_right_hotspo
             time.sleep(0.5)  # the restarted validator catches up by block sync
         scraped = {name: scrape_url(_metrics_addr(layout, supervisor, name))
                    for name in (*layout.validator_names, "router", *layout.hotspot_names)}
+        stopping_ms = int(time.time() * 1000)
         stopped = testnet.stop()
     assert [s.name for s in stopped if not s.clean] == []
     # every process's metrics parse with prometheus_client's own parser, and say so
@@ -173,4 +175,7 @@ def test_a_whole_network_of_processes_survives_crashes_and_pays_the_right_hotspo
     log = (layout.log_dir / f"{KILLED_HOTSPOT}.log").read_text()
     with MessageStore.open(layout.data_dir(KILLED_HOTSPOT)) as store:
         owed = pending_challenges(store, layout.keypair(KILLED_HOTSPOT).public_key)
+    # a challenge issued just before the stop cannot have been answered yet (CI: one
+    # 275 ms before the SIGINT); the others had seconds at least
+    owed = [c for c in owed if c.timestamp_ms < stopping_ms - ANSWER_ALLOWANCE_MS]
     assert not owed or "challenge refused" in log  # answered, or refused with the reason
