@@ -18,7 +18,7 @@ Printed every few epochs: the equations in the window, the hosts with at least 1
 them, the error of their solved offsets (ms; the constant no solve can see removed),
 and the reports more than 150 ms later than the solved clocks allow, split into the
 rebroadcast's repeats and honest receptions, the reports the solve left out because
-their pair of hosts reported early (rules 5), and the solve's CPU time. A diagnostic:
+their pair of hosts reported early (rules 5 on), and the solve's CPU time. A diagnostic:
 it reads the simulator's truth, which no verifier sees.
 
     python bench/arrival_solve.py                    # 200 hotspots, 3 rebroadcasters, seed 1

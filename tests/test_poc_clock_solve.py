@@ -16,7 +16,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from coverage_net.poc import solve_clocks
+from coverage_net.poc import PAIR_EARLY_MS, TRIMS_MS, solve_clocks
 from coverage_net.poc._clock_solve import early_pairs
 
 AIRTIME_MS = 300
@@ -117,6 +117,22 @@ def test_a_beaconer_whose_clock_the_pair_pulled_late_is_counted_back(own_recepti
     rows = [(0, 1, -60), (5, 1, 140), (6, 1, 140), (7, 1, 140),
             (1, 2, own_receptions_ms), (1, 3, own_receptions_ms), (1, 4, own_receptions_ms),
             (0, 2, 0), (0, 3, 0), (0, 4, 0), (5, 0, 0), (6, 0, 0), (7, 0, 0)]
+    early = early_pairs(*_pairs(rows), hosts=10)
+    assert early.tolist() == [blamed] + [False] * (len(rows) - 1)
+
+
+@pytest.mark.parametrize(("pair_ms", "others_ms", "blamed"), [
+    (-100, 0, True), (-79, 0, False), (-86, -10, True), (-84, -10, False)])
+def test_a_pair_is_early_from_pair_early_ms_and_the_last_trim_on(pair_ms, others_ms, blamed):
+    """Host 0 heard host 1's beacons `pair_ms` against the clocks; host 1's other witnesses
+    `others_ms`; host 0's other receptions and its own beacons' witnesses on time. The
+    pair is early when it came more than `PAIR_EARLY_MS` (75 ms, rules 6) earlier than
+    the others and more than the last trim (80 ms) earlier than the clocks allow: -100
+    is (under rules 5's 150 ms it was not), -79 is within the trim, -84 is within 75 ms
+    of the others' -10, -86 is not."""
+    assert PAIR_EARLY_MS == 75 and TRIMS_MS[-1] == 80
+    rows = [(0, 1, pair_ms), (5, 1, others_ms), (6, 1, others_ms), (7, 1, others_ms),
+            (0, 2, 0), (0, 3, 0), (0, 4, 0), (8, 0, 0), (9, 0, 0), (5, 0, 0)]
     early = early_pairs(*_pairs(rows), hosts=10)
     assert early.tolist() == [blamed] + [False] * (len(rows) - 1)
 

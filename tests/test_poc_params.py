@@ -30,7 +30,7 @@ SAMPLE = Path(__file__).resolve().parents[1] / "examples" / "network_params.toml
 VALIDATOR = Keypair.from_seed(b"\x07" * 32).public_key.hex()
 
 # The default network's digest: changing a default changes every genesis block.
-DEFAULT_DIGEST = "e3c87ac3f3c31a8b7b388d63df81bc8cc56cc9421f1fab549b88d575674fc43d"
+DEFAULT_DIGEST = "a022762834ba29c9a42b2c400d16cc592a6e8497b8592dd16f0dc0361d03835e"
 
 
 def _set(data: dict, path: str, value: object) -> dict:

@@ -51,13 +51,14 @@ __all__ = [
 DAY_MS = 86_400_000
 """Milliseconds in a day: the unit of the challenge rate."""
 
-VERIFIER_RULES = 5
+VERIFIER_RULES = 6
 """The version of the verifier's rules this build implements. It goes up whenever a
 change of rule would give other verdicts for the same reports and parameters:
 1, the neighbour statistic counted per direction of a link; 2, counted per pair of
 hotspots; 3, with the SNR spread check (`coverage_net.poc._snr_spread`); 4, with the
 arrival-time check (`coverage_net.poc._arrival`); 5, its clock solve leaving out the
-pairs of hosts that report early (`coverage_net.poc.solve_clocks`). Parameters
+pairs of hosts that report early (`coverage_net.poc.solve_clocks`); 6, "early" there
+meaning 75 ms instead of 150 (`coverage_net.poc.PAIR_EARLY_MS`). Parameters
 name the rules their network runs (`VerifierParams.rules`), so
 they are in the digest the genesis block holds, and a build refuses parameters that
 name rules it does not implement: nodes on different rules then part at genesis, with
